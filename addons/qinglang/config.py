@@ -1,0 +1,147 @@
+"""The configuration file (``qinglang.yaml``): validation into typed values.
+
+Every problem names the file, the line and the reason; nothing half-valid is returned.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .yamlloc import SourceError, format_loc, line_of, load_yaml
+
+CategoryName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+$")]
+OnError = Literal["block", "pass"]
+
+
+class Profile(BaseModel):
+    """What one kind of client may see. The defaults are the child's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    filter: StrictBool = True
+    block_threshold: Annotated[StrictInt, Field(ge=1)] = 100
+    mask: StrictBool = True
+    pii: Literal["mask", "off"] = "mask"
+    categories: list[CategoryName] | None = None
+    count: Literal["once", "every"] = "once"
+    # Bodies over this size (bytes) are not scanned; they follow ``on_oversize``.
+    max_scan_bytes: Annotated[StrictInt, Field(ge=1024)] = 10 * 1024 * 1024
+    # Fail-closed (block) or fail-open (pass) for bodies too large, or that cannot be
+    # decoded or parsed.
+    on_oversize: OnError = "block"
+    on_error: OnError = "block"
+    # Hosts whose TLS is never intercepted (certificate-pinned apps, banking).
+    passthrough_hosts: list[StrictStr] = Field(default_factory=list)
+
+    def counts(self, category: str) -> bool:
+        return self.categories is None or category in self.categories
+
+
+ADULT = Profile(filter=False, on_oversize="pass", on_error="pass")
+
+
+class ClientRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    match: StrictStr | None = None  # IP address or CIDR of the peer
+    user: StrictStr | None = None  # proxy-authentication user name
+    profile: StrictStr
+
+    @field_validator("match")
+    @classmethod
+    def _network(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            ipaddress.ip_network(v, strict=False)
+        except ValueError:
+            raise ValueError(f"not an IP address or CIDR: {v!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ClientRule:
+        if (self.match is None) == (self.user is None):
+            raise ValueError("a client rule needs exactly one of `match` (IP/CIDR) or `user`")
+        return self
+
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        return ipaddress.ip_network(self.match, strict=False) if self.match else None
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lists: list[StrictStr] = Field(default_factory=lambda: ["blocklists"])
+    profiles: dict[StrictStr, Profile] = Field(default_factory=lambda: {"child": Profile()})
+    clients: list[ClientRule] = Field(default_factory=list)
+    default_profile: StrictStr = "child"
+
+    @model_validator(mode="after")
+    def _profiles_exist(self) -> Config:
+        if self.default_profile not in self.profiles:
+            raise ValueError(f"default_profile {self.default_profile!r} is not in `profiles`")
+        for rule in self.clients:
+            if rule.profile not in self.profiles:
+                raise ValueError(f"client rule names unknown profile {rule.profile!r}")
+        return self
+
+    def profile(self, name: str | None) -> Profile:
+        return self.profiles[name or self.default_profile]
+
+
+def shipped_lists() -> Path:
+    """The blocklists/ folder next to the package (a source checkout or editable install)."""
+    env = os.environ.get("QINGLANG_LISTS")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "blocklists"
+
+
+def default_config() -> Config:
+    return Config(lists=[str(shipped_lists())])
+
+
+def parse_config(text: str, path: str | Path) -> Config:
+    """Validate a config's text; relative list paths are resolved against its folder."""
+    data: Any = load_yaml(text, path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SourceError(path, 1, "the config must be a mapping")
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key `{loc[-1]}`"
+        where = format_loc(loc)
+        raise SourceError(path, line_of(text, loc), f"{where}: {msg}" if where else msg) from None
+    base = Path(path).resolve().parent
+    lists = [str(p if Path(p).is_absolute() else base / p) for p in cfg.lists]
+    return cfg.model_copy(update={"lists": lists})
+
+
+def load_config(path: str | Path) -> Config:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise SourceError(path, None, f"cannot read config: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise SourceError(path, None, "config is not UTF-8") from None
+    return parse_config(text, path)

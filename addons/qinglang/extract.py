@@ -1,0 +1,315 @@
+"""What a person sees in a document, as scan text with a map back to the document.
+
+``extract`` turns a decoded document into *scan text*: for HTML the text nodes
+(``<title>`` included) and the visible attributes ``title``, ``alt``,
+``placeholder`` and ``aria-label``, with entities decoded; for JSON the string
+values (not keys), with escapes decoded; plain text as it is. Text split by
+inline tags (``赌<b>博</b>``) is joined; block boundaries and separate strings are
+kept apart by ``BOUNDARY``. A segment table maps every scan character back to
+the document characters it came from, so masks land on the original bytes and
+everything else (markup, scripts, styles, JSON structure) stays byte-for-byte.
+
+Why a hand-written tokenizer: masking in place needs the source offset of every
+text character, entity and escape. html.parser reports line/column per token
+only and costs several times more per page (measured in
+scripts/bench_engine.py's notes); lxml, selectolax and html5lib report no text
+offsets at all. The JSON standard library has no offsets either. The tokenizer
+below follows the HTML tokenizer's states that matter for text (tags with quoted
+attributes, comments, doctype, CDATA, raw-text and RCDATA elements) and treats
+anything it does not recognise as text, the way browsers do.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from .normalize import BOUNDARY
+
+Kind = Literal["html", "json", "text"]
+
+# Segment kinds
+_RUN, _ENTITY, _SYNTH = 0, 1, 2
+
+
+@dataclass(slots=True)
+class Extracted:
+    """Scan text plus segments: scan[s0:s0+n] came from doc[d0:d0+raw]."""
+
+    doc: str
+    text: str
+    seg_scan: np.ndarray  # scan start of each segment (sorted)
+    seg_doc: np.ndarray  # document start
+    seg_len: np.ndarray  # scan characters
+    seg_raw: np.ndarray  # document characters
+    seg_kind: np.ndarray
+    problem: str | None = None  # set when the input was not what it claimed
+
+    def doc_span(self, a: int, b: int) -> tuple[int, int]:
+        """Document span covering scan characters ``[a, b)``."""
+        first = self._char_span(a)
+        last = self._char_span(b - 1)
+        return first[0], last[1]
+
+    def _char_span(self, i: int) -> tuple[int, int]:
+        k = int(np.searchsorted(self.seg_scan, i, side="right")) - 1
+        d0 = int(self.seg_doc[k])
+        if self.seg_kind[k] == _RUN:
+            d = d0 + (i - int(self.seg_scan[k]))
+            return d, d + 1
+        return d0, d0 + int(self.seg_raw[k])
+
+    def doc_pieces(self, a: int, b: int) -> Iterator[tuple[int, int, str]]:
+        """Document spans of scan characters ``[a, b)`` with their scan text, one per segment."""
+        k = int(np.searchsorted(self.seg_scan, a, side="right")) - 1
+        while k < len(self.seg_scan) and int(self.seg_scan[k]) < b:
+            s0 = int(self.seg_scan[k])
+            lo, hi = max(a, s0), min(b, s0 + int(self.seg_len[k]))
+            if hi > lo:
+                kind = int(self.seg_kind[k])
+                d0 = int(self.seg_doc[k])
+                if kind == _RUN:
+                    yield d0 + lo - s0, d0 + hi - s0, self.text[lo:hi]
+                elif kind == _ENTITY:
+                    yield d0, d0 + int(self.seg_raw[k]), self.text[s0 : s0 + int(self.seg_len[k])]
+            k += 1
+
+
+class _Builder:
+    def __init__(self, doc: str) -> None:
+        self.doc = doc
+        self.parts: list[str] = []
+        self.segs: list[tuple[int, int, int, int, int]] = []
+        self.n = 0
+
+    def run(self, d0: int, d1: int) -> None:
+        if d1 > d0:
+            self._add(self.doc[d0:d1], d0, d1 - d0, _RUN)
+
+    def entity(self, decoded: str, d0: int, raw: int) -> None:
+        if decoded:
+            self._add(decoded, d0, raw, _ENTITY)
+
+    def synth(self, text: str, d0: int) -> None:
+        if self.parts and self.parts[-1] == text:
+            return
+        self._add(text, d0, 0, _SYNTH)
+
+    def _add(self, text: str, d0: int, raw: int, kind: int) -> None:
+        self.parts.append(text)
+        self.segs.append((self.n, d0, len(text), raw, kind))
+        self.n += len(text)
+
+    def build(self, problem: str | None = None) -> Extracted:
+        if not self.segs:
+            self.segs.append((0, 0, 0, 0, _SYNTH))
+        a = np.array(self.segs, dtype=np.int64)
+        return Extracted(
+            self.doc, "".join(self.parts), a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4], problem
+        )
+
+
+def extract(doc: str, kind: Kind) -> Extracted:
+    if kind == "html":
+        return extract_html(doc)
+    if kind == "json":
+        return extract_json(doc)
+    b = _Builder(doc)
+    b.run(0, len(doc))
+    return b.build()
+
+
+# --- HTML -------------------------------------------------------------------
+
+_ENTITY_RE = re.compile(r"&(?:#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
+
+_MARKUP = re.compile(
+    r"""<(?:
+        (?P<comment>!--.*?(?:-->|--!>|\Z))
+      | (?P<cdata>!\[CDATA\[.*?(?:\]\]>|\Z))
+      | (?P<decl>[!?][^>]*(?:>|\Z))
+      | /(?P<end>[A-Za-z][^\t\n\f\r />]*)[^>]*(?:>|\Z)
+      | (?P<start>[A-Za-z][^\t\n\f\r />]*)
+        (?P<attrs>(?:[^>"']|"[^"]*"|'[^']*')*)
+        (?:>|\Z)
+    )""",
+    re.S | re.X,
+)
+
+_ATTR = re.compile(
+    r"""(?P<name>[^\t\n\f\r />"'=]+)
+        (?:[\t\n\f\r ]*=[\t\n\f\r ]*
+           (?: "(?P<dq>[^"]*)" | '(?P<sq>[^']*)' | (?P<uq>[^\t\n\f\r >]+) ))?""",
+    re.X,
+)
+
+VISIBLE_ATTRS = frozenset({"title", "alt", "placeholder", "aria-label"})
+
+# Text inside these is not shown, or is code: never scanned, never changed.
+_RAW_SKIP = frozenset({"script", "style", "xmp", "iframe", "noembed", "noframes", "template"})
+# RCDATA: text with entities, no tags inside.
+_RCDATA = frozenset({"title", "textarea"})
+# Inline elements do not break a word; everything else does.
+_INLINE = frozenset(
+    [
+        "a",
+        "abbr",
+        "b",
+        "bdi",
+        "bdo",
+        "big",
+        "cite",
+        "code",
+        "data",
+        "del",
+        "dfn",
+        "em",
+        "font",
+        "i",
+        "ins",
+        "kbd",
+        "mark",
+        "nobr",
+        "q",
+        "rp",
+        "rt",
+        "ruby",
+        "s",
+        "samp",
+        "small",
+        "span",
+        "strike",
+        "strong",
+        "sub",
+        "sup",
+        "time",
+        "tt",
+        "u",
+        "var",
+        "wbr",
+    ]
+)
+
+
+def _text(b: _Builder, d0: int, d1: int) -> None:
+    doc = b.doc
+    i = doc.find("&", d0, d1)
+    if i < 0:
+        b.run(d0, d1)
+        return
+    for m in _ENTITY_RE.finditer(doc, i, d1):
+        raw = m.group()
+        dec = html.unescape(raw)
+        if dec == raw:
+            continue
+        b.run(d0, m.start())
+        b.entity(dec, m.start(), len(raw))
+        d0 = m.end()
+    b.run(d0, d1)
+
+
+def extract_html(doc: str) -> Extracted:
+    b = _Builder(doc)
+    pos = 0
+    n = len(doc)
+    while pos < n:
+        lt = doc.find("<", pos)
+        if lt < 0:
+            _text(b, pos, n)
+            break
+        m = _MARKUP.match(doc, lt)
+        if m is None:  # a lone "<" is text
+            nxt = doc.find("<", lt + 1)
+            nxt = n if nxt < 0 else nxt
+            _text(b, pos, nxt)
+            pos = nxt
+            continue
+        _text(b, pos, lt)
+        pos = m.end()
+        tag = m.group("start")
+        if tag is None:
+            end = m.group("end")
+            if end is not None and end.lower() not in _INLINE:
+                b.synth(BOUNDARY, lt)
+            continue
+        tag = tag.lower()
+        attrs = m.group("attrs")
+        if attrs and "=" in attrs:
+            _attributes(b, m.start("attrs"), m.end("attrs"))
+        if tag == "br":
+            b.synth("\n", lt)
+        elif tag not in _INLINE:
+            b.synth(BOUNDARY, lt)
+        if tag in _RAW_SKIP or tag in _RCDATA or tag == "plaintext":
+            close = _find_close(doc, tag, pos)
+            if tag in _RCDATA:
+                _text(b, pos, close)
+            elif tag == "plaintext":
+                b.run(pos, n)
+            pos = close
+    return b.build()
+
+
+def _find_close(doc: str, tag: str, start: int) -> int:
+    if tag == "plaintext":
+        return len(doc)
+    m = re.compile(r"</" + tag + r"[\t\n\f\r />]", re.I).search(doc, start)
+    return m.start() if m else len(doc)
+
+
+def _attributes(b: _Builder, a0: int, a1: int) -> None:
+    for m in _ATTR.finditer(b.doc, a0, a1):
+        if m.group("name").lower() not in VISIBLE_ATTRS:
+            continue
+        for g in ("dq", "sq", "uq"):
+            if m.group(g) is not None:
+                b.synth(BOUNDARY, m.start(g))
+                _text(b, m.start(g), m.end(g))
+                b.synth(BOUNDARY, m.end(g))
+                break
+
+
+# --- JSON -------------------------------------------------------------------
+
+_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.)*)"', re.S)
+_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})(?:\\u([dD][c-fC-F][0-9a-fA-F]{2}))?|(.))", re.S)
+_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r"}
+_SIMPLE_ESCAPES["t"] = "\t"
+_AFTER_KEY = re.compile(r"[ \t\r\n]*:")
+
+
+def extract_json(doc: str) -> Extracted:
+    """String values of a JSON document. Works on truncated JSON too (best effort)."""
+    b = _Builder(doc)
+    for m in _JSON_STRING.finditer(doc):
+        if _AFTER_KEY.match(doc, m.end()):
+            continue  # an object key: structure, not content
+        b.synth(BOUNDARY, m.start())
+        s0, s1 = m.start(1), m.end(1)
+        if doc.find("\\", s0, s1) < 0:
+            b.run(s0, s1)
+            continue
+        at = s0
+        for e in _JSON_ESCAPE.finditer(doc, s0, s1):
+            b.run(at, e.start())
+            b.entity(_unescape_json(e), e.start(), e.end() - e.start())
+            at = e.end()
+        b.run(at, s1)
+    return b.build()
+
+
+def _unescape_json(e: re.Match[str]) -> str:
+    hi, lo, simple = e.group(1), e.group(2), e.group(3)
+    if simple is not None:
+        return _SIMPLE_ESCAPES.get(simple, simple)
+    cp = int(hi, 16)
+    if lo is not None and 0xD800 <= cp < 0xDC00:
+        return chr(0x10000 + ((cp - 0xD800) << 10) + (int(lo, 16) - 0xDC00))
+    if lo is not None:  # not a surrogate pair after all: two separate escapes
+        return chr(cp) + chr(int(lo, 16))
+    return chr(cp)
