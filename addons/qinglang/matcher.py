@@ -16,6 +16,7 @@ produce many more raw hits than real ones:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from ahocorasick_rs import AhoCorasick, MatchKind
@@ -27,8 +28,7 @@ KIND_TERM, KIND_EXCEPTION, KIND_PART = 0, 1, 2
 _MODES = {"word": 0, "prefix": 1, "substring": 2}
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """A term hit that counts, in normalised coordinates ``[start, end)``."""
 
     term: int  # index into ListSet.terms
@@ -50,6 +50,7 @@ class Matcher:
         index: dict[str, int] = {}
         users: list[list[tuple[int, int, int, int]]] = []  # (kind, id, sub, mode)
         breaks: list[frozenset[int]] = []
+        latin: list[bool] = []
 
         def add(p: Pattern, kind: int, ident: int, sub: int) -> None:
             i = index.get(p.norm)
@@ -57,6 +58,7 @@ class Matcher:
                 i = index[p.norm] = len(users)
                 users.append([])
                 breaks.append(p.breaks)
+                latin.append(p.latin)
             elif p.breaks and not breaks[i]:
                 breaks[i] = p.breaks
             users[i].append((kind, ident, sub, _MODES[p.match]))
@@ -72,11 +74,7 @@ class Matcher:
         self._patterns = list(index)
         self._users = users
         self._breaks = breaks
-        _, _, word = tables()
-        self._latin = np.array(
-            [bool(p) and bool(word[[ord(c) for c in p]].all()) for p in self._patterns],
-            dtype=bool,
-        )
+        self._latin = np.array(latin, dtype=bool)
         self._ac = AhoCorasick(self._patterns, matchkind=MatchKind.Standard) if users else None
 
     @property
