@@ -1,0 +1,439 @@
+"""Engine benchmark: the whole engine against a bare ahocorasick-rs scan, side by side.
+
+For each list size (1,000, 10,000 and 100,000 terms by default) it times, in one run and on
+the same text:
+
+- the engine: ``Engine(listset).scan(text, "text", profile)`` (extract, normalise, match,
+  score, mask), with a profile that never blocks so masking is always timed;
+- a bare scan: ``AhoCorasick(patterns)`` with default settings and
+  ``find_matches_as_indexes(text)`` on the raw text, with the same pattern strings;
+
+and prints their throughput (MB of UTF-8 per second), the ratio engine / bare, the build
+times (``load_lists`` from YAML files + ``Engine``; the bare automaton) and memory (RSS
+growth for building, peak RSS while scanning). Each size runs in its own process so memory
+readings do not mix. At the largest size it also measures PII detection (``pii: mask``
+against ``pii: off``), the text cut into 64 KB documents, and generated HTML pages.
+
+Data are generated deterministically from material on this machine (see benchdata.py) and
+cached in ``.bench/`` at the repository root (gitignored).
+
+    python scripts/bench_engine.py            # full run (20 MB, 1k/10k/100k terms)
+    python scripts/bench_engine.py --quick    # smoke run (2 MB, 1k/10k terms)
+    python scripts/bench_engine.py --profile  # also cProfile scan and load_lists at the top size
+
+Timings are the best of ``--repeat`` runs, engine and bare interleaved, because other work
+on a shared machine only ever makes a run slower. Memory is read from /proc/self/status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import gc
+import io
+import json
+import os
+import platform
+import pstats
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import benchdata  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+NEVER_BLOCK = 10**9  # block_threshold that lets every page through, so masking is timed
+DOC_CHARS = 64 * 1024  # "documents" variant: the text cut into pieces of about this size
+RESULT = "RESULT "
+
+
+# --- memory ------------------------------------------------------------------------------------
+
+
+def _status() -> dict[str, float]:
+    """VmRSS and VmHWM in MB, or {} where /proc is not available."""
+    out: dict[str, float] = {}
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                key, _, val = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = int(val.split()[0]) / 1024
+    except OSError:
+        pass
+    return out
+
+
+def rss() -> float | None:
+    return _status().get("VmRSS")
+
+
+def reset_peak() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0); False where not possible."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak() -> float | None:
+    return _status().get("VmHWM")
+
+
+def _sub(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+# --- worker: one list size in its own process ---------------------------------------------------
+
+
+@dataclass
+class Timed:
+    best: float  # seconds
+    peak: float | None  # VmHWM during the run, MB
+    grow: float | None  # peak minus RSS before the run, MB
+    out: Any
+
+
+def timed(fn: Callable[[], Any]) -> Timed:
+    gc.collect()
+    can_reset = reset_peak()
+    before = rss()
+    t0 = time.perf_counter()
+    out = fn()
+    dt = time.perf_counter() - t0
+    hwm = peak() if can_reset else None
+    return Timed(dt, hwm, _sub(hwm, before), out)
+
+
+def best_of(runs: list[Timed]) -> dict[str, Any]:
+    grows = [r.grow for r in runs if r.grow is not None]
+    peaks = [r.peak for r in runs if r.peak is not None]
+    return {
+        "s": min(r.best for r in runs),
+        "peak": max(peaks) if peaks else None,
+        "grow": max(grows) if grows else None,
+    }
+
+
+def _documents(text: str) -> list[str]:
+    """The text cut at paragraph ends into documents of about DOC_CHARS characters."""
+    docs: list[str] = []
+    at = 0
+    while at < len(text):
+        cut = text.find("\n\n", at + DOC_CHARS)
+        end = len(text) if cut < 0 else cut + 2
+        docs.append(text[at:end])
+        at = end
+    return docs
+
+
+def _profile_text(fn: Callable[[], Any], top: int) -> str:
+    prof = cProfile.Profile()
+    prof.enable()
+    fn()
+    prof.disable()
+    buf = io.StringIO()
+    stats = pstats.Stats(prof, stream=buf)
+    stats.sort_stats("tottime").print_stats(top)
+    stats.sort_stats("cumulative").print_stats(top)
+    return buf.getvalue()
+
+
+def worker(job: dict[str, Any]) -> dict[str, Any]:
+    from ahocorasick_rs import AhoCorasick
+
+    from qinglang.config import Profile
+    from qinglang.engine import Engine
+    from qinglang.lists import load_lists
+    from qinglang.normalize import tables
+
+    res: dict[str, Any] = {"rss_start": rss()}
+    t0 = time.perf_counter()
+    tables()  # built once per process; the proxy does it once at start-up
+    res["tables_s"] = time.perf_counter() - t0
+    gc.collect()
+    before = rss()
+    res["rss_before_build"] = before
+
+    t0 = time.perf_counter()
+    ls = load_lists([job["lists"]])
+    res["load_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    engine = Engine(ls)
+    res["engine_s"] = time.perf_counter() - t0
+    gc.collect()
+    after = rss()
+    res["engine_mb"] = _sub(after, before)
+    res["terms"] = len(ls.terms)
+    res["exceptions"] = len(ls.exceptions)
+    res["combinations"] = len(ls.combinations)
+    res["engine_patterns"] = engine.matcher.pattern_count
+
+    patterns = json.loads(Path(job["lists"], "patterns.json").read_text(encoding="utf-8"))
+    res["patterns"] = len(patterns)
+    t0 = time.perf_counter()
+    bare = AhoCorasick(patterns)
+    res["bare_s"] = time.perf_counter() - t0
+    gc.collect()
+    res["bare_mb"] = _sub(rss(), after)
+
+    raw = Path(job["text"]).read_bytes()
+    res["text_mb"] = len(raw) / 1e6
+    text = raw.decode("utf-8")
+    del raw
+    res["rss_before_scan"] = rss()
+    off = Profile(block_threshold=NEVER_BLOCK, pii="off")
+    on = Profile(block_threshold=NEVER_BLOCK, pii="mask")
+    repeat = job["repeat"]
+
+    def scan(doc: str, kind: str, prof: Profile) -> Any:
+        return engine.scan(doc, kind, prof)  # type: ignore[arg-type]
+
+    runs: dict[str, list[Timed]] = {"bare": [], "engine": [], "engine_pii": []}
+    for _ in range(repeat):
+        runs["bare"].append(timed(lambda: bare.find_matches_as_indexes(text)))
+        runs["engine"].append(timed(lambda: scan(text, "text", off)))
+        if job["variants"]:
+            runs["engine_pii"].append(timed(lambda: scan(text, "text", on)))
+    res["bare_matches"] = len(runs["bare"][0].out)
+    r = runs["engine"][0].out
+    res["engine_matches"] = len(r.matches)
+    res["engine_action"] = r.action
+    res["engine_changed"] = r.changed
+    for name, rs in runs.items():
+        if rs:
+            res[name] = best_of(rs)
+    if runs["engine_pii"]:
+        res["pii_found"] = len(runs["engine_pii"][0].out.pii)
+    runs.clear()
+    r = None
+
+    if job["variants"]:
+        docs = _documents(text)
+        res["docs"] = {"n": len(docs), "mb": res["text_mb"]}
+        d_runs: dict[str, list[Timed]] = {"bare": [], "engine": []}
+        for _ in range(repeat):
+            d_runs["bare"].append(timed(lambda: [bare.find_matches_as_indexes(d) for d in docs]))
+            d_runs["engine"].append(timed(lambda: [scan(d, "text", off) for d in docs]))
+        res["docs"].update({k: best_of(v) for k, v in d_runs.items()})
+        del docs, d_runs
+
+    if job["variants"] and job.get("html"):
+        pages = Path(job["html"]).read_text(encoding="utf-8").split(benchdata.PAGE_SEP)
+        res["html"] = {"n": len(pages), "mb": sum(len(p.encode("utf-8")) for p in pages) / 1e6}
+        h_runs: dict[str, list[Timed]] = {"bare": [], "engine": []}
+        for _ in range(repeat):
+            h_runs["bare"].append(timed(lambda: [bare.find_matches_as_indexes(p) for p in pages]))
+            h_runs["engine"].append(timed(lambda: [scan(p, "html", off) for p in pages]))
+        outs = h_runs["engine"][0].out
+        res["html"]["matches"] = sum(len(o.matches) for o in outs)
+        res["html"]["problems"] = sum(1 for o in outs if o.problem)
+        res["html"].update({k: best_of(v) for k, v in h_runs.items()})
+        del pages, h_runs, outs
+
+    if job["profile"]:
+        res["profile_scan"] = _profile_text(lambda: scan(text, "text", off), job["profile_top"])
+        res["profile_load"] = _profile_text(lambda: load_lists([job["lists"]]), job["profile_top"])
+    return res
+
+
+# --- parent: data, one process per size, the table -----------------------------------------------
+
+
+def _mbps(mb: float, s: float) -> float:
+    return mb / s if s > 0 else float("inf")
+
+
+def _mem(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:,.0f}"
+
+
+def _run_worker(job: dict[str, Any], timeout: float) -> dict[str, Any]:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(job)]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        sys.exit(f"bench_engine: the {job['n']:,}-term run took over {timeout:.0f} s; stopped")
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT):
+            return json.loads(line[len(RESULT) :])
+    tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
+    sys.exit(f"bench_engine: the {job['n']:,}-term run failed (exit {proc.returncode}):\n{tail}")
+
+
+def _versions() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    parts = [f"Python {platform.python_version()}"]
+    for pkg in ("ahocorasick-rs", "numpy", "zhconv-rs"):
+        try:
+            parts.append(f"{pkg} {version(pkg)}")
+        except PackageNotFoundError:
+            pass
+    parts.append(f"{os.cpu_count()} CPUs")
+    return ", ".join(parts)
+
+
+def main_table(results: list[dict[str, Any]]) -> list[str]:
+    rows = [
+        "| terms | load_lists (s) | Engine() (s) | bare build (s) | engine (MB/s) "
+        "| bare (MB/s) | engine / bare | engine build RSS (MB) | bare build RSS (MB) "
+        "| peak RSS in scan, engine / bare (MB) | matches, engine / bare |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        e = _mbps(r["text_mb"], r["engine"]["s"])
+        b = _mbps(r["text_mb"], r["bare"]["s"])
+        rows.append(
+            f"| {r['n']:,} | {r['load_s']:.2f} | {r['engine_s']:.2f} | {r['bare_s']:.2f} "
+            f"| {e:.1f} | {b:.1f} | {e / b:.0%} | {_mem(r['engine_mb'])} | {_mem(r['bare_mb'])} "
+            f"| {_mem(r['engine']['peak'])} / {_mem(r['bare']['peak'])} "
+            f"| {r['engine_matches']:,} / {r['bare_matches']:,} |"
+        )
+    return rows
+
+
+def variant_table(r: dict[str, Any]) -> list[str]:
+    rows = [
+        f"| input ({r['n']:,} terms) | MB | engine (MB/s) | bare (MB/s) | engine / bare "
+        "| peak RSS in scan (MB) |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+
+    def row(label: str, mb: float, eng: dict[str, Any], bare: dict[str, Any]) -> None:
+        e, b = _mbps(mb, eng["s"]), _mbps(mb, bare["s"])
+        rows.append(
+            f"| {label} | {mb:.1f} | {e:.1f} | {b:.1f} | {e / b:.0%} | {_mem(eng['peak'])} |"
+        )
+
+    row("text, one document, `pii: off`", r["text_mb"], r["engine"], r["bare"])
+    row("text, one document, `pii: mask`", r["text_mb"], r["engine_pii"], r["bare"])
+    d = r["docs"]
+    row(f"text as {d['n']:,} documents of ~64 KB, `pii: off`", d["mb"], d["engine"], d["bare"])
+    if "html" in r:
+        h = r["html"]
+        row(f"HTML, {h['n']:,} pages (kind `html`), `pii: off`", h["mb"], h["engine"], h["bare"])
+    return rows
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="smoke run: 2 MB, 1k and 10k terms")
+    ap.add_argument("--mb", type=float, help="MB of text (default 20, quick 2)")
+    ap.add_argument("--html-mb", type=float, help="MB of HTML pages (default = --mb; 0: none)")
+    ap.add_argument("--sizes", help="comma-separated term counts (default 1000,10000,100000)")
+    ap.add_argument("--repeat", type=int, help="timed runs per measurement (default 3, quick 1)")
+    ap.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
+    ap.add_argument("--cache", type=Path, default=ROOT / ".bench", help="data cache folder")
+    ap.add_argument("--profile", action="store_true", help="cProfile scan and load_lists")
+    ap.add_argument("--profile-top", type=int, default=25, help="functions to list")
+    ap.add_argument("--timeout", type=float, default=900, help="seconds per list size")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    a.mb = a.mb if a.mb is not None else (2.0 if a.quick else 20.0)
+    a.html_mb = a.html_mb if a.html_mb is not None else a.mb
+    a.sizes = a.sizes or ("1000,10000" if a.quick else "1000,10000,100000")
+    a.repeat = a.repeat or (1 if a.quick else 3)
+    try:
+        a.size_list = sorted({int(x.replace("_", "")) for x in a.sizes.split(",") if x.strip()})
+    except ValueError:
+        ap.error(f"--sizes: not a list of whole numbers: {a.sizes!r}")
+    if not a.size_list or min(a.size_list) < 10:
+        ap.error("--sizes: each size must be at least 10 terms")
+    if a.mb <= 0 or a.html_mb < 0 or a.repeat < 1:
+        ap.error("--mb must be positive, --html-mb not negative, --repeat at least 1")
+    return a
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse_args(argv)
+    if a.worker:
+        print(RESULT + json.dumps(worker(json.loads(a.worker))), flush=True)
+        return 0
+
+    from qinglang.normalize import normalize_term
+
+    t0 = time.perf_counter()
+    vocab = benchdata.load_vocab()
+    split = benchdata.split_vocab(vocab, a.seed)
+    text_path = benchdata.cached_text(a.cache, split, a.mb, a.seed)
+    html_path = benchdata.cached_html(a.cache, split, a.html_mb, a.seed) if a.html_mb else None
+    terms = benchdata.ordered_terms(split, max(a.size_list), a.seed, normalize_term)
+    print(f"data ready in {time.perf_counter() - t0:.1f} s (cache: {a.cache})", file=sys.stderr)
+
+    results: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="qinglang-bench-") as tmp:
+        for n in a.size_list:
+            folder = Path(tmp) / f"lists-{n}"
+            benchdata.write_lists(terms[:n], split, a.seed, folder)
+            top = n == max(a.size_list)
+            job = {
+                "n": n,
+                "lists": str(folder),
+                "text": str(text_path),
+                "html": str(html_path) if html_path else None,
+                "repeat": a.repeat,
+                "variants": top,
+                "profile": a.profile and top,
+                "profile_top": a.profile_top,
+            }
+            print(f"running {n:,} terms ...", file=sys.stderr, flush=True)
+            r = _run_worker(job, a.timeout)
+            r["n"] = n
+            results.append(r)
+
+    first, last = results[0], results[-1]
+    cmd = "python scripts/bench_engine.py" + "".join(
+        " " + shlex.quote(x) for x in (argv if argv is not None else sys.argv[1:])
+    )
+    print("## Engine benchmark\n")
+    print(f"Command: `{cmd}`  ")
+    print(f"Machine: {_versions()}  ")
+    print(
+        f"Text: {first['text_mb']:.1f} MB of generated mixed Chinese/English "
+        f"(seed {a.seed}); " + "; ".join(vocab.notes) + "  "
+    )
+    print(
+        f"Best of {a.repeat} run(s). MB = 10^6 bytes of UTF-8. Engine profile: "
+        "`block_threshold` never reached (so every match is masked), `pii: off`. "
+        "Bare: `AhoCorasick(patterns)` default settings, `find_matches_as_indexes` on the raw "
+        "text. Build RSS = RSS growth of `load_lists` + `Engine()` (bare: of `AhoCorasick()`). "
+        f"Normalisation tables, built once per process, took {first['tables_s']:.2f} s "
+        "and are not counted.\n"
+    )
+    print("\n".join(main_table(results)))
+    print()
+    print("\n".join(variant_table(last)))
+    pii_cost = 1 - last["engine"]["s"] / last["engine_pii"]["s"]
+    counts = ", ".join(f"{r['n']:,}: {r['patterns']:,}" for r in results)
+    print(
+        f"\nPII detection (`pii: mask` against `pii: off`) costs {pii_cost:.0%} of engine "
+        f"throughput ({last.get('pii_found', 0):,} PII values found). "
+        f"Patterns per list: terms + exceptions + combination parts "
+        f"({counts})."
+    )
+    if "html" in last and last["html"]["problems"]:
+        print(f"Note: {last['html']['problems']} HTML pages reported a problem.")
+    for r in results:
+        if r.get("profile_scan"):
+            print(f"\n### cProfile: Engine.scan, {r['n']:,} terms\n\n```")
+            print(r["profile_scan"].strip())
+            print(f"```\n\n### cProfile: load_lists, {r['n']:,} terms\n\n```")
+            print(r["profile_load"].strip())
+            print("```")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
