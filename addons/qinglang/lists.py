@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 import numpy as np
 import zhconv_rs
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -46,21 +47,20 @@ def _nonblank(v: str) -> str:
     return v
 
 
+Phrase = Annotated[StrictStr, AfterValidator(_nonblank)]
+
+
 class TermSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    term: StrictStr
+    term: Phrase
     weight: Weight | None = None
     match: MatchMode | None = None
-
-    _check = field_validator("term")(_nonblank)
 
 
 class PartSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    term: StrictStr
+    term: Phrase
     match: MatchMode | None = None
-
-    _check = field_validator("term")(_nonblank)
 
 
 def _part_kind(v: Any) -> str:
@@ -68,7 +68,7 @@ def _part_kind(v: Any) -> str:
 
 
 Part = Annotated[
-    Annotated[StrictStr, Tag("str")] | Annotated[PartSpec, Tag("spec")],
+    Annotated[Phrase, Tag("str")] | Annotated[PartSpec, Tag("spec")],
     Discriminator(_part_kind),
 ]
 
@@ -77,14 +77,6 @@ class ComboSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     all: Annotated[list[Part], Field(min_length=2)]
     weight: Weight | None = None
-
-    @field_validator("all")
-    @classmethod
-    def _parts_nonblank(cls, v: list[Any]) -> list[Any]:
-        for p in v:
-            if isinstance(p, str):
-                _nonblank(p)
-        return v
 
 
 def _entry_kind(v: Any) -> str:
@@ -96,7 +88,7 @@ def _entry_kind(v: Any) -> str:
 
 
 Entry = Annotated[
-    Annotated[StrictStr, Tag("str")]
+    Annotated[Phrase, Tag("str")]
     | Annotated[TermSpec, Tag("term")]
     | Annotated[ComboSpec, Tag("combo")],
     Discriminator(_entry_kind),
@@ -110,7 +102,7 @@ class ListFile(BaseModel):
     weight: Weight = 10
     count: Literal["once", "every"] = "once"
     terms: list[Entry] = Field(default_factory=list)
-    exceptions: list[StrictStr] = Field(default_factory=list)
+    exceptions: list[Phrase] = Field(default_factory=list)
 
     @field_validator("terms", mode="before")
     @classmethod
@@ -121,13 +113,6 @@ class ListFile(BaseModel):
     @classmethod
     def _exc_list(cls, v: Any) -> Any:
         return [] if v is None else v
-
-    @field_validator("exceptions")
-    @classmethod
-    def _exc_nonblank(cls, v: list[str]) -> list[str]:
-        for e in v:
-            _nonblank(e)
-        return v
 
 
 class Origin(NamedTuple):
@@ -218,8 +203,10 @@ def make_patterns(specs: Sequence[tuple[str, MatchMode | None]]) -> list[Pattern
     src_starts = np.concatenate(([0], np.flatnonzero(src == ord(BOUNDARY)) + 1))
     latin = (ends > starts) & (nonword[ends] == nonword[starts])
     # Terms whose source is longer than their normalised form skipped noise: look closer.
-    pos_end = n.pos[np.maximum(ends - 1, starts)]
-    gappy = latin & ((pos_end - n.pos[np.minimum(starts, len(n.pos) - 1)]) > (ends - starts - 1))
+    pos = np.append(n.pos, len(joined))  # pad: a term that is only noise has no position
+    nonempty = ends > starts
+    span = pos[np.where(nonempty, ends - 1, starts)] - pos[starts]
+    gappy = latin & nonempty & (span > (ends - starts - 1))
     texts = n.text
     out: list[Pattern] = []
     for k, (text, match) in enumerate(specs):

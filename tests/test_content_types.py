@@ -1,0 +1,169 @@
+"""HTML and JSON: only what a person sees is matched and masked; the rest stays intact."""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+
+import pytest
+
+LISTS = """
+category: gambling
+weight: 10
+terms:
+  - 赌博
+  - casino
+  - {term: 网络赌场, weight: 100}
+"""
+
+
+class _Collect(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):  # type: ignore[no-untyped-def]
+        self.tags.append((tag, attrs))
+        self._in_script = tag in ("script", "style")
+
+    def handle_endtag(self, tag):  # type: ignore[no-untyped-def]
+        self._in_script = False
+
+    def handle_data(self, data):  # type: ignore[no-untyped-def]
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def structure(doc: str) -> _Collect:
+    p = _Collect()
+    p.feed(doc)
+    p.close()
+    return p
+
+
+PAGE = """<!DOCTYPE html>
+<html><head><title>赌博 news</title>
+<style>.赌博 { color: red } /* casino */</style>
+<script>var casino = "赌博"; if (a < b && c > d) {}</script>
+<meta name="description" content="赌博 casino">
+</head>
+<body class="casino">
+<!-- 赌博 in a comment -->
+<p data-x="赌博" title="casino night">玩赌<b>博</b>和 &#36172;&#21338; &amp; c&#97;sino</p>
+<img src="/casino.png" alt="casino">
+<input placeholder="赌博">
+<a href="https://example.com/赌博?casino=1">link</a>
+<textarea>赌博</textarea>
+</body></html>"""
+
+
+def test_html_masks_visible_text_only(scan) -> None:
+    r = scan(PAGE, "html", lists=LISTS)
+    body = r.body
+    assert r.action == "mask"
+    # Visible text, split across tags and written as entities, is masked.
+    assert "<title>** news</title>" in body
+    assert "玩*<b>*</b>和 ** &amp; ******</p>" in body
+    assert 'title="****** night"' in body
+    assert 'alt="******"' in body
+    assert 'placeholder="**"' in body
+    assert "<textarea>**</textarea>" in body
+    # Markup, scripts, styles, comments, URLs and non-visible attributes are untouched.
+    for intact in (
+        "<style>.赌博 { color: red } /* casino */</style>",
+        '<script>var casino = "赌博"; if (a < b && c > d) {}</script>',
+        '<meta name="description" content="赌博 casino">',
+        '<body class="casino">',
+        "<!-- 赌博 in a comment -->",
+        'data-x="赌博"',
+        'src="/casino.png"',
+        'href="https://example.com/赌博?casino=1"',
+    ):
+        assert intact in body
+    # Still the same HTML: same tags and attributes in the same order.
+    before, after = structure(PAGE), structure(body)
+    assert [t for t, _ in before.tags] == [t for t, _ in after.tags]
+    assert before.scripts == after.scripts
+
+
+def test_html_offsets_and_text(scan) -> None:
+    r = scan(PAGE, "html", lists=LISTS)
+    for m in r.matches:
+        assert PAGE[m.start : m.end] == m.text
+    assert "赌<b>博" in [m.text for m in r.matches]
+    assert "&#36172;&#21338;" in [m.text for m in r.matches]
+
+
+def test_html_blocks_do_not_join_words(scan) -> None:
+    r = scan("<div>赌</div><div>博</div><p>网络赌</p><p>场</p>", "html", lists=LISTS)
+    assert r.matches == []
+
+
+def test_unchanged_html_is_identical(scan) -> None:
+    doc = "<html><body><p>今天天气很好</p><script>赌博()</script></body></html>"
+    r = scan(doc, "html", lists=LISTS)
+    assert r.action == "allow" and r.body == doc and not r.changed
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "<p>赌博 <b>unclosed",
+        "<p title='赌博>赌博</p>",
+        "<<<>>> 赌博 </p></div></html>",
+        "<!-- never closed 赌博",
+        "<script>赌博",
+        "<p>赌博 &#99999999; &bogus; &",
+        "<",
+        "",
+        "<p a=b c='d' e=\"f\" g>赌博</p",
+    ],
+)
+def test_malformed_html_never_crashes(scan, broken: str) -> None:
+    r = scan(broken, "html", lists=LISTS)
+    assert r.action in ("allow", "mask")
+    assert len(r.body) == len(broken) or r.body == broken
+
+
+def test_json_masks_string_values_not_keys(scan) -> None:
+    doc = json.dumps(
+        {
+            "赌博": "去赌场玩赌博",
+            "list": ["casino", 1, True, None, {"casino": "赌博"}],
+            "escaped": '\u8d4c\u535a and \\"casino\\"',
+            "n": 3.5,
+        },
+        ensure_ascii=False,
+    )
+    doc = doc.replace("赌博 and", "\\u8d4c\\u535a and")
+    r = scan(doc, "json", lists=LISTS)
+    out = json.loads(r.body)
+    assert set(out) == {"赌博", "list", "escaped", "n"}  # keys intact
+    assert out["赌博"] == "去赌场玩**"
+    assert out["list"][0] == "******"
+    assert out["list"][4] == {"casino": "**"}
+    assert out["escaped"] == '** and \\"******\\"'
+    assert out["n"] == 3.5
+
+
+def test_json_block_on_score(scan) -> None:
+    r = scan('{"msg": "欢迎来到网络赌场"}', "json", lists=LISTS)
+    assert r.action == "block"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    ['{"a": "赌博', '{"a": [' * 5000 + '"赌博"' + "]" * 5000 + "}", "[1, 2,", "not json 赌博"],
+)
+def test_broken_or_deep_json_is_safe(scan, doc: str) -> None:
+    r = scan(doc, "json", lists=LISTS)
+    assert r.action in ("allow", "mask")
+    if '"赌博"' in doc:
+        assert '"**"' in r.body
+
+
+def test_plain_text(scan) -> None:
+    r = scan("赌博\ncasino\nclassic", "text", lists=LISTS)
+    assert r.body == "**\n******\nclassic"
