@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from qinglang.config import Profile
 from qinglang.engine import Engine, ScanResult
 from qinglang.lists import load_lists

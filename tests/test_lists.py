@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from qinglang.lists import load_lists
 from qinglang.yamlloc import SourceError
 

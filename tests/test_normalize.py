@@ -1,0 +1,51 @@
+"""Normalisation keeps a map back to every original character."""
+
+from __future__ import annotations
+
+import pytest
+
+from qinglang.normalize import normalize
+
+
+@pytest.mark.parametrize(
+    "src, norm",
+    [
+        ("ＰＯＲＮ", "porn"),
+        ("PoRn", "porn"),
+        ("賭博", "赌博"),
+        ("頭髮", "头发"),
+        ("①②③ ⑴ ⒈ ❶ ➊", "1231111"),
+        ("ⓐⒶ⒜", "aaa"),
+        ("𝐀𝐁𝐂", "abc"),  # mathematical bold letters
+        ("赌\u200b博\u200d", "赌博"),
+        ("赌\u3000博", "赌博"),  # ideographic space
+        ("a-b_c.d*e|f~g·h", "abcdefgh"),
+        ("ｐ．ｏ．ｒ．ｎ", "porn"),  # full-width noise
+        ("Ａｌ\tＪａｚ", "aljaz"),
+    ],
+)
+def test_forms_normalise(src: str, norm: str) -> None:
+    assert normalize(src).text == norm
+
+
+def test_positions_map_back_to_the_source() -> None:
+    src = "x ＰＯ*Ｒ\u200bＮ 賭 博!"
+    n = normalize(src)
+    assert n.text == "xporn赌博!"
+    assert [src[i] for i in n.pos] == ["x", "Ｐ", "Ｏ", "Ｒ", "Ｎ", "賭", "博", "!"]
+
+
+def test_punctuation_that_separates_clauses_is_kept() -> None:
+    # A comma between two clauses must not glue words together (出色，情况 is not 色情).
+    assert "色情" not in normalize("出色，情况").text
+
+
+def test_undecodable_bytes_survive() -> None:
+    src = b"ab\xffcd".decode("utf-8", "surrogateescape")
+    n = normalize(src)
+    assert n.text.replace("\udcff", "") == "abcd"
+    assert len(n.pos) == 5
+
+
+def test_empty() -> None:
+    assert normalize("").text == ""
