@@ -107,7 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_modules() -> list:  # type: ignore[type-arg]
-    return []
+    from .listtools.commands import register as lists_register
+
+    return [lists_register]
 
 
 def main(argv: list[str] | None = None) -> int:
