@@ -46,9 +46,10 @@ CATEGORIES = {
 
 # Share of the terms that are drawn from the words the text is written with; the rest are
 # words and phrases the text never uses (most of a real blocklist never occurs on a page).
-HIT_SHARE = 0.01
+HIT_SHARE = 0.005
 TEXT_ZH, TEXT_EN = 20_000, 25_000  # text vocabulary sizes
 COMMON = 300  # the most frequent words of each language are never terms
+SHORT_ZH_SHARE = 0.05  # share of two-character Chinese phrases kept among list-only terms
 PARTICLES = "的了是在和也就都而及把被让给向从对与或"
 ZH_PUNCT = ["，", "，", "，", "、", "：", "；"]
 ZH_END = ["。", "。", "。", "！", "？", "……"]
@@ -91,7 +92,9 @@ def _pseudo_en(rng: random.Random, n: int) -> list[str]:
     out: set[str] = set()
     while len(out) < n:
         k = rng.choice((1, 2, 2, 3, 3, 4))
-        out.add("".join(rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(k)))
+        out.add(
+            "".join(rng.choice(onsets) + rng.choice(vowels) + rng.choice(codas) for _ in range(k))
+        )
     return sorted(out)
 
 
@@ -110,7 +113,9 @@ def load_vocab() -> Vocab:
                 if t and t != simp and len(t) == len(simp):
                     trad[simp] = t
         zh = sorted(set(zh))
-        notes.append(f"Chinese: {len(zh):,} phrases from OpenCC STPhrases.txt ({path.parent.parent.name})")
+        notes.append(
+            f"Chinese: {len(zh):,} phrases from OpenCC STPhrases.txt ({path.parent.parent.name})"
+        )
     else:
         zh = _pseudo_zh(rng, 45_000)
         notes.append(
@@ -166,7 +171,9 @@ def split_vocab(v: Vocab, seed: int) -> Split:
     zh_text.sort(key=lambda w: len(w) + 3 * rng.random())
     en_text.sort(key=lambda w: len(w) + 6 * rng.random())
     zh_coll = sorted({zh_text[rng.randrange(2000)] + rng.choice(zh_text) for _ in range(1500)})
-    en_coll = sorted({en_text[rng.randrange(2000)] + " " + rng.choice(en_text) for _ in range(3000)})
+    en_coll = sorted(
+        {en_text[rng.randrange(2000)] + " " + rng.choice(en_text) for _ in range(3000)}
+    )
     rng.shuffle(zh_coll)
     rng.shuffle(en_coll)
     return Split(zh_text, en_text, zh_only, en_only, zh_coll, en_coll, v.trad)
@@ -359,15 +366,15 @@ def gen_page(w: Writer, paras: Iterator[list[list[str]]], target_chars: int, n: 
     r = w.rng
     title = "".join(next(paras)[0]).strip()
     head = (
-        "<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
         f"<title>{_esc(title)}</title>\n<style>\n{_CSS}</style>\n"
-        f"<script>window.__page={{id:{n},tags:[\"{w.en(r)}\",\"{w.zh(r)}\"]}};"
-        f"function track(e){{console.log(\"{w.en(r)}\",e)}}</script>\n</head>\n<body>\n"
+        f'<script>window.__page={{id:{n},tags:["{w.en(r)}","{w.zh(r)}"]}};'
+        f'function track(e){{console.log("{w.en(r)}",e)}}</script>\n</head>\n<body>\n'
     )
     nav = '<div class="nav">' + "".join(
         f'<a href="/c/{i}" title="{_esc(w.zh(r))}">{_esc(w.en(r))}</a>' for i in range(8)
     )
-    parts = [head, nav, "</div>\n<article class=\"post\">\n", f"<h1>{_esc(title)}</h1>\n"]
+    parts = [head, nav, '</div>\n<article class="post">\n', f"<h1>{_esc(title)}</h1>\n"]
     size = sum(map(len, parts))
     while size < target_chars:
         para = next(paras)
@@ -407,7 +414,9 @@ def _is_zh(t: str) -> bool:
     return any("\u4e00" <= c <= "\u9fff" for c in t)
 
 
-def ordered_terms(s: Split, n: int, seed: int, norm: Callable[[str], str]) -> list[str]:
+def ordered_terms(
+    s: Split, n: int, seed: int, norm: Callable[[str], str], hit_share: float = HIT_SHARE
+) -> list[str]:
     """``n`` distinct terms; every prefix is itself a fair sample (1k within 10k within 100k).
 
     ``norm`` is the engine's term normalisation, so that no two terms collapse into one.
@@ -416,7 +425,10 @@ def ordered_terms(s: Split, n: int, seed: int, norm: Callable[[str], str]) -> li
     hits = [w for w in s.zh_text[COMMON:] + s.en_text[COMMON:] if len(w) >= 3 or _is_zh(w)]
     hits += s.zh_coll[:500] + s.en_coll[:1000]
     rng.shuffle(hits)
-    misses = s.zh_only + s.en_only
+    # Two-character phrases that the text is not written with still turn up across word
+    # gaps in randomly joined text far more often than in real text; keep a few of them.
+    zh_misses = [w for w in s.zh_only if len(w) >= 3 or rng.random() < SHORT_ZH_SHARE]
+    misses = zh_misses + s.en_only
     rng.shuffle(misses)
 
     def pairs() -> Iterator[str]:  # multi-word terms the text never contains
@@ -430,9 +442,9 @@ def ordered_terms(s: Split, n: int, seed: int, norm: Callable[[str], str]) -> li
     hit_it, miss_it = iter(hits), iter(misses)
     out: list[str] = []
     seen: set[str] = set()
-    every = round(1 / HIT_SHARE)
+    every = max(1, round(1 / hit_share))
     while len(out) < n:
-        if len(out) % every == every // 2:
+        if every == 1 or len(out) % every == every // 2:
             t = next(hit_it)
         elif rng.random() < 0.15:
             t = next(extra)  # some multi-word terms at every size
@@ -469,7 +481,7 @@ def write_lists(terms: list[str], s: Split, seed: int, folder: Path) -> list[str
         x = rng.random()
         if x < 0.05:
             f["terms"].append({"term": t, "weight": rng.choice((5, 40, 60))})
-        elif x < 0.07 and lang == "en":
+        elif x < 0.07 and lang == "en" and len(t) >= 5:
             f["terms"].append({"term": t, "match": rng.choice(("prefix", "substring"))})
         else:
             f["terms"].append(t)
