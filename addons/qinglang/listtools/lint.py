@@ -1,0 +1,407 @@
+"""``qinglang lists lint [DIR]``: mistakes in list files, with file and line.
+
+Errors (the lists would not load, or load wrong):
+- a file that is not valid YAML or not a valid list (``lists.parse_list``);
+- a term, part or exception that is only noise characters (matches nothing);
+- the same term in one category with two different weights.
+
+Warnings (the lists load, but probably not as meant):
+- the same term written twice in one category, or two spellings that normalise
+  to the same text (``賭博`` and ``赌博``, ``Porn`` and ``p.o.r.n``): one is enough;
+- a term listed with a positive weight in two categories: a page with it scores
+  in both (negative context terms are meant per category);
+- a term an exception always cancels (see ``always_cancels``): it can never score;
+- a Latin term in ``substring`` or ``prefix`` mode found inside common English
+  words (Debian's ``wamerican`` list), the classic ``ass`` in ``class``; words
+  that are the term with an inflection (``-s``, ``-ed``, ``-ing`` …), words on
+  the lists themselves and words an exception covers do not count;
+- a line of a domain list that is not a domain.
+
+Regular expressions are not part of the list format, so there is nothing to compile.
+"""
+
+from __future__ import annotations
+
+import sys
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from ahocorasick_rs import AhoCorasick, MatchKind
+
+from ..domains import load_domains
+from ..lists import ComboSpec, Pattern, list_files, make_patterns, parse_list
+from ..normalize import tables
+from ..yamlloc import SourceError
+
+DEFAULT_WORDS = Path("/usr/share/dict/american-english")
+EXAMPLES = 6
+# Endings that make a word a form of the term itself rather than another word
+# (``anal`` + ``ysis`` is another word; ``fuck`` + ``ing`` is not).
+INFLECTIONS = frozenset(
+    {"s", "es", "d", "ed", "er", "ers", "ing", "ings", "e", "y", "ly", "ies", "ier"}
+    | {"iest", "ion", "ions", "ic", "ics", "ism", "ist", "ists", "or", "ors"}
+)
+
+try:
+    _Loader: type = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML without libyaml
+    _Loader = yaml.SafeLoader
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    path: str
+    line: int | None
+    level: str  # "error" | "warning"
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.level}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class Rec:
+    """One string of a list file: a term, a combination part or an exception."""
+
+    kind: str  # "term" | "part" | "exception"
+    pattern: Pattern
+    category: str
+    weight: int
+    path: str
+    line: int | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass(slots=True)
+class LintResult:
+    findings: list[Finding] = field(default_factory=list)
+    files: int = 0
+    records: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for f in self.findings if f.level == "error")
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for f in self.findings if f.level == "warning")
+
+    def error(self, path: str, line: int | None, msg: str) -> None:
+        self.findings.append(Finding(path, line, "error", msg))
+
+    def warn(self, path: str, line: int | None, msg: str) -> None:
+        self.findings.append(Finding(path, line, "warning", msg))
+
+
+def _entry_lines(text: str) -> tuple[list[int | None], list[int | None]]:
+    """Lines of every ``terms`` and ``exceptions`` item, from one compose of the file
+    (``yamlloc.line_of`` per item would compose a 100,000-term file 100,000 times)."""
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError:
+        return [], []
+    out: dict[str, list[int | None]] = {"terms": [], "exceptions": []}
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            if k.value in out and isinstance(v, yaml.SequenceNode):
+                out[k.value] = [item.start_mark.line + 1 for item in v.value]
+    return out["terms"], out["exceptions"]
+
+
+def read_records(paths: Iterable[Path], result: LintResult) -> list[Rec]:
+    recs: list[Rec] = []
+    for path in paths:
+        result.files += 1
+        p = str(path)
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as e:
+            result.error(p, None, f"not UTF-8 (byte {e.start})")
+            continue
+        except OSError as e:
+            result.error(p, None, f"cannot read: {e.strerror}")
+            continue
+        try:
+            spec = parse_list(text, path)
+        except SourceError as e:
+            result.error(p, e.line, e.reason)
+            continue
+        term_lines, exc_lines = _entry_lines(text)
+
+        def line(lines: list[int | None], i: int) -> int | None:
+            return lines[i] if i < len(lines) else None
+
+        wanted: list[tuple[str, object]] = []
+        meta: list[tuple[str, int, int | None]] = []  # kind, weight, line
+        for i, entry in enumerate(spec.terms):
+            ln = line(term_lines, i)
+            if isinstance(entry, ComboSpec):
+                w = spec.weight if entry.weight is None else entry.weight
+                for part in entry.all:
+                    text_, match = (
+                        (part, None) if isinstance(part, str) else (part.term, part.match)
+                    )
+                    wanted.append((text_, match))
+                    meta.append(("part", w, ln))
+            elif isinstance(entry, str):
+                wanted.append((entry, None))
+                meta.append(("term", spec.weight, ln))
+            else:
+                w = spec.weight if entry.weight is None else entry.weight
+                wanted.append((entry.term, entry.match))
+                meta.append(("term", w, ln))
+        for i, exc in enumerate(spec.exceptions):
+            wanted.append((exc, None))
+            meta.append(("exception", 0, line(exc_lines, i)))
+        pats = make_patterns(wanted)  # type: ignore[arg-type]
+        for pat, (kind, w, ln) in zip(pats, meta, strict=True):
+            recs.append(Rec(kind, pat, spec.category, w, p, ln))
+    result.records += len(recs)
+    return recs
+
+
+def check_noise(recs: list[Rec], result: LintResult) -> None:
+    for r in recs:
+        if not r.pattern.norm:
+            result.error(
+                r.path, r.line, f"{r.kind} {r.pattern.text!r} is only noise: it matches nothing"
+            )
+
+
+def check_duplicates(recs: list[Rec], result: LintResult) -> None:
+    by_key: dict[tuple[str, str, str], list[Rec]] = defaultdict(list)
+    by_norm: dict[tuple[str, str], dict[str, Rec]] = defaultdict(dict)
+    exc_seen: dict[str, Rec] = {}
+    for r in recs:
+        if not r.pattern.norm:
+            continue
+        if r.kind == "term":
+            by_key[(r.category, r.pattern.norm, r.pattern.match)].append(r)
+            if r.weight > 0:  # negative context terms are meant per category
+                by_norm[(r.pattern.norm, r.pattern.match)].setdefault(r.category, r)
+        elif r.kind == "exception":
+            first = exc_seen.setdefault(r.pattern.norm, r)
+            if first is not r:
+                same = first.pattern.text == r.pattern.text
+                what = "duplicate exception" if same else "exception normalises to the same text as"
+                result.warn(r.path, r.line, f"{what} {first.pattern.text!r} ({first.where})")
+    for group in by_key.values():
+        first = group[0]
+        for r in group[1:]:
+            if r.weight != first.weight:
+                result.error(
+                    r.path,
+                    r.line,
+                    f"term {r.pattern.text!r} has weight {r.weight} here and {first.weight} "
+                    f"at {first.where}: the lists will not load",
+                )
+            elif r.pattern.text == first.pattern.text:
+                result.warn(r.path, r.line, f"duplicate term {r.pattern.text!r} ({first.where})")
+            else:
+                result.warn(
+                    r.path,
+                    r.line,
+                    f"term {r.pattern.text!r} normalises to the same text as "
+                    f"{first.pattern.text!r} ({first.where}): one is enough",
+                )
+    for cats in by_norm.values():
+        if len(cats) < 2:
+            continue
+        ordered = sorted(cats.values(), key=lambda r: r.category)
+        for r in ordered[1:]:
+            other = ordered[0]
+            result.warn(
+                r.path,
+                r.line,
+                f"term {r.pattern.text!r} is also in category {other.category!r} "
+                f"({other.where}): a page with it scores in both",
+            )
+
+
+def always_cancels(term: Pattern, exc: Pattern, at: int) -> bool:
+    """Whether exception ``exc``, found at offset ``at`` of ``term``'s normalised
+    text, matches wherever ``term`` matches, so the term can never count.
+
+    The exception's text lies inside the term's, so any occurrence of the term
+    contains it and the two overlap. What remains is whether the exception's own
+    match mode accepts it there: a CJK exception or a ``substring`` one always
+    does; a ``prefix`` or ``word`` Latin exception only where its edges are word
+    edges for every occurrence of the term, i.e. at a non-word character of the
+    term, or at the term's own edge when the term's mode guarantees a word edge
+    there. An exception that is longer than the term cancels it only where the
+    longer phrase occurs: that is what exceptions are for, not a mistake.
+    """
+    _, _, word = tables()
+    n, m = len(term.norm), len(exc.norm)
+    if not exc.latin or exc.match == "substring":
+        return True
+
+    def edge_before(i: int) -> bool:
+        if i == 0:
+            return term.latin and term.match in ("word", "prefix")
+        return not word[ord(term.norm[i - 1])]
+
+    def edge_after(i: int) -> bool:
+        if i == n:
+            return term.latin and term.match == "word"
+        return not word[ord(term.norm[i])]
+
+    if not edge_before(at):
+        return False
+    return exc.match == "prefix" or edge_after(at + m)
+
+
+def check_exceptions(recs: list[Rec], result: LintResult) -> None:
+    excs = [r for r in recs if r.kind == "exception" and r.pattern.norm]
+    terms = [r for r in recs if r.kind in ("term", "part") and r.pattern.norm]
+    if not excs or not terms:
+        return
+    norms = sorted({r.pattern.norm for r in excs})
+    by_norm: dict[str, list[Rec]] = defaultdict(list)
+    for r in excs:
+        by_norm[r.pattern.norm].append(r)
+    ac = AhoCorasick(norms, matchkind=MatchKind.Standard)
+    for t in terms:
+        for idx, start, _ in ac.find_matches_as_indexes(t.pattern.norm, overlapping=True):
+            hit = next(
+                (e for e in by_norm[norms[idx]] if always_cancels(t.pattern, e.pattern, start)),
+                None,
+            )
+            if hit is not None:
+                what = "term" if t.kind == "term" else "combination part"
+                result.warn(
+                    t.path,
+                    t.line,
+                    f"{what} {t.pattern.text!r} can never count: exception "
+                    f"{hit.pattern.text!r} ({hit.where}) cancels it wherever it occurs",
+                )
+                break
+
+
+def load_words(path: Path) -> list[str]:
+    words: dict[str, None] = {}
+    for w in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        w = w.strip()
+        if w and "'" not in w:  # skip possessives: the word itself is listed too
+            words[w.lower()] = None
+    return list(words)
+
+
+def check_english(recs: list[Rec], words: list[str], result: LintResult) -> None:
+    cands = [
+        r
+        for r in recs
+        if r.kind in ("term", "part")
+        and r.pattern.latin
+        and r.pattern.norm
+        and r.pattern.match in ("substring", "prefix")
+    ]
+    if not cands or not words:
+        return
+    listed = {r.pattern.norm for r in recs if r.pattern.norm}
+    excs = sorted({r.pattern.norm for r in recs if r.kind == "exception" and r.pattern.norm})
+    exc_ac = AhoCorasick(excs, matchkind=MatchKind.Standard) if excs else None
+    norms = sorted({r.pattern.norm for r in cands})
+    ac = AhoCorasick(norms, matchkind=MatchKind.Standard)
+    text = "\n".join(words)
+    starts: list[int] = []
+    at = 0
+    for w in words:
+        starts.append(at)
+        at += len(w) + 1
+    found: dict[str, dict[str, bool]] = defaultdict(dict)  # norm -> word -> at word start
+    for idx, s, e in ac.find_matches_as_indexes(text, overlapping=True):
+        k = bisect_right(starts, s) - 1
+        w = words[k]
+        if e - s == len(w) or w in listed:
+            continue  # the word is the term itself, or is on the lists
+        off = s - starts[k]
+        if exc_ac is not None and any(
+            a < off + (e - s) and b > off
+            for _, a, b in exc_ac.find_matches_as_indexes(w, overlapping=True)
+        ):
+            continue  # an exception cancels the term inside this word
+        if off == 0 and w[e - s :] in INFLECTIONS:
+            continue  # the term with an ending (fucked, masturbating): what it is meant for
+        seen = found[norms[idx]]
+        seen[w] = seen.get(w, False) or off == 0
+    reported: set[tuple[str, str]] = set()
+    for r in cands:
+        hits = found.get(r.pattern.norm, {})
+        inside = sorted(
+            w for w, at_start in hits.items() if r.pattern.match == "substring" or at_start
+        )
+        key = (r.pattern.norm, r.pattern.match)
+        if not inside or key in reported:
+            continue
+        reported.add(key)
+        eg = ", ".join(inside[:EXAMPLES]) + (", …" if len(inside) > EXAMPLES else "")
+        fix = "match: word" if r.pattern.match == "substring" else "match: word or exceptions"
+        result.warn(
+            r.path,
+            r.line,
+            f"{r.pattern.text!r} ({r.pattern.match}) occurs inside {len(inside)} common English "
+            f"word{'s' if len(inside) > 1 else ''} ({eg}): use {fix}, or list those words "
+            "as exceptions",
+        )
+
+
+def check_domains(dirs: list[str], result: LintResult) -> None:
+    try:
+        loaded = load_domains(dirs)
+    except SourceError as e:
+        result.error(e.path, e.line, e.reason)
+        return
+    result.files += len(loaded.files)
+    for w in loaded.warnings:
+        result.warn(w.path, w.line, w.reason)
+
+
+def lint(dirs: list[str], words_path: str | None = None) -> LintResult:
+    result = LintResult()
+    try:
+        paths = list_files(dirs)
+    except SourceError as e:
+        result.error(e.path, e.line, e.reason)
+        return result
+    recs = read_records(paths, result)
+    check_noise(recs, result)
+    check_duplicates(recs, result)
+    check_exceptions(recs, result)
+    wpath = Path(words_path) if words_path else DEFAULT_WORDS
+    if wpath.is_file():
+        check_english(recs, load_words(wpath), result)
+    else:
+        result.notes.append(
+            f"no English word list at {wpath} (install Debian's `wamerican` or give "
+            "--words FILE): the check for terms inside English words was skipped"
+        )
+    check_domains(dirs, result)
+    return result
+
+
+def main(dirs: list[str], words: str | None = None, strict: bool = False) -> int:
+    result = lint(dirs, words)
+    order = sorted(result.findings, key=lambda f: (f.path, f.line or 0, f.level))
+    for f in order:
+        print(f)
+    for note in result.notes:
+        print(f"qinglang: note: {note}", file=sys.stderr)
+    print(
+        f"{result.errors} error{'s' * (result.errors != 1)}, "
+        f"{result.warnings} warning{'s' * (result.warnings != 1)} "
+        f"in {result.files} file{'s' * (result.files != 1)} ({result.records} entries)",
+        file=sys.stderr,
+    )
+    if result.errors or (strict and result.warnings):
+        return 1
+    return 0
