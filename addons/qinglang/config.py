@@ -37,6 +37,11 @@ class Profile(BaseModel):
     block_threshold: Annotated[StrictInt, Field(ge=1)] = 100
     mask: StrictBool = True
     pii: Literal["mask", "off"] = "mask"
+    # Doxxing pages (with ``pii: mask``): a page showing at least this many distinct
+    # personal values, of at least two kinds, one of which identifies a person on its own
+    # (ID number, bank card, home address), is blocked as "personal information exposure".
+    # 0 turns the block off (values are still masked).
+    doxxing_threshold: Annotated[StrictInt, Field(ge=0)] = 5
     categories: list[CategoryName] | None = None
     count: Literal["once", "every"] = "once"
     # Bodies over this size (bytes) are not scanned; they follow ``on_oversize``.
