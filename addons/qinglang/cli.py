@@ -53,6 +53,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if name not in cfg.profiles:
         return _fail(f"no profile {name!r} in the config (have: {', '.join(cfg.profiles)})")
     profile = cfg.profiles[name]
+    if args.flows:
+        from .listtools.flows import scan_flows
+
+        return scan_flows(args.flows, lists, profile, args.lists or cfg.lists)
 
     try:
         if args.path in (None, "-"):
@@ -98,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--content-type", help="e.g. text/html; charset=gbk (default: sniffed)")
     s.add_argument("--lang", choices=["en", "zh"], default="en", help="language of a block page")
     s.add_argument("path", nargs="?", help="file to scan, or - for standard input (default)")
+    s.add_argument("--flows", metavar="FILE", help="replay a mitmproxy flow file (mitmdump -w)")
     s.set_defaults(func=cmd_scan)
 
     # Other command groups register themselves here, one module each.
