@@ -35,15 +35,18 @@ def test_quick_run_prints_the_tables(tmp_path: Path) -> None:
 
     # The exact command, ready to paste next to the table.
     assert "`python scripts/bench_engine.py --quick --mb 0.2 --html-mb 0.1" in out
+    assert "| terms | patterns | engine (MB/s) | bare (MB/s) | engine / bare |" in out
     assert "| terms | load_lists, cold / cached (s) |" in out
     for n in ("100", "1,000"):
-        row = re.search(rf"^\| {n} \| .*\|$", out, re.MULTILINE)
-        assert row, f"no row for {n} terms in:\n{out}"
-        cells = [c.strip() for c in row.group(0).strip("|").split("|")]
-        assert len(cells) == 11
-        engine, bare, ratio = cells[4], cells[5], cells[6]
+        rows = re.findall(rf"^\| {n} \| .*\|$", out, re.MULTILINE)
+        assert len(rows) == 2, f"no speed and build rows for {n} terms in:\n{out}"
+        speed = [c.strip() for c in rows[0].strip("|").split("|")]
+        engine, bare, ratio = speed[2], speed[3], speed[4]
         assert float(engine) > 0 and float(bare) > 0
         assert ratio.endswith("%")
+        build = [c.strip() for c in rows[1].strip("|").split("|")]
+        assert len(build) == 8
+        assert re.fullmatch(r"[\d.]+ / [\d.]+", build[1])  # load_lists cold / cached
 
     # Variants at the largest size: PII on/off, documents, HTML pages.
     assert "| input (1,000 terms) |" in out
