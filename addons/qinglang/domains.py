@@ -54,15 +54,32 @@ def canonical_host(host: str) -> str | None:
     if not h:
         return None
     if not h.isascii():
-        try:
-            h = h.encode("idna").decode("ascii")
-        except UnicodeError:
+        h = _to_ascii(h)
+        if h is None:
             return None
     if _NAME_RE.match(h) and len(h) <= 253:
         return h
     try:
         return ipaddress.ip_address(h).compressed
     except ValueError:
+        return None
+
+
+def _to_ascii(host: str) -> str | None:
+    """Punycode as browsers do it (UTS #46, IDNA 2008: ``straße`` keeps its ß);
+    Python's own codec (IDNA 2003) where the ``idna`` package is missing."""
+    try:
+        import idna
+    except ImportError:  # pragma: no cover - idna comes with mitmproxy's dependencies
+        idna = None
+    if idna is not None:
+        try:
+            return idna.encode(host, uts46=True).decode("ascii")
+        except idna.IDNAError:
+            pass
+    try:
+        return host.encode("idna").decode("ascii")
+    except UnicodeError:
         return None
 
 
