@@ -156,7 +156,7 @@ def read_lines(path: Path, report: ImportReport) -> list[str]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        from ..charset import decode
+        from ...charset import decode
 
         dec = decode(raw, None)
         text = dec.text.encode("utf-8", "replace").decode("utf-8")
