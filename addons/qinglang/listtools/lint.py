@@ -337,8 +337,10 @@ def check_english(recs: list[Rec], words: list[str], result: LintResult) -> None
     reported: set[tuple[str, str]] = set()
     for r in cands:
         hits = found.get(r.pattern.norm, {})
+        # Shortest first: the everyday words make the best examples.
         inside = sorted(
-            w for w, at_start in hits.items() if r.pattern.match == "substring" or at_start
+            (w for w, at_start in hits.items() if r.pattern.match == "substring" or at_start),
+            key=lambda w: (len(w), w),
         )
         key = (r.pattern.norm, r.pattern.match)
         if not inside or key in reported:

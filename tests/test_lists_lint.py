@@ -1,0 +1,234 @@
+"""`qinglang lists lint`: the mistakes a maintainer makes, found with file and line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from qinglang.lists import make_pattern
+from qinglang.listtools.lint import DEFAULT_WORDS, always_cancels, lint
+
+
+def qinglang(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "qinglang.cli", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def write(folder: Path, name: str, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    p = folder / name
+    p.write_text(textwrap.dedent(body).lstrip(), encoding="utf-8")
+    return p
+
+
+def messages(folder: Path, words: str | None = None) -> list[str]:
+    return [str(f) for f in lint([str(folder)], words).findings]
+
+
+CLEAN = """
+    category: gambling
+    lang: zh
+    weight: 40
+    terms:
+      - 网络赌场
+      - {term: casino, weight: 20}
+      - {all: [赌场, 充值], weight: 40}
+    exceptions:
+      - 打击赌博
+"""
+
+
+def test_clean_lists_pass(tmp_path: Path) -> None:
+    write(tmp_path, "gambling.zh.yaml", CLEAN)
+    r = qinglang("lists", "lint", str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout == ""
+    assert "0 errors, 0 warnings in 1 file" in r.stderr
+
+
+def test_schema_error_names_file_and_line(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "bad.yaml",
+        """
+        category: porn
+        terms:
+          - ok
+          - {term: bad, weight: lots}
+        """,
+    )
+    r = qinglang("lists", "lint", str(tmp_path))
+    assert r.returncode == 1
+    assert f"{p}:4: error:" in r.stdout
+    assert "bad weight" in r.stdout
+
+
+def test_duplicates_twins_and_conflicting_weights(tmp_path: Path) -> None:
+    a = write(
+        tmp_path,
+        "a.yaml",
+        """
+        category: gambling
+        terms:
+          - 赌博
+          - {term: Casino, weight: 20}
+          - {term: loot box, weight: 30}
+        """,
+    )
+    b = write(
+        tmp_path,
+        "b.yaml",
+        """
+        category: gambling
+        terms:
+          - 赌博
+          - 賭博
+          - {term: casino, weight: 50}
+          - {term: lootbox, weight: 30}
+        """,
+    )
+    c = write(
+        tmp_path,
+        "c.yaml",
+        """
+        category: drugs
+        terms:
+          - 赌博
+          - {term: police, weight: -20}
+        """,
+    )
+    write(tmp_path, "d.yaml", "category: gambling\nterms:\n  - {term: police, weight: -20}\n")
+    found = messages(tmp_path)
+    assert f"{b}:3: warning: duplicate term '赌博' ({a}:3)" in found
+    assert any(
+        m.startswith(f"{b}:4: warning: term '賭博' normalises to the same text") for m in found
+    )
+    assert any(m.startswith(f"{b}:5: error: term 'casino' has weight 50") for m in found)
+    assert any(m.startswith(f"{b}:6: warning: term 'lootbox' normalises") for m in found)
+    assert (
+        f"{a}:3: warning: term '赌博' is also in category 'drugs' ({c}:3): "
+        "a page with it scores in both" in found
+    )
+    # Negative context terms are meant per category: no warning for "police".
+    assert not any("'police'" in m for m in found)
+
+
+def test_noise_only_term_is_an_error(tmp_path: Path) -> None:
+    p = write(tmp_path, "n.yaml", "category: porn\nterms:\n  - ok\n  - '***'\n")
+    found = messages(tmp_path)
+    assert any(m.startswith(f"{p}:4: error: term '***' is only noise") for m in found)
+
+
+def test_exception_that_always_cancels_a_term(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "e.yaml",
+        """
+        category: drugs
+        terms:
+          - 禁毒宣传册
+          - {term: drug prevention, weight: -30}
+          - 冰毒
+          - {term: drug, match: prefix}
+          - {all: [海洛因, 禁毒宣传]}
+        exceptions:
+          - 禁毒宣传
+          - drug prevention
+          - 冰毒危害
+        """,
+    )
+    found = messages(tmp_path)
+    assert any(m.startswith(f"{p}:3: warning: term '禁毒宣传册' can never count") for m in found)
+    assert any(m.startswith(f"{p}:4: warning: term 'drug prevention' can never") for m in found)
+    assert any(
+        m.startswith(f"{p}:7: warning: combination part '禁毒宣传' can never") for m in found
+    )
+    # An exception longer than the term is what exceptions are for.
+    assert not any("'冰毒' can never" in m for m in found)
+    assert not any("'drug' can never" in m for m in found)
+
+
+def test_always_cancels_rules() -> None:
+    def cancels(term: str, t_match: str | None, exc: str, e_match: str | None = None) -> bool:
+        t, e = make_pattern(term, t_match), make_pattern(exc, e_match)
+        at = t.norm.find(e.norm)
+        assert at >= 0
+        return always_cancels(t, e, at)
+
+    assert cancels("禁毒宣传册", None, "禁毒宣传")  # CJK: inside is enough
+    assert cancels("sex toy", None, "sex toy")
+    assert cancels("sextoys", "substring", "toy", "substring")
+    # "sex" as a word is inside "sex toy" only where a space follows it: not always.
+    assert not cancels("sex toy", None, "sex")
+    assert not cancels("sextoy", "substring", "sex")  # "xsextoy" has no word edge
+    assert cancels("porn", "word", "porn", "prefix")
+    assert cancels("pornhub", "prefix", "porn", "prefix")
+    assert not cancels("pornhub", "substring", "porn", "prefix")
+    assert not cancels("porn", "substring", "porn")  # word exception, substring term
+
+
+def test_latin_substring_terms_inside_english_words(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "w.yaml",
+        """
+        category: vulgar
+        terms:
+          - {term: ass, match: substring}
+          - {term: anal, match: prefix}
+          - {term: fuck, match: prefix}
+          - {term: cock, match: substring}
+          - arse
+        exceptions:
+          - cockpit
+          - cocktail
+          - cockroach
+        """,
+    )
+    words = write(
+        tmp_path / "dict",
+        "words",
+        "class\nclass's\npassage\nanalysis\nanal\nfucking\ncockpit\ncocktail\ncockroach\nsparse\n",
+    )
+    found = messages(tmp_path, str(words))
+    ass = [m for m in found if m.startswith(f"{p}:3:")]
+    assert len(ass) == 1 and "inside 2 common English words (class, passage)" in ass[0]
+    assert any(m.startswith(f"{p}:4:") and "(analysis)" in m for m in found)
+    assert not any(m.startswith(f"{p}:5:") for m in found)  # fucking: an inflection
+    assert not any(m.startswith(f"{p}:6:") for m in found)  # every word is an exception
+    assert not any(m.startswith(f"{p}:7:") for m in found)  # word mode: "sparse" is fine
+
+
+def test_real_word_list(tmp_path: Path) -> None:
+    """Debian's wamerican (installed by .ci/run) is the default word list."""
+    assert DEFAULT_WORDS.is_file(), "install the Debian package wamerican"
+    write(tmp_path, "w.yaml", "category: vulgar\nterms:\n  - {term: ass, match: substring}\n")
+    r = qinglang("lists", "lint", str(tmp_path))
+    assert r.returncode == 0
+    assert "common English words" in r.stdout and "mass" in r.stdout
+
+
+def test_missing_word_list_is_a_note_not_a_failure(tmp_path: Path) -> None:
+    write(tmp_path / "l", "w.yaml", "category: vulgar\nterms:\n  - {term: ass, match: substring}\n")
+    r = qinglang("lists", "lint", str(tmp_path / "l"), "--words", str(tmp_path / "none"))
+    assert r.returncode == 0
+    assert "no English word list" in r.stderr and "wamerican" in r.stderr
+
+
+def test_domain_list_lines(tmp_path: Path) -> None:
+    write(tmp_path, "g.yaml", CLEAN)
+    d = write(tmp_path / "domains", "gambling.txt", "casino.example\nnot a domain\n")
+    r = qinglang("lists", "lint", str(tmp_path))
+    assert r.returncode == 0
+    assert f"{d}:2: warning: more than one word" in r.stdout
+    strict = qinglang("lists", "lint", "--strict", str(tmp_path))
+    assert strict.returncode == 1
+
+
+def test_missing_folder(tmp_path: Path) -> None:
+    r = qinglang("lists", "lint", str(tmp_path / "nope"))
+    assert r.returncode == 1
+    assert "does not exist" in r.stdout
