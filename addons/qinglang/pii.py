@@ -107,12 +107,14 @@ def card_iin_ok(digits: str) -> bool:
     """Issuer prefix and length of a payment card network in use (UnionPay, Visa, ...).
 
     Used for numbers with no card label nearby: Luhn alone passes one random number in
-    ten, and long numeric ids (posts, orders, IMEIs, SIM cards) are everywhere.
+    ten, and long numeric ids (posts, orders, parcels, IMEIs, SIM cards) are everywhere.
+    Visa's old 13-digit numbers are out of circulation and collide with parcel numbers,
+    so a 13-digit number is a card only after a card label.
     """
     n = len(digits)
     p2, p3, p4 = int(digits[:2]), int(digits[:3]), int(digits[:4])
     if digits[0] == "4":  # Visa
-        return n in (13, 16, 19)
+        return n in (16, 19)
     if 51 <= p2 <= 55 or 2221 <= p4 <= 2720:  # Mastercard
         return n == 16
     if p2 in (34, 37):  # American Express
@@ -167,20 +169,21 @@ _ID_SHAPES = frozenset(
 )
 _MOBILE_SHAPES = frozenset({(11,), (3, 4, 4), (3, 8), (7, 4), (4, 7)})
 
-# Labels before a number (in the normalised text, within _WINDOW characters). A number
-# announced as an order, parcel, serial, ISBN ... is none of ours; one announced as a card
-# is a card whatever its issuer prefix. The label nearest the number wins.
+# Labels before a number (in the normalised text, within _WINDOW characters); the label
+# nearest the number wins. A number announced as an order, parcel, serial, ISBN ... is
+# none of ours; one announced as a post or user id is not a phone or card (an ID number
+# is told by its own checks); one announced as a card is a card whatever its issuer.
 _WINDOW = 14
 _CONTEXT = re.compile(
     r"(?P<neg>订单|单号|运单|快递|物流|包裹|流水|交易号|交易单|序列号|序号|编号|条码|条形码"
     r"|工单|发票|批次|批号|型号|货号|商品|券码|兑换码|激活码|验证码|学号|工号|准考证|考号"
     r"|时间戳|isbn|issn|imei|meid|iccid|sim卡|order|tracking|invoice|serial|sku|asin"
     r"|timestamp|waybill)"
+    r"|(?P<ident>(?<![a-z])(?:u?id|mid)|微博|帖子|视频)"
     r"|(?P<card>卡号|银行卡|信用卡|储蓄卡|借记卡|银联|开户|账号|帐号|账户|帐户|card|visa"
     r"|mastercard|unionpay)"
+    r"|(?P<phone>手机|电话|联系|tel|phone|mobile)"
 )
-# Numeric ids that share card prefixes (posts, users) are not cards.
-_CARD_NEG = re.compile(r"(?<![a-z])(?:id|uid|mid|sim)|微博|帖子|视频|用户")
 
 
 @dataclass(slots=True)
@@ -217,8 +220,21 @@ def _glued_left(src: str, i: int) -> bool:
     c = src[i - 1]
     if _is_code_char(c):
         return True
-    # SF-123..., item/1234..., ?id=1234...
-    return c in "-_/=?&#%" and i >= 2 and (_is_code_char(src[i - 2]) or src[i - 2] in "/=.")
+    if c in "-_":  # SF-1402093765214
+        return i >= 2 and _is_code_char(src[i - 2])
+    return c in "/=?&#%" and _in_url(src, i)
+
+
+_URL = re.compile(r"://|www\.|[a-z0-9]\.[a-z]{2,6}[/?]", re.I)
+
+
+def _in_url(src: str, i: int) -> bool:
+    """The text just before ``i`` (back to a space) is a URL."""
+    k = i - 1
+    stop = max(0, i - 300)
+    while k > stop and not src[k - 1].isspace() and src[k - 1] != BOUNDARY:
+        k -= 1
+    return _URL.search(src, k, i) is not None
 
 
 def _glued_right(src: str, i: int) -> bool:
@@ -228,7 +244,7 @@ def _glued_right(src: str, i: int) -> bool:
     c = src[i]
     if _is_code_char(c):
         return True
-    return c in "-_/" and i + 1 < len(src) and _is_code_char(src[i + 1])
+    return c in "-_" and i + 1 < len(src) and _is_code_char(src[i + 1])  # 1234567890-AB
 
 
 def _run(norm: Normalized, a: int, b: int) -> _Run:
@@ -365,15 +381,18 @@ def _candidate(norm: Normalized, r: _Run, i: int, j: int, last: int) -> tuple[st
     if got is None:
         return None
     kind, pre = got
-    if (i == 0 and r.bad_before) or (j == last and r.bad_after):
+    before = r.joins[i - 1] if i > 0 else _HARD
+    after = r.joins[j] if j < last else _HARD
+    # Glued to a code or a URL: "SN13812345678", "weibo.com/123/4852601815908302".
+    if before == _HARD and (r.bad_before if i == 0 else _glued_left(src, int(pos[s]))):
         return None
-    before = r.joins[i - 1] if i > 0 else None
-    after = r.joins[j] if j < last else None
+    if after == _HARD and (r.bad_after if j == last else _glued_right(src, int(pos[e - 1]) + 1)):
+        return None
     if _DOT in (before, after):  # a decimal or version number: 0.4532015112830366
         return None
     # Inside a longer number written in the same layout (one digit apart, or in fours).
     for k, join in ((i - 1, before), (j + 1, after)):
-        if join is None:
+        if join == _HARD:
             continue
         size = r.ends[k] - r.starts[k]
         if (len(lens) > 1 and max(lens) == 1 and size == 1) or (
@@ -381,10 +400,10 @@ def _candidate(norm: Normalized, r: _Run, i: int, j: int, last: int) -> tuple[st
         ):
             return None
     ctx = _context(text, s)
-    if ctx == "neg":
+    if ctx == "neg" or (ctx == "ident" and kind != "cn_id"):
         return None
     if kind == "bank_card" and ctx != "card":
-        if not card_iin_ok(text[s:e]) or _CARD_NEG.search(text, max(0, s - _WINDOW), s):
+        if not card_iin_ok(text[s:e]):
             return None
         # A bare number that is a whole text block (a JSON string, a table cell) with no
         # card label is far more often an id than a card; grouped in fours it is a card.
@@ -473,7 +492,8 @@ _TAIL = {
     "qq": re.compile("号码|号|账号|帐号"),
     "wx": re.compile("号|账号|帐号|id"),
 }
-_SEP = re.compile(r"[:是为在]{0,2}")
+# Between a label and its value; a value may sit in the next table cell (one BOUNDARY).
+_SEP = re.compile(r"[:是为在]{0,2}(?:\x1e:?)?")
 _QQ = re.compile(r"[1-9][0-9]{4,}")
 _WX_ID = re.compile(r"[a-z0-9][a-z0-9]{3,30}")
 # Generic "地址"/"address" after these is a web, network or organisation address.
@@ -507,7 +527,9 @@ def _labelled(norm: Normalized, taken: _Spans, out: list[PiiFound]) -> None:
         label = m.group()
         kind = _LABELS[label]
         a, b = m.start(), m.end()
-        if label.isascii() and ((a > 0 and _is_code_char(text[a - 1])) or not _word_ends(norm, b)):
+        if label.isascii() and (
+            (a > 0 and _is_code_char(text[a - 1])) or not _word_ends(norm, b, kind == "qq")
+        ):
             continue  # part of a longer word: "wxid", "addressing"
         tail = _TAIL.get(kind)
         if tail is not None:
@@ -532,12 +554,13 @@ def _labelled(norm: Normalized, taken: _Spans, out: list[PiiFound]) -> None:
             taken.add(got.start, got.end)
 
 
-def _word_ends(norm: Normalized, b: int) -> bool:
-    """The label's last character is not glued to a following letter in the source."""
+def _word_ends(norm: Normalized, b: int, digits_ok: bool) -> bool:
+    """The label's last character is not glued to a following letter (or digit) in the
+    source: "wxWidgets", "wx12345678" are not labels; "QQ12345678" is."""
     if b >= len(norm.text):
         return True
     nxt = norm.text[b]
-    if not nxt.isascii() or not nxt.isalpha():
+    if not _is_code_char(nxt) or (digits_ok and nxt.isdigit()):
         return True
     return int(norm.pos[b]) - int(norm.pos[b - 1]) > 1
 
