@@ -21,8 +21,9 @@ cached in ``.bench/`` at the repository root (gitignored).
     python scripts/bench_engine.py --quick    # smoke run (2 MB, 1k/10k terms)
     python scripts/bench_engine.py --profile  # also cProfile scan and load_lists at the top size
 
-Timings are the best of ``--repeat`` runs, engine and bare interleaved, because other work
-on a shared machine only ever makes a run slower. Memory is read from /proc/self/status.
+Timings are the best of ``--repeat`` runs, engine and bare interleaved in a rotating order,
+because other work on a shared machine only ever makes a run slower. Memory is read from
+/proc/self/status.
 """
 
 from __future__ import annotations
@@ -116,6 +117,18 @@ def timed(fn: Callable[[], Any]) -> Timed:
     dt = time.perf_counter() - t0
     hwm = peak() if can_reset else None
     return Timed(dt, hwm, _sub(hwm, before), out)
+
+
+def interleaved(fns: dict[str, Callable[[], Any]], repeat: int) -> dict[str, list[Timed]]:
+    """Each function ``repeat`` times, the order rotated every round: a run right after a
+    large scan pays for memory the allocator gave back, so no function may always go first."""
+    names = list(fns)
+    runs: dict[str, list[Timed]] = {k: [] for k in names}
+    for i in range(repeat):
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            runs[name].append(timed(fns[name]))
+    return runs
 
 
 def best_of(runs: list[Timed]) -> dict[str, Any]:
@@ -235,12 +248,13 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     scan(sample, "text", on)
     scan(f"<p>{sample[:4096]}</p>", "html", off)
 
-    runs: dict[str, list[Timed]] = {"bare": [], "engine": [], "engine_pii": []}
-    for _ in range(repeat):
-        runs["bare"].append(timed(lambda: bare.find_matches_as_indexes(text)))
-        runs["engine"].append(timed(lambda: scan(text, "text", off)))
-        if job["variants"]:
-            runs["engine_pii"].append(timed(lambda: scan(text, "text", on)))
+    fns = {
+        "bare": lambda: bare.find_matches_as_indexes(text),
+        "engine": lambda: scan(text, "text", off),
+    }
+    if job["variants"]:
+        fns["engine_pii"] = lambda: scan(text, "text", on)
+    runs = interleaved(fns, repeat)
     res["bare_matches"] = len(runs["bare"][0].out)
     r = runs["engine"][0].out
     res["engine_matches"] = len(r.matches)
@@ -257,20 +271,26 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     if job["variants"]:
         docs = _documents(text)
         res["docs"] = {"n": len(docs), "mb": res["text_mb"]}
-        d_runs: dict[str, list[Timed]] = {"bare": [], "engine": []}
-        for _ in range(repeat):
-            d_runs["bare"].append(timed(lambda: [bare.find_matches_as_indexes(d) for d in docs]))
-            d_runs["engine"].append(timed(lambda: [scan(d, "text", off) for d in docs]))
+        d_runs = interleaved(
+            {
+                "bare": lambda: [bare.find_matches_as_indexes(d) for d in docs],
+                "engine": lambda: [scan(d, "text", off) for d in docs],
+            },
+            repeat,
+        )
         res["docs"].update({k: best_of(v) for k, v in d_runs.items()})
         del docs, d_runs
 
     if job["variants"] and job.get("html"):
         pages = Path(job["html"]).read_text(encoding="utf-8").split(benchdata.PAGE_SEP)
         res["html"] = {"n": len(pages), "mb": sum(len(p.encode("utf-8")) for p in pages) / 1e6}
-        h_runs: dict[str, list[Timed]] = {"bare": [], "engine": []}
-        for _ in range(repeat):
-            h_runs["bare"].append(timed(lambda: [bare.find_matches_as_indexes(p) for p in pages]))
-            h_runs["engine"].append(timed(lambda: [scan(p, "html", off) for p in pages]))
+        h_runs = interleaved(
+            {
+                "bare": lambda: [bare.find_matches_as_indexes(p) for p in pages],
+                "engine": lambda: [scan(p, "html", off) for p in pages],
+            },
+            repeat,
+        )
         outs = h_runs["engine"][0].out
         res["html"]["matches"] = sum(len(o.matches) for o in outs)
         res["html"]["problems"] = sum(1 for o in outs if o.problem)
