@@ -263,7 +263,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     for name, rs in runs.items():
         if rs:
             res[name] = best_of(rs)
-    if runs["engine_pii"]:
+    if runs.get("engine_pii"):
         res["pii_found"] = len(runs["engine_pii"][0].out.pii)
     runs.clear()
     r = None
