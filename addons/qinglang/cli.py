@@ -7,30 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from .content import kind_for
 from .yamlloc import SourceError
 
 SCAN_KINDS = {"html": "html", "json": "json", "text": "text"}
-
-
-def kind_for(content_type: str | None, body: str = "") -> str:
-    """Which extractor a content type (or, without one, the text itself) calls for."""
-    ct = (content_type or "").split(";")[0].strip().lower()
-    if ct in ("text/html", "application/xhtml+xml") or (ct.endswith("+xml") and "html" in ct):
-        return "html"
-    if ct == "application/json" or ct.endswith("+json") or ct == "text/json":
-        return "json"
-    if ct:
-        return "text"
-    head = body.lstrip()[:512].lower()
-    if head.startswith(("<!doctype html", "<html", "<head", "<body")) or "<html" in head:
-        return "html"
-    if head.startswith(("{", "[")):
-        try:
-            json.loads(body)
-            return "json"
-        except (ValueError, RecursionError):
-            pass
-    return "text"
 
 
 def _fail(msg: str, code: int = 2) -> int:
@@ -68,7 +48,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     kind_hint = kind_for(args.content_type) if args.content_type else None
     dec = decode(data, args.content_type, html=kind_hint == "html")
     text = dec.text
-    kind = kind_hint or kind_for(None, text)
+    kind = kind_for(args.content_type, text)
     if dec.errors:
         print(
             f"qinglang: warning: {dec.errors} bytes are not valid {dec.charset}; "

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,13 +23,16 @@ from pydantic import (
     model_validator,
 )
 
+from .presets import YouthSettings
 from .yamlloc import SourceError, format_loc, line_of, load_yaml
 
 CategoryName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+$")]
 OnError = Literal["block", "pass"]
+# A host name, IP address or `*.domain` (see clients.host_matches).
+_HOST_PATTERN = re.compile(r"^(\*\.)?[A-Za-z0-9_.:\[\]-]+$")
 
 
-class Profile(BaseModel):
+class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/profiles.md
     """What one kind of client may see. The defaults are the child's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -52,6 +56,14 @@ class Profile(BaseModel):
     on_error: OnError = "block"
     # Hosts whose TLS is never intercepted (certificate-pinned apps, banking).
     passthrough_hosts: list[StrictStr] = Field(default_factory=list)
+
+    @field_validator("passthrough_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if not _HOST_PATTERN.match(h):
+                raise ValueError(f"not a host name or `*.domain` pattern: {h!r}")
+        return v
 
     def counts(self, category: str) -> bool:
         return self.categories is None or category in self.categories
@@ -87,6 +99,16 @@ class ClientRule(BaseModel):
         return ipaddress.ip_network(self.match, strict=False) if self.match else None
 
 
+class EventsConfig(BaseModel):
+    """The event log (SQLite): where it is and how long events are kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: StrictBool = True
+    # Default: qinglang-events.sqlite in mitmproxy's confdir. Relative to the config file.
+    db: StrictStr | None = None
+    retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 30
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -94,6 +116,7 @@ class Config(BaseModel):
     profiles: dict[StrictStr, Profile] = Field(default_factory=lambda: {"child": Profile()})
     clients: list[ClientRule] = Field(default_factory=list)
     default_profile: StrictStr = "child"
+    events: EventsConfig = Field(default_factory=EventsConfig)
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> Config:
@@ -139,7 +162,10 @@ def parse_config(text: str, path: str | Path) -> Config:
         raise SourceError(path, line_of(text, loc), f"{where}: {msg}" if where else msg) from None
     base = Path(path).resolve().parent
     lists = [str(p if Path(p).is_absolute() else base / p) for p in cfg.lists]
-    return cfg.model_copy(update={"lists": lists})
+    update: dict[str, Any] = {"lists": lists}
+    if cfg.events.db and not Path(cfg.events.db).expanduser().is_absolute():
+        update["events"] = cfg.events.model_copy(update={"db": str(base / cfg.events.db)})
+    return cfg.model_copy(update=update)
 
 
 def load_config(path: str | Path) -> Config:

@@ -1,0 +1,19 @@
+"""mitmproxy entry point: ``mitmdump -s addons/qinglang/addon.py --set qinglang_config=FILE``.
+
+mitmproxy loads this file as a script, not as part of the package, so the folder that
+holds the ``qinglang`` package is put on ``sys.path`` when the package is not installed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+try:
+    import qinglang  # noqa: F401
+except ImportError:  # running from a source checkout without `pip install`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qinglang.proxyaddon import Qinglang
+
+addons = [Qinglang()]

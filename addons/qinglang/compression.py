@@ -1,0 +1,136 @@
+"""Content-Encoding: decode with a cap on the output, encode cheaply.
+
+mitmproxy's ``.content`` decodes without any limit (a 150-byte brotli body can expand to
+gigabytes) and re-encodes with gzip level 9 / brotli quality 11 (PROXY-NOTES.md). Here every
+decoder stops once the output passes ``limit``, a truncated stream is an error rather than
+a silently shorter page, and a changed body goes back out at the cheapest setting.
+
+brotli: the ``brotli`` module mitmproxy pins (<= 1.1.0) has no output limit, so decoding uses
+``brotlicffi`` (>= 1.2), whose ``process`` takes ``output_buffer_limit``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+
+import brotlicffi
+import zstandard
+
+IDENTITY = ("", "identity", "none")
+# zstd input slice: an RLE block is 4 bytes for 128 KB of output, so one slice can expand to
+# at most about 8 MB past the limit before the check below sees it.
+_ZSTD_SLICE = 256
+
+
+class BodyTooLarge(Exception):
+    """The decoded body is larger than the limit (a big page or a compression bomb)."""
+
+
+class BadEncoding(ValueError):
+    """The body is not valid in its Content-Encoding (truncated, corrupt or unknown)."""
+
+
+def codings(header: str | None) -> list[str]:
+    """Content-Encoding values in the order they were applied."""
+    return [
+        c.strip().lower() for c in (header or "").split(",") if c.strip().lower() not in IDENTITY
+    ]
+
+
+def decode(data: bytes, header: str | None, limit: int) -> bytes:
+    """Undo every Content-Encoding in ``header``; raises BodyTooLarge or BadEncoding."""
+    for coding in reversed(codings(header)):
+        if coding in ("gzip", "x-gzip"):
+            data = _zlib(data, 16 + zlib.MAX_WBITS, limit, gzip_members=True)
+        elif coding == "deflate":
+            # Servers send both zlib-wrapped and raw deflate under this name.
+            try:
+                data = _zlib(data, zlib.MAX_WBITS, limit)
+            except BadEncoding:
+                data = _zlib(data, -zlib.MAX_WBITS, limit)
+        elif coding == "br":
+            data = _brotli(data, limit)
+        elif coding == "zstd":
+            data = _zstd(data, limit)
+        else:
+            raise BadEncoding(f"unknown content-encoding {coding!r}")
+    if len(data) > limit:
+        raise BodyTooLarge(f"body is larger than {limit} bytes")
+    return data
+
+
+def _zlib(data: bytes, wbits: int, limit: int, gzip_members: bool = False) -> bytes:
+    out = bytearray()
+    rest = data
+    while True:
+        d = zlib.decompressobj(wbits)
+        try:
+            pending = rest
+            while pending:
+                out += d.decompress(pending, limit + 1 - len(out))
+                if len(out) > limit:
+                    raise BodyTooLarge(f"body is larger than {limit} bytes")
+                pending = d.unconsumed_tail
+                if d.eof:
+                    break
+        except zlib.error as e:
+            raise BadEncoding(f"corrupt compressed body: {e}") from None
+        if not d.eof:
+            raise BadEncoding("compressed body is truncated")
+        rest = d.unused_data
+        # gzip allows several members one after the other; trailing zero padding is common.
+        if not gzip_members or not rest.strip(b"\0"):
+            return bytes(out)
+
+
+def _brotli(data: bytes, limit: int) -> bytes:
+    d = brotlicffi.Decompressor()
+    out = bytearray()
+    try:
+        out += d.process(data, output_buffer_limit=limit + 1)
+        while len(out) <= limit and not d.is_finished() and not d.can_accept_more_data():
+            out += d.process(b"", output_buffer_limit=limit + 1 - len(out))
+    except brotlicffi.error as e:
+        raise BadEncoding(f"corrupt brotli body: {e}") from None
+    if len(out) > limit:
+        raise BodyTooLarge(f"body is larger than {limit} bytes")
+    if not d.is_finished():
+        raise BadEncoding("brotli body is truncated")
+    return bytes(out)
+
+
+def _zstd(data: bytes, limit: int) -> bytes:
+    d = zstandard.ZstdDecompressor().decompressobj()
+    out = bytearray()
+    try:
+        # decompressobj has no output limit (and stream_reader cannot tell a truncated frame),
+        # so the input goes in small slices and the output is checked after each.
+        for i in range(0, len(data), _ZSTD_SLICE):
+            out += d.decompress(data[i : i + _ZSTD_SLICE])
+            if len(out) > limit:
+                raise BodyTooLarge(f"body is larger than {limit} bytes")
+    except zstandard.ZstdError as e:
+        raise BadEncoding(f"corrupt zstd body: {e}") from None
+    if not d.eof:
+        raise BadEncoding("zstd body is truncated")
+    return bytes(out)
+
+
+def encode_cheap(
+    body: bytes, original: str | None, accept_encoding: str | None
+) -> tuple[bytes, str]:
+    """A changed body, compressed at the cheapest setting the client accepts.
+
+    Returns (bytes, content-encoding or "" for identity). A body that came uncompressed
+    stays uncompressed; otherwise zstd at level 1 where the client takes it, else gzip at
+    level 1 (a tenth of level 9's cost), else identity.
+    """
+    if not codings(original):
+        return body, ""
+    accepted = {a.split(";", 1)[0].strip().lower() for a in (accept_encoding or "").split(",")}
+    if "zstd" in accepted:
+        return zstandard.ZstdCompressor(level=1).compress(body), "zstd"
+    if "gzip" in accepted or "*" in accepted:
+        return gzip.compress(body, compresslevel=1, mtime=0), "gzip"
+    return body, ""

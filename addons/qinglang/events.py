@@ -1,0 +1,247 @@
+"""The event log: every block, mask and policy decision, in an embedded SQLite database.
+
+What is kept: when, which client and profile, host, path without its query, categories,
+action, score, reason, the names of the list terms that decided it and an event id a
+parent can look up from the block page. Never page content, query strings or personal
+information. ``record`` only puts the event on a queue; a background thread writes
+batches in WAL mode and prunes events older than the retention.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# Crockford's base32 without I, L, O, U: easy to read out and type from a block page.
+_ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+_MAX_PATH = 512
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    ts REAL NOT NULL,
+    client TEXT NOT NULL,
+    user TEXT,
+    profile TEXT NOT NULL,
+    host TEXT NOT NULL,
+    path TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reason TEXT,
+    categories TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    decided_by TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+"""
+_COLUMNS = (
+    "id",
+    "ts",
+    "client",
+    "user",
+    "profile",
+    "host",
+    "path",
+    "action",
+    "reason",
+    "categories",
+    "score",
+    "decided_by",
+    "detail",
+)
+
+
+def new_event_id() -> str:
+    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+
+
+def path_only(path: str) -> str:
+    """The request path without query or fragment (they can carry searches and tokens)."""
+    p = path.split("?", 1)[0].split("#", 1)[0]
+    return p[:_MAX_PATH]
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    client: str  # peer IP address
+    profile: str
+    host: str
+    path: str  # without query
+    action: str  # block | mask | pass
+    reason: str | None = None  # keywords | personal information exposure | oversize | ...
+    categories: dict[str, int] = field(default_factory=dict)
+    score: int = 0
+    decided_by: tuple[str, ...] = ()  # list term names, never page text
+    detail: str | None = None  # policy detail, e.g. "decoded body is larger than ..."
+    user: str | None = None  # proxy-auth user name
+    id: str = field(default_factory=new_event_id)
+    ts: float = field(default_factory=time.time)
+
+    def row(self) -> tuple[Any, ...]:
+        d = asdict(self)
+        d["categories"] = json.dumps(self.categories, ensure_ascii=False, sort_keys=True)
+        d["decided_by"] = json.dumps(list(self.decided_by), ensure_ascii=False)
+        d["path"] = path_only(self.path)
+        return tuple(d[c] for c in _COLUMNS)
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(str(path), timeout=10)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.executescript(_SCHEMA)
+    return db
+
+
+def _decode_row(row: sqlite3.Row) -> dict[str, Any]:
+    d = dict(row)
+    d["categories"] = json.loads(d["categories"])
+    d["decided_by"] = json.loads(d["decided_by"])
+    return d
+
+
+def lookup(path: str | Path, event_id: str) -> dict[str, Any] | None:
+    """One event by id (case-insensitive), for a parent looking up a block page."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        row = db.execute(
+            "SELECT * FROM events WHERE id = ?", (event_id.strip().upper(),)
+        ).fetchone()
+    finally:
+        db.close()
+    return _decode_row(row) if row else None
+
+
+def recent(path: str | Path, limit: int = 100) -> list[dict[str, Any]]:
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        rows = db.execute("SELECT * FROM events ORDER BY ts DESC LIMIT ?", (limit,)).fetchall()
+    finally:
+        db.close()
+    return [_decode_row(r) for r in rows]
+
+
+class EventStore:
+    """Writes events on a background thread, in batches; never blocks the caller."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        retention_days: float,
+        *,
+        flush_seconds: float = 0.5,
+        batch: int = 500,
+        max_queue: int = 100_000,
+    ) -> None:
+        self.path = Path(path)
+        self.retention = retention_days * 86400.0
+        self.flush_seconds = flush_seconds
+        self.batch = batch
+        self.dropped = 0
+        self._queue: queue.Queue[Event | None] = queue.Queue(max_queue)
+        self._flushed = threading.Condition()
+        self._written = 0
+        self._submitted = 0
+        # Open here, so that a database that cannot be created fails at start-up.
+        connect(self.path).close()
+        self._thread = threading.Thread(target=self._run, name="qinglang-events", daemon=True)
+        self._thread.start()
+
+    def record(self, event: Event) -> None:
+        try:
+            self._queue.put_nowait(event)
+            self._submitted += 1
+        except queue.Full:
+            # The disk is stuck or far too slow: losing an audit row beats stalling traffic.
+            self.dropped += 1
+            if self.dropped in (1, 100) or self.dropped % 10_000 == 0:
+                log.warning("qinglang: event log is behind; %d events dropped", self.dropped)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every event recorded so far is written (tests, shutdown)."""
+        target = self._submitted
+        with self._flushed:
+            return self._flushed.wait_for(lambda: self._written >= target, timeout)
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    def _batches(self) -> Iterator[list[Event] | None]:
+        """Yield batches of events, [] on idle ticks; None once closed."""
+        while True:
+            try:
+                first = self._queue.get(timeout=self.flush_seconds)
+            except queue.Empty:
+                yield []
+                continue
+            if first is None:
+                yield None
+                return
+            items = [first]
+            closing = False
+            while len(items) < self.batch:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    closing = True
+                    break
+                items.append(nxt)
+            yield items
+            if closing:
+                yield None
+                return
+
+    def _run(self) -> None:
+        db = connect(self.path)
+        last_prune = 0.0
+        try:
+            for items in self._batches():
+                if items is None:
+                    break
+                if items:
+                    self._write(db, items)
+                now = time.time()
+                if now - last_prune > 3600:
+                    self._prune(db, now)
+                    last_prune = now
+        finally:
+            db.close()
+
+    def _write(self, db: sqlite3.Connection, items: list[Event]) -> None:
+        try:
+            with db:
+                db.executemany(
+                    f"INSERT OR REPLACE INTO events ({', '.join(_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+                    [e.row() for e in items],
+                )
+        except sqlite3.Error as e:
+            log.error("qinglang: cannot write %d events to %s: %s", len(items), self.path, e)
+        with self._flushed:
+            self._written += len(items)
+            self._flushed.notify_all()
+
+    def _prune(self, db: sqlite3.Connection, now: float) -> None:
+        try:
+            with db:
+                n = db.execute("DELETE FROM events WHERE ts < ?", (now - self.retention,)).rowcount
+            if n:
+                log.info("qinglang: pruned %d events older than the retention", n)
+        except sqlite3.Error as e:
+            log.error("qinglang: cannot prune events in %s: %s", self.path, e)

@@ -1,0 +1,504 @@
+"""The mitmproxy addon: options, configuration and the flow hooks.
+
+Each hook is thin; the decisions live in small modules that run without mitmproxy:
+``clients`` (who is asking), ``plan`` (what to do once the headers are in), ``scanjob``
+(the body through the engine, in a worker process), ``blockpage`` and ``events``.
+Hooks return early for flows another addon has already answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import ctx, exceptions, http, tls
+from mitmproxy.connection import Client
+
+from . import blockpage, compression, content
+from .clients import IPAddress, host_matches, peer_ip, proxy_user
+from .config import Config, Profile
+from .events import Event, EventStore, path_only
+from .plan import Sniffer, content_length, plan_head, range_is_partial
+from .reload import Reloader, Rules, load_rules
+from .scanjob import ScanJob, ScanOutcome
+from .scanpool import ScanPool, default_workers
+
+log = logging.getLogger(__name__)
+
+META = "qinglang"  # flow.metadata key: {"profile", "client", "user", "plan", "event"}
+OPTIONS = frozenset(
+    {"qinglang_config", "qinglang_workers", "qinglang_reload", "qinglang_scan_timeout", "confdir"}
+)
+_DROP_WHEN_CHANGED = ("content-md5", "digest", "content-digest", "repr-digest")
+
+
+class _Decision:
+    """What the block page needs to know (category and reason only)."""
+
+    def __init__(self, reason: str | None, top_category: str | None = None) -> None:
+        self.reason = reason
+        self._top = top_category
+
+    @property
+    def top_category(self) -> str | None:
+        return self._top
+
+
+class _Live:
+    """The rules in force and the scan workers built from them; swapped as one."""
+
+    def __init__(self, rules: Rules, pool: ScanPool) -> None:
+        self.rules = rules
+        self.pool = pool
+
+    @property
+    def config(self) -> Config:
+        return self.rules.config
+
+
+class _BlockStream:
+    """Stream callable that sends a prepared block page and drops the upstream body."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body: bytes | None = body
+
+    def __call__(self, chunk: bytes) -> bytes | list[bytes]:
+        out, self.body = self.body, None
+        return out if out is not None else []
+
+
+class Qinglang:
+    def __init__(self, config: str = "") -> None:
+        self._default_config = config
+        self.live: _Live | None = None
+        self.events: EventStore | None = None
+        self._events_key: tuple[str, int] | None = None
+        self._reloader: asyncio.Task[None] | None = None
+        self._running = False
+
+    # --- options and lifecycle -------------------------------------------------
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "qinglang_config",
+            str,
+            self._default_config,
+            "qinglang.yaml; empty: the shipped lists with the child profile for everyone.",
+        )
+        loader.add_option(
+            "qinglang_workers",
+            int,
+            -1,
+            "Scan worker processes. -1: one per core; 0: scan in a thread of this process.",
+        )
+        loader.add_option(
+            "qinglang_reload",
+            int,
+            2,
+            "Seconds between checks of the config and list files for edits; 0: never.",
+        )
+        loader.add_option(
+            "qinglang_scan_timeout",
+            int,
+            30,
+            "Seconds a scan may take before the profile's on_error policy applies.",
+        )
+
+    def configure(self, updated: set[str]) -> None:
+        if not updated & OPTIONS:
+            return
+        if updated <= {"confdir"} and self.live is not None:
+            if self._running:
+                self._open_events(self.live.config)
+            return
+        path = ctx.options.qinglang_config or None
+        try:
+            rules = load_rules(path)
+        except ValueError as e:  # SourceError: file, line and reason
+            if self.live is None:
+                # Never run half-configured: a proxy without its rules would pass
+                # everything. Requests get a "not ready" page until mitmproxy stops.
+                log.error("qinglang: %s", e)
+                with contextlib.suppress(Exception):
+                    ctx.master.shutdown()
+            raise exceptions.OptionsError(f"qinglang: {e}") from None
+        workers = ctx.options.qinglang_workers
+        pool = ScanPool(
+            rules.lists,
+            default_workers() if workers < 0 else workers,
+            float(ctx.options.qinglang_scan_timeout),
+        )
+        self._swap(_Live(rules, pool))
+        if self._running:
+            self._open_events(rules.config)
+            self._start_reloader()
+            asyncio.get_running_loop().create_task(self._warm(pool))
+
+    async def running(self) -> None:
+        # Options given on the command line are all in by now: only here are the event
+        # database (it lives in confdir by default) and the workers started.
+        self._running = True
+        if self.live is None:
+            return
+        self._open_events(self.live.config)
+        self._start_reloader()
+        self._banner()
+        await self._warm(self.live.pool)
+
+    def done(self) -> None:
+        self._running = False
+        if self._reloader is not None:
+            self._reloader.cancel()
+            self._reloader = None
+        if self.live is not None:
+            self.live.pool.close()
+        if self.events is not None:
+            self.events.close()
+            self.events = None
+
+    async def _warm(self, pool: ScanPool) -> None:
+        try:
+            await pool.start()
+        except Exception as e:
+            log.error("qinglang: scan workers failed to start: %s", e)
+
+    def _swap(self, new: _Live) -> None:
+        old, self.live = self.live, new  # one assignment: flows see old or new, never a mix
+        if old is not None:
+            old.pool.close()
+
+    async def _apply_rules(self, rules: Rules) -> None:
+        """Reload: start workers for the new rules, and only then put them in force."""
+        assert self.live is not None
+        pool = ScanPool(rules.lists, self.live.pool.workers, self.live.pool.timeout)
+        try:
+            await pool.start()
+        except BaseException:
+            pool.close()
+            raise
+        self._open_events(rules.config)
+        self._swap(_Live(rules, pool))
+
+    def _start_reloader(self) -> None:
+        if self._reloader is not None:
+            self._reloader.cancel()
+            self._reloader = None
+        interval = ctx.options.qinglang_reload
+        if interval > 0 and self.live is not None:
+            reloader = Reloader(self.live.rules, interval, self._apply_rules)
+            self._reloader = asyncio.get_running_loop().create_task(reloader.run())
+
+    def _open_events(self, cfg: Config) -> None:
+        ev = cfg.events
+        if not ev.enabled:
+            if self.events is not None:
+                self.events.close()
+            self.events, self._events_key = None, None
+            return
+        db = ev.db or str(Path(ctx.options.confdir).expanduser() / "qinglang-events.sqlite")
+        key = (str(Path(db).expanduser()), ev.retention_days)
+        if key == self._events_key:
+            return
+        new = EventStore(key[0], ev.retention_days)
+        if self.events is not None:
+            self.events.close()
+        self.events, self._events_key = new, key
+
+    def _banner(self) -> None:
+        addrs: list[str] = []
+        with contextlib.suppress(Exception):
+            for a in ctx.master.addons.get("proxyserver").listen_addrs():
+                addrs.append(f"{a[0] or '*'}:{a[1]}")
+        where = ", ".join(addrs) or f"port {ctx.options.listen_port or 8080}"
+        confdir = Path(ctx.options.confdir).expanduser()
+        assert self.live is not None
+        cfg = self.live.config
+        log.info(
+            "qinglang: filtering proxy listening on %s; %d terms from %d list files; "
+            "default profile %r; events in %s",
+            where,
+            len(self.live.rules.lists.terms),
+            len(self.live.rules.lists.files),
+            cfg.default_profile,
+            self._events_key[0] if self._events_key else "(off)",
+        )
+        log.info(
+            "qinglang: to install the CA certificate on a device, set its proxy to this "
+            "machine and open http://mitm.it, or copy %s (iOS: also turn on full trust "
+            "under Settings > General > About > Certificate Trust Settings)",
+            confdir / "mitmproxy-ca-cert.pem",
+        )
+
+    # --- who is asking ---------------------------------------------------------
+
+    @staticmethod
+    def _conn_user(client: Client) -> str | None:
+        with contextlib.suppress(Exception):
+            auth = ctx.master.addons.get("proxyauth")
+            if auth is not None:
+                return proxy_user({"proxyauth": auth.authenticated.get(client)})
+        return None
+
+    def _who(self, flow: http.HTTPFlow) -> dict[str, Any]:
+        meta = flow.metadata.get(META)
+        if isinstance(meta, dict) and "profile" in meta:
+            return meta
+        assert self.live is not None
+        ip: IPAddress | None = peer_ip(flow.client_conn.peername)
+        user = proxy_user(flow.metadata) or self._conn_user(flow.client_conn)
+        name = self.live.rules.clients.profile_for(ip, user)
+        meta = {"profile": name, "client": str(ip) if ip else "", "user": user}
+        flow.metadata[META] = meta
+        return meta
+
+    def _profile(self, meta: dict[str, Any]) -> Profile:
+        assert self.live is not None
+        cfg = self.live.config
+        # After a reload the profile may be gone: the default then applies.
+        return cfg.profiles.get(meta["profile"]) or cfg.profile(None)
+
+    # --- hooks -----------------------------------------------------------------
+
+    def tls_clienthello(self, data: tls.ClientHelloData) -> None:
+        if self.live is None or data.ignore_connection:
+            return
+        client = data.context.client
+        ip = peer_ip(client.peername)
+        name = self.live.rules.clients.profile_for(ip, self._conn_user(client))
+        prof = self.live.config.profiles.get(name) or self.live.config.profile(None)
+        if not prof.passthrough_hosts:
+            return
+        host = data.client_hello.sni
+        if not host and data.context.server.address:
+            host = data.context.server.address[0]
+        if host_matches(host, prof.passthrough_hosts):
+            data.ignore_connection = True
+            log.debug("qinglang: not intercepting %s for profile %s", host, name)
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        if self.live is None:
+            self._block(flow, _Decision(blockpage.REASON_UNCONFIGURED), None, status=503)
+            return
+        self._who(flow)
+
+    def responseheaders(self, flow: http.HTTPFlow) -> None:
+        if flow.error or not flow.live or flow.response is None or self.live is None:
+            return
+        meta = self._who(flow)
+        prof = self._profile(meta)
+        resp = flow.response
+        if prof.filter and host_matches(flow.request.pretty_host, prof.passthrough_hosts):
+            meta["plan"] = "pass"
+            resp.stream = True
+            return
+        hp = plan_head(
+            method=flow.request.method,
+            status=resp.status_code,
+            content_type=resp.headers.get("content-type"),
+            content_encoding=resp.headers.get("content-encoding"),
+            length=content_length(resp.headers.get("content-length")),
+            profile=prof,
+        )
+        meta["plan"] = hp.action
+        if hp.action == "pass":
+            resp.stream = True
+        elif hp.action == "stream":
+            resp.stream = True
+            self._record(flow, "pass", "event stream", detail="streamed, not scanned")
+        elif hp.action == "sniff":
+            allow = prof.on_oversize == "pass"
+            resp.stream = Sniffer(
+                resp.headers.get("content-type"),
+                allow_text=allow,
+                on_text=lambda: self._record(
+                    flow,
+                    "pass" if allow else "block",
+                    blockpage.REASON_OVERSIZE,
+                    detail=f"text labelled {content.mime_of(resp.headers.get('content-type'))!r}, "
+                    f"{hp.detail}; {'passed' if allow else 'cut off'} unscanned",
+                ),
+            )
+        elif hp.action == "oversize":
+            self._oversize(flow, prof, hp.detail, at_headers=True)
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        if flow.error or not flow.live or flow.response is None or self.live is None:
+            return
+        meta = flow.metadata.get(META)
+        if not isinstance(meta, dict) or meta.get("plan") != "buffer" or flow.response.stream:
+            return  # answered by an addon, streamed, or nothing to scan
+        resp = flow.response
+        raw = resp.raw_content
+        if not raw:
+            return
+        prof = self._profile(meta)
+        ctype = resp.headers.get("content-type")
+        cenc = resp.headers.get("content-encoding")
+        if len(raw) > prof.max_scan_bytes:
+            self._oversize(flow, prof, f"body of {len(raw)} bytes is over {prof.max_scan_bytes}")
+            return
+        if not compression.codings(cenc) and not content.plan_for(ctype, raw).scans:
+            return  # images, fonts, scripts: byte for byte, without a trip to a worker
+        job = ScanJob(raw, ctype, cenc, flow.request.headers.get("accept-encoding"), prof)
+        outcome = await self._scan(job)
+        if flow.live and flow.response is resp:
+            self._apply(flow, prof, outcome)
+
+    # --- decisions -------------------------------------------------------------
+
+    async def _scan(self, job: ScanJob) -> ScanOutcome:
+        for _ in range(3):
+            live = self.live
+            if live is None:
+                break
+            try:
+                return await live.pool.scan(job)
+            except RuntimeError:  # that pool was shut down by a reload: use the new one
+                await asyncio.sleep(0)
+        return ScanOutcome("error", problem="no scan workers")
+
+    def _apply(self, flow: http.HTTPFlow, prof: Profile, out: ScanOutcome) -> None:
+        assert flow.response is not None
+        resp = flow.response
+        if out.status == "oversize":
+            self._oversize(flow, prof, out.problem)
+            return
+        if out.status == "error":
+            self._policy(flow, prof.on_error, blockpage.REASON_ERROR, out.problem, out.kind)
+            return
+        if out.status == "skip":
+            return
+        partial = resp.status_code == 206 and range_is_partial(resp.headers.get("content-range"))
+        if out.status == "block":
+            self._block(flow, _Decision(out.reason, out.top_category), out.kind, outcome=out)
+            return
+        if partial and (prof.on_error == "block" or out.status == "mask"):
+            # A fragment can split a word at either end, and a masked fragment no longer
+            # fits its Content-Range: text is only let through whole.
+            self._block(flow, _Decision(blockpage.REASON_PARTIAL), out.kind, outcome=out)
+            return
+        if out.status == "allow":
+            return  # untouched: no re-encoding, no header changes
+        # mask
+        assert out.body is not None
+        resp.raw_content = out.body
+        h = resp.headers
+        if out.content_encoding:
+            h["content-encoding"] = out.content_encoding
+        elif "content-encoding" in h:
+            del h["content-encoding"]
+        for name in ("transfer-encoding", *_DROP_WHEN_CHANGED):
+            if name in h:
+                del h[name]
+        h["content-length"] = str(len(out.body))
+        if out.content_type:
+            h["content-type"] = out.content_type
+        if resp.status_code == 206:  # a whole-resource range, now rewritten: a plain 200
+            resp.status_code = 200
+            resp.reason = "OK"
+            if "content-range" in h:
+                del h["content-range"]
+        reason = blockpage.REASON_PII if out.pii and not out.decided_by else "keywords"
+        self._record(flow, "mask", reason, outcome=out)
+
+    def _oversize(
+        self, flow: http.HTTPFlow, prof: Profile, detail: str | None, at_headers: bool = False
+    ) -> None:
+        assert flow.response is not None
+        if prof.on_oversize == "pass":
+            if at_headers:
+                flow.response.stream = True
+            self._record(flow, "pass", blockpage.REASON_OVERSIZE, detail=detail)
+            return
+        self._block(
+            flow, _Decision(blockpage.REASON_OVERSIZE), None, detail=detail, at_headers=at_headers
+        )
+
+    def _policy(
+        self,
+        flow: http.HTTPFlow,
+        policy: str,
+        reason: str,
+        detail: str | None,
+        kind: str | None,
+    ) -> None:
+        if policy == "pass":
+            self._record(flow, "pass", reason, detail=detail)
+        else:
+            self._block(flow, _Decision(reason), kind, detail=detail)
+
+    def _block(
+        self,
+        flow: http.HTTPFlow,
+        decision: _Decision,
+        kind: str | None,
+        *,
+        outcome: ScanOutcome | None = None,
+        detail: str | None = None,
+        at_headers: bool = False,
+        status: int = 403,
+    ) -> None:
+        event_id = ""
+        if status == 403:
+            event_id = self._record(flow, "block", decision.reason, outcome=outcome, detail=detail)
+        req = flow.request
+        body, ctype = blockpage.block_body(
+            decision,
+            event_id,
+            accept=req.headers.get("accept"),
+            accept_language=req.headers.get("accept-language"),
+            kind=kind,
+            url=f"{req.pretty_host}{path_only(req.path)}",
+        )
+        headers = {
+            "content-type": ctype,
+            "cache-control": "no-store",
+            "x-content-type-options": "nosniff",
+        }
+        if at_headers and flow.response is not None:
+            # The status and headers go out before the body arrives: send the block page
+            # as the body and drop what the server sends.
+            resp = flow.response
+            resp.status_code = status
+            resp.reason = "Forbidden"
+            fields = [(k.encode(), v.encode()) for k, v in headers.items()]
+            resp.headers = http.Headers([*fields, (b"content-length", str(len(body)).encode())])
+            resp.stream = _BlockStream(body)
+            return
+        flow.response = http.Response.make(status, body, headers)
+
+    def _record(
+        self,
+        flow: http.HTTPFlow,
+        action: str,
+        reason: str | None,
+        *,
+        outcome: ScanOutcome | None = None,
+        detail: str | None = None,
+    ) -> str:
+        meta = flow.metadata.get(META) or {}
+        ev = Event(
+            client=meta.get("client", ""),
+            user=meta.get("user"),
+            profile=meta.get("profile", ""),
+            host=flow.request.pretty_host,
+            path=flow.request.path,
+            action=action,
+            reason=reason,
+            categories=dict(outcome.categories) if outcome else {},
+            score=outcome.score if outcome else 0,
+            decided_by=(outcome.decided_by + tuple(f"pii:{k}" for k in outcome.pii))
+            if outcome
+            else (),
+            detail=detail or (outcome.problem if outcome else None),
+        )
+        if isinstance(meta, dict):
+            meta["event"] = ev.id
+        if self.events is not None:
+            self.events.record(ev)
+        return ev.id

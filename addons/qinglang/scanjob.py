@@ -1,0 +1,134 @@
+"""One response body through the engine: raw bytes in, a verdict (and new bytes) out.
+
+Runs inside a scan worker, so that decompression, charset decoding, scanning and
+re-encoding all happen off the proxy's event loop. Only plain data crosses the process
+boundary: the body as received and a few headers go in; the decision, the names of the
+terms that decided it and, only when the page changed, the new body come back.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from . import charset, compression, content
+from .config import Profile
+from .engine import BLOCK, Engine
+
+Status = Literal["skip", "allow", "mask", "block", "oversize", "error"]
+
+# Lone surrogates stand for bytes that are not valid in the page's charset.
+_UNDECODABLE = re.compile("[\udc80-\udcff]+")
+
+# Charset labels browsers know, for Python codec names that differ.
+_WEB_LABELS = {
+    "big5hkscs": "big5",
+    "cp1252": "windows-1252",
+    "cp932": "shift_jis",
+    "cp949": "euc-kr",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScanJob:
+    body: bytes  # as received: still content-encoded
+    content_type: str | None
+    content_encoding: str | None
+    accept_encoding: str | None  # the request's: how a changed body may be compressed
+    profile: Profile
+
+
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    status: Status
+    kind: str | None = None  # html | json | text, when the body was scanned
+    body: bytes | None = None  # the new body, only when the page changed
+    content_encoding: str = ""  # of ``body``
+    content_type: str | None = None  # a new Content-Type (charset label), when needed
+    score: int = 0
+    categories: dict[str, int] = field(default_factory=dict)
+    top_category: str | None = None
+    reason: str | None = None
+    decided_by: tuple[str, ...] = ()
+    pii: tuple[str, ...] = ()  # kinds of personal information found (never values)
+    problem: str | None = None  # why it could not be scanned; never page content
+    charset: str | None = None
+    cleaned: bool = False  # bytes invalid in the charset were dropped before scanning
+    seconds: float = 0.0
+
+
+def run_job(engine: Engine, job: ScanJob) -> ScanOutcome:
+    t0 = time.perf_counter()
+    try:
+        out = _run(engine, job)
+    except Exception as e:  # a bug or a pathological page must not take the proxy down
+        out = ScanOutcome("error", problem=f"scan failed: {type(e).__name__}")
+    return replace(out, seconds=time.perf_counter() - t0)
+
+
+def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
+    limit = job.profile.max_scan_bytes
+    try:
+        raw = compression.decode(job.body, job.content_encoding, limit)
+    except compression.BodyTooLarge:
+        return ScanOutcome("oversize", problem=f"decoded body is larger than {limit} bytes")
+    except compression.BadEncoding as e:
+        return ScanOutcome("error", problem=str(e))
+
+    plan = content.plan_for(job.content_type, raw)
+    if not plan.scans:
+        return ScanOutcome("skip")
+    dec = charset.decode(raw, job.content_type, html=plan.kind == "html")
+    kind = content.resolve(plan, dec.text)
+    if kind is None:
+        return ScanOutcome("skip")
+
+    doc = dec.text
+    cleaned = False
+    if dec.errors:
+        # An invalid byte inside a word would hide it from the matcher; the browser shows
+        # it as a replacement character and the reader still sees the word. Scan without
+        # such bytes, and leave them out of the page if it has to be rewritten anyway.
+        doc = _UNDECODABLE.sub("", doc)
+        cleaned = True
+
+    result = engine.scan(doc, kind, job.profile)
+    common = {
+        "kind": kind,
+        "score": result.score,
+        "categories": dict(result.categories),
+        "top_category": result.top_category,
+        "decided_by": tuple(result.decided_by()),
+        "pii": tuple(sorted({p.kind for p in result.pii})),
+        "charset": dec.charset,
+        "cleaned": cleaned,
+        "problem": result.problem,
+    }
+    if result.action == BLOCK:
+        return ScanOutcome("block", reason=result.reason, **common)  # type: ignore[arg-type]
+    if not result.changed:
+        # Nothing to hide: the response goes on exactly as it came.
+        return ScanOutcome("allow", **common)  # type: ignore[arg-type]
+
+    new = charset.encode(result.body, dec)
+    body, encoding = compression.encode_cheap(new, job.content_encoding, job.accept_encoding)
+    return ScanOutcome(
+        "mask",
+        body=body,
+        content_encoding=encoding,
+        content_type=_labelled(job.content_type, dec, kind),
+        **common,  # type: ignore[arg-type]
+    )
+
+
+def _labelled(content_type: str | None, dec: charset.Decoded, kind: str) -> str | None:
+    """Name the charset in the header when the page did not, so the rewritten page is read
+    the way it was read before (a masked page can sniff differently)."""
+    if not content_type or kind == "json" or dec.source in ("header", "meta", "bom"):
+        return None
+    if "charset=" in content_type.lower():
+        return None
+    label = _WEB_LABELS.get(dec.charset, dec.charset)
+    return f"{content_type.rstrip('; ')}; charset={label}"

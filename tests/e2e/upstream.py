@@ -1,0 +1,268 @@
+"""A real upstream web server for the end-to-end tests: HTTP and HTTPS on 127.0.0.1.
+
+It serves the pages the proxy has to deal with (compressed, GBK, JSON, binaries, large and
+broken bodies) from a table of routes; HTTPS uses a self-signed certificate made here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import ipaddress
+import ssl
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import brotli
+import zstandard
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+MASK_TERM = "网络赌场"  # weight 40 in the test lists: masked, not blocked
+BLOCK_TERMS = "网络赌场 裸聊 casino"  # 40 + 60 + 30 = 130: blocked for the child
+CLEAN_TEXT = "今天天气很好，我们去公园散步。The weather is nice today."
+
+
+def html(body: str, title: str = "page", charset: str = "utf-8") -> str:
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="{charset}"><title>{title}</title></head>'
+        f"<body><p>{body}</p></body></html>"
+    )
+
+
+# A PNG-like binary: the real signature, then bytes of every value.
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 64
+VIDEO = b"\x00\x00\x00\x20ftypisom" + bytes((i * 7) % 256 for i in range(3_000_000))
+
+
+@dataclass
+class Page:
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+    chunked: bool = False  # no Content-Length: chunked transfer
+    ranges: bool = False  # answers Range requests with 206
+
+
+def _pages() -> dict[str, Page]:
+    mask_html = html(f"{CLEAN_TEXT} 这里有{MASK_TERM}的广告。").encode()
+    text_html = {"content-type": "text/html; charset=utf-8"}
+    big_para = ("<p>" + CLEAN_TEXT + "</p>\n") * 40_000  # about 2.6 MB
+    gbk = html(f"{CLEAN_TEXT} 这里有{MASK_TERM}的广告。", charset="gbk").encode("gbk")
+    pages = {
+        "/clean.html": Page(html(CLEAN_TEXT).encode(), dict(text_html, etag='"v1"')),
+        "/mask.html": Page(mask_html, text_html),
+        "/mask-chunked.html": Page(mask_html, text_html, chunked=True),
+        "/block.html": Page(html(f"{CLEAN_TEXT} {BLOCK_TERMS}").encode(), text_html),
+        "/gbk.html": Page(gbk, {"content-type": "text/html; charset=gbk"}),
+        "/gbk-meta.html": Page(gbk, {"content-type": "text/html"}),
+        "/undeclared-utf8.html": Page(
+            f"<html><body><p>{CLEAN_TEXT}{MASK_TERM}</p></body></html>".encode(),
+            {"content-type": "text/html"},
+        ),
+        "/gzip.html": Page(
+            gzip.compress(mask_html), dict(text_html, **{"content-encoding": "gzip"})
+        ),
+        "/gzip-clean.html": Page(
+            gzip.compress(html(CLEAN_TEXT).encode()),
+            dict(text_html, **{"content-encoding": "gzip"}),
+        ),
+        "/deflate.html": Page(
+            zlib.compress(mask_html), dict(text_html, **{"content-encoding": "deflate"})
+        ),
+        "/br.html": Page(brotli.compress(mask_html), dict(text_html, **{"content-encoding": "br"})),
+        "/zstd.html": Page(
+            zstandard.ZstdCompressor().compress(mask_html),
+            dict(text_html, **{"content-encoding": "zstd"}),
+        ),
+        "/api.json": Page(
+            f'{{"items": [{{"title": "{MASK_TERM}", "id": 1}}, {{"title": "ok"}}]}}'.encode(),
+            {"content-type": "application/json"},
+        ),
+        "/api-block.json": Page(
+            f'{{"title": "{BLOCK_TERMS}"}}'.encode(), {"content-type": "application/json"}
+        ),
+        "/api.js": Page(f'{{"msg": "{MASK_TERM}"}}'.encode(), {"content-type": "text/javascript"}),
+        "/app.js": Page(
+            f'var s = "{MASK_TERM}"; function f() {{ return s; }}'.encode(),
+            {"content-type": "application/javascript"},
+        ),
+        "/style.css": Page(
+            f"/* {MASK_TERM} */ body {{ color: red; }}".encode(), {"content-type": "text/css"}
+        ),
+        "/image.png": Page(PNG, {"content-type": "image/png"}),
+        "/lying.png": Page(
+            html(f"{CLEAN_TEXT} {BLOCK_TERMS}").encode(), {"content-type": "image/png"}
+        ),
+        "/unlabelled": Page(html(f"{CLEAN_TEXT} {MASK_TERM}").encode(), {}),
+        "/plain.txt": Page(f"{CLEAN_TEXT} {MASK_TERM}".encode(), {"content-type": "text/plain"}),
+        "/large.html": Page(html(big_para + MASK_TERM).encode(), text_html),
+        "/large-chunked.html": Page(html(big_para + MASK_TERM).encode(), text_html, chunked=True),
+        "/video.mp4": Page(VIDEO, {"content-type": "video/mp4"}),
+        "/video-lie.mp4": Page(
+            html(big_para + BLOCK_TERMS).encode(), {"content-type": "video/mp4"}, chunked=True
+        ),
+        "/truncated-gzip.html": Page(
+            gzip.compress(mask_html)[:-20], dict(text_html, **{"content-encoding": "gzip"})
+        ),
+        "/gzip-bomb.html": Page(
+            gzip.compress(b"<html><body>" + b" " * 50_000_000),
+            dict(text_html, **{"content-encoding": "gzip"}),
+        ),
+        "/bad-bytes-clean.html": Page(
+            ("<html><body><p>" + CLEAN_TEXT + "</p>").encode("gbk")
+            + b"\xff\xfe"
+            + b"</body></html>",
+            {"content-type": "text/html; charset=gbk"},
+        ),
+        "/bad-bytes.html": Page(_bad_bytes(), {"content-type": "text/html; charset=gbk"}),
+        "/range.txt": Page(
+            f"{CLEAN_TEXT} {MASK_TERM} {CLEAN_TEXT}".encode(),
+            {"content-type": "text/plain"},
+            ranges=True,
+        ),
+        "/range-clean.txt": Page(
+            (CLEAN_TEXT * 20).encode(), {"content-type": "text/plain"}, ranges=True
+        ),
+        "/events": Page(b"data: hello\n\n", {"content-type": "text/event-stream"}, chunked=True),
+        "/nothing": Page(b"", {}, status=204),
+    }
+    return pages
+
+
+# The bad-bytes page above: GBK text with one 0xFF byte inside the term 网络赌场.
+def _bad_bytes() -> bytes:
+    return (
+        html("这里有网络").encode("gbk").replace(b"</p></body></html>", b"")
+        + b"\xff"
+        + ("赌场的广告</p></body></html>".encode("gbk"))
+    )
+
+
+class Upstream:
+    """Serves ``pages`` (and any added later) over HTTP and HTTPS on 127.0.0.1."""
+
+    def __init__(self, tmp: Path) -> None:
+        self.pages = _pages()
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self.cert, self.key = make_cert(tmp)
+        self._servers: list[ThreadingHTTPServer] = []
+        self.http_port = self._serve(None)
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ctx.load_cert_chain(self.cert, self.key)
+        self.https_port = self._serve(ctx)
+
+    def url(self, path: str, tls: bool = False) -> str:
+        if tls:
+            return f"https://127.0.0.1:{self.https_port}{path}"
+        return f"http://127.0.0.1:{self.http_port}{path}"
+
+    def _serve(self, ctx: ssl.SSLContext | None) -> int:
+        handler = _make_handler(self)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        server.daemon_threads = True
+        if ctx is not None:
+            server.socket = ctx.wrap_socket(server.socket, server_side=True)
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        ).start()
+        self._servers.append(server)
+        return server.server_address[1]
+
+    def close(self) -> None:
+        for s in self._servers:
+            s.shutdown()
+            s.server_close()
+
+
+def _make_handler(up: Upstream) -> Callable[..., BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_HEAD(self) -> None:
+            self._respond(head=True)
+
+        def do_GET(self) -> None:
+            self._respond(head=False)
+
+        def _respond(self, head: bool) -> None:
+            path = self.path.split("?", 1)[0]
+            up.requests.append((path, {k.lower(): v for k, v in self.headers.items()}))
+            page = up.pages.get(path)
+            if page is None:
+                page = Page(b"not found", {"content-type": "text/plain"}, status=404)
+            status, body, extra = page.status, page.body, {}
+            rng = self.headers.get("range")
+            if page.ranges:
+                extra["accept-ranges"] = "bytes"
+            if page.ranges and rng and rng.startswith("bytes="):
+                first, _, last = rng[6:].partition("-")
+                a = int(first)
+                b = min(int(last) if last else len(body) - 1, len(body) - 1)
+                extra["content-range"] = f"bytes {a}-{b}/{len(body)}"
+                status, body = 206, body[a : b + 1]
+            self.send_response(status)
+            for k, v in {**page.headers, **extra}.items():
+                self.send_header(k, v)
+            if status in (204, 304):
+                self.end_headers()
+                return
+            if page.chunked:
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                if head:
+                    return
+                for i in range(0, len(body), 16384):
+                    part = body[i : i + 16384]
+                    self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+                return
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+
+    return Handler
+
+
+def make_cert(tmp: Path) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 and localhost."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "qinglang test upstream")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp / "upstream-cert.pem", tmp / "upstream-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return str(cert_path), str(key_path)
