@@ -86,7 +86,7 @@ def test_full_format_loads(write_list) -> None:
     ]
     assert ls.terms[2].pattern.match == "prefix"
     assert [c.weight for c in ls.combinations] == [40, -30]
-    assert ls.combinations[0].parts[1].breaks == frozenset({3})
+    assert ls.combinations[0].parts[1].norm == "top up"
     assert ls.exceptions[0].pattern.norm == "禁止赌博"
 
 

@@ -7,9 +7,10 @@ extract (what a person sees) -> normalise -> one automaton pass -> PII detectors
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from .config import Profile
 from .extract import Extracted, Kind, extract
@@ -61,6 +62,7 @@ class ScanResult:
     reason: str | None = None  # why it was blocked
     changed: bool = False  # body differs from the input
     problem: str | None = None  # input was not what it claimed (e.g. broken JSON)
+    term_names: list[str] = field(default_factory=list)  # distinct terms that counted
 
     @property
     def top_category(self) -> str | None:
@@ -69,8 +71,7 @@ class ScanResult:
 
     def decided_by(self) -> list[str]:
         """Names of the terms and combinations that scored (never page text)."""
-        names = sorted({m.term for m in self.matches if m.weight})
-        return names + ["+".join(c.all) for c in self.combinations]
+        return self.term_names + ["+".join(c.all) for c in self.combinations]
 
     def to_json(self) -> dict[str, Any]:
         """The `qinglang scan` object (DESIGN.md), with the documented extensions."""
@@ -97,13 +98,24 @@ class Engine:
     def __init__(self, lists: ListSet) -> None:
         self.lists = lists
         self.matcher = Matcher(lists)
+        self.category_names = lists.categories
+        cat_index = {c: i for i, c in enumerate(self.category_names)}
+        terms = lists.terms
+        self._t_cat = np.array([cat_index[t.category] for t in terms], dtype=np.int64)
+        self._t_weight = np.array([t.weight for t in terms], dtype=np.int64)
+        self._t_every = np.array([t.every for t in terms], dtype=bool)
 
-    def scan(self, doc: str, kind: Kind, profile: Profile) -> ScanResult:
+    def scan(self, doc: str, kind: Kind, profile: Profile, *, details: bool = True) -> ScanResult:
+        """Decide on one document. ``details=False`` skips the per-occurrence match
+        list (the proxy needs only the decision and the names of the terms)."""
         ex = extract(doc, kind)
         norm = normalize(ex.text)
         found = self.matcher.find(norm)
         pii = detect_pii(norm) if profile.pii != "off" else []
-        return self._decide(ex, norm, found, pii, profile)
+        return self._decide(ex, norm, found, pii, profile, details)
+
+    def _counted(self, profile: Profile) -> np.ndarray:
+        return np.array([profile.counts(c) for c in self.category_names], dtype=bool)
 
     def _decide(
         self,
@@ -112,102 +124,106 @@ class Engine:
         found: Found,
         pii: list[PiiFound],
         profile: Profile,
+        details: bool,
     ) -> ScanResult:
-        terms = self.lists.terms
-        cats: Counter[str] = Counter()
-        counted: set[int] = set()
-        matches: list[MatchOut] = []
-        mask_spans: list[tuple[int, int]] = []  # scan coordinates
-        for h in found.hits:
-            t = terms[h.term]
-            if not profile.counts(t.category):
-                continue
-            if t.every or profile.count == "every" or h.term not in counted:
-                cats[t.category] += t.weight
-            counted.add(h.term)
-            a, b = int(norm.pos[h.start]), int(norm.pos[h.end - 1]) + 1
-            d0, d1 = ex.doc_span(a, b)
-            matches.append(MatchOut(t.pattern.text, t.category, t.weight, d0, d1, ex.doc[d0:d1]))
-            if t.weight > 0:
-                mask_spans.append((a, b))
+        ncat = len(self.category_names)
+        counted = self._counted(profile) if ncat else np.zeros(0, dtype=bool)
+        keep = counted[self._t_cat[found.term]] if len(found) else np.zeros(0, dtype=bool)
+        t_id, t_s, t_e = found.term[keep], found.start[keep], found.end[keep]
+
+        # Singular: each distinct term once; `every` terms (or profile) per occurrence.
+        every = self._t_every[t_id] | (profile.count == "every")
+        once_ids = np.unique(t_id[~every])
+        scores = np.bincount(
+            self._t_cat[once_ids], weights=self._t_weight[once_ids], minlength=ncat
+        ) + np.bincount(
+            self._t_cat[t_id[every]], weights=self._t_weight[t_id[every]], minlength=ncat
+        )
+        cats: dict[str, int] = {}
+        for i in np.unique(self._t_cat[t_id]).tolist():
+            cats[self.category_names[i]] = int(scores[i])
 
         combos: list[ComboOut] = []
         for c_id, c in enumerate(self.lists.combinations):
             if not profile.counts(c.category):
                 continue
             if all((c_id, p) in found.parts for p in range(len(c.parts))):
-                cats[c.category] += c.weight
+                cats[c.category] = cats.get(c.category, 0) + c.weight
                 combos.append(ComboOut([p.text for p in c.parts], c.category, c.weight))
 
         # Context (negative weights) lowers a category's score but never below zero,
         # so it cannot offset another category.
-        categories = {c: max(0, s) for c, s in sorted(cats.items())}
+        categories = {c: max(0, v) for c, v in sorted(cats.items())}
         score = sum(categories.values())
 
+        # Scan-text spans of the hits, then document spans.
+        a = norm.pos[t_s] if len(t_id) else t_s
+        b = norm.pos[t_e - 1] + 1 if len(t_id) else t_e
+        terms = self.lists.terms
+        matches: list[MatchOut] = []
+        if details and len(t_id):
+            d0, d1 = ex.doc_spans(a, b)
+            doc = ex.doc
+            for ti, x, y in zip(t_id.tolist(), d0.tolist(), d1.tolist(), strict=True):
+                t = terms[ti]
+                matches.append(MatchOut(t.pattern.text, t.category, t.weight, x, y, doc[x:y]))
+        names = sorted({terms[i].pattern.text for i in np.unique(t_id).tolist()})
+
         pii_out: list[PiiOut] = []
-        pii_edits: list[tuple[int, int, str]] = []
         for p in pii:
-            d0, d1 = ex.doc_span(p.start, p.end)
-            pii_out.append(PiiOut(p.kind, d0, d1))
-            for hs, he in p.hide:
-                pii_edits.extend(_mask_edits(ex, hs, he))
+            x, y = ex.doc_span(p.start, p.end)
+            pii_out.append(PiiOut(p.kind, x, y))
 
         reason: str | None = None
         if score >= profile.block_threshold:
             action, reason = BLOCK, REASON_KEYWORDS
         elif profile.pii != "off" and doxxing_exposure(pii, profile):
             action, reason = BLOCK, REASON_PII
-        else:
-            edits: list[tuple[int, int, str]] = []
-            if profile.mask:
-                for a, b in mask_spans:
-                    edits.extend(_mask_edits(ex, a, b))
-            if profile.pii == "mask":
-                edits.extend(pii_edits)
-            action = MASK if edits else ALLOW
-            body = _apply(ex.doc, edits)
+        if reason:
             return ScanResult(
                 action,
                 score,
                 categories,
                 matches,
                 pii_out,
-                body,
+                "",
                 combos,
-                None,
-                body != ex.doc,
+                reason,
+                True,
                 ex.problem,
+                names,
             )
+
+        spans: list[tuple[np.ndarray, np.ndarray]] = []
+        if profile.mask and len(t_id):
+            positive = self._t_weight[t_id] > 0
+            spans.append((a[positive], b[positive]))
+        if profile.pii == "mask":
+            hide = [h for p in pii for h in p.hide]
+            if hide:
+                arr = np.array(hide, dtype=np.int64)
+                spans.append((arr[:, 0], arr[:, 1]))
+        body = ex.doc
+        if any(len(x) for x, _ in spans):
+            n = len(ex.text)
+            starts = np.concatenate([x for x, _ in spans])
+            ends = np.concatenate([y for _, y in spans])
+            depth = np.cumsum(
+                np.bincount(starts, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
+            )
+            body = ex.masked(depth[:n] > 0, MASK_CHAR)
+        changed = body != ex.doc
+        action = MASK if changed else ALLOW
         return ScanResult(
-            action, score, categories, matches, pii_out, "", combos, reason, True, ex.problem
+            action,
+            score,
+            categories,
+            matches,
+            pii_out,
+            body,
+            combos,
+            None,
+            changed,
+            ex.problem,
+            names,
         )
-
-
-def _mask_edits(ex: Extracted, a: int, b: int) -> list[tuple[int, int, str]]:
-    """Edits that hide scan characters ``[a, b)``; whitespace stays so layout holds."""
-    out: list[tuple[int, int, str]] = []
-    for d0, d1, text in ex.doc_pieces(a, b):
-        if d1 - d0 == len(text):  # a plain run: character for character
-            out.append((d0, d1, "".join(c if c.isspace() else MASK_CHAR for c in text)))
-        elif text.strip():  # an entity or escape: one mask character for what it showed
-            out.append((d0, d1, MASK_CHAR * len(text.strip())))
-    return out
-
-
-def _apply(doc: str, edits: list[tuple[int, int, str]]) -> str:
-    if not edits:
-        return doc
-    edits.sort()
-    out: list[str] = []
-    at = 0
-    for d0, d1, rep in edits:
-        if d0 < at:  # overlaps a previous edit: both mask, keep the part not yet done
-            if d1 <= at:
-                continue
-            rep = rep[at - d0 :] if len(rep) == d1 - d0 else MASK_CHAR
-            d0 = at
-        out.append(doc[at:d0])
-        out.append(rep)
-        at = d1
-    out.append(doc[at:])
-    return "".join(out)

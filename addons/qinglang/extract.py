@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,34 +49,77 @@ class Extracted:
     seg_kind: np.ndarray
     problem: str | None = None  # set when the input was not what it claimed
 
+    def doc_spans(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Document spans covering scan characters ``[a, b)``, for arrays of spans."""
+        if len(a) == 0:
+            return a, b
+        return self._char_starts(a), self._char_ends(b - 1)
+
     def doc_span(self, a: int, b: int) -> tuple[int, int]:
-        """Document span covering scan characters ``[a, b)``."""
-        first = self._char_span(a)
-        last = self._char_span(b - 1)
-        return first[0], last[1]
+        d0, d1 = self.doc_spans(np.array([a]), np.array([b]))
+        return int(d0[0]), int(d1[0])
 
-    def _char_span(self, i: int) -> tuple[int, int]:
-        k = int(np.searchsorted(self.seg_scan, i, side="right")) - 1
-        d0 = int(self.seg_doc[k])
-        if self.seg_kind[k] == _RUN:
-            d = d0 + (i - int(self.seg_scan[k]))
-            return d, d + 1
-        return d0, d0 + int(self.seg_raw[k])
+    def _seg_of(self, i: np.ndarray) -> np.ndarray:
+        return np.searchsorted(self.seg_scan, i, side="right") - 1
 
-    def doc_pieces(self, a: int, b: int) -> Iterator[tuple[int, int, str]]:
-        """Document spans of scan characters ``[a, b)`` with their scan text, one per segment."""
-        k = int(np.searchsorted(self.seg_scan, a, side="right")) - 1
-        while k < len(self.seg_scan) and int(self.seg_scan[k]) < b:
-            s0 = int(self.seg_scan[k])
-            lo, hi = max(a, s0), min(b, s0 + int(self.seg_len[k]))
-            if hi > lo:
-                kind = int(self.seg_kind[k])
-                d0 = int(self.seg_doc[k])
-                if kind == _RUN:
-                    yield d0 + lo - s0, d0 + hi - s0, self.text[lo:hi]
-                elif kind == _ENTITY:
-                    yield d0, d0 + int(self.seg_raw[k]), self.text[s0 : s0 + int(self.seg_len[k])]
-            k += 1
+    def _char_starts(self, i: np.ndarray) -> np.ndarray:
+        k = self._seg_of(i)
+        run = self.seg_kind[k] == _RUN
+        return np.where(run, self.seg_doc[k] + (i - self.seg_scan[k]), self.seg_doc[k])
+
+    def _char_ends(self, i: np.ndarray) -> np.ndarray:
+        k = self._seg_of(i)
+        run = self.seg_kind[k] == _RUN
+        return np.where(
+            run, self.seg_doc[k] + (i - self.seg_scan[k]) + 1, self.seg_doc[k] + self.seg_raw[k]
+        )
+
+    def masked(self, mask: np.ndarray, char: str = "*") -> str:
+        """The document with every scan character where ``mask`` is set hidden.
+
+        Characters of a text run are replaced one for one (whitespace is kept, so
+        the layout holds); an entity or escape is replaced as a whole by one mask
+        character per visible character it stood for.
+        """
+        idx = np.flatnonzero(mask)
+        if len(idx) == 0:
+            return self.doc
+        k = self._seg_of(idx)
+        kinds = self.seg_kind[k]
+        run = kinds == _RUN
+        doc_cps = np.frombuffer(self.doc.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        doc_cps = doc_cps.copy()
+        at = self.seg_doc[k[run]] + (idx[run] - self.seg_scan[k[run]])
+        at = at[~_SPACE[doc_cps[at]]]
+        doc_cps[at] = ord(char)
+        out = doc_cps.tobytes().decode("utf-32-le", "surrogatepass")
+        ent = np.unique(k[kinds == _ENTITY])
+        if len(ent) == 0:
+            return out
+        pieces: list[str] = []
+        last = 0
+        for seg in ent.tolist():
+            d0 = int(self.seg_doc[seg])
+            s0, n = int(self.seg_scan[seg]), int(self.seg_len[seg])
+            shown = self.text[s0 : s0 + n].strip()
+            if not shown:
+                continue
+            pieces.append(out[last:d0])
+            pieces.append(char * len(shown))
+            last = d0 + int(self.seg_raw[seg])
+        pieces.append(out[last:])
+        return "".join(pieces)
+
+
+def _space_table() -> np.ndarray:
+    t = np.zeros(0x110000, dtype=bool)
+    for cp in range(0x3100):
+        if chr(cp).isspace():
+            t[cp] = True
+    return t
+
+
+_SPACE = _space_table()
 
 
 class _Builder:

@@ -32,7 +32,7 @@ from pydantic import (
     field_validator,
 )
 
-from .normalize import BOUNDARY, HARD_GAP_CHARS, normalize, tables
+from .normalize import BOUNDARY, normalize, tables
 from .yamlloc import SourceError, format_loc, line_of, load_yaml
 
 MatchMode = Literal["word", "prefix", "substring"]
@@ -139,7 +139,6 @@ class Pattern(NamedTuple):
     norm: str  # normalised: what the automaton holds
     match: MatchMode
     latin: bool
-    breaks: frozenset[int]  # word gaps inside a multi-word Latin term
 
 
 class Term(NamedTuple):
@@ -196,32 +195,16 @@ def make_patterns(specs: Sequence[tuple[str, MatchMode | None]]) -> list[Pattern
     cut = np.flatnonzero(cps == ord(BOUNDARY))
     starts = np.concatenate(([0], cut + 1))
     ends = np.concatenate((cut, [len(cps)]))
-    is_word = word[cps]
-    # Number of non-word characters before each position: a term is Latin when it has none.
-    nonword = np.concatenate(([0], np.cumsum(~is_word)))
-    src = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    src_starts = np.concatenate(([0], np.flatnonzero(src == ord(BOUNDARY)) + 1))
-    latin = (ends > starts) & (nonword[ends] == nonword[starts])
-    # Terms whose source is longer than their normalised form skipped noise: look closer.
-    pos = np.append(n.pos, len(joined))  # pad: a term that is only noise has no position
-    nonempty = ends > starts
-    span = pos[np.where(nonempty, ends - 1, starts)] - pos[starts]
-    gappy = latin & nonempty & (span > (ends - starts - 1))
-    texts = n.text
+    # A term is Latin when all its characters are word characters or spaces.
+    latin_char = word[cps] | (cps == ord(" "))
+    nonlatin = np.concatenate(([0], np.cumsum(~latin_char)))
+    latin = (ends > starts) & (nonlatin[ends] == nonlatin[starts])
+    text = n.text
     out: list[Pattern] = []
-    for k, (text, match) in enumerate(specs):
-        a, b = int(starts[k]), int(ends[k])
+    for k, (term, match) in enumerate(specs):
         is_latin = bool(latin[k])
-        breaks: set[int] = set()
-        if gappy[k]:
-            pos = n.pos[a:b] - src_starts[k]
-            gaps = np.flatnonzero(np.diff(pos) > 1) + 1
-            for i in gaps:
-                between = text[pos[i - 1] + 1 : pos[i]]
-                if any(c.isspace() or c in HARD_GAP_CHARS for c in between):
-                    breaks.add(int(i))
         mode: MatchMode = match or ("word" if is_latin else "substring")
-        out.append(Pattern(text, texts[a:b], mode, is_latin, frozenset(breaks)))
+        out.append(Pattern(term, text[int(starts[k]) : int(ends[k])], mode, is_latin))
     return out
 
 

@@ -117,21 +117,65 @@ class Normalized:
     """Normalised text and, for each of its characters, the source index."""
 
     text: str
-    pos: np.ndarray  # int64, len(text); index into the source string
+    pos: np.ndarray  # len(text); index into the source string
     source: str
+    cps: np.ndarray  # the source's code points (uint32), for checks beside a match
+
+
+@cache
+def hard_table() -> np.ndarray:
+    """Noise that separates real words: whitespace and "." (and their full-width forms)."""
+    canon, noise, _ = tables()
+    hard = np.zeros(MAX_CP, dtype=bool)
+    for cp in range(0x3100):
+        if chr(cp).isspace() or chr(cp) in HARD_GAP_CHARS:
+            hard[cp] = True
+    return noise & hard[canon]
 
 
 def normalize(source: str) -> Normalized:
-    canon, noise, _ = tables()
+    """Normalise ``source``; noise is dropped, except that a word gap between two
+    Latin words of more than one letter stays as one space.
+
+    That keeps ``an Al Jazeera`` from containing ``anal`` while ``p o r n`` and
+    ``p.o.r.n`` (single letters) still read as ``porn``, and CJK text (which has no
+    spaces between words) is joined: ``賭 博`` reads as ``赌博``.
+    """
+    canon, noise, word = tables()
     if not source:
-        return Normalized("", np.zeros(0, dtype=np.int64), source)
+        return Normalized("", np.zeros(0, dtype=np.int64), source, np.zeros(0, dtype=np.uint32))
     # surrogatepass: text decoded with surrogateescape carries lone surrogates.
     cps = np.frombuffer(source.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    keep = ~noise[cps]
-    pos = np.flatnonzero(keep)
+    pos = np.flatnonzero(~noise[cps])
     out = canon[cps[pos]]
+    if len(pos) > 1:
+        out, pos = _keep_word_gaps(cps, pos, out, word)
     text = out.tobytes().decode("utf-32-le", "surrogatepass")
-    return Normalized(text, pos, source)
+    return Normalized(text, pos, source, cps)
+
+
+def _keep_word_gaps(
+    cps: np.ndarray, pos: np.ndarray, out: np.ndarray, word: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    hard_count = np.cumsum(hard_table()[cps], dtype=np.int64)
+    # gap[k]: a word gap lies between kept characters k-1 and k.
+    gap = np.zeros(len(pos), dtype=bool)
+    gap[1:] = (hard_count[pos[1:] - 1] - hard_count[pos[:-1]]) > 0
+    if not gap.any():
+        return out, pos
+    w = word[out]
+    joined = np.zeros(len(pos), dtype=bool)
+    joined[1:] = w[1:] & w[:-1] & ~gap[1:]
+    run = np.cumsum(~joined) - 1
+    single = w & (np.bincount(run)[run] == 1)
+    space = np.zeros(len(pos), dtype=bool)
+    space[1:] = gap[1:] & w[1:] & w[:-1] & ~(single[1:] & single[:-1])
+    at = np.flatnonzero(space)
+    if len(at) == 0:
+        return out, pos
+    out = np.insert(out, at, np.uint32(ord(" ")))
+    pos = np.insert(pos, at, pos[at - 1] + 1)
+    return out, pos
 
 
 def normalize_term(term: str) -> str:
@@ -140,6 +184,7 @@ def normalize_term(term: str) -> str:
 
 
 def is_latin_term(norm_term: str) -> bool:
-    """Whole-word rules apply to terms made of letters or digits below the CJK blocks."""
+    """Whole-word rules apply to terms made of letters or digits below the CJK blocks
+    (several words of them, separated by spaces, included)."""
     _, _, word = tables()
-    return bool(norm_term) and all(word[ord(c)] for c in norm_term)
+    return bool(norm_term.strip()) and all(word[ord(c)] or c == " " for c in norm_term)
