@@ -49,23 +49,15 @@ def _atoi(s: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+# e2guardian's punctuation rule (String::removePunctuation): ASCII punctuation other
+# than / < > { | } ~ becomes a space, and runs of spaces become one.
+_PUNCT = {c: " " for c in range(0x2F) if chr(c) not in "\n"}
+_PUNCT.update({ord(c): " " for c in ":;=?@[\\]^_`"})
+_SPACES = re.compile(" {2,}")
+
+
 def _depunct(phrase: str) -> str:
-    """e2guardian's punctuation rule: ASCII punctuation (except / < > { | } ~ and
-    the letters and digits) becomes a space, runs of spaces become one."""
-    out: list[str] = []
-    last_space = False
-    for c in phrase:
-        o = ord(c)
-        if o < 0x2F or c in ":;=?@" or 90 < o < 97:
-            c = " "
-        if c == " ":
-            if last_space:
-                continue
-            last_space = True
-        else:
-            last_space = False
-        out.append(c)
-    return "".join(out)
+    return _SPACES.sub(" ", phrase.translate(_PUNCT))
 
 
 def _mode(phrase: str) -> tuple[str, str]:
