@@ -185,19 +185,23 @@ def check_duplicates(recs: list[Rec], result: LintResult) -> None:
         if not r.pattern.norm:
             continue
         if r.kind == "term":
-            by_key[(r.category, r.pattern.norm, r.pattern.match)].append(r)
+            by_key[(r.category, forms(r.pattern)[-1], r.pattern.match)].append(r)
             if r.weight > 0:  # negative context terms are meant per category
                 by_norm[(r.pattern.norm, r.pattern.match)].setdefault(r.category, r)
         elif r.kind == "exception":
-            first = exc_seen.setdefault(r.pattern.norm, r)
+            first = exc_seen.setdefault(forms(r.pattern)[-1], r)
             if first is not r:
-                same = first.pattern.text == r.pattern.text
-                what = "duplicate exception" if same else "exception normalises to the same text as"
+                if first.pattern.text == r.pattern.text:
+                    what = "duplicate exception"
+                elif first.pattern.norm == r.pattern.norm:
+                    what = "exception normalises to the same text as"
+                else:
+                    what = "exception differs only in word spaces from"
                 result.warn(r.path, r.line, f"{what} {first.pattern.text!r} ({first.where})")
     for group in by_key.values():
         first = group[0]
         for r in group[1:]:
-            if r.weight != first.weight:
+            if r.weight != first.weight and r.pattern.norm == first.pattern.norm:
                 result.error(
                     r.path,
                     r.line,
@@ -206,12 +210,19 @@ def check_duplicates(recs: list[Rec], result: LintResult) -> None:
                 )
             elif r.pattern.text == first.pattern.text:
                 result.warn(r.path, r.line, f"duplicate term {r.pattern.text!r} ({first.where})")
-            else:
+            elif r.pattern.norm == first.pattern.norm:
                 result.warn(
                     r.path,
                     r.line,
                     f"term {r.pattern.text!r} normalises to the same text as "
                     f"{first.pattern.text!r} ({first.where}): one is enough",
+                )
+            else:  # "loot box" also finds "lootbox": the spaced one covers both
+                result.warn(
+                    r.path,
+                    r.line,
+                    f"term {r.pattern.text!r} differs from {first.pattern.text!r} "
+                    f"({first.where}) only in word spaces: the one with spaces matches both",
                 )
     for cats in by_norm.values():
         if len(cats) < 2:
@@ -227,37 +238,52 @@ def check_duplicates(recs: list[Rec], result: LintResult) -> None:
             )
 
 
-def always_cancels(term: Pattern, exc: Pattern, at: int) -> bool:
-    """Whether exception ``exc``, found at offset ``at`` of ``term``'s normalised
-    text, matches wherever ``term`` matches, so the term can never count.
+def forms(p: Pattern) -> list[str]:
+    """The strings the automaton looks for: a multi-word Latin pattern also without
+    its spaces (``sex toy`` finds ``sextoy``), as the matcher does."""
+    if p.latin and " " in p.norm:
+        return [p.norm, p.norm.replace(" ", "")]
+    return [p.norm]
 
-    The exception's text lies inside the term's, so any occurrence of the term
-    contains it and the two overlap. What remains is whether the exception's own
-    match mode accepts it there: a CJK exception or a ``substring`` one always
-    does; a ``prefix`` or ``word`` Latin exception only where its edges are word
-    edges for every occurrence of the term, i.e. at a non-word character of the
-    term, or at the term's own edge when the term's mode guarantees a word edge
-    there. An exception that is longer than the term cancels it only where the
-    longer phrase occurs: that is what exceptions are for, not a mistake.
+
+def always_cancels(term: Pattern, exc: Pattern) -> bool:
+    """Whether exception ``exc`` matches wherever ``term`` matches, so the term can
+    never count.
+
+    Each form of the term (see ``forms``) must contain a form of the exception at
+    a place where the exception's own match rule is met for every occurrence of
+    the term: a CJK or ``substring`` exception anywhere; a Latin ``prefix`` or
+    ``word`` exception only where its edges are word edges whatever surrounds the
+    term, i.e. at a space or other non-word character of the term, or at the
+    term's own edge when the term's mode guarantees a word edge there. An
+    exception longer than the term cancels it only where the longer phrase
+    occurs: that is what exceptions are for, not a mistake.
     """
+    return all(any(_cancels_in(t, term, e, exc) for e in forms(exc)) for t in forms(term))
+
+
+def _cancels_in(text: str, term: Pattern, e_text: str, exc: Pattern) -> bool:
     _, _, word = tables()
-    n, m = len(term.norm), len(exc.norm)
-    if not exc.latin or exc.match == "substring":
-        return True
+    n, m = len(text), len(e_text)
 
     def edge_before(i: int) -> bool:
         if i == 0:
             return term.latin and term.match in ("word", "prefix")
-        return not word[ord(term.norm[i - 1])]
+        return not word[ord(text[i - 1])]
 
     def edge_after(i: int) -> bool:
         if i == n:
             return term.latin and term.match == "word"
-        return not word[ord(term.norm[i])]
+        return not word[ord(text[i])]
 
-    if not edge_before(at):
-        return False
-    return exc.match == "prefix" or edge_after(at + m)
+    at = text.find(e_text)
+    while at >= 0:
+        if not exc.latin or exc.match == "substring":
+            return True
+        if edge_before(at) and (exc.match == "prefix" or edge_after(at + m)):
+            return True
+        at = text.find(e_text, at + 1)
+    return False
 
 
 def check_exceptions(recs: list[Rec], result: LintResult) -> None:
@@ -265,26 +291,27 @@ def check_exceptions(recs: list[Rec], result: LintResult) -> None:
     terms = [r for r in recs if r.kind in ("term", "part") and r.pattern.norm]
     if not excs or not terms:
         return
-    norms = sorted({r.pattern.norm for r in excs})
-    by_norm: dict[str, list[Rec]] = defaultdict(list)
+    by_form: dict[str, list[Rec]] = defaultdict(list)
     for r in excs:
-        by_norm[r.pattern.norm].append(r)
-    ac = AhoCorasick(norms, matchkind=MatchKind.Standard)
+        for f in forms(r.pattern):
+            by_form[f].append(r)
+    keys = sorted(by_form)
+    ac = AhoCorasick(keys, matchkind=MatchKind.Standard)
     for t in terms:
-        for idx, start, _ in ac.find_matches_as_indexes(t.pattern.norm, overlapping=True):
-            hit = next(
-                (e for e in by_norm[norms[idx]] if always_cancels(t.pattern, e.pattern, start)),
-                None,
+        cands: dict[int, Rec] = {}
+        for text in forms(t.pattern):
+            for idx, _, _ in ac.find_matches_as_indexes(text, overlapping=True):
+                for e in by_form[keys[idx]]:
+                    cands.setdefault(id(e), e)
+        hit = next((e for e in cands.values() if always_cancels(t.pattern, e.pattern)), None)
+        if hit is not None:
+            what = "term" if t.kind == "term" else "combination part"
+            result.warn(
+                t.path,
+                t.line,
+                f"{what} {t.pattern.text!r} can never count: exception "
+                f"{hit.pattern.text!r} ({hit.where}) cancels it wherever it occurs",
             )
-            if hit is not None:
-                what = "term" if t.kind == "term" else "combination part"
-                result.warn(
-                    t.path,
-                    t.line,
-                    f"{what} {t.pattern.text!r} can never count: exception "
-                    f"{hit.pattern.text!r} ({hit.where}) cancels it wherever it occurs",
-                )
-                break
 
 
 def load_words(path: Path) -> list[str]:
@@ -307,10 +334,11 @@ def check_english(recs: list[Rec], words: list[str], result: LintResult) -> None
     ]
     if not cands or not words:
         return
-    listed = {r.pattern.norm for r in recs if r.pattern.norm}
-    excs = sorted({r.pattern.norm for r in recs if r.kind == "exception" and r.pattern.norm})
+    # Dictionary words have no spaces: multi-word patterns count in their spaceless form.
+    listed = {forms(r.pattern)[-1] for r in recs if r.pattern.norm}
+    excs = sorted({forms(r.pattern)[-1] for r in recs if r.kind == "exception" and r.pattern.norm})
     exc_ac = AhoCorasick(excs, matchkind=MatchKind.Standard) if excs else None
-    norms = sorted({r.pattern.norm for r in cands})
+    norms = sorted({forms(r.pattern)[-1] for r in cands})
     ac = AhoCorasick(norms, matchkind=MatchKind.Standard)
     text = "\n".join(words)
     starts: list[int] = []
@@ -336,7 +364,7 @@ def check_english(recs: list[Rec], words: list[str], result: LintResult) -> None
         seen[w] = seen.get(w, False) or off == 0
     reported: set[tuple[str, str]] = set()
     for r in cands:
-        hits = found.get(r.pattern.norm, {})
+        hits = found.get(forms(r.pattern)[-1], {})
         # Shortest first: the everyday words make the best examples.
         inside = sorted(
             (w for w, at_start in hits.items() if r.pattern.match == "substring" or at_start),
