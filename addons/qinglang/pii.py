@@ -128,13 +128,35 @@ def card_iin_ok(digits: str) -> bool:
 
 def canonical(value: str) -> str:
     """A value as the detectors compare it: normalised like scan text (case, width,
-    traditional -> simplified, noise dropped), and a ``+86``/``0086`` mobile reduced to
-    its 11 digits. ``138 1234 5678`` and ``+86-138-1234-5678`` give the same key."""
-    text = normalize(value).text
+    traditional -> simplified, noise dropped), without spaces, and a ``+86``/``0086``
+    mobile reduced to its 11 digits: ``138 1234 5678`` and ``+86-138-1234-5678`` give
+    the same key. Look for it in a page or request with ``find_value``."""
+    text = normalize(value).text.replace(" ", "")
     for pre in ("0086", "86"):
         if text.startswith(pre) and is_mobile(text[len(pre) :]):
             return text[len(pre) :]
     return text.upper() if is_cn_id(text) else text
+
+
+def find_value(norm: Normalized, key: str) -> list[tuple[int, int]]:
+    """Source spans where ``key`` (from ``canonical``) occurs in normalised text, spaces
+    ignored. For the outbound guard: configured values against a URL or a body."""
+    if not key:
+        return []
+    text, pos = norm.text, norm.pos
+    if " " in text:
+        keep = np.flatnonzero(
+            np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32) != 32
+        )
+        text = text.replace(" ", "")
+        pos = pos[keep]
+    key = key.lower()  # an ID's X is lower case in normalised text
+    out: list[tuple[int, int]] = []
+    i = text.find(key)
+    while i >= 0:
+        out.append((int(pos[i]), int(pos[i + len(key) - 1]) + 1))
+        i = text.find(key, i + 1)
+    return out
 
 
 def classify_value(value: str) -> tuple[str, str]:
@@ -154,9 +176,11 @@ def classify_value(value: str) -> tuple[str, str]:
 
 # --- numbers -----------------------------------------------------------------------------------
 
-# Runs of 11+ digits in the normalised text; an ID's final X only when no letter follows.
-_NUM = re.compile(r"[0-9][0-9]{10,}(?:x(?![a-z]))?")
+# Runs of 11+ digits in the normalised text, where the normaliser may have kept one space
+# between digit groups; an ID's final X only when no letter follows.
+_NUM = re.compile(r"[0-9](?: ?[0-9]){10,}(?: ?x(?![a-z]))?")
 _MAX_DIGITS = 19  # the longest value: a 19-digit card
+_LENGTHS = frozenset({11, 13, 14, 15, 16, 17, 18, 19})  # digits in a value, with +86/0086
 
 # What may sit between the groups of one number (besides spaces, dashes and dots, which
 # are the usual ones): nothing that marks a new number or a line.
@@ -168,6 +192,16 @@ _ID_SHAPES = frozenset(
     | {(3, 3, 4, 4, 4), (6, 8, 2, 2)}
 )
 _MOBILE_SHAPES = frozenset({(11,), (3, 4, 4), (3, 8), (7, 4), (4, 7)})
+# Every layout in more than one group a value may have (besides one digit per group): a
+# cheap first test, so that long runs of grouped numbers cost little.
+_SHAPES = frozenset(
+    _ID_SHAPES
+    | _MOBILE_SHAPES
+    | {(n, *m) for n in (2, 4) for m in _MOBILE_SHAPES}
+    | {(m[0] + n, *m[1:]) for n in (2, 4) for m in _MOBILE_SHAPES}
+    | {(4,) * g + (last,) for g in (2, 3, 4) for last in (1, 2, 3, 4)}
+    | {(4, 6, 5), (4, 6, 4)}
+)
 
 # Labels before a number (in the normalised text, within _WINDOW characters); the label
 # nearest the number wins. A number announced as an order, parcel, serial, ISBN ... is
@@ -188,10 +222,18 @@ _CONTEXT = re.compile(
 
 @dataclass(slots=True)
 class _Run:
-    """One run of digits: its groups (as written) and what joins them."""
+    """One run of digits as written: the digits, where each sits in the source, the groups
+    they were written in and what joins the groups.
 
-    a: int  # normalised index of the first digit
-    starts: list[int]  # normalised start of each group
+    Group ``k`` is ``d[starts[k]:ends[k]]``. A space the normaliser kept between two
+    digit groups is not a digit: ``d`` and ``p`` skip it, ``nidx`` keeps each digit's
+    normalised index for the label check.
+    """
+
+    d: str  # the digits (and an ID's final "x")
+    p: list[int]  # source index of each digit
+    nidx: list[int]  # normalised index of each digit
+    starts: list[int]
     ends: list[int]
     joins: list[int]  # join kind between group k and k + 1
     bad_before: bool  # glued to a code or URL on the left
@@ -249,24 +291,30 @@ def _glued_right(src: str, i: int) -> bool:
 
 def _run(norm: Normalized, a: int, b: int) -> _Run:
     src, text = norm.source, norm.text
-    p = norm.pos[a:b]
+    seg = text[a:b]
+    if " " in seg:
+        nidx = [k for k in range(a, b) if text[k] != " "]
+        d = seg.replace(" ", "")
+        p = norm.pos[nidx].tolist()
+    else:
+        nidx = list(range(a, b))
+        d = seg
+        p = norm.pos[a:b].tolist()
     # Where noise sat between two digits; a plain loop is faster than numpy for the
     # usual short runs, numpy for the rare very long ones.
-    if b - a > 256:
-        breaks = np.flatnonzero(np.diff(p) != 1).tolist()
-        p = p.tolist()
+    if len(p) > 256:
+        breaks = np.flatnonzero(np.diff(np.asarray(p)) != 1).tolist()
     else:
-        p = p.tolist()
-        breaks = [k for k in range(b - a - 1) if p[k + 1] - p[k] != 1]
-    starts, ends, joins = [a], [], []
+        breaks = [k for k in range(len(p) - 1) if p[k + 1] - p[k] != 1]
+    starts, ends, joins = [0], [], []
     for k in breaks:
-        ends.append(a + k + 1)
-        starts.append(a + k + 1)
+        ends.append(k + 1)
+        starts.append(k + 1)
         joins.append(_gap_kind(src[p[k] + 1 : p[k + 1]]))
-    ends.append(b)
+    ends.append(len(d))
     whole = (a == 0 or text[a - 1] == BOUNDARY) and (b == len(text) or text[b] == BOUNDARY)
     left, right = _glued_left(src, p[0]), _glued_right(src, p[-1] + 1)
-    return _Run(a, starts, ends, joins, left, right, whole)
+    return _Run(d, p, nidx, starts, ends, joins, left, right, whole)
 
 
 def _strip_prefix(lens: tuple[int, ...], n: int) -> tuple[int, ...] | None:
@@ -307,7 +355,8 @@ def _classify(d: str, lens: tuple[int, ...], plus: bool) -> tuple[str, int] | No
 
 
 def _context(text: str, a: int) -> str | None:
-    """``neg``, ``card`` or None: the label nearest before normalised index ``a``."""
+    """``neg``, ``ident``, ``card``, ``phone`` or None: the label nearest before
+    normalised index ``a``."""
     last = None
     for m in _CONTEXT.finditer(text, max(0, a - _WINDOW), a):
         last = m.lastgroup
@@ -315,8 +364,7 @@ def _context(text: str, a: int) -> str | None:
 
 
 def _numbers(norm: Normalized, out: list[PiiFound]) -> None:
-    text = norm.text
-    for m in _NUM.finditer(text):
+    for m in _NUM.finditer(norm.text):
         r = _run(norm, m.start(), m.end())
         for seg in _segments(r):
             _scan_segment(norm, r, seg, out)
@@ -335,58 +383,65 @@ def _segments(r: _Run) -> list[range]:
 
 
 def _scan_segment(norm: Normalized, r: _Run, seg: range, out: list[PiiFound]) -> None:
-    text, pos = norm.text, norm.pos
     last = len(r.starts) - 1
+    size = [b - a for a, b in zip(r.starts, r.ends, strict=True)]
+    p = r.p
     i = seg.start
     while i < seg.stop:
-        hit = None
+        # Inside a longer number written one digit (or four) at a time: no value starts
+        # here. Checked first so that a page of "1 2 3 4 ..." costs one test per group.
+        if i > seg.start and size[i] in (1, 4) and size[i - 1] == size[i]:
+            i += 1
+            continue
         # Longest candidate first: "6222 0212 3456 7890 123" is one card, not 16 digits + 3.
-        j = i
-        while j + 1 < seg.stop and r.ends[j + 1] - r.starts[i] <= _MAX_DIGITS:
-            j += 1
-        while j >= i and hit is None:
+        ends: list[int] = []
+        total = 0
+        for j in range(i, seg.stop):
+            total += size[j]
+            if total > _MAX_DIGITS:
+                break
+            if total in _LENGTHS and (
+                j == i or tuple(size[i : j + 1]) in _SHAPES or max(size[i : j + 1]) == 1
+            ):
+                ends.append(j)
+        hit = None
+        for j in reversed(ends):
             hit = _candidate(norm, r, i, j, last)
-            j -= 1
+            if hit is not None:
+                break
         if hit is None:
             i += 1
             continue
         kind, pre, j = hit
         s, e = r.starts[i], r.ends[j]
-        d = text[s:e]
+        d = r.d[s:e]
         if kind == "cn_mobile":
             value, h0, h1 = d[pre:], s + pre + 3, s + pre + 7
         elif kind == "cn_id":
             value, h0, h1 = d.upper(), s + 4, e - 4
         else:
             value, h0, h1 = d, s, e - 4
-        out.append(
-            PiiFound(
-                kind,
-                int(pos[s]),
-                int(pos[e - 1]) + 1,
-                value,
-                ((int(pos[h0]), int(pos[h1 - 1]) + 1),),
-                kind != "cn_mobile",
-            )
-        )
+        hide = ((p[h0], p[h1 - 1] + 1),)
+        out.append(PiiFound(kind, p[s], p[e - 1] + 1, value, hide, kind != "cn_mobile"))
         i = j + 1
 
 
 def _candidate(norm: Normalized, r: _Run, i: int, j: int, last: int) -> tuple[str, int, int] | None:
-    text, src, pos = norm.text, norm.source, norm.pos
+    text, src, p = norm.text, norm.source, r.p
     s, e = r.starts[i], r.ends[j]
+    d = r.d[s:e]
     lens = tuple(r.ends[k] - r.starts[k] for k in range(i, j + 1))
-    plus = src[int(pos[s]) - 1 : int(pos[s])] in ("+", "＋")
-    got = _classify(text[s:e], lens, plus)
+    plus = p[s] > 0 and src[p[s] - 1] in "+＋"
+    got = _classify(d, lens, plus)
     if got is None:
         return None
     kind, pre = got
     before = r.joins[i - 1] if i > 0 else _HARD
     after = r.joins[j] if j < last else _HARD
     # Glued to a code or a URL: "SN13812345678", "weibo.com/123/4852601815908302".
-    if before == _HARD and (r.bad_before if i == 0 else _glued_left(src, int(pos[s]))):
+    if before == _HARD and (r.bad_before if i == 0 else _glued_left(src, p[s])):
         return None
-    if after == _HARD and (r.bad_after if j == last else _glued_right(src, int(pos[e - 1]) + 1)):
+    if after == _HARD and (r.bad_after if j == last else _glued_right(src, p[e - 1] + 1)):
         return None
     if _DOT in (before, after):  # a decimal or version number: 0.4532015112830366
         return None
@@ -399,11 +454,11 @@ def _candidate(norm: Normalized, r: _Run, i: int, j: int, last: int) -> tuple[st
             kind == "bank_card" and len(lens) > 2 and lens[0] == 4 and size == 4
         ):
             return None
-    ctx = _context(text, s)
+    ctx = _context(text, r.nidx[s])
     if ctx == "neg" or (ctx == "ident" and kind != "cn_id"):
         return None
     if kind == "bank_card" and ctx != "card":
-        if not card_iin_ok(text[s:e]):
+        if not card_iin_ok(d):
             return None
         # A bare number that is a whole text block (a JSON string, a table cell) with no
         # card label is far more often an id than a card; grouped in fours it is a card.
@@ -480,6 +535,7 @@ _LABELS = {
             "户籍所在地",
             "收货地址",
             "homeaddress",
+            "home address",
         ),
         "home",
     ),
@@ -489,12 +545,13 @@ _LABELS = {
 # ten times faster than the same alternation inside named groups (measured).
 _LABEL = re.compile("|".join(sorted(_LABELS, key=len, reverse=True)))
 _TAIL = {
-    "qq": re.compile("号码|号|账号|帐号"),
-    "wx": re.compile("号|账号|帐号|id"),
+    "qq": re.compile(" ?(?:号码|号|账号|帐号)"),
+    "wx": re.compile(" ?(?:号|账号|帐号|id)"),
 }
 # Between a label and its value; a value may sit in the next table cell (one BOUNDARY).
-_SEP = re.compile(r"[:是为在]{0,2}(?:\x1e:?)?")
-_QQ = re.compile(r"[1-9][0-9]{4,}")
+# The normaliser may keep one space between two Latin words ("wechat id happy").
+_SEP = re.compile(r" ?[:是为在]{0,2} ?(?:\x1e ?:? ?)?")
+_QQ = re.compile(r"[1-9](?: ?[0-9]){4,}")
 _WX_ID = re.compile(r"[a-z0-9][a-z0-9]{3,30}")
 # Generic "地址"/"address" after these is a web, network or organisation address.
 _ADDR_NOT = re.compile(
@@ -589,19 +646,22 @@ class _Spans:
 
 
 def _split_at_gaps(norm: Normalized, s: int, e: int) -> int:
-    """End of ``[s, e)`` at the first source gap holding whitespace (a new word)."""
-    pos, src = norm.pos, norm.source
+    """End of ``[s, e)`` at the first word gap: a space kept by the normaliser or a source
+    gap holding whitespace."""
+    pos, src, text = norm.pos, norm.source, norm.text
     for k in range(s + 1, e):
+        if text[k] == " ":
+            return k
         lo, hi = int(pos[k - 1]), int(pos[k])
         if hi - lo > 1 and any(c.isspace() for c in src[lo + 1 : hi]):
             return k
     return e
 
 
-def _keep_ends(norm: Normalized, s: int, e: int) -> tuple[tuple[int, int], ...]:
-    """Hide all but the first and last normalised character of ``[s, e)``."""
+def _keep_ends(norm: Normalized, idx: list[int]) -> tuple[tuple[int, int], ...]:
+    """Hide all but the first and last of the normalised characters ``idx``."""
     pos = norm.pos
-    return ((int(pos[s + 1]), int(pos[e - 2]) + 1),)
+    return ((int(pos[idx[1]]), int(pos[idx[-2]]) + 1),)
 
 
 def _qq(norm: Normalized, v: int) -> PiiFound | None:
@@ -612,10 +672,12 @@ def _qq(norm: Normalized, v: int) -> PiiFound | None:
     first = _split_at_gaps(norm, s, e)
     if 5 <= first - s <= 11:
         e = first  # "QQ：12345678 2023年": the number as written
-    if not 5 <= e - s <= 11:
+    idx = [k for k in range(s, e) if norm.text[k] != " "]
+    if not 5 <= len(idx) <= 11:
         return None
     pos = norm.pos
-    return PiiFound("qq", int(pos[s]), int(pos[e - 1]) + 1, norm.text[s:e], _keep_ends(norm, s, e))
+    value = "".join(norm.text[k] for k in idx)
+    return PiiFound("qq", int(pos[s]), int(pos[e - 1]) + 1, value, _keep_ends(norm, idx))
 
 
 def _wechat(norm: Normalized, v: int) -> PiiFound | None:
@@ -632,10 +694,10 @@ def _wechat(norm: Normalized, v: int) -> PiiFound | None:
             return None
     elif not value[0].isalpha() or end - start < 6 or len(value) > 20:
         return None
-    return PiiFound("wechat", start, end, value, _keep_ends(norm, s, e))
+    return PiiFound("wechat", start, end, value, _keep_ends(norm, list(range(s, e))))
 
 
-def _address(norm: Normalized, v: int, home: bool, taken: list[tuple[int, int]]) -> PiiFound | None:
+def _address(norm: Normalized, v: int, home: bool, taken: _Spans) -> PiiFound | None:
     src = norm.source
     s = int(norm.pos[v])
     m = _CLAUSE.match(src, s)
@@ -660,7 +722,9 @@ def _address(norm: Normalized, v: int, home: bool, taken: list[tuple[int, int]])
         keep = 0
     else:
         return None
-    value = normalize(clause).text
+    pos = norm.pos
+    a, b = int(np.searchsorted(pos, s)), int(np.searchsorted(pos, e))
+    value = norm.text[a:b].replace(" ", "")
     return PiiFound("address", s, e, value, ((s + keep, e),), home)
 
 
