@@ -19,7 +19,14 @@ from qinglang.engine import BLOCK, MASK, REASON_PII, Engine, ScanResult
 from qinglang.extract import extract
 from qinglang.lists import ListSet
 from qinglang.normalize import normalize
-from qinglang.pii import PiiFound, canonical, classify_value, detect_pii, doxxing_exposure
+from qinglang.pii import (
+    PiiFound,
+    canonical,
+    classify_value,
+    detect_pii,
+    doxxing_exposure,
+    find_value,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -662,3 +669,14 @@ def test_configured_values_compare_after_normalisation(value: str, kind: str, ke
     assert classify_value(value) == (kind, key)
     if kind in ("cn_mobile", "cn_id", "text"):
         assert canonical(value) == key
+
+
+def test_configured_values_are_found_in_a_request_body() -> None:
+    body = f"name=Zhang&tel=138-1234-5678&memo=ID {ID[:6]} {ID[6:]}&school=实验小学"
+    norm = normalize(body)
+    (span,) = find_value(norm, canonical("138 1234 5678"))
+    assert body[span[0] : span[1]] == "138-1234-5678"
+    (span,) = find_value(norm, canonical(ID))
+    assert body[span[0] : span[1]] == f"{ID[:6]} {ID[6:]}"
+    assert find_value(norm, canonical("實驗小學")) != []
+    assert find_value(norm, canonical("13912345678")) == []

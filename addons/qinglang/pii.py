@@ -2,8 +2,9 @@
 
 The detectors run over the engine's normalised scan text (``Normalized``), where digits
 are ASCII whatever their width and noise characters (spaces, ``-``, ``.``, ``*`` …) are
-gone. So one compiled regex finds every run of 11 or more digits in one C pass, even
-when written ``１３８ １２３４ ５６７８``. Dropping the noise also joins numbers that are
+gone or, between two longer words, reduced to one space. So one compiled regex finds every
+run of 11 or more digits in one C pass, even when written ``１３８ １２３４ ５６７８``.
+Dropping the noise also joins numbers that are
 really separate (``12 13812345678``), so each run is cut back into the groups it was
 written in (``norm.pos`` and the source text show what sat between the digits), and a
 value is accepted only as whole groups in a usual layout: one group, the usual groupings
