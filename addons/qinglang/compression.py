@@ -14,8 +14,12 @@ from __future__ import annotations
 import gzip
 import zlib
 
-import brotlicffi
 import zstandard
+
+try:
+    import brotlicffi
+except ImportError:  # pragma: no cover - older installs: the capped fallback below
+    brotlicffi = None
 
 IDENTITY = ("", "identity", "none")
 # zstd input slice: an RLE block is 4 bytes for 128 KB of output, so one slice can expand to
@@ -85,6 +89,8 @@ def _zlib(data: bytes, wbits: int, limit: int, gzip_members: bool = False) -> by
 
 
 def _brotli(data: bytes, limit: int) -> bytes:
+    if brotlicffi is None:
+        return _brotli_sliced(data, limit)
     d = brotlicffi.Decompressor()
     out = bytearray()
     try:
@@ -95,6 +101,25 @@ def _brotli(data: bytes, limit: int) -> bytes:
         raise BadEncoding(f"corrupt brotli body: {e}") from None
     if len(out) > limit:
         raise BodyTooLarge(f"body is larger than {limit} bytes")
+    if not d.is_finished():
+        raise BadEncoding("brotli body is truncated")
+    return bytes(out)
+
+
+def _brotli_sliced(data: bytes, limit: int) -> bytes:
+    """Without brotlicffi: the input goes in small slices (one brotli byte can expand to
+    16 MB at most, so a slice overshoots the limit by a bounded amount)."""
+    import brotli
+
+    d = brotli.Decompressor()
+    out = bytearray()
+    try:
+        for i in range(0, len(data), 16):
+            out += d.process(data[i : i + 16])
+            if len(out) > limit:
+                raise BodyTooLarge(f"body is larger than {limit} bytes")
+    except brotli.error as e:
+        raise BadEncoding(f"corrupt brotli body: {e}") from None
     if not d.is_finished():
         raise BadEncoding("brotli body is truncated")
     return bytes(out)

@@ -80,7 +80,12 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
     plan = content.plan_for(job.content_type, raw)
     if not plan.scans:
         return ScanOutcome("skip")
-    dec = charset.decode(raw, job.content_type, html=plan.kind == "html")
+    ctype = job.content_type
+    if _utf8_but_cut(raw) and not charset.header_charset(ctype):
+        # A range or a cut-off download can start or end inside a UTF-8 character; the
+        # strict UTF-8 check would then hand the page to the detector, which guesses wrong.
+        ctype = f"{ctype or 'text/plain'}; charset=utf-8"
+    dec = charset.decode(raw, ctype, html=plan.kind == "html")
     kind = content.resolve(plan, dec.text)
     if kind is None:
         return ScanOutcome("skip")
@@ -121,6 +126,36 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
         content_type=_labelled(job.content_type, dec, kind),
         **common,  # type: ignore[arg-type]
     )
+
+
+def _utf8_but_cut(raw: bytes) -> bool:
+    """Valid UTF-8 apart from a character cut at either end (and not plain ASCII)."""
+    try:
+        raw.decode("utf-8")
+        return False  # whole: charset.decode sees it as UTF-8 itself
+    except UnicodeDecodeError:
+        pass
+    head = 0
+    while head < 3 and head < len(raw) and 0x80 <= raw[head] < 0xC0:
+        head += 1
+    body = raw[head:]
+    try:
+        body.decode("utf-8")
+        return head > 0
+    except UnicodeDecodeError as e:
+        return (
+            e.start >= len(body) - 3
+            and e.reason == "unexpected end of data"
+            and (_valid_utf8(body[: e.start]))
+        )
+
+
+def _valid_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _labelled(content_type: str | None, dec: charset.Decoded, kind: str) -> str | None:

@@ -95,6 +95,7 @@ class Proxy:
         self.log_path = home / "mitmdump.log"
         self.extra = extra or []
         self.proc: subprocess.Popen[bytes] | None = None
+        self.expect_errors = False  # a test that makes start-up fail on purpose
 
     @property
     def url(self) -> str:
@@ -143,6 +144,14 @@ class Proxy:
             time.sleep(0.1)
         self.stop()
         raise RuntimeError(f"mitmdump did not start in {START_TIMEOUT} s:\n{self.log()}")
+
+    def assert_no_errors(self) -> None:
+        """Bad input must never crash the addon: no traceback in mitmdump's log."""
+        log = self.log()
+        if self.expect_errors:
+            return
+        for marker in ("Traceback", "Addon error", "error in script"):
+            assert marker not in log, f"{marker!r} in mitmdump's log:\n{log[-5000:]}"
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -229,6 +238,7 @@ def proxy(tmp_path_factory: pytest.TempPathFactory, upstream: Upstream) -> Itera
         yield p.start()
     finally:
         p.stop()
+    p.assert_no_errors()
 
 
 @pytest.fixture
@@ -239,3 +249,4 @@ def fresh_proxy(tmp_path: Path, upstream: Upstream) -> Iterator[Proxy]:
         yield p
     finally:
         p.stop()
+    p.assert_no_errors()

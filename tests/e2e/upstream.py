@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import gzip
 import ipaddress
+import socket
 import ssl
 import threading
 import zlib
@@ -18,6 +19,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import brotli
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
 import zstandard
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -157,8 +162,11 @@ class Upstream:
         ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ctx.load_cert_chain(self.cert, self.key)
         self.https_port = self._serve(ctx)
+        self.h2_port = _H2Server(self).port
 
-    def url(self, path: str, tls: bool = False) -> str:
+    def url(self, path: str, tls: bool = False, h2: bool = False) -> str:
+        if h2:
+            return f"https://127.0.0.1:{self.h2_port}{path}"
         if tls:
             return f"https://127.0.0.1:{self.https_port}{path}"
         return f"http://127.0.0.1:{self.http_port}{path}"
@@ -232,6 +240,78 @@ def _make_handler(up: Upstream) -> Callable[..., BaseHTTPRequestHandler]:
                 self.wfile.write(body)
 
     return Handler
+
+
+class _H2Server:
+    """The same pages over HTTP/2 (TLS with ALPN h2), as most real sites serve them.
+
+    http.server speaks HTTP/1.1 only, and mitmproxy mirrors the server's protocol to the
+    client; this small server built on the ``h2`` library (a mitmproxy dependency) lets the
+    tests see HTTP/2 on both sides of the proxy.
+    """
+
+    def __init__(self, up: Upstream) -> None:
+        self.up = up
+        self.ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.ctx.load_cert_chain(up.cert, up.key)
+        self.ctx.set_alpn_protocols(["h2"])
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, raw: socket.socket) -> None:
+        try:
+            sock = self.ctx.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):
+            raw.close()
+            return
+        h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        h2c.initiate_connection()
+        sock.sendall(h2c.data_to_send())
+        pending: dict[int, bytes] = {}
+        try:
+            while data := sock.recv(65536):
+                for ev in h2c.receive_data(data):
+                    if isinstance(ev, h2.events.RequestReceived):
+                        hdrs = {k.decode(): v.decode() for k, v in ev.headers}
+                        path = hdrs.get(":path", "/").split("?", 1)[0]
+                        self.up.requests.append((path, hdrs))
+                        page = self.up.pages.get(path) or Page(b"not found", {}, status=404)
+                        fields = [(":status", str(page.status)), *page.headers.items()]
+                        fields.append(("content-length", str(len(page.body))))
+                        h2c.send_headers(ev.stream_id, fields)
+                        pending[ev.stream_id] = page.body
+                for sid in list(pending):
+                    body = pending[sid]
+                    n = min(
+                        len(body), h2c.local_flow_control_window(sid), h2c.max_outbound_frame_size
+                    )
+                    while body and n > 0:
+                        h2c.send_data(sid, body[:n])
+                        body = body[n:]
+                        n = min(
+                            len(body),
+                            h2c.local_flow_control_window(sid),
+                            h2c.max_outbound_frame_size,
+                        )
+                    if body:
+                        pending[sid] = body
+                    else:
+                        h2c.end_stream(sid)
+                        del pending[sid]
+                sock.sendall(h2c.data_to_send())
+        except (OSError, h2.exceptions.ProtocolError):
+            pass
+        finally:
+            sock.close()
 
 
 def make_cert(tmp: Path) -> tuple[str, str]:
