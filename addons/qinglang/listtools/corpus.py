@@ -17,8 +17,11 @@ each expected action (block, mask) and category: recall is the share of the
 documents labelled with that category that got the action; precision is the
 share of the documents that got the action with that category on top (the
 highest-scoring one; ``pii`` when personal data decided) that were labelled
-with the action. A document whose action differs from its label is wrong, and
-is printed with the terms that decided it.
+with the action. A document whose action does not fit its label is wrong, and
+is printed with the terms that decided it. As for the shipped corpus
+(tests/test_shipped_lists.py): ``block`` must be blocked, ``mask`` must be served
+masked and not blocked, ``allow`` must not be blocked (a masked word is
+acceptable, but counts against the precision of ``mask``).
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class Outcome:
 
     @property
     def wrong(self) -> bool:
+        if self.doc.expect == "allow":  # not blocked; a masked word is acceptable
+            return self.action == "block"
         return self.action != self.doc.expect
 
     def to_json(self) -> dict[str, Any]:
