@@ -52,16 +52,21 @@ def test_wrong_documents_are_named_with_the_terms_that_decided(tmp_path: Path) -
     (corpus / "block" / "gambling_missed_en.txt").write_text(
         "Bet on tonight's match, odds boosted!", encoding="utf-8"
     )
+    # Masking a word on a page labelled allow is acceptable: it is not blocked.
+    (corpus / "allow" / "gambling_word_en.txt").write_text(
+        "Our class talked about gambling.", encoding="utf-8"
+    )
     r = qinglang("lists", "test", str(corpus), "--lists", str(LISTS))
     assert r.returncode == 1
     out = r.stdout
+    assert "gambling_word_en.txt" not in out
     assert (
         "allow/gambling_report_en.txt: expected allow, got block; score 100 (gambling 100); "
         "decided by: free spins, online casino" in out
     )
     assert "block/gambling_missed_en.txt: expected block, got allow" in out
     assert "no terms" in out
-    assert "6 of 8 documents right, 2 wrong" in out
+    assert "7 of 9 documents right, 2 wrong" in out
     # Recall of gambling blocks drops to 2 of 3, precision to 2 of 3.
     line = next(x for x in out.splitlines() if x.startswith("block") and "gambling" in x)
     assert line.split()[2:] == ["3", "2", "67%", "3", "2", "67%"]
