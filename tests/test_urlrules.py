@@ -166,6 +166,15 @@ def test_scheduled_categories_follow_their_schedule(world: dict) -> None:
     assert rules.check(get("example.net"), thu).allowed
 
 
+def test_a_profile_can_put_its_own_sites_in_a_scheduled_category(world: dict) -> None:
+    schedule = {"days": ["sat", "sun"], "windows": ["10:00-12:00"], "domains": ["roblox.com"]}
+    rules, _ = make(world, category_schedules={"games": schedule})
+    d = rules.check(get("www.roblox.com"), MON_EVENING)
+    assert (d.action, d.reason, d.category) == ("timeup", "schedule", "games")
+    assert d.returns_at == datetime(2025, 6, 7, 10, 0, tzinfo=SH)
+    assert rules.check(get("www.roblox.com"), datetime(2025, 6, 7, 11, 0, tzinfo=SH)).allowed
+
+
 # -- time rules --------------------------------------------------------------------------
 
 

@@ -118,6 +118,15 @@ UrlPatternText = Annotated[StrictStr, AfterValidator(_url)]
 EngineName = Annotated[StrictStr, AfterValidator(_engine)]
 CidrText = Annotated[StrictStr, AfterValidator(_cidr)]
 Minutes = Annotated[StrictInt, Field(ge=0, le=1440)]
+
+
+def _minutes_or_unlimited(v: Any) -> Any:
+    if v == "unlimited" or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1440):
+        return v
+    raise ValueError(f"not a number of minutes (0 to 1440) or `unlimited`: {v!r}")
+
+
+DayMinutes = Annotated[StrictInt | StrictStr, BeforeValidator(_minutes_or_unlimited)]
 CategoryKey = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+$")]
 Dates = Annotated[list[date], BeforeValidator(_dates)]
 
@@ -163,23 +172,20 @@ class WindowsByDay(_Strict):
         return KeyedPlan(by_key)
 
 
-Unlimited = Literal["unlimited"]
-
-
 class MinutesByDay(_Strict):
     """``daily_minutes``: one number, or a number per kind of day; ``unlimited``."""
 
-    daily: Minutes | Unlimited | None = None
-    weekdays: Minutes | Unlimited | None = None
-    weekends: Minutes | Unlimited | None = None
-    holidays: Minutes | Unlimited | None = None
-    mon: Minutes | Unlimited | None = None
-    tue: Minutes | Unlimited | None = None
-    wed: Minutes | Unlimited | None = None
-    thu: Minutes | Unlimited | None = None
-    fri: Minutes | Unlimited | None = None
-    sat: Minutes | Unlimited | None = None
-    sun: Minutes | Unlimited | None = None
+    daily: DayMinutes | None = None
+    weekdays: DayMinutes | None = None
+    weekends: DayMinutes | None = None
+    holidays: DayMinutes | None = None
+    mon: DayMinutes | None = None
+    tue: DayMinutes | None = None
+    wed: DayMinutes | None = None
+    thu: DayMinutes | None = None
+    fri: DayMinutes | None = None
+    sat: DayMinutes | None = None
+    sun: DayMinutes | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -212,6 +218,8 @@ class Schedule(_Strict):
 
     days: list[DayText] | None = None
     windows: list[WindowText] | None = None
+    # Sites that belong to this category for this profile, besides the domain lists.
+    domains: list[DomainText] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _something(self) -> Schedule:
@@ -236,6 +244,11 @@ class Payments(_Strict):
     @classmethod
     def _shorthand(cls, v: Any) -> Any:
         if isinstance(v, str):
+            if v not in ("block", "allow"):
+                raise ValueError(
+                    f"payments is `block`, `allow` or a window {{days: [...], windows: [...]}}, "
+                    f"not {v!r}"
+                )
             return {"mode": v}
         if isinstance(v, dict) and "mode" not in v:
             return {"mode": "window", **v}
@@ -353,6 +366,8 @@ class EffectiveRules:
     filter: bool = True
     block_threshold: int = 100
     categories: frozenset[str] | None = None  # counted categories (None: all)
+    # category -> sites the profile puts in it (category_schedules.<c>.domains)
+    extra_categories: Mapping[str, DomainSet] = field(default_factory=dict)
     # setting -> where its value came from: "config", a preset's source, or "default"
     sources: Mapping[str, str] = field(default_factory=dict)
 
@@ -461,6 +476,9 @@ def resolve(profile: Any) -> EffectiveRules:
         filter=filtering,
         block_threshold=int(getattr(profile, "block_threshold", 100)),
         categories=frozenset(cats) if cats is not None else None,
+        extra_categories={
+            c: DomainSet(s.domains) for c, s in profile.category_schedules.items() if s.domains
+        },
         sources=src,
     )
 

@@ -23,6 +23,7 @@ Paths are compared both as sent and percent-decoded, so ``/搜索`` matches
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import re
 from collections.abc import Callable, Iterable, Mapping
@@ -361,12 +362,15 @@ class RequestRules:
     # -- the parts -------------------------------------------------------------------
 
     def _categories(self, host: str) -> frozenset[str]:
-        if self.categories_for is None:
-            return frozenset()
-        try:
-            return frozenset(self.categories_for(host))
-        except Exception:  # a broken lookup must not open or close the whole network
-            return frozenset()
+        cats: set[str] = set()
+        if self.categories_for is not None:
+            # A broken lookup must neither open nor close the whole network.
+            with contextlib.suppress(Exception):
+                cats.update(self.categories_for(host))
+        for c, listed in self.rules.extra_categories.items():
+            if listed.match(host):
+                cats.add(c)
+        return frozenset(cats)
 
     def _bypass(self, host: str, cats: frozenset[str], req: RequestInfo | None) -> Decision | None:
         b = self.rules.bypass
