@@ -119,8 +119,10 @@ class Progress:
     def __init__(self, total: int, desc: str, enabled: bool) -> None:
         self._bar: Any = None
         if enabled and total > 0:
-            from tqdm import tqdm
-
+            try:
+                from tqdm import tqdm
+            except ImportError:  # the bar is a convenience: import without it
+                return
             self._bar = tqdm(
                 total=total,
                 desc=desc,
