@@ -386,7 +386,11 @@ def test_qq_and_wechat_mask_keep_first_and_last() -> None:
             "浙江省杭州市西湖区文三路168号",
             "浙江省杭州市*********",
         ),
-        ("Home address: 12 Oak Street, Springfield", "12 Oak Street", "** *** ******"),
+        (
+            "Home address: Flat 3, 12 Oak Street, Springfield\nPhone",
+            "Flat 3, 12 Oak Street, Springfield",
+            "**** ** ** *** ******* ***********\nPhone",
+        ),
     ],
 )
 def test_addresses_found_after_a_label(text: str, source: str, shown: str) -> None:

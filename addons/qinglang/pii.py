@@ -561,7 +561,10 @@ _ADDR_NOT = re.compile(
     r"|大学|政府|会议|活动|比赛|考点|web|wallet|contract|memory|server|website|company"
     r"|office|business)\Z"
 )
+# An address runs to the end of its clause, at most 60 characters; an English one goes
+# on over commas ("Flat 3, 12 Oak Street, Springfield") to the end of the line.
 _CLAUSE = re.compile(r"[^\n\r\x1e。；;!！?？,，|<>()（）【】\[\]]{2,60}")
+_CLAUSE_EN = re.compile(r"[^\n\r\x1e。；;!！?？|<>()（）【】\[\]]{2,60}")
 _ADDR_STOP = re.compile(
     r"\s*(?:电话|手机|联系|tel\b|phone|mobile|qq|微信|邮箱|e-?mail|身份证|姓名|邮编|性别|年龄"
     r"|生日|出生|学校|班级|父亲|母亲|爸爸|妈妈)",
@@ -606,7 +609,7 @@ def _labelled(norm: Normalized, taken: _Spans, out: list[PiiFound]) -> None:
         elif kind == "addr" and _ADDR_NOT.search(text, max(0, a - 8), a):
             continue
         else:
-            got = _address(norm, v, kind == "home", taken)
+            got = _address(norm, v, kind == "home", label.isascii(), taken)
         if got is not None and not taken.overlaps(got.start, got.end):
             out.append(got)
             taken.add(got.start, got.end)
@@ -698,10 +701,10 @@ def _wechat(norm: Normalized, v: int) -> PiiFound | None:
     return PiiFound("wechat", start, end, value, _keep_ends(norm, list(range(s, e))))
 
 
-def _address(norm: Normalized, v: int, home: bool, taken: _Spans) -> PiiFound | None:
+def _address(norm: Normalized, v: int, home: bool, english: bool, taken: _Spans) -> PiiFound | None:
     src = norm.source
     s = int(norm.pos[v])
-    m = _CLAUSE.match(src, s)
+    m = (_CLAUSE_EN if english else _CLAUSE).match(src, s)
     if m is None:
         return None
     e = m.end()
