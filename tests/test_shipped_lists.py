@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import zhconv_rs
 
 from qinglang.config import Profile, shipped_lists
 from qinglang.engine import Engine, ScanResult
@@ -73,6 +74,18 @@ def test_corpus_document_gets_its_labelled_action(expected: str, path: Path) -> 
         assert r.action == "mask", explain(path, r)
     else:
         assert r.action != "block", explain(path, r)
+
+
+ZH_DOCS = [(a, p) for a, p in corpus_docs() if p.stem.endswith("_zh")]
+
+
+@pytest.mark.parametrize(("expected", "path"), ZH_DOCS, ids=[f"{a}/{p.name}" for a, p in ZH_DOCS])
+def test_traditional_chinese_version_gets_the_same_decision(expected: str, path: Path) -> None:
+    """Pages from Taiwan and Hong Kong are written in traditional characters."""
+    kind = "html" if path.suffix == ".html" else "text"
+    text = zhconv_rs.zhconv(path.read_text(encoding="utf-8"), "zh-tw")
+    r = engine().scan(text, kind, Profile())
+    assert (r.action == "block") == (expected == "block"), explain(path, r)
 
 
 def test_allow_documents_that_are_masked_are_listed(capsys: pytest.CaptureFixture[str]) -> None:
