@@ -332,6 +332,15 @@ def _run_worker(job: dict[str, Any], timeout: float, cache: Path) -> dict[str, A
     sys.exit(f"bench_engine: the {job['n']:,}-term run failed (exit {proc.returncode}):\n{tail}")
 
 
+def _loadavg() -> str:
+    """The 1-minute load average: other work on the machine makes every number worse."""
+    try:
+        with open("/proc/loadavg", encoding="ascii") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "n/a"
+
+
 def _versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -459,6 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"data ready in {time.perf_counter() - t0:.1f} s (cache: {a.cache})", file=sys.stderr)
 
+    load_start = _loadavg()
     results: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="qinglang-bench-") as tmp:
         for n in a.size_list:
@@ -491,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print("## Engine benchmark\n")
     print(f"Command: `{cmd}`  ")
-    print(f"Machine: {_versions()}  ")
+    print(f"Machine: {_versions()}; load average {load_start} at start, {_loadavg()} at end  ")
     print(
         f"Text: {first['text_mb']:.1f} MB of generated mixed Chinese/English "
         f"(seed {a.seed}); " + "; ".join(vocab.notes) + "  "
