@@ -391,7 +391,7 @@ def resolve(profile: Any) -> EffectiveRules:
         curfew, src["curfew"] = CURFEW_PRESET, age_src
     else:
         curfew, src["curfew"] = None, "default"
-    if curfew is not None and not curfew.by_key:
+    if curfew is not None and not any(curfew.by_key.values()):
         curfew = None
 
     if profile.daily_minutes is not None:
