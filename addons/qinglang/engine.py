@@ -170,9 +170,14 @@ class Engine:
         names = sorted({terms[i].pattern.text for i in np.unique(t_id).tolist()})
 
         pii_out: list[PiiOut] = []
-        for p in pii:
-            x, y = ex.doc_span(p.start, p.end)
-            pii_out.append(PiiOut(p.kind, x, y))
+        if pii:
+            px, py = ex.doc_spans(
+                np.array([p.start for p in pii], dtype=np.int64),
+                np.array([p.end for p in pii], dtype=np.int64),
+            )
+            pii_out = [
+                PiiOut(p.kind, x, y) for p, x, y in zip(pii, px.tolist(), py.tolist(), strict=True)
+            ]
 
         reason: str | None = None
         if score >= profile.block_threshold:
