@@ -17,6 +17,7 @@ from qinglang.domains import load_domains
 from qinglang.engine import Engine
 from qinglang.lists import load_lists
 from qinglang.presets import resolve
+from qinglang.scanjob import ScanJob, run_job
 from qinglang.timerules import QuotaState
 from qinglang.urlrules import (
     Decision,
@@ -292,6 +293,19 @@ def test_a_search_for_a_blocked_term_is_blocked_on_every_engine(world: dict) -> 
         assert d.rule == "赌博"
     ok = rules.check_keywords(get("www.baidu.com", "/s?wd=%E6%95%B0%E5%AD%A6"), engine, profile)
     assert ok.allowed
+
+
+def test_search_texts_can_go_through_the_scan_workers_job(world: dict) -> None:
+    # The proxy scans in worker processes; a ScanJob's outcome is judged the same way.
+    rules, profile = make(world)
+    [target] = rules.keyword_targets(get("www.baidu.com", "/s?wd=%E8%B5%8C%E5%8D%9A", {}))
+    job = ScanJob(target.text.encode(), "text/plain; charset=utf-8", None, None, profile)
+    d = rules.judge(target, run_job(world["engine"], job))
+    assert d is not None and (d.reason, d.category, d.rule) == (
+        "search keywords",
+        "gambling",
+        "赌博",
+    )
 
 
 def test_context_terms_keep_an_innocent_search_open(world: dict) -> None:

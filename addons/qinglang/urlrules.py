@@ -511,7 +511,8 @@ class RequestRules:
         return out
 
     def judge(self, target: KeywordTarget, result: Any) -> Decision | None:
-        """A block decision from the engine's ``ScanResult`` for ``target``, or None.
+        """A block decision from the engine's ``ScanResult`` (or the scan pool's
+        ``ScanOutcome``) for ``target``, or None.
 
         A search is blocked when any counted term scores (score > 0): a search box
         holds a few words, so one harmful term is the whole query. A URL is blocked
@@ -524,7 +525,9 @@ class RequestRules:
             reason = URL_KEYWORDS
         if not hit:
             return None
-        terms = ", ".join(result.decided_by()[:5]) or None
+        # engine.ScanResult has decided_by(); scanjob.ScanOutcome (the worker pool's) a tuple.
+        names = result.decided_by() if callable(result.decided_by) else result.decided_by
+        terms = ", ".join(list(names)[:5]) or None
         return Decision("block", reason, result.top_category, rule=terms)
 
     def check_keywords(self, req: RequestInfo, scanner: Scanner, profile: Any) -> Decision:
