@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -214,6 +215,18 @@ def test_fixed_clock_moves_only_when_told() -> None:
     assert not tr.in_curfew(r, clock.now())
     assert isinstance(tr.SystemClock().now(), datetime)
     assert tr.SystemClock().now().utcoffset() == timedelta(0)
+
+
+def test_file_clock_reads_the_moment_a_test_writes(tmp_path: Path) -> None:
+    f = tmp_path / "now"
+    clock = tr.FileClock(f)
+    assert clock.now().utcoffset() == timedelta(0)  # no file yet: the system clock
+    f.write_text("2025-06-02T22:00:00+08:00\n", encoding="utf-8")
+    assert clock.now() == at(*MON, 22, 0)
+    f.write_text("2025-06-06T20:30:00+08:00", encoding="utf-8")
+    assert clock.now() == at(*FRI, 20, 30)
+    f.write_text("not a time", encoding="utf-8")
+    assert clock.now().tzinfo is UTC
 
 
 def test_unknown_zone_is_a_clear_error() -> None:

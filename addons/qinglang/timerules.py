@@ -15,6 +15,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -213,6 +214,24 @@ class FixedClock:
     def advance(self, **delta: float) -> datetime:
         self.current = self.current + timedelta(**delta)
         return self.current
+
+
+class FileClock:
+    """The time written in a file (ISO 8601 with an offset, e.g.
+    ``2025-06-06T20:30:00+08:00``), for end-to-end tests that move a running proxy's
+    clock by rewriting the file. Read on every call (it is for tests; file times are
+    too coarse to notice two quick rewrites); while the file holds no valid moment,
+    the system clock is used."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def now(self) -> datetime:
+        try:
+            moment = datetime.fromisoformat(self.path.read_text(encoding="utf-8").strip())
+        except (OSError, ValueError):
+            return datetime.now(UTC)
+        return moment if moment.tzinfo is not None else datetime.now(UTC)
 
 
 def zone(name: str | None) -> ZoneInfo | None:
