@@ -116,7 +116,7 @@ class Progress:
     tqdm does the drawing (and stays silent when stderr is not a terminal).
     """
 
-    def __init__(self, total: int, desc: str, enabled: bool) -> None:
+    def __init__(self, total: int, desc: str, enabled: bool, unit: str = "B") -> None:
         self._bar: Any = None
         if enabled and total > 0:
             try:
@@ -126,8 +126,8 @@ class Progress:
             self._bar = tqdm(
                 total=total,
                 desc=desc,
-                unit="B",
-                unit_scale=True,
+                unit=unit,
+                unit_scale=unit == "B",
                 delay=1.0,
                 disable=None,
                 file=sys.stderr,
@@ -144,8 +144,8 @@ class Progress:
 
 
 @contextmanager
-def progress(total: int, desc: str, enabled: bool) -> Iterator[Progress]:
-    bar = Progress(total, desc, enabled)
+def progress(total: int, desc: str, enabled: bool, unit: str = "B") -> Iterator[Progress]:
+    bar = Progress(total, desc, enabled, unit)
     try:
         yield bar
     finally:

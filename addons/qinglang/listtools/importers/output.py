@@ -10,7 +10,16 @@ from pathlib import Path
 from ...domains import CATEGORY_RE, load_domains
 from ...lists import Pattern, make_patterns
 from ..categories import slug
-from . import DomainImport, ImportFailed, ImportReport, KeywordImport, KwEntry, Options
+from . import (
+    DomainImport,
+    ImportFailed,
+    ImportReport,
+    KeywordImport,
+    KwEntry,
+    Options,
+    Progress,
+    progress,
+)
 
 # Written by hand rather than with yaml.dump: one flow mapping per term keeps a
 # 100,000-term file readable and diffable, and this is several times faster.
@@ -63,8 +72,13 @@ def write_keywords(
         plan.append((category, out / f"{category}.{stem}.yaml", entries))
     _check_targets([p for _, p, _ in plan], force)
     out.mkdir(parents=True, exist_ok=True)
-    for category, path, entries in plan:
-        text, n = _render_keywords(category, entries, src, opts, report)
+    total = sum(len(e) for _, _, e in plan)
+    with progress(total, "writing", opts.progress, unit=" entries") as bar:
+        rendered = [
+            (path, *_render_keywords(category, entries, src, opts, report, bar))
+            for category, path, entries in plan
+        ]
+    for path, text, n in rendered:
         if not n:
             continue
         path.write_text(text, encoding="utf-8")
@@ -77,6 +91,7 @@ def _render_keywords(
     src: Path,
     opts: Options,
     report: ImportReport,
+    bar: Progress,
 ) -> tuple[str, int]:
     pats = iter(make_patterns([(t, None) for e in entries for t, _ in e.parts]))
     terms: list[tuple[str, str | None, int]] = []  # text, match (None: the default), weight
@@ -84,7 +99,9 @@ def _render_keywords(
     seen: dict[tuple[str, str], tuple[int, KwEntry]] = {}
     seen_combos: set[tuple[tuple[str, str], ...]] = set()
     all_pats: list[Pattern] = []
-    for e in entries:
+    for i, e in enumerate(entries, start=1):
+        if not i % 4096:
+            bar.update(4096)
         parts: list[tuple[str, str | None]] = []
         keys: list[tuple[str, str]] = []
         noise = False
