@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -283,6 +284,7 @@ ENGINES: dict[str, SearchEngine] = {
 }
 
 
+@lru_cache(maxsize=8192)
 def engine_for(host: str) -> SearchEngine | None:
     h = host.rstrip(".").lower()
     for engine in ENGINES.values():

@@ -29,6 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import unquote, unquote_plus
 
@@ -79,6 +80,7 @@ class Decision:
 ALLOW = Decision("allow")
 
 
+@lru_cache(maxsize=8192)
 def canonical(host: str) -> str | None:
     """Lower case, no trailing dot, ASCII (punycode); IP literals compressed."""
     h = host.strip().rstrip(".").lower()
@@ -99,6 +101,8 @@ def canonical(host: str) -> str | None:
 
 def parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     h = host.strip().strip("[]")
+    if not h or not (h[0].isdigit() or ":" in h):  # cheap: most hosts are names
+        return None
     try:
         return ipaddress.ip_address(h)
     except ValueError:
@@ -358,6 +362,9 @@ class RequestRules:
     ) -> None:
         self.rules = rules
         self.categories_for = categories_for
+        self._minute = -1
+        self._host_patterns: dict[str, tuple[UrlPattern, ...]] = {}
+        self._verdicts: dict[tuple[frozenset[str], QuotaState | None], Decision | None] = {}
 
     # -- the parts -------------------------------------------------------------------
 
@@ -388,9 +395,19 @@ class RequestRules:
             return Decision("block", PROXIES_VPN, CAT_PROXIES_VPN)
         return None
 
+    def _patterns_for(self, host: str) -> tuple[UrlPattern, ...]:
+        """The deny_urls patterns whose host part covers ``host`` (cached per host)."""
+        found = self._host_patterns.get(host)
+        if found is None:
+            if len(self._host_patterns) > 10_000:
+                self._host_patterns.clear()
+            found = tuple(p for p in self.rules.deny_urls if p.host_re.match(host))
+            self._host_patterns[host] = found
+        return found
+
     def _lists(self, host: str, path: str, cats: frozenset[str]) -> Decision | None:
         r = self.rules
-        for pattern in r.deny_urls:
+        for pattern in self._patterns_for(host):
             if pattern.matches(host, path):
                 return Decision("block", DENY_URL, rule=pattern.text)
         allowed, denied = r.allow_domains.match(host), r.deny_domains.match(host)
@@ -433,11 +450,20 @@ class RequestRules:
     ) -> Decision | None:
         if now is None or not self.rules.time.active:
             return None
-        scheduled = [c for c in cats if c in self.rules.time.category_schedules]
-        v = timerules.check_time(self.rules.time, now, categories=scheduled, quota=quota)
-        if v is None:
-            return None
-        return Decision("timeup", v.reason, v.category, returns_at=v.returns_at)
+        scheduled = frozenset(c for c in cats if c in self.rules.time.category_schedules)
+        # Every time rule is minute-grained, so one answer serves a whole minute.
+        minute = int(now.timestamp()) // 60
+        if minute != self._minute:
+            self._minute, self._verdicts = minute, {}
+        key = (scheduled, quota)
+        if key not in self._verdicts:
+            v = timerules.check_time(self.rules.time, now, categories=scheduled, quota=quota)
+            self._verdicts[key] = (
+                None
+                if v is None
+                else Decision("timeup", v.reason, v.category, returns_at=v.returns_at)
+            )
+        return self._verdicts[key]
 
     # -- the checks the proxy calls -------------------------------------------------
 
