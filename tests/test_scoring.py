@@ -81,3 +81,31 @@ def test_large_document(scan) -> None:
     r = scan(doc, lists=LISTS)
     assert r.score == 30 and r.matches[-1].end == len(doc)
     assert r.body.endswith("**") and len(r.body) == len(doc)
+
+
+def test_exceptions_cancel_harm_but_not_context(scan) -> None:
+    lists = """
+category: gambling
+weight: 30
+terms:
+  - gambling
+  - {term: problem gambling, weight: -40}
+  - {all: [gambling, helpline], weight: -20}
+  - {all: [gambling, bonus], weight: 60}
+exceptions:
+  - problem gambling
+"""
+    r = scan("problem gambling helpline bonus", lists=lists)
+    # "gambling" and the +60 combination are cancelled, the context still counts.
+    assert r.term_names == ["problem gambling"]
+    assert r.score == 0
+    assert [(c.all, c.weight) for c in r.combinations] == [(["gambling", "helpline"], -20)]
+    r = scan("gambling bonus", lists=lists)
+    assert r.score == 90
+
+
+def test_typographic_apostrophes(scan) -> None:
+    lists = "category: bullying\nweight: 50\nterms:\n  - don't tell your parents\n"
+    for text in ("Don’t tell your parents!", "don't tell your parents", "DON‘T TELL YOUR PARENTS"):
+        assert scan(text, lists=lists).score == 50, text
+    assert scan("condon't tell your parents", lists=lists).score == 0

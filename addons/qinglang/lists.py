@@ -195,8 +195,9 @@ def make_patterns(specs: Sequence[tuple[str, MatchMode | None]]) -> list[Pattern
     cut = np.flatnonzero(cps == ord(BOUNDARY))
     starts = np.concatenate(([0], cut + 1))
     ends = np.concatenate((cut, [len(cps)]))
-    # A term is Latin when all its characters are word characters or spaces.
-    latin_char = word[cps] | (cps == ord(" "))
+    # A term is Latin when all its characters are word characters, spaces or
+    # apostrophes (don't tell).
+    latin_char = word[cps] | (cps == ord(" ")) | (cps == ord("'"))
     nonlatin = np.concatenate(([0], np.cumsum(~latin_char)))
     latin = (ends > starts) & (nonlatin[ends] == nonlatin[starts])
     text = n.text

@@ -52,10 +52,12 @@ class Matcher:
     def __init__(self, lists: ListSet) -> None:
         self.lists = lists
         index: dict[str, int] = {}
-        users: list[list[tuple[int, int, int, int]]] = []  # (kind, id, sub, mode)
+        # (kind, id, sub, mode, cancellable): exceptions cancel harmful hits only, never
+        # context (negative weights), or "problem gambling" would lose its -40.
+        users: list[list[tuple[int, int, int, int, int]]] = []
         latin: list[bool] = []
 
-        def add(p: Pattern, kind: int, ident: int, sub: int) -> None:
+        def add(p: Pattern, kind: int, ident: int, sub: int, cancellable: bool) -> None:
             forms = [p.norm]
             if p.latin and " " in p.norm:
                 forms.append(p.norm.replace(" ", ""))
@@ -65,22 +67,23 @@ class Matcher:
                     i = index[form] = len(users)
                     users.append([])
                     latin.append(p.latin)
-                users[i].append((kind, ident, sub, _MODES[p.match]))
+                users[i].append((kind, ident, sub, _MODES[p.match], int(cancellable)))
 
         for t_id, t in enumerate(lists.terms):
-            add(t.pattern, KIND_TERM, t_id, 0)
+            add(t.pattern, KIND_TERM, t_id, 0, t.weight > 0)
         for e_id, e in enumerate(lists.exceptions):
-            add(e.pattern, KIND_EXCEPTION, e_id, 0)
+            add(e.pattern, KIND_EXCEPTION, e_id, 0, False)
         for c_id, c in enumerate(lists.combinations):
             for p_id, p in enumerate(c.parts):
-                add(p, KIND_PART, c_id, p_id)
+                add(p, KIND_PART, c_id, p_id, c.weight > 0)
 
         self._patterns = list(index)
         # Users of each pattern as flat arrays (CSR): pattern p owns ptr[p]:ptr[p+1].
         flat = [u for us in users for u in us]
         self._ptr = np.concatenate(([0], np.cumsum([len(us) for us in users]))).astype(np.int64)
-        table = np.array(flat, dtype=np.int64).reshape(-1, 4)
+        table = np.array(flat, dtype=np.int64).reshape(-1, 5)
         self._u_kind, self._u_id, self._u_sub, self._u_mode = (table[:, i] for i in range(4))
+        self._u_cancellable = table[:, 4].astype(bool)
         self._latin = np.array(latin, dtype=bool)
         self._ac = AhoCorasick(self._patterns, matchkind=MatchKind.Standard) if users else None
 
@@ -122,7 +125,7 @@ class Matcher:
             ex_s, ex_e = hs[is_exc][order], he[is_exc][order]
             max_end = np.maximum.accumulate(ex_e)
             k = np.searchsorted(ex_s, he, side="left")
-            cancelled = (k > 0) & (max_end[np.maximum(k - 1, 0)] > hs)
+            cancelled = (k > 0) & (max_end[np.maximum(k - 1, 0)] > hs) & self._u_cancellable[user]
             keep &= ~cancelled
 
         is_term = keep & (kind == KIND_TERM)

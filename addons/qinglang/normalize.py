@@ -90,6 +90,9 @@ def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 canon[ord(src)] = ord(dst)
     # Apply t2s after NFKC too (CJK compatibility ideographs map to traditional forms).
     canon = canon[canon]
+    # Typographic apostrophes and primes read as the ASCII one (don’t = don't).
+    for ch in "’‘ʼ′＇´":
+        canon[ord(ch)] = ord("'")
 
     noise = np.zeros(MAX_CP, dtype=bool)
     for ch in NOISE_CHARS + ZERO_WIDTH:
@@ -187,4 +190,4 @@ def is_latin_term(norm_term: str) -> bool:
     """Whole-word rules apply to terms made of letters or digits below the CJK blocks
     (several words of them, separated by spaces, included)."""
     _, _, word = tables()
-    return bool(norm_term.strip()) and all(word[ord(c)] or c == " " for c in norm_term)
+    return bool(norm_term.strip()) and all(word[ord(c)] or c in " '" for c in norm_term)
