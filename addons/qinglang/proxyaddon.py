@@ -154,7 +154,7 @@ class Qinglang:
             self._reloader.cancel()
             self._reloader = None
         if self.live is not None:
-            self.live.pool.close()
+            self.live.pool.kill()
         if self.events is not None:
             self.events.close()
             self.events = None
