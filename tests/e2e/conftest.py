@@ -107,6 +107,8 @@ class Proxy:
         return self.confdir / "mitmproxy-ca-cert.pem"
 
     def log(self) -> str:
+        if not self.log_path.exists():
+            return ""
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def start(self) -> Proxy:
