@@ -270,3 +270,15 @@ def _client_hello(sni: str):  # type: ignore[no-untyped-def]
             self.sni = sni
 
     return Hello()
+
+
+def test_stream_large_bodies_is_refused(config: Path) -> None:
+    # mitmproxy would stream the rest of a large body unscanned.
+    from mitmproxy.addons.proxyserver import Proxyserver
+
+    addon = Qinglang()
+    with taddons.context(Proxyserver(), addon) as tctx:
+        tctx.configure(addon, qinglang_config=str(config), qinglang_workers=0)
+        with pytest.raises(exceptions.OptionsError, match="max_scan_bytes"):
+            tctx.configure(addon, stream_large_bodies="1m")
+        addon.done()

@@ -30,7 +30,14 @@ log = logging.getLogger(__name__)
 
 META = "qinglang"  # flow.metadata key: {"profile", "client", "user", "plan", "event"}
 OPTIONS = frozenset(
-    {"qinglang_config", "qinglang_workers", "qinglang_reload", "qinglang_scan_timeout", "confdir"}
+    {
+        "qinglang_config",
+        "qinglang_workers",
+        "qinglang_reload",
+        "qinglang_scan_timeout",
+        "confdir",
+        "stream_large_bodies",
+    }
 )
 _DROP_WHEN_CHANGED = ("content-md5", "digest", "content-digest", "repr-digest")
 
@@ -110,6 +117,13 @@ class Qinglang:
     def configure(self, updated: set[str]) -> None:
         if not updated & OPTIONS:
             return
+        if getattr(ctx.options, "stream_large_bodies", None):
+            # mitmproxy would switch a body it is buffering to streaming half-way, and the
+            # rest would reach the client unscanned. Size is decided per profile here.
+            raise exceptions.OptionsError(
+                "qinglang: stream_large_bodies would let large bodies past the filter "
+                "unscanned; set max_scan_bytes and on_oversize per profile instead"
+            )
         if updated <= {"confdir"} and self.live is not None:
             if self._running:
                 self._open_events(self.live.config)
