@@ -10,6 +10,7 @@ anything which turns out to be text in disguise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -97,10 +98,12 @@ class Sniffer:
 
     HOLD = 512
 
-    def __init__(self, content_type: str | None, allow_text: bool, on_text: object) -> None:
+    def __init__(
+        self, content_type: str | None, allow_text: bool, on_text: Callable[[], object]
+    ) -> None:
         self.content_type = content_type
         self.allow_text = allow_text
-        self.on_text = on_text  # called once with no arguments when text is found
+        self.on_text = on_text  # called once when text is found
         self.state: Literal["sniffing", "pass", "cut"] = "sniffing"
         self.head = b""
 
@@ -114,8 +117,7 @@ class Sniffer:
             return []
         head, self.head = self.head, b""
         if content.plan_for(self.content_type, head).scans:
-            if callable(self.on_text):
-                self.on_text()
+            self.on_text()
             if not self.allow_text:
                 self.state = "cut"
                 return []
