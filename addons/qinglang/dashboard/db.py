@@ -1,0 +1,120 @@
+"""The dashboard's own SQLite database: admin accounts, audit log, ask-a-parent requests,
+overrides, reports, and the overview's daily roll-ups of the event log.
+
+It is a separate file from the event log (``events.py`` owns that one and its writer
+thread); the proxy only reads the ``overrides`` table of this file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS admins (
+    name       TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL,      -- argon2id, with its own salt and parameters
+    generation INTEGER NOT NULL,   -- bumped on every password change: old sessions end
+    created    REAL NOT NULL,
+    updated    REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id      INTEGER PRIMARY KEY,
+    ts      REAL NOT NULL,
+    user    TEXT NOT NULL,
+    address TEXT,
+    action  TEXT NOT NULL,
+    detail  TEXT
+);
+CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
+CREATE TABLE IF NOT EXISTS asks (
+    id          INTEGER PRIMARY KEY,
+    ts          REAL NOT NULL,
+    client      TEXT NOT NULL,
+    user        TEXT,
+    profile     TEXT NOT NULL,
+    kind        TEXT NOT NULL,     -- block | time
+    host        TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    reason      TEXT,              -- a decision's reason or the time rule (never content)
+    message     TEXT,              -- what the child wrote, short
+    event_id    TEXT,
+    status      TEXT NOT NULL DEFAULT 'open',   -- open | granted | refused
+    decided_by  TEXT,
+    decided_ts  REAL,
+    override_id INTEGER
+);
+CREATE INDEX IF NOT EXISTS asks_status ON asks (status, ts);
+CREATE TABLE IF NOT EXISTS overrides (
+    id         INTEGER PRIMARY KEY,
+    ts         REAL NOT NULL,
+    client     TEXT NOT NULL,
+    user       TEXT,
+    scope      TEXT NOT NULL,      -- page | site | minutes
+    host       TEXT NOT NULL,
+    path       TEXT NOT NULL,
+    minutes    INTEGER NOT NULL,
+    expires    REAL NOT NULL,
+    granted_by TEXT NOT NULL,
+    sig        TEXT NOT NULL,      -- HMAC-SHA256 of the fields above (overrides.py)
+    revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS overrides_expires ON overrides (expires);
+CREATE TABLE IF NOT EXISTS reports (
+    id         INTEGER PRIMARY KEY,
+    ts         REAL NOT NULL,
+    client     TEXT NOT NULL,
+    user       TEXT,
+    profile    TEXT NOT NULL,
+    kind       TEXT NOT NULL,      -- mistake (blocked by mistake) | harmful
+    url        TEXT NOT NULL,
+    host       TEXT NOT NULL,
+    event_id   TEXT,
+    action     TEXT,               -- the decision the event recorded
+    categories TEXT NOT NULL DEFAULT '{}',
+    decided_by TEXT NOT NULL DEFAULT '[]',
+    category   TEXT,               -- label for the corpus, set by a maintainer
+    status     TEXT NOT NULL DEFAULT 'open'    -- open | exported | dismissed
+);
+CREATE INDEX IF NOT EXISTS reports_status ON reports (status, ts);
+CREATE TABLE IF NOT EXISTS rollup_state (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS rollup_actions (
+    day     INTEGER NOT NULL,      -- local date as an ordinal
+    client  TEXT NOT NULL,
+    profile TEXT NOT NULL,
+    action  TEXT NOT NULL,
+    n       INTEGER NOT NULL,
+    PRIMARY KEY (day, client, profile, action)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_categories (
+    day      INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    n        INTEGER NOT NULL,
+    PRIMARY KEY (day, category, action)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rollup_hosts (
+    day    INTEGER NOT NULL,
+    host   TEXT NOT NULL,
+    action TEXT NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (day, host, action)
+) WITHOUT ROWID;
+"""
+
+
+def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """A connection with rows as ``sqlite3.Row``; creates the file and tables."""
+    if readonly:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    else:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(path), timeout=5)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.executescript(SCHEMA)
+    db.row_factory = sqlite3.Row
+    return db
