@@ -430,7 +430,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--mb", type=float, help="MB of text (default 20, quick 2)")
     ap.add_argument("--html-mb", type=float, help="MB of HTML pages (default = --mb; 0: none)")
     ap.add_argument("--sizes", help="comma-separated term counts (default 1000,10000,100000)")
-    ap.add_argument("--repeat", type=int, help="timed runs per measurement (default 3, quick 1)")
+    ap.add_argument("--repeat", type=int, help="timed runs per measurement (default 5, quick 1)")
     ap.add_argument("--seed", type=int, default=1, help="data seed (default 1)")
     ap.add_argument(
         "--hit-share",
@@ -448,7 +448,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     a.mb = a.mb if a.mb is not None else (2.0 if a.quick else 20.0)
     a.html_mb = a.html_mb if a.html_mb is not None else a.mb
     a.sizes = a.sizes or ("1000,10000" if a.quick else "1000,10000,100000")
-    a.repeat = a.repeat or (1 if a.quick else 3)
+    a.repeat = a.repeat or (1 if a.quick else 5)
     try:
         a.size_list = sorted({int(x.replace("_", "")) for x in a.sizes.split(",") if x.strip()})
     except ValueError:
