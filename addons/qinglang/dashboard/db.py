@@ -106,10 +106,11 @@ CREATE TABLE IF NOT EXISTS rollup_hosts (
 """
 
 
-def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """A connection with rows as ``sqlite3.Row``; creates the file and tables."""
-    if readonly:
-        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
+    """A connection with rows as ``sqlite3.Row``; creates the file and tables unless
+    ``create`` is False (they exist: the dashboard made them at start)."""
+    if not create:
+        db = sqlite3.connect(str(path), timeout=5)
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(str(path), timeout=5)
