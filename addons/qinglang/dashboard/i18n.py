@@ -167,7 +167,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rep.set_category": ("设定类别", "Set category"),
     "rep.export": ("导出为语料（zip）", "Export as corpus (zip)"),
     "rep.export_help": (
-        "导出会重新下载每个被举报的网址，按 allow/ 和 block/ 文件夹整理，可直接用于 qinglang lists test。",
+        "导出会重新下载每个被举报的网址，按 allow/ 和 block/ 文件夹整理，"
+        "可直接用于 qinglang lists test。",
         "The export fetches each reported address again and files it under allow/ and "
         "block/, ready for qinglang lists test.",
     ),

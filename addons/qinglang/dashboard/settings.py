@@ -24,7 +24,7 @@ DEFAULT_CONFDIR = "~/.mitmproxy"
 # The machine itself may always sign in (the parent at the proxy's own screen); a child
 # reaching the loopback address through the proxy is stopped by the proxy (see
 # docs/dashboard.md, "Who can reach it").
-DEFAULT_ADMIN_NETWORKS = ("127.0.0.0/8", "::1/128")
+DEFAULT_ADMIN_NETWORKS = ("127.0.0.1/32", "::1/128")
 
 
 def _listen(v: str) -> str:

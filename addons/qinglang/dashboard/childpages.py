@@ -1,0 +1,215 @@
+"""The pages a child reaches through the proxy: "ask for access" and "report this page".
+
+The dashboard itself is closed to filtered devices, so these live on a name only the
+proxy answers, ``http://qinglang.invalid/`` (``.invalid`` never resolves anywhere, RFC
+2606): the proxy serves this ASGI app for that host (mitmproxy's ``asgiapp``), and the
+app sees the child's real address as the ASGI client. The block page links to
+``/ask?event=ID`` and ``/report?kind=mistake&event=ID``; the time-is-up page to
+``/ask?kind=time&url=...``; the bookmarklet in docs/dashboard.md to
+``/report?kind=harmful&url=...``.
+
+A child's form carries a token (HMAC of the address and the hour under the dashboard's
+key), so a page the child visits cannot post requests or reports in their name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from ..clients import peer_ip
+from . import asks, eventlog, reports
+from . import db as dbmod
+from .i18n import choose_lang, reason_text, translator
+
+HOST = "qinglang.invalid"
+HERE = Path(__file__).resolve().parent
+_HEADERS = {
+    "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
+# (client ip) -> profile name, from the proxy's client rules.
+ProfileFor = Callable[[str], str]
+
+
+def ask_url(event_id: str) -> str:
+    """The block page's "ask for access" link."""
+    return f"http://{HOST}/ask?event={quote(event_id)}"
+
+
+def mistake_url(event_id: str) -> str:
+    """The block page's "blocked by mistake" link."""
+    return f"http://{HOST}/report?kind=mistake&event={quote(event_id)}"
+
+
+def time_ask_url(url: str) -> str:
+    """The time-is-up page's "ask for more time" link."""
+    return f"http://{HOST}/ask?kind=time&url={quote(url, safe='')}"
+
+
+BOOKMARKLET = (
+    f"javascript:location.href='http://{HOST}/report?kind=harmful&url='"
+    "+encodeURIComponent(location.href)"
+)
+
+
+def _token(key: bytes, ip: str, hour: int) -> str:
+    return hmac.new(key, f"child|{ip}|{hour}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _token_ok(key: bytes, ip: str, sent: str, now: float) -> bool:
+    hour = int(now // 3600)
+    return any(hmac.compare_digest(_token(key, ip, h), sent) for h in (hour, hour - 1))
+
+
+def create_child_app(
+    state_db: Path,
+    events_db: Path,
+    key: bytes,
+    profile_for: ProfileFor,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
+    dbmod.connect(state_db).close()
+
+    def page(request: Request, ctx: dict[str, Any], status: int = 200) -> Response:
+        lang = choose_lang(request.headers.get("accept-language"))
+        html = env.get_template("child.html").render(
+            lang=lang, t=translator(lang), reason=lambda r: reason_text(r, lang), **ctx
+        )
+        return HTMLResponse(html, status_code=status, headers=_HEADERS)
+
+    def who(request: Request) -> str:
+        ip = peer_ip(request.client and (request.client.host, request.client.port))
+        return str(ip) if ip else ""
+
+    def event_of(event_id: str, ip: str) -> dict[str, Any] | None:
+        if not event_id or not events_db.exists():
+            return None
+        conn = eventlog.connect(events_db)
+        try:
+            ev = eventlog.one(conn, event_id)
+        finally:
+            conn.close()
+        # Only the device that was blocked can ask about its own event.
+        return ev if ev is not None and ev["client"] == ip else None
+
+    async def ask_form(request: Request) -> Response:
+        ip = who(request)
+        q = request.query_params
+        kind = "time" if q.get("kind") == "time" else "block"
+        ev = await run_in_threadpool(event_of, q.get("event", ""), ip)
+        if kind == "block" and ev is None:
+            return page(request, {"view": "bad"}, 404)
+        return page(
+            request,
+            {
+                "view": "ask",
+                "kind": kind,
+                "event": ev,
+                "url": q.get("url", "")[: reports.MAX_URL],
+                "token": _token(key, ip, int(clock() // 3600)),
+            },
+        )
+
+    async def ask_send(request: Request) -> Response:
+        ip = who(request)
+        form = await request.form()
+        if not _token_ok(key, ip, str(form.get("token", "")), clock()):
+            return page(request, {"view": "bad"}, 403)
+        kind = "time" if form.get("kind") == "time" else "block"
+
+        def work() -> int:
+            ev = event_of(str(form.get("event", "")), ip)
+            if kind == "block":
+                if ev is None:
+                    raise ValueError("no such event")
+                host, path, reason, event_id = ev["host"], ev["path"], ev["reason"], ev["id"]
+            else:
+                parts = urlsplit(reports.clean_url(str(form.get("url", ""))))
+                host, path, reason, event_id = parts.hostname or "", parts.path, "time", None
+            conn = dbmod.connect(state_db, create=False)
+            try:
+                return asks.create(
+                    conn, client=ip, user=None, profile=profile_for(ip), kind=kind, host=host,
+                    path=path, now=clock(), reason=reason, message=str(form.get("message", "")),
+                    event_id=event_id,
+                )  # fmt: skip
+            finally:
+                conn.close()
+
+        try:
+            await run_in_threadpool(work)
+        except asks.TooMany:
+            return page(request, {"view": "too_many"}, 429)
+        except ValueError:
+            return page(request, {"view": "bad"}, 400)
+        return page(request, {"view": "sent"})
+
+    async def report_form(request: Request) -> Response:
+        ip = who(request)
+        q = request.query_params
+        kind = "mistake" if q.get("kind") == "mistake" else "harmful"
+        ev = await run_in_threadpool(event_of, q.get("event", ""), ip)
+        url = f"http://{ev['host']}{ev['path']}" if ev else q.get("url", "")[: reports.MAX_URL]
+        return page(
+            request,
+            {
+                "view": "report",
+                "kind": kind,
+                "event": ev,
+                "url": url,
+                "token": _token(key, ip, int(clock() // 3600)),
+            },
+        )
+
+    async def report_send(request: Request) -> Response:
+        ip = who(request)
+        form = await request.form()
+        if not _token_ok(key, ip, str(form.get("token", "")), clock()):
+            return page(request, {"view": "bad"}, 403)
+        kind = "mistake" if form.get("kind") == "mistake" else "harmful"
+
+        def work() -> int:
+            ev = event_of(str(form.get("event", "")), ip)
+            url = f"http://{ev['host']}{ev['path']}" if ev else str(form.get("url", ""))
+            conn = dbmod.connect(state_db, create=False)
+            try:
+                return reports.create(
+                    conn, client=ip, user=None, profile=profile_for(ip), kind=kind, url=url,
+                    now=clock(), event=ev,
+                )  # fmt: skip
+            finally:
+                conn.close()
+
+        try:
+            await run_in_threadpool(work)
+        except reports.TooMany:
+            return page(request, {"view": "too_many"}, 429)
+        except ValueError:
+            return page(request, {"view": "bad"}, 400)
+        return page(request, {"view": "reported"})
+
+    return Starlette(
+        routes=[
+            Route("/ask", ask_form, methods=["GET"]),
+            Route("/ask", ask_send, methods=["POST"]),
+            Route("/report", report_form, methods=["GET"]),
+            Route("/report", report_send, methods=["POST"]),
+        ]
+    )

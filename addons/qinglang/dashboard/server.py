@@ -1,0 +1,208 @@
+"""Serving the dashboard inside the proxy process, and the mitmproxy addon that does it.
+
+``serve`` runs uvicorn as a task on the running event loop (mitmproxy's), on its own
+listener; uvicorn's signal handling is left out, as mitmproxy owns the signals.
+
+``DashboardAddon`` is the whole integration as one mitmproxy addon:
+
+- ``running``: starts the dashboard on ``qinglang_dashboard`` (``host:port``; empty: off);
+- ``request``: answers the child's pages at ``http://qinglang.invalid/`` (childpages.py);
+- ``server_connect``: refuses to connect a filtered device, through the proxy, to the
+  dashboard's port on this machine (by any name or address that resolves here), so the
+  dashboard sees no proxied request from a child; the dashboard's own gate refuses
+  filtered devices that address it directly;
+- ``done``: stops the listener.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from mitmproxy import ctx, http
+from mitmproxy.addons import asgiapp
+from starlette.applications import Starlette
+
+from ..config import default_config, load_config
+from . import access, childpages
+from .app import create_app
+from .settings import DashboardConfig, parse_listen, settings_for
+
+log = logging.getLogger(__name__)
+START_TIMEOUT = 10.0
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # mitmproxy handles SIGINT/SIGTERM for the whole process.
+        yield
+
+
+def bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+async def serve(
+    app: Starlette,
+    host: str,
+    port: int,
+    *,
+    tls_cert: str | None = None,
+    tls_key: str | None = None,
+) -> tuple[uvicorn.Server, asyncio.Task[None]]:
+    """Start serving ``app``; returns when it listens (OSError if the port is taken)."""
+    sock = bind(host, port)
+    config = uvicorn.Config(
+        app,
+        log_config=None,  # leave mitmproxy's logging as it is
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        proxy_headers=False,  # the peer address decides access: never a forwarded header
+        server_header=False,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+    )
+    server = _Server(config)
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    for _ in range(int(START_TIMEOUT / 0.02)):
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.02)
+    if task.done():
+        task.result()  # raises what stopped it
+        raise OSError(f"the dashboard on {host}:{port} stopped at once")
+    return server, task
+
+
+_local_cache: dict[str, bool] = {}
+
+
+def is_local_address(ip: str) -> bool:
+    """Whether ``ip`` belongs to this machine: binding to it only works if it does."""
+    if ip in _local_cache:
+        return _local_cache[ip]
+    try:
+        addr = ipaddress.ip_address(ip.split("%", 1)[0])
+    except ValueError:
+        return False
+    if addr.is_loopback or addr.is_unspecified:
+        result = True
+    else:
+        family = socket.AF_INET6 if addr.version == 6 else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            try:
+                s.bind((str(addr), 0))
+                result = True
+            except OSError:
+                result = False
+    _local_cache[ip] = result
+    return result
+
+
+async def resolves_here(host: str, port: int) -> bool:
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    return any(is_local_address(str(info[4][0])) for info in infos)
+
+
+class DashboardAddon:
+    def __init__(self) -> None:
+        self.app: Starlette | None = None
+        self.child: Starlette | None = None
+        self.server: uvicorn.Server | None = None
+        self.task: asyncio.Task[None] | None = None
+        self.port: int | None = None
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "qinglang_dashboard",
+            str,
+            "",
+            "Address of the parents' dashboard, host:port (e.g. 0.0.0.0:8081); empty: off.",
+        )
+
+    async def running(self) -> None:
+        listen = ctx.options.qinglang_dashboard
+        if not listen:
+            return
+        host, port = parse_listen(listen)
+        config_path = getattr(ctx.options, "qinglang_config", "") or None
+        confdir = Path(ctx.options.confdir).expanduser()
+        cfg = load_config(config_path) if config_path else default_config()
+        section = getattr(cfg, "dashboard", None)
+        dash_cfg = section if isinstance(section, DashboardConfig) else DashboardConfig()
+        events_db = cfg.events.db or str(confdir / "qinglang-events.sqlite")
+        settings = settings_for(
+            dash_cfg, config_path=config_path, confdir=confdir, events_db=events_db
+        )
+        self.app = create_app(settings)
+        dash = self.app.state.dash
+
+        def profile_for(ip: str) -> str:
+            dash.config.get()
+            return dash.config.clients.profile_for(ipaddress.ip_address(ip), None)
+
+        self.child = childpages.create_child_app(
+            settings.state_db, settings.events_db, dash.key, profile_for
+        )
+        try:
+            self.server, self.task = await serve(
+                self.app, host, port, tls_cert=dash_cfg.tls_cert, tls_key=dash_cfg.tls_key
+            )
+        except OSError as e:
+            log.error("qinglang: the dashboard cannot listen on %s: %s", listen, e)
+            return
+        self.port = port
+        scheme = "https" if dash_cfg.tls_cert else "http"
+        log.info("qinglang: dashboard on %s://%s:%d/", scheme, host, port)
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if (
+            self.child is not None
+            and flow.request.pretty_host == childpages.HOST
+            and flow.live
+            and not flow.response
+            and not flow.error
+        ):
+            await asgiapp.serve(self.child, flow)
+
+    async def server_connect(self, data: Any) -> None:
+        if self.port is None or self.app is None or data.server.address is None:
+            return
+        host, port = data.server.address
+        if port != self.port or not await resolves_here(str(host), int(port)):
+            return
+        dash = self.app.state.dash
+        cfg = dash.config.get()
+        verdict = access.check(cfg, dash.config.clients, data.client.peername, dash.admin_networks)
+        if not verdict.allowed:
+            data.server.error = "qinglang: the dashboard is closed to filtered devices"
+            log.info("qinglang: refused %s (profile %s) the dashboard", verdict.ip, verdict.profile)
+
+    async def done(self) -> None:
+        if self.server is not None and self.task is not None:
+            self.server.should_exit = True
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.task, 5)
+        self.server = self.task = None
+        self.port = None
