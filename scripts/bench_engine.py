@@ -355,6 +355,30 @@ def _loadavg() -> str:
         return "n/a"
 
 
+def _code() -> str:
+    """The commit measured, and whether the engine's files differ from it."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "addons/qinglang"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        return "unknown (no git)"
+    if not head:
+        return "unknown (not a git checkout)"
+    return head + (" with uncommitted changes in addons/qinglang" if dirty else "")
+
+
 def _versions() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -439,6 +463,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help=f"share of terms drawn from the text's own words (default {benchdata.HIT_SHARE})",
     )
     ap.add_argument("--cache", type=Path, default=ROOT / ".bench", help="data cache folder")
+    ap.add_argument(
+        "--wordlist",
+        type=Path,
+        default=benchdata.WORDLIST,
+        help=f"English word list (default {benchdata.WORDLIST}; pseudo-words if missing)",
+    )
     ap.add_argument("--profile", action="store_true", help="cProfile scan and load_lists")
     ap.add_argument("--profile-top", type=int, default=25, help="functions to list")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per list size")
@@ -473,7 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     from qinglang.normalize import normalize_term
 
     t0 = time.perf_counter()
-    vocab = benchdata.load_vocab()
+    vocab = benchdata.load_vocab(a.wordlist)
     split = benchdata.split_vocab(vocab, a.seed)
     text_path = benchdata.cached_text(a.cache, split, a.mb, a.seed)
     html_path = benchdata.cached_html(a.cache, split, a.html_mb, a.seed) if a.html_mb else None
@@ -516,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
     print("## Engine benchmark\n")
     print(f"Command: `{cmd}`  ")
     print(f"Machine: {_versions()}; load average {load_start} at start, {_loadavg()} at end  ")
+    print(f"Code: {_code()}  ")
     print(
         f"Text: {first['text_mb']:.1f} MB of generated mixed Chinese/English "
         f"(seed {a.seed}); " + "; ".join(vocab.notes) + "  "

@@ -17,6 +17,7 @@ so bigger lists find more matches, roughly as a bigger real blocklist would.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import random
@@ -98,7 +99,7 @@ def _pseudo_en(rng: random.Random, n: int) -> list[str]:
     return sorted(out)
 
 
-def load_vocab() -> Vocab:
+def load_vocab(wordlist: Path = WORDLIST) -> Vocab:
     notes: list[str] = []
     rng = random.Random(7)
     zh: list[str] = []
@@ -122,14 +123,14 @@ def load_vocab() -> Vocab:
             "Chinese: opencc-python-reimplemented not installed, using generated pseudo-phrases "
             "(pip install opencc-python-reimplemented for real phrases)"
         )
-    if WORDLIST.is_file():
-        words = WORDLIST.read_text(encoding="utf-8", errors="replace").split()
+    if wordlist.is_file():
+        words = wordlist.read_text(encoding="utf-8", errors="replace").split()
         en = sorted({w.lower() for w in words if re.fullmatch(r"[A-Za-z]+", w)})
-        notes.append(f"English: {len(en):,} words from {WORDLIST}")
+        notes.append(f"English: {len(en):,} words from {wordlist}")
     else:
         en = _pseudo_en(rng, 70_000)
         notes.append(
-            f"English: {WORDLIST} missing, using generated pseudo-words "
+            f"English: {wordlist} missing, using generated pseudo-words "
             "(apt-get install wamerican for real words)"
         )
     return Vocab(zh, trad, en, notes)
@@ -157,6 +158,13 @@ class Split:
     zh_coll: list[str]  # fixed two-phrase collocations the text uses
     en_coll: list[str]  # fixed two-word collocations the text uses
     trad: dict[str, str]
+
+    def fingerprint(self) -> str:
+        """Names cached files: text made from other words must not be reused."""
+        h = hashlib.sha256()
+        for words in (self.zh_text, self.en_text):
+            h.update("\n".join(words).encode("utf-8") + b"\0")
+        return h.hexdigest()[:10]
 
 
 def split_vocab(v: Vocab, seed: int) -> Split:
@@ -514,7 +522,7 @@ def write_lists(terms: list[str], s: Split, seed: int, folder: Path) -> list[str
 
 
 def cached_text(cache: Path, s: Split, mb: float, seed: int) -> Path:
-    path = cache / f"text-v{GEN_VERSION}-s{seed}-{mb:g}MB.txt"
+    path = cache / f"text-v{GEN_VERSION}-s{seed}-{s.fingerprint()}-{mb:g}MB.txt"
     if not path.is_file():
         cache.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
@@ -524,7 +532,7 @@ def cached_text(cache: Path, s: Split, mb: float, seed: int) -> Path:
 
 
 def cached_html(cache: Path, s: Split, mb: float, seed: int) -> Path:
-    path = cache / f"html-v{GEN_VERSION}-s{seed}-{mb:g}MB.txt"
+    path = cache / f"html-v{GEN_VERSION}-s{seed}-{s.fingerprint()}-{mb:g}MB.txt"
     if not path.is_file():
         cache.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")

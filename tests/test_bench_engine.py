@@ -60,6 +60,15 @@ def test_quick_run_prints_the_tables(tmp_path: Path) -> None:
     assert list(cache.glob("text-*.txt")) and list(cache.glob("html-*.txt"))
 
 
+def test_without_a_word_list_it_uses_pseudo_words_and_says_so(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-wordlist"
+    args = ["--quick", "--mb", "0.1", "--html-mb", "0", "--sizes", "100"]
+    proc = _run(*args, "--wordlist", str(missing), "--cache", str(tmp_path / "c"))
+    assert proc.returncode == 0, proc.stderr
+    assert f"English: {missing} missing, using generated pseudo-words" in proc.stdout
+    assert re.search(r"^\| 100 \| ", proc.stdout, re.MULTILINE)
+
+
 def test_bad_option_is_a_clear_error(tmp_path: Path) -> None:
     proc = _run("--sizes", "ten", "--cache", str(tmp_path))
     assert proc.returncode == 2
