@@ -663,7 +663,8 @@ async def _profile_form(
         {
             "profiles": list(cfg.profiles),
             "name": name,
-            "v": values or _profile_fields(cfg, name, raw),
+            # After a rejected edit, what was typed, over the values in force.
+            "v": {**_profile_fields(cfg, name, raw), **(values or {})},
             "error": error,
             "saved": request.query_params.get("saved"),
             "editable": path is not None,
