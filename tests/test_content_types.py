@@ -167,3 +167,28 @@ def test_broken_or_deep_json_is_safe(scan, doc: str) -> None:
 def test_plain_text(scan) -> None:
     r = scan("赌博\ncasino\nclassic", "text", lists=LISTS)
     assert r.body == "**\n******\nclassic"
+
+
+def test_markup_inside_scripts_and_quotes_is_not_text(scan) -> None:
+    doc = (
+        '<SCRIPT type="x">document.write("<b>赌博</b>")</SCRIPT >'
+        '<a title="a > b 赌博" href="x">go</a>'
+        '<textarea placeholder="赌博">赌博 <b>not a tag</b></textarea>'
+        "<p>ok</p><style>p::after { content: '赌博' }</style>"
+    )
+    r = scan(doc, "html", lists=LISTS)
+    assert r.body == (
+        '<SCRIPT type="x">document.write("<b>赌博</b>")</SCRIPT >'
+        '<a title="a > b **" href="x">go</a>'
+        '<textarea placeholder="**">** <b>not a tag</b></textarea>'
+        "<p>ok</p><style>p::after { content: '赌博' }</style>"
+    )
+
+
+def test_plaintext_and_unclosed_elements(scan) -> None:
+    r = scan("<p>a</p><plaintext>赌博 <b>x</b>", "html", lists=LISTS)
+    assert r.body == "<p>a</p><plaintext>** <b>x</b>"
+    r = scan("<title>赌博", "html", lists=LISTS)
+    assert r.body == "<title>**"
+    r = scan("<script>赌博", "html", lists=LISTS)
+    assert r.body == "<script>赌博"

@@ -170,19 +170,6 @@ def extract(doc: str, kind: Kind) -> Extracted:
 
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
 
-_MARKUP = re.compile(
-    r"""<(?:
-        (?P<comment>!--.*?(?:-->|--!>|\Z))
-      | (?P<cdata>!\[CDATA\[.*?(?:\]\]>|\Z))
-      | (?P<decl>[!?][^>]*(?:>|\Z))
-      | /(?P<end>[A-Za-z][^\t\n\f\r />]*)[^>]*(?:>|\Z)
-      | (?P<start>[A-Za-z][^\t\n\f\r />]*)
-        (?P<attrs>(?:[^>"']|"[^"]*"|'[^']*')*)
-        (?:>|\Z)
-    )""",
-    re.S | re.X,
-)
-
 _ATTR = re.compile(
     r"""(?P<name>[^\t\n\f\r />"'=]+)
         (?:[\t\n\f\r ]*=[\t\n\f\r ]*
@@ -238,82 +225,215 @@ _INLINE = frozenset(
 )
 
 
-def _text(b: _Builder, d0: int, d1: int) -> None:
-    doc = b.doc
-    i = doc.find("&", d0, d1)
-    if i < 0:
-        b.run(d0, d1)
-        return
-    for m in _ENTITY_RE.finditer(doc, i, d1):
-        raw = m.group()
-        dec = html.unescape(raw)
-        if dec == raw:
-            continue
-        b.run(d0, m.start())
-        b.entity(dec, m.start(), len(raw))
-        d0 = m.end()
-    b.run(d0, d1)
+# One split of the document into text and markup tokens, at C speed: group 1 is the
+# whole token, group 2 a tag's name, group 3 the name of a raw-text or RCDATA
+# element, which is taken whole (its content is never parsed as tags).
+_ATTRS = r"""[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*"""
+_RAW_NAMES = "script|style|xmp|iframe|noembed|noframes|template|title|textarea|plaintext"
+_SPLIT = re.compile(
+    r"(<(?:"
+    r"(?!(?i:" + _RAW_NAMES + r")[\t\n\f\r />])/?([A-Za-z][^\t\n\f\r />]*)" + _ATTRS + r"(?:>|\Z)"
+    r"|!--.*?(?:-->|--!>|\Z)"
+    r"|[!?][^>]*(?:>|\Z)"
+    r"|((?i:" + _RAW_NAMES + r"))(?=[\t\n\f\r />])" + _ATTRS + r"(?:>.*?(?:</(?i:\3)[^>]*>|\Z)|\Z)"
+    r"))",
+    re.S,
+)
+_START_TAG = re.compile(r"<[A-Za-z][^\t\n\f\r />]*" + _ATTRS + r"(?:>|\Z)")
+_VISIBLE_HINT = re.compile(r"(?i)(?:title|alt|placeholder|aria-label)[\t\n\f\r ]*=")
+
+_SKIP, _INLINE_TAG, _BLOCK_TAG, _BR_TAG, _RAW_TAG = range(5)
+
+
+class _Segments:
+    """Segments collected out of document order, each with a sort key."""
+
+    def __init__(self) -> None:
+        self.key: list[int] = []
+        self.text: list[str] = []
+        self.doc: list[int] = []
+        self.raw: list[int] = []
+        self.kind: list[int] = []
+
+    def add(self, key: int, text: str, d0: int, raw: int, kind: int) -> None:
+        if text:
+            self.key.append(key)
+            self.text.append(text)
+            self.doc.append(d0)
+            self.raw.append(raw)
+            self.kind.append(kind)
+
+    def text_run(self, key: int, doc: str, d0: int, d1: int) -> None:
+        """Text with entities: runs and decoded entities, in order under one key."""
+        for m in _ENTITY_RE.finditer(doc, d0, d1):
+            raw = m.group()
+            dec = html.unescape(raw)
+            if dec == raw:
+                continue
+            self.add(key, doc[d0 : m.start()], d0, m.start() - d0, _RUN)
+            self.add(key, dec, m.start(), len(raw), _ENTITY)
+            d0 = m.end()
+        self.add(key, doc[d0:d1], d0, d1 - d0, _RUN)
+
+    def attributes(self, key: int, doc: str, a0: int, a1: int) -> None:
+        for m in _ATTR.finditer(doc, a0, a1):
+            if m.group("name").lower() not in VISIBLE_ATTRS:
+                continue
+            for g in ("dq", "sq", "uq"):
+                if m.group(g) is not None:
+                    self.add(key, BOUNDARY, m.start(g), 0, _SYNTH)
+                    self.text_run(key, doc, m.start(g), m.end(g))
+                    self.add(key, BOUNDARY, m.end(g), 0, _SYNTH)
+                    break
+
+
+def _tag_code(name: str | None, raw: str | None) -> int:
+    if name:
+        low = name.lower()
+        return _BR_TAG if low == "br" else (_INLINE_TAG if low in _INLINE else _BLOCK_TAG)
+    return _RAW_TAG if raw else _SKIP
 
 
 def extract_html(doc: str) -> Extracted:
-    b = _Builder(doc)
-    pos = 0
-    n = len(doc)
-    while pos < n:
-        lt = doc.find("<", pos)
-        if lt < 0:
-            _text(b, pos, n)
-            break
-        m = _MARKUP.match(doc, lt)
-        if m is None:  # a lone "<" is text
-            nxt = doc.find("<", lt + 1)
-            nxt = n if nxt < 0 else nxt
-            _text(b, pos, nxt)
-            pos = nxt
-            continue
-        _text(b, pos, lt)
-        pos = m.end()
-        tag = m.group("start")
-        if tag is None:
-            end = m.group("end")
-            if end is not None and end.lower() not in _INLINE:
-                b.synth(BOUNDARY, lt)
-            continue
-        tag = tag.lower()
-        attrs = m.group("attrs")
-        if attrs and "=" in attrs:
-            _attributes(b, m.start("attrs"), m.end("attrs"))
-        if tag == "br":
-            b.synth("\n", lt)
-        elif tag not in _INLINE:
-            b.synth(BOUNDARY, lt)
-        if tag in _RAW_SKIP or tag in _RCDATA or tag == "plaintext":
-            close = _find_close(doc, tag, pos)
-            if tag in _RCDATA:
-                _text(b, pos, close)
-            elif tag == "plaintext":
-                b.run(pos, n)
-            pos = close
-    return b.build()
+    parts = _SPLIT.split(doc)
+    texts, toks, names, raws = parts[0::4], parts[1::4], parts[2::4], parts[3::4]
+    n_tok = len(toks)
+    t_len = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    k_len = np.fromiter(map(len, toks), dtype=np.int64, count=n_tok)
+    text_at = np.concatenate(([0], np.cumsum(t_len[:-1] + k_len)))
+    tok_at = text_at[:-1] + t_len[:-1]
+
+    # Keys order segments as in the document: text i at 4i, tag i's attributes at
+    # 4i+2, the break a tag makes at 4i+3. The common cases are built as arrays.
+    code = np.array([_tag_code(nm, rw) for nm, rw in zip(names, raws, strict=True)], dtype=np.int8)
+    amp = np.array(["&" in t for t in texts], dtype=bool)
+    plain = np.flatnonzero((t_len > 0) & ~amp)
+    block = np.flatnonzero(code == _BLOCK_TAG)
+    br = np.flatnonzero(code == _BR_TAG)
+
+    extra = _Segments()
+    for i in np.flatnonzero(amp).tolist():
+        extra.text_run(4 * i, doc, int(text_at[i]), int(text_at[i] + t_len[i]))
+    hints = np.array([m.start() for m in _VISIBLE_HINT.finditer(doc)], dtype=np.int64)
+    if len(hints) and n_tok:
+        owner = np.searchsorted(tok_at, hints, side="right") - 1
+        inside = (owner >= 0) & (hints < tok_at[np.maximum(owner, 0)] + k_len[np.maximum(owner, 0)])
+        for i in np.unique(owner[inside]).tolist():
+            if code[i] in (_INLINE_TAG, _BLOCK_TAG) and toks[i][1] != "/":
+                extra.attributes(4 * i + 2, doc, int(tok_at[i]), int(tok_at[i] + k_len[i]))
+    for i in np.flatnonzero(code == _RAW_TAG).tolist():
+        _raw_element(extra, i, doc, toks[i], raws[i].lower(), int(tok_at[i]))
+
+    keys = np.concatenate(
+        (4 * plain, 4 * block + 3, 4 * br + 3, np.array(extra.key, dtype=np.int64))
+    )
+    strs = [texts[i] for i in plain.tolist()]
+    strs += [BOUNDARY] * len(block) + ["\n"] * len(br) + extra.text
+    d0 = np.concatenate(
+        (text_at[plain], tok_at[block], tok_at[br], np.array(extra.doc, dtype=np.int64))
+    )
+    raw = np.concatenate(
+        (
+            t_len[plain],
+            np.zeros(len(block) + len(br), dtype=np.int64),
+            np.array(extra.raw, dtype=np.int64),
+        )
+    )
+    kind = np.concatenate(
+        (
+            np.full(len(plain), _RUN, dtype=np.int64),
+            np.full(len(block) + len(br), _SYNTH, dtype=np.int64),
+            np.array(extra.kind, dtype=np.int64),
+        )
+    )
+    if not strs:
+        return _Builder(doc).build()
+    order = np.argsort(keys, kind="stable")
+    # One boundary is enough between two pieces of text (a label and its table cell).
+    is_b = np.array([x == BOUNDARY for x in strs], dtype=bool)[order]
+    repeat = np.zeros(len(order), dtype=bool)
+    repeat[1:] = is_b[1:] & is_b[:-1]
+    order = order[~repeat]
+    ordered = [strs[j] for j in order.tolist()]
+    seg_len = np.fromiter(map(len, ordered), dtype=np.int64, count=len(ordered))
+    seg_scan = np.concatenate(([0], np.cumsum(seg_len[:-1])))
+    return Extracted(doc, "".join(ordered), seg_scan, d0[order], seg_len, raw[order], kind[order])
 
 
-def _find_close(doc: str, tag: str, start: int) -> int:
-    if tag == "plaintext":
-        return len(doc)
-    m = re.compile(r"</" + tag + r"[\t\n\f\r />]", re.I).search(doc, start)
-    return m.start() if m else len(doc)
+def _raw_element(extra: _Segments, i: int, doc: str, tok: str, name: str, at: int) -> None:
+    """A raw-text or RCDATA element taken whole: its attributes, and for title,
+    textarea and plaintext its text."""
+    key = 4 * i + 2
+    start = _START_TAG.match(tok)
+    head = start.end() if start else len(tok)
+    if "=" in tok[:head]:
+        extra.attributes(key, doc, at, at + head)
+    extra.add(key, BOUNDARY, at, 0, _SYNTH)
+    if name in _RCDATA or name == "plaintext":
+        close = re.compile(r"</" + name, re.I).search(tok, head) if name != "plaintext" else None
+        end = close.start() if close else len(tok)
+        extra.text_run(key, doc, at + head, at + end)
+        extra.add(key, BOUNDARY, at + end, 0, _SYNTH)
 
 
-def _attributes(b: _Builder, a0: int, a1: int) -> None:
-    for m in _ATTR.finditer(b.doc, a0, a1):
-        if m.group("name").lower() not in VISIBLE_ATTRS:
-            continue
-        for g in ("dq", "sq", "uq"):
-            if m.group(g) is not None:
-                b.synth(BOUNDARY, m.start(g))
-                _text(b, m.start(g), m.end(g))
-                b.synth(BOUNDARY, m.end(g))
-                break
+# --- A quick superset for pages that need no change --------------------------
+
+
+def _name_trie(names: frozenset[str]) -> str:
+    """A regex matching any of ``names`` in either case, as a trie of character
+    classes: unlike (?i) it lets re skip positions fast."""
+    tree: dict[str, dict] = {}  # type: ignore[type-arg]
+    for name in names:
+        node = tree
+        for ch in name:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:  # type: ignore[type-arg]
+        alts = [f"[{c}{c.upper()}]" + emit(node[c]) for c in sorted(k for k in node if k)]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(tree)
+
+
+_APPROX_ATTR = re.compile(
+    # A leading character class lets re skip most positions fast; (?i) would not.
+    r"[\t\n\f\r /\"'](?:"
+    + "|".join(_name_trie(frozenset({n})) for n in VISIBLE_ATTRS)
+    + r")[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"([^\"]*)\"|'([^']*)'|([^\t\n\f\r >]+))"
+)
+
+
+def approx_html_text(doc: str) -> str:
+    """Every visible text of an HTML page in one string: a superset of what
+    ``extract_html`` finds, built from the same tokenizer split with list and
+    string operations only (no segment map).
+
+    Inline tags and comments vanish (words split by them join up, as in
+    ``extract_html``); every other tag becomes a space, which in normalised text
+    separates Latin words the way ``BOUNDARY`` does and is dropped between CJK
+    characters (which can only add matches). Title and textarea text and every
+    visible-looking attribute value are appended. So when nothing in this text
+    matches, nothing in the page does, and the page can pass without the exact
+    extraction (tests/test_quick_path.py compares the two on random pages).
+    """
+    parts = _SPLIT.split(doc)
+    texts, toks, names, raws = parts[0::4], parts[1::4], parts[2::4], parts[3::4]
+    seps = [
+        "" if (nm and nm.lower() in _INLINE) or (not nm and not rw and tok[1] == "!") else " "
+        for tok, nm, rw in zip(toks, names, raws, strict=True)
+    ]
+    seps.append("")
+    out = [x for pair in zip(texts, seps, strict=True) for x in pair]
+    for tok, rw in zip(toks, raws, strict=True):
+        if rw and rw.lower() in ("title", "textarea", "plaintext"):
+            out.append(" " + tok)
+    out.append(" " + " ".join(a or b or c for a, b, c in _APPROX_ATTR.findall(doc)))
+    text = "".join(out)
+    return html.unescape(text) if "&" in text else text
 
 
 # --- JSON -------------------------------------------------------------------
