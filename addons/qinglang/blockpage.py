@@ -1,9 +1,11 @@
 """What a child sees instead of a blocked page: a friendly page in Chinese or English.
 
 The page names the category and the reason, never the words that were found, and shows an
-event id that a parent or teacher can look up in the event log. Everything taken from the
-request (the address) or from the lists (category names) is HTML-escaped. Programs that
-asked for JSON (``Accept: application/json``, or a JSON API response) get a JSON body.
+event id that a parent or teacher can look up in the event log. Requests refused by a
+profile's rules before anything was fetched (blocked sites, searches, bypass attempts) get
+the same page with that rule as the reason. Everything taken from the request (the address)
+or from the lists (category names) is HTML-escaped. Programs that asked for JSON
+(``Accept: application/json``, or a JSON API response) get a JSON body.
 """
 
 from __future__ import annotations
@@ -11,6 +13,9 @@ from __future__ import annotations
 import json
 from html import escape
 from typing import Protocol
+
+from . import urlrules
+from .risknotice import report_link
 
 REASON_KEYWORDS = "keywords"
 REASON_PII = "personal information exposure"
@@ -60,6 +65,35 @@ _REASONS = {
         "only part of the page was requested, so it could not be checked as a whole",
     ),
     REASON_UNCONFIGURED: ("过滤器还没有准备好", "the filter is not ready yet"),
+    # Request rules (urlrules.py reasons): decided before the page was fetched.
+    urlrules.DENY_DOMAIN: (
+        "家长或学校设置了不能访问这个网站",
+        "a parent or school has blocked this site",
+    ),
+    urlrules.DENY_URL: (
+        "家长或学校设置了不能访问这个网址",
+        "a parent or school has blocked this address",
+    ),
+    urlrules.CATEGORY: ("这类网站不适合你", "sites of this kind are not suitable for you"),
+    urlrules.SEARCH_ENGINE: (
+        "这个搜索引擎不能使用，请换一个",
+        "this search engine is not allowed; please use another one",
+    ),
+    urlrules.SEARCH_KEYWORDS: ("搜索的内容不适宜", "the search contains unsuitable words"),
+    urlrules.URL_KEYWORDS: ("网址包含不适宜的内容", "the address contains unsuitable words"),
+    urlrules.PAYMENTS: ("这里不能付款或充值", "payments and top-ups are not allowed"),
+    urlrules.DOH: (
+        "不能使用加密 DNS（DoH）绕过过滤",
+        "encrypted DNS (DNS over HTTPS) would bypass the filter, so it is not allowed",
+    ),
+    urlrules.PROXIES_VPN: (
+        "不能使用代理或 VPN 绕过过滤",
+        "proxies and VPNs would bypass the filter, so they are not allowed",
+    ),
+    urlrules.BARE_IP: (
+        "不能直接用 IP 地址访问",
+        "connecting to a bare IP address is not allowed",
+    ),
 }
 
 _CATEGORIES = {
@@ -79,6 +113,12 @@ _CATEGORIES = {
     "scam": ("诈骗", "scams"),
     "extremism": ("极端主义", "extremism"),
     "pii": ("个人信息", "personal information"),
+    "games": ("游戏", "games"),
+    "payments": ("支付", "payments"),
+    "doh": ("加密 DNS", "encrypted DNS"),
+    "proxies_vpn": ("代理和 VPN", "proxies and VPNs"),
+    "social": ("社交网络", "social networks"),
+    "video": ("视频", "video"),
 }
 
 _STYLE = (
@@ -158,6 +198,15 @@ def _section(decision: Decision, lang: str, event_id: str, url: str | None) -> s
     )
 
 
+def _report_entry(decision: Decision, lang: str, event_id: str, url: str | None) -> str:
+    """A report link (举报入口) on a page blocked for exposing personal information."""
+    if decision.reason != REASON_PII or not url:
+        return ""
+    href = escape(report_link(url, "pii", event_id or None))
+    text = "举报这个页面 · Report this page" if lang == "zh" else "Report this page · 举报这个页面"
+    return f'<p><a href="{href}" rel="noopener noreferrer nofollow">{escape(text)}</a></p>'
+
+
 def render_block(
     decision: Decision, lang: str = "en", event_id: str = "", url: str | None = None
 ) -> str:
@@ -171,6 +220,7 @@ def render_block(
         '<meta name="robots" content="noindex">'
         f"<title>{escape(_TEXT[lang]['title'])}</title><style>{_STYLE}</style></head>"
         f"<body><main>{_section(decision, lang, event_id, url)}"
+        f"{_report_entry(decision, lang, event_id, url)}"
         f'<div class="other" lang="{"en" if other == "en" else "zh-CN"}">'
         f"{_section(decision, other, event_id, None)}</div></main></body></html>"
     )

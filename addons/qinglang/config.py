@@ -19,6 +19,7 @@ from pydantic import (
     StrictInt,
     StrictStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -30,6 +31,64 @@ CategoryName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+$")]
 OnError = Literal["block", "pass"]
 # A host name, IP address or `*.domain` (see clients.host_matches).
 _HOST_PATTERN = re.compile(r"^(\*\.)?[A-Za-z0-9_.:\[\]-]+$")
+
+
+class OwnData(BaseModel):
+    """The child's own personal data, for the outbound guard (``outbound.py``): a request
+    carrying any of it to a host not on ``own_data_allow`` is stopped. Each key takes one
+    value or a list. Values are kept as written and compared after normalisation, so
+    ``138 1234 5678`` also catches ``13812345678`` and ``１３８-１２３４-５６７８``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: list[StrictStr] = Field(default_factory=list)
+    phone: list[StrictStr] = Field(default_factory=list)
+    id: list[StrictStr] = Field(default_factory=list)
+    school: list[StrictStr] = Field(default_factory=list)
+    address: list[StrictStr] = Field(default_factory=list)
+    email: list[StrictStr] = Field(default_factory=list)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        # YAML reads an unquoted phone or ID number as an integer.
+        def text(x: Any) -> Any:
+            return str(x) if isinstance(x, int) and not isinstance(x, bool) else x
+
+        if v is None:
+            return []
+        return [text(x) for x in v] if isinstance(v, list) else [text(v)]
+
+    @field_validator("*")
+    @classmethod
+    def _values(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        # Imported here: pii.py imports this module. Messages never repeat the value
+        # (config errors are logged, and these are a child's personal data).
+        from .pii import canonical, classify_value, is_cn_id, is_mobile
+
+        for i, value in enumerate(v, 1):
+            key = canonical(value)
+            if not key:
+                raise ValueError(f"value {i} is empty")
+            if info.field_name == "phone" and not is_mobile(key):
+                raise ValueError(
+                    f"value {i} is not a mainland mobile number (11 digits starting 13-19; "
+                    "spaces, dashes and +86 are fine)"
+                )
+            if info.field_name == "id" and not is_cn_id(key):
+                raise ValueError(
+                    f"value {i} is not a resident ID number (18 characters, a real date of "
+                    "birth and the right check digit)"
+                )
+            if info.field_name == "email" and classify_value(value)[0] != "email":
+                raise ValueError(f"value {i} is not an e-mail address")
+            if len(key) < 2:
+                raise ValueError(f"value {i} is too short to look for (at least 2 characters)")
+        return v
+
+    def items(self) -> list[tuple[str, str]]:
+        """(key, value) for every value given."""
+        return [(k, v) for k in type(self).model_fields for v in getattr(self, k)]
 
 
 class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/profiles.md
@@ -60,6 +119,20 @@ class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/profiles.md
     @field_validator("passthrough_hosts")
     @classmethod
     def _hosts(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if not _HOST_PATTERN.match(h):
+                raise ValueError(f"not a host name or `*.domain` pattern: {h!r}")
+        return v
+
+    # On a page where personal information was masked, a notice with a report link.
+    pii_notice: StrictBool = True
+    # The child's own personal data, and the hosts it may be sent to (outbound.py).
+    own_data: OwnData | None = None
+    own_data_allow: list[StrictStr] = Field(default_factory=list)
+
+    @field_validator("own_data_allow")
+    @classmethod
+    def _own_data_hosts(cls, v: list[str]) -> list[str]:
         for h in v:
             if not _HOST_PATTERN.match(h):
                 raise ValueError(f"not a host name or `*.domain` pattern: {h!r}")
@@ -109,6 +182,15 @@ class EventsConfig(BaseModel):
     retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 30
 
 
+class QuotaConfig(BaseModel):
+    """Where the minutes of the daily quotas are kept (SQLite; survives restarts)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Default: qinglang-quota.sqlite next to the event log. Relative to the config file.
+    db: StrictStr | None = None
+    retention_days: Annotated[StrictInt, Field(ge=2, le=3650)] = 40
+
+
 class Config(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -117,6 +199,7 @@ class Config(BaseModel):
     clients: list[ClientRule] = Field(default_factory=list)
     default_profile: StrictStr = "child"
     events: EventsConfig = Field(default_factory=EventsConfig)
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> Config:
@@ -165,6 +248,8 @@ def parse_config(text: str, path: str | Path) -> Config:
     update: dict[str, Any] = {"lists": lists}
     if cfg.events.db and not Path(cfg.events.db).expanduser().is_absolute():
         update["events"] = cfg.events.model_copy(update={"db": str(base / cfg.events.db)})
+    if cfg.quota.db and not Path(cfg.quota.db).expanduser().is_absolute():
+        update["quota"] = cfg.quota.model_copy(update={"db": str(base / cfg.quota.db)})
     return cfg.model_copy(update=update)
 
 

@@ -1,9 +1,17 @@
 """The mitmproxy addon: options, configuration and the flow hooks.
 
 Each hook is thin; the decisions live in small modules that run without mitmproxy:
-``clients`` (who is asking), ``plan`` (what to do once the headers are in), ``scanjob``
-(the body through the engine, in a worker process), ``blockpage`` and ``events``.
-Hooks return early for flows another addon has already answered.
+``clients`` (who is asking), ``urlrules`` (youth mode: may this request go upstream at
+all; built per profile by ``youthgate``), ``plan`` (what to do once the headers are in),
+``scanjob`` (the body through the engine, in a worker process), ``blockpage``, ``timeup``
+and ``events``. Hooks return early for flows another addon has already answered.
+
+Youth mode in the hooks: ``http_connect`` refuses bypasses (DoH resolvers, proxies/VPNs,
+bare IP addresses); ``tls_clienthello`` intercepts a pass-through host after all when its
+rules (time rules included) refuse it, so the child gets a readable answer; ``request``
+applies every request rule, checks searches and page addresses with the keyword engine,
+counts active minutes, shows the rest reminder and forces safe search. Every moment comes
+from one clock (``qinglang_clock`` replaces it in tests).
 """
 
 from __future__ import annotations
@@ -11,20 +19,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sqlite3
+from collections.abc import Awaitable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.connection import Client
 
-from . import blockpage, compression, content
+from . import blockpage, compression, content, safesearch, timeup, youthgate
 from .clients import IPAddress, host_matches, peer_ip, proxy_user
 from .config import Config, Profile
 from .events import Event, EventStore, path_only
 from .plan import Sniffer, content_length, plan_head, range_is_partial
+from .quota import Activity, QuotaTracker, SqliteQuotaStore, classify
 from .reload import Reloader, Rules, load_rules
 from .scanjob import ScanJob, ScanOutcome
 from .scanpool import ScanPool, default_workers
+from .timerules import Clock, SystemClock
+from .urlrules import ALWAYS_ALLOWED, KeywordTarget, RequestInfo, RequestRules
+from .urlrules import Decision as RuleDecision
+from .youthgate import YouthRules
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +71,13 @@ class _Decision:
 
 
 class _Live:
-    """The rules in force and the scan workers built from them; swapped as one."""
+    """The rules in force, the youth-mode rules and the scan workers built from them;
+    swapped as one."""
 
-    def __init__(self, rules: Rules, pool: ScanPool) -> None:
+    def __init__(self, rules: Rules, pool: ScanPool, youth: YouthRules) -> None:
         self.rules = rules
         self.pool = pool
+        self.youth = youth
 
     @property
     def config(self) -> Config:
@@ -85,6 +103,9 @@ class Qinglang:
         self._events_key: tuple[str, int] | None = None
         self._reloader: asyncio.Task[None] | None = None
         self._running = False
+        self.quota: QuotaTracker | None = None
+        self._quota_key: tuple[str, int] | None = None
+        self.clock: Clock = SystemClock()
 
     # --- options and lifecycle -------------------------------------------------
 
@@ -113,8 +134,20 @@ class Qinglang:
             30,
             "Seconds a scan may take before the profile's on_error policy applies.",
         )
+        loader.add_option(
+            "qinglang_clock",
+            str,
+            "",
+            "Tests only: a file holding the current time (ISO 8601 with an offset), read on "
+            "every request; empty: the system clock.",
+        )
 
     def configure(self, updated: set[str]) -> None:
+        if "qinglang_clock" in updated:
+            path = ctx.options.qinglang_clock
+            self.clock = youthgate.make_clock(path)
+            if path:
+                log.warning("qinglang: time rules use the test clock in %s", path)
         if not updated & OPTIONS:
             return
         if getattr(ctx.options, "stream_large_bodies", None):
@@ -127,10 +160,12 @@ class Qinglang:
         if updated <= {"confdir"} and self.live is not None:
             if self._running:
                 self._open_events(self.live.config)
+                self._open_quota(self.live.config)
             return
         path = ctx.options.qinglang_config or None
         try:
             rules = load_rules(path)
+            youth = youthgate.build(rules.config)
         except ValueError as e:  # SourceError: file, line and reason
             if self.live is None:
                 # Never run half-configured: a proxy without its rules would pass
@@ -145,9 +180,10 @@ class Qinglang:
             default_workers() if workers < 0 else workers,
             float(ctx.options.qinglang_scan_timeout),
         )
-        self._swap(_Live(rules, pool))
+        self._swap(_Live(rules, pool, youth))
         if self._running:
             self._open_events(rules.config)
+            self._open_quota(rules.config)
             self._start_reloader()
             asyncio.get_running_loop().create_task(self._warm(pool))
 
@@ -158,6 +194,7 @@ class Qinglang:
         if self.live is None:
             return
         self._open_events(self.live.config)
+        self._open_quota(self.live.config)
         self._start_reloader()
         self._banner()
         await self._warm(self.live.pool)
@@ -172,6 +209,9 @@ class Qinglang:
         if self.events is not None:
             self.events.close()
             self.events = None
+        if self.quota is not None:
+            self.quota.store.close()
+            self.quota, self._quota_key = None, None
 
     async def _warm(self, pool: ScanPool) -> None:
         try:
@@ -187,6 +227,9 @@ class Qinglang:
     async def _apply_rules(self, rules: Rules) -> None:
         """Reload: start workers for the new rules, and only then put them in force."""
         assert self.live is not None
+        # Domain lists can be large: read off the event loop. A broken list or rule
+        # raises here, and the rules in force stay (the reloader logs why).
+        youth = await asyncio.to_thread(youthgate.build, rules.config)
         pool = ScanPool(rules.lists, self.live.pool.workers, self.live.pool.timeout)
         try:
             await pool.start()
@@ -194,7 +237,8 @@ class Qinglang:
             pool.close()
             raise
         self._open_events(rules.config)
-        self._swap(_Live(rules, pool))
+        self._open_quota(rules.config)
+        self._swap(_Live(rules, pool, youth))
 
     def _start_reloader(self) -> None:
         if self._reloader is not None:
@@ -221,6 +265,30 @@ class Qinglang:
             self.events.close()
         self.events, self._events_key = new, key
 
+    def _open_quota(self, cfg: Config) -> QuotaTracker:
+        """The quota database (opened once, again only when its path changes)."""
+        path = youthgate.quota_db_path(cfg, ctx.options.confdir)
+        key = (str(path), cfg.quota.retention_days)
+        if self.quota is not None and key == self._quota_key:
+            return self.quota
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            store = SqliteQuotaStore(path, retention_days=cfg.quota.retention_days)
+        except (OSError, sqlite3.Error) as e:
+            # Limits still hold while the proxy runs; only a restart forgets the minutes.
+            log.error(
+                "qinglang: cannot open the quota database %s (%s); minutes are kept "
+                "in memory until it can be opened",
+                path,
+                e,
+            )
+            store = SqliteQuotaStore(":memory:", retention_days=cfg.quota.retention_days)
+            key = ("", 0)
+        if self.quota is not None:
+            self.quota.store.close()
+        self.quota, self._quota_key = QuotaTracker(store), key
+        return self.quota
+
     def _banner(self) -> None:
         addrs: list[str] = []
         with contextlib.suppress(Exception):
@@ -232,12 +300,13 @@ class Qinglang:
         cfg = self.live.config
         log.info(
             "qinglang: filtering proxy listening on %s; %d terms from %d list files; "
-            "default profile %r; events in %s",
+            "default profile %r; events in %s; quota minutes in %s",
             where,
             len(self.live.rules.lists.terms),
             len(self.live.rules.lists.files),
             cfg.default_profile,
             self._events_key[0] if self._events_key else "(off)",
+            self._quota_key[0] if self._quota_key and self._quota_key[0] else "(memory)",
         )
         log.info(
             "qinglang: to install the CA certificate on a device, set its proxy to this "
@@ -276,34 +345,151 @@ class Qinglang:
 
     # --- hooks -----------------------------------------------------------------
 
+    def http_connect(self, flow: http.HTTPFlow) -> None:
+        """Bypass resistance at the tunnel: refused before anything is connected."""
+        live = self.live
+        if live is None or flow.response or flow.error:
+            return
+        meta = self._who(flow)
+        rules = live.youth.for_profile(meta["profile"])
+        d = rules.check_connect(flow.request.host, flow.request.port)
+        if not d.allowed:
+            self._refuse(flow, d)
+
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
-        if self.live is None or data.ignore_connection:
+        live = self.live
+        if live is None or data.ignore_connection:
             return
         client = data.context.client
         ip = peer_ip(client.peername)
-        name = self.live.rules.clients.profile_for(ip, self._conn_user(client))
-        prof = self.live.config.profiles.get(name) or self.live.config.profile(None)
+        user = self._conn_user(client)
+        name = live.rules.clients.profile_for(ip, user)
+        prof = live.config.profiles.get(name) or live.config.profile(None)
         if not prof.passthrough_hosts:
             return
         host = data.client_hello.sni
-        if not host and data.context.server.address:
-            host = data.context.server.address[0]
-        if host_matches(host, prof.passthrough_hosts):
-            data.ignore_connection = True
-            log.debug("qinglang: not intercepting %s for profile %s", host, name)
+        port = 443
+        if data.context.server.address:
+            port = data.context.server.address[1]
+            if not host:
+                host = data.context.server.address[0]
+        if not host_matches(host, prof.passthrough_hosts):
+            return
+        # No request will be seen on a connection that is not intercepted, so the rules
+        # for the whole host (time rules included) are applied here. If they refuse it,
+        # the connection is intercepted after all: the request hook then answers with
+        # the time-up or block page instead of a connection that just fails.
+        rules = live.youth.for_profile(name)
+        now = self.clock.now()
+        key = youthgate.client_key(user, str(ip) if ip else "")
+        quota = youthgate.quota_state(self._tracker(live), key, rules, now)
+        d = rules.check_connect(host, port, now=now, quota=quota, intercepted=False)
+        if not d.allowed:
+            log.debug("qinglang: intercepting pass-through host %s (%s)", host, d.reason)
+            return
+        data.ignore_connection = True
+        log.debug("qinglang: not intercepting %s for profile %s", host, name)
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Youth-mode rules for every request (page loads, API calls, media alike).
+
+        Synchronous for almost every request; only when a search or a page address has
+        to go through the scan workers does it return a coroutine, which mitmproxy
+        awaits (its hook caller awaits any awaitable result) while other flows go on."""
         if flow.response or flow.error or not flow.live:
-            return
-        if self.live is None:
+            return None
+        live = self.live
+        if live is None:
             self._block(flow, _Decision(blockpage.REASON_UNCONFIGURED), None, status=503)
-            return
-        self._who(flow)
+            return None
+        meta = self._who(flow)
+        rules = live.youth.for_profile(meta["profile"])
+        now = self.clock.now()
+        key = youthgate.client_key(meta.get("user"), meta.get("client", ""))
+        tracker = self._tracker(live) if youthgate.counts_time(rules) else None
+        info = RequestInfo.of(flow.request)
+        d = rules.check(info, now, youthgate.quota_state(tracker, key, rules, now))
+        if d.action == "timeup":
+            self._timeup(flow, d, rules, now)
+            return None
+        if d.action == "block":
+            self._refuse(flow, d)
+            return None
+        targets = rules.keyword_targets(info)
+        if targets:
+            return self._check_keywords(flow, meta, rules, info, d, targets, now, key, tracker)
+        self._let_through(flow, meta, rules, info, d, now, key, tracker)
+        return None
+
+    async def _check_keywords(
+        self,
+        flow: http.HTTPFlow,
+        meta: dict[str, Any],
+        rules: RequestRules,
+        info: RequestInfo,
+        d: RuleDecision,
+        targets: list[KeywordTarget],
+        now: datetime,
+        key: str,
+        tracker: QuotaTracker | None,
+    ) -> None:
+        prof = self._profile(meta)
+        for target in targets:
+            job = ScanJob(
+                body=target.text.encode("utf-8"),
+                content_type="text/plain; charset=utf-8",
+                content_encoding=None,
+                accept_encoding=None,
+                profile=prof,
+            )
+            out = await self._scan(job)
+            if flow.response or flow.error or not flow.live:
+                return  # killed or answered while the scan ran
+            verdict = rules.judge(target, out)
+            if verdict is not None:
+                self._refuse(flow, verdict, outcome=out)
+                return
+            if out.status == "error" and prof.on_error == "block":
+                # Fail-closed as for pages: what cannot be checked does not go out.
+                self._block(flow, _Decision(blockpage.REASON_ERROR), None, detail=out.problem)
+                self._answered(flow)
+                return
+        self._let_through(flow, meta, rules, info, d, now, key, tracker)
+
+    def _let_through(
+        self,
+        flow: http.HTTPFlow,
+        meta: dict[str, Any],
+        rules: RequestRules,
+        info: RequestInfo,
+        d: RuleDecision,
+        now: datetime,
+        key: str,
+        tracker: QuotaTracker | None,
+    ) -> None:
+        """Count the minute, remind of a rest when due, force safe search."""
+        time_rules = rules.rules.time
+        if tracker is not None and d.reason != ALWAYS_ALLOWED:
+            activity = classify(info.method, info.path, info.headers)
+            tracker.note(key, meta["profile"], time_rules, now, activity)
+            every = time_rules.rest_reminder
+            if (
+                every
+                and activity is Activity.PAGE
+                and info.method == "GET"
+                and tracker.reminder_due(key, now, every)
+            ):
+                self._rest_reminder(flow, tracker.streak_minutes(key, now))
+                return
+        if rules.rules.safe_search:
+            safesearch.enforce(flow.request)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.error or not flow.live or flow.response is None or self.live is None:
             return
         meta = self._who(flow)
+        if meta.get("answered"):
+            return  # our own block, time-up or reminder page
         prof = self._profile(meta)
         resp = flow.response
         if prof.filter and host_matches(flow.request.pretty_host, prof.passthrough_hosts):
@@ -359,11 +545,67 @@ class Qinglang:
         if not compression.codings(cenc) and not content.plan_for(ctype, raw).scans:
             return  # images, fonts, scripts: byte for byte, without a trip to a worker
         job = ScanJob(raw, ctype, cenc, flow.request.headers.get("accept-encoding"), prof)
+        job = job.for_page(flow.request)  # the risk notice's language and report address
         outcome = await self._scan(job)
         if flow.live and flow.response is resp:
             self._apply(flow, prof, outcome)
 
     # --- decisions -------------------------------------------------------------
+
+    def _tracker(self, live: _Live) -> QuotaTracker:
+        # Opened in `running`; hooks driven without it (unit tests) open it on first use.
+        return self.quota if self.quota is not None else self._open_quota(live.config)
+
+    @staticmethod
+    def _answered(flow: http.HTTPFlow) -> None:
+        meta = flow.metadata.get(META)
+        if isinstance(meta, dict):
+            meta["answered"] = True
+
+    def _refuse(
+        self, flow: http.HTTPFlow, d: RuleDecision, *, outcome: ScanOutcome | None = None
+    ) -> None:
+        """The block page for a request rule (a CONNECT gets the same 403)."""
+        # Keyword verdicts carry the list terms in the outcome; other rules name the
+        # listed domain, pattern or category that decided.
+        detail = None if outcome is not None else d.rule
+        self._block(flow, _Decision(d.reason, d.category), None, outcome=outcome, detail=detail)
+        self._answered(flow)
+
+    def _timeup(
+        self, flow: http.HTTPFlow, d: RuleDecision, rules: RequestRules, now: datetime
+    ) -> None:
+        req = flow.request
+        reply = timeup.timeup_reply(
+            d.reason,
+            d.returns_at,
+            now,
+            method=req.method,
+            path=req.path,
+            headers=req.headers,
+            category=d.category,
+            tz=rules.rules.time.tz,
+        )
+        if reply.headers.get("Content-Type", "").startswith("text/html"):
+            # Page loads only: apps polling through the night would flood the log.
+            back = d.returns_at.isoformat() if d.returns_at else "not within a week"
+            self._record(flow, "block", d.reason, detail=f"time is up; access returns {back}")
+        flow.response = http.Response.make(reply.status, reply.body, reply.headers)
+        self._answered(flow)
+
+    def _rest_reminder(self, flow: http.HTTPFlow, minutes: int) -> None:
+        lang = timeup.choose_lang(flow.request.headers.get("accept-language"))
+        body = timeup.render_rest_reminder(minutes, lang).encode("utf-8")
+        flow.response = http.Response.make(
+            200,
+            body,
+            {
+                "content-type": "text/html; charset=utf-8",
+                "cache-control": "no-store",
+                "x-qinglang": "rest-reminder",
+            },
+        )
+        self._answered(flow)
 
     async def _scan(self, job: ScanJob) -> ScanOutcome:
         for _ in range(3):

@@ -1,0 +1,89 @@
+"""Youth mode as the proxy holds it: every profile's request rules, built from a config.
+
+Built when the config is loaded or reloaded and swapped in with the rest of the rules, so
+a request sees the old rules or the new ones, never a mix. Building reads the domain lists
+(``<list dir>/domains/*.txt``); an unreadable list or a bad rule raises ``ValueError``
+(``SourceError`` with file and line) and the rules in force stay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from . import presets
+from .config import Config
+from .domains import DomainLists, load_domains
+from .presets import EffectiveRules
+from .quota import QuotaTracker
+from .timerules import Clock, FileClock, QuotaState, SystemClock
+from .urlrules import RequestRules
+
+QUOTA_DB_NAME = "qinglang-quota.sqlite"
+EVENTS_DB_NAME = "qinglang-events.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class YouthRules:
+    """One ``RequestRules`` per profile, over one set of domain lists."""
+
+    requests: Mapping[str, RequestRules]
+    domains: DomainLists
+    default_profile: str
+
+    def for_profile(self, name: str | None) -> RequestRules:
+        # After a reload the profile may be gone: the default then applies (as for scans).
+        found = self.requests.get(name) if name else None
+        return found if found is not None else self.requests[self.default_profile]
+
+
+def build(cfg: Config) -> YouthRules:
+    """Resolve every profile's presets and compile its request rules."""
+    effective: dict[str, EffectiveRules] = presets.resolve_all(cfg)
+    lists = load_domains(cfg.lists)
+    requests = {
+        name: RequestRules(rules, lists.categories_for) for name, rules in effective.items()
+    }
+    return YouthRules(requests, lists, cfg.default_profile)
+
+
+def events_db_path(cfg: Config, confdir: str | Path) -> Path:
+    if cfg.events.db:
+        return Path(cfg.events.db).expanduser()
+    return Path(confdir).expanduser() / EVENTS_DB_NAME
+
+
+def quota_db_path(cfg: Config, confdir: str | Path) -> Path:
+    """``quota.db`` from the config, else next to the event log (mitmproxy's confdir
+    unless ``events.db`` puts the log elsewhere)."""
+    if cfg.quota.db:
+        return Path(cfg.quota.db).expanduser()
+    return events_db_path(cfg, confdir).parent / QUOTA_DB_NAME
+
+
+def make_clock(path: str) -> Clock:
+    """The proxy's clock: the system's, or (tests only) the moment written in ``path``."""
+    return FileClock(path) if path else SystemClock()
+
+
+def client_key(user: str | None, client: str) -> str:
+    """Whose minutes: the proxy log-in, which follows a child across devices, else the
+    device's address (the ``client`` column of the quota database)."""
+    return user or client
+
+
+def quota_state(
+    tracker: QuotaTracker | None, key: str, rules: RequestRules, now: datetime
+) -> QuotaState | None:
+    """The client's usage when the profile has a daily limit (None: nothing to look up)."""
+    if tracker is None or rules.rules.time.daily_minutes is None:
+        return None
+    return tracker.state(key, rules.rules.time, now)
+
+
+def counts_time(rules: RequestRules) -> bool:
+    """Whether requests of this profile are counted: it has a daily limit or a reminder."""
+    t = rules.rules.time
+    return t.daily_minutes is not None or bool(t.rest_reminder)
