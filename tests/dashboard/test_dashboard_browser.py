@@ -109,8 +109,10 @@ def test_sign_in_see_and_filter_events(browser: Browser, live: LiveServer, home:
 
 def test_grant_an_ask_for_access(browser: Browser, live: LiveServer, home: Home) -> None:
     conn = db.connect(home.settings.state_db)
-    asks.create(conn, client="10.0.0.7", user=None, profile="child", kind="block",
-                host="games.example", path="/play", now=time.time(), message="homework")  # fmt: skip
+    asks.create(
+        conn, client="10.0.0.7", user=None, profile="child", kind="block",
+        host="games.example", path="/play", now=time.time(), message="homework",
+    )  # fmt: skip
     conn.close()
     page = _page(browser)
     _sign_in(page, live.url)

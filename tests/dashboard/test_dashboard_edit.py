@@ -73,9 +73,7 @@ def test_a_bad_edit_is_rejected_with_the_reason(
     assert r.status_code == 400 and "not a whole number" in r.text
 
 
-def test_a_concurrent_edit_is_not_lost(
-    make_client: Callable[..., TestClient], home: Home
-) -> None:
+def test_a_concurrent_edit_is_not_lost(make_client: Callable[..., TestClient], home: Home) -> None:
     c = make_client()
     page = c.get("/profiles/child").text
     home.config.write_text(home.config.read_text(encoding="utf-8") + "# edited by hand\n")
