@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Literal, Protocol
 
-from . import charset, compression, content
+from . import blockpage, charset, compression, content, risknotice
 from .config import Profile
 from .engine import BLOCK, Engine
 
@@ -31,6 +31,24 @@ _WEB_LABELS = {
 }
 
 
+class _Headers(Protocol):
+    def get(self, key: str, default: None = None) -> str | None: ...
+
+
+class _Request(Protocol):
+    """What ``ScanJob.for_page`` reads of a ``mitmproxy.http.Request``."""
+
+    scheme: str
+    port: int
+    path: str
+
+    @property
+    def pretty_host(self) -> str: ...
+
+    @property
+    def headers(self) -> _Headers: ...
+
+
 @dataclass(frozen=True, slots=True)
 class ScanJob:
     body: bytes  # as received: still content-encoded
@@ -38,6 +56,18 @@ class ScanJob:
     content_encoding: str | None
     accept_encoding: str | None  # the request's: how a changed body may be compressed
     profile: Profile
+    accept_language: str | None = None  # the request's: the language of the risk notice
+    url: str | None = None  # scheme://host/path (no query): the notice's report link
+
+    def for_page(self, request: _Request) -> ScanJob:
+        """This job with the request's language and the page's address (risk notice)."""
+        return replace(
+            self,
+            accept_language=request.headers.get("accept-language"),
+            url=risknotice.page_url(
+                request.scheme, request.pretty_host, request.port, request.path
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +147,11 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
         # Nothing to hide: the response goes on exactly as it came.
         return ScanOutcome("allow", **common)  # type: ignore[arg-type]
 
-    new = charset.encode(result.body, dec)
+    doc = result.body
+    if kind == "html" and result.pii and job.profile.pii_notice and _is_page(job.content_type):
+        lang = blockpage.choose_lang(job.accept_language)
+        doc = risknotice.insert_notice(doc, risknotice.notice_html(lang, job.url)) or doc
+    new = charset.encode(doc, dec)
     body, encoding = compression.encode_cheap(new, job.content_encoding, job.accept_encoding)
     return ScanOutcome(
         "mask",
@@ -126,6 +160,12 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
         content_type=_labelled(job.content_type, dec, kind),
         **common,  # type: ignore[arg-type]
     )
+
+
+def _is_page(content_type: str | None) -> bool:
+    """A page a browser shows as HTML: ``text/html`` or unlabelled, never XML or SVG (a
+    notice there would break the document)."""
+    return content.mime_of(content_type) in ("text/html", "")
 
 
 def _utf8_but_cut(raw: bytes) -> bool:
