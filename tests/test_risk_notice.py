@@ -9,6 +9,7 @@ from html.parser import HTMLParser
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from mitmproxy import http
 
 from qinglang.config import Profile
 from qinglang.engine import Engine
@@ -49,9 +50,7 @@ def scan(
     lang: str | None = "zh-CN,zh;q=0.9",
     profile: Profile | None = None,
 ) -> ScanOutcome:
-    job = ScanJob(
-        body, ctype, None, None, profile or Profile(), accept_language=lang, url=PAGE_URL
-    )
+    job = ScanJob(body, ctype, None, None, profile or Profile(), accept_language=lang, url=PAGE_URL)
     return run_job(engine, job)
 
 
@@ -110,7 +109,7 @@ def test_page_with_notice_is_well_formed_and_the_notice_sits_in_the_body(engine:
     start = doc.index("<details")
     end = doc.index("</details>") + len("</details>")
     el = ET.fromstring(doc[start:end])
-    assert [c.tag for c in el][0] == "summary"
+    assert el[0].tag == "summary"
 
 
 def test_chinese_or_english_from_accept_language(engine: Engine) -> None:
@@ -135,12 +134,12 @@ def test_notice_links_to_the_report_entry_with_the_page_address(engine: Engine) 
 
 
 def test_for_page_drops_the_query_from_the_report_address() -> None:
-    class Req:
-        scheme, port, path = "https", 443, "/s?q=13812345678&tok=secret#x"
-        pretty_host = "search.example"
-        headers = {"accept-language": "en"}
-
-    job = ScanJob(b"", "text/html", None, None, Profile()).for_page(Req())
+    req = http.Request.make(
+        "GET",
+        "https://search.example/s?q=13812345678&tok=secret",
+        headers={"accept-language": "en"},
+    )
+    job = ScanJob(b"", "text/html", None, None, Profile()).for_page(req)
     assert job.url == "https://search.example/s"
     assert job.accept_language == "en"
 

@@ -14,6 +14,10 @@ try:
 except ImportError:  # running from a source checkout without `pip install`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from qinglang.outbound import OutboundGuard
 from qinglang.proxyaddon import Qinglang
+from qinglang.reportentry import ReportEntry
 
-addons = [Qinglang()]
+# Order matters: the report entry answers its own host before any rule can stop it; the
+# outbound guard reads the profile that Qinglang's request hook resolves.
+addons = [ReportEntry(), Qinglang(), OutboundGuard()]

@@ -61,13 +61,17 @@ def _mitmdump(config: str, rest: list[str]) -> int:
     from mitmproxy.tools.dump import DumpMaster
     from mitmproxy.tools.main import run
 
+    from .outbound import OutboundGuard
     from .proxyaddon import Qinglang
+    from .reportentry import ReportEntry
 
     class QinglangMaster(DumpMaster):
         def __init__(self, options, **kwargs):  # type: ignore[no-untyped-def]
             super().__init__(options, **kwargs)
             # Added directly, not as a script: filtering is on from the first connection.
-            self.addons.add(Qinglang(config))
+            # Report entry first (its host is never stopped), the outbound guard after
+            # Qinglang (it reads the profile Qinglang resolves).
+            self.addons.add(ReportEntry(), Qinglang(config), OutboundGuard())
 
     try:
         run(QinglangMaster, cmdline.mitmdump, rest)
