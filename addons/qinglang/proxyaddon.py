@@ -34,7 +34,7 @@ from .config import Config, Profile
 from .events import Event, EventStore, path_only
 from .plan import Sniffer, content_length, plan_head, range_is_partial
 from .quota import Activity, QuotaTracker, SqliteQuotaStore, classify
-from .reload import Reloader, Rules, load_rules
+from .reload import Rules, load_rules
 from .scanjob import ScanJob, ScanOutcome
 from .scanpool import ScanPool, default_workers
 from .timerules import Clock, SystemClock
@@ -230,6 +230,9 @@ class Qinglang:
         # Domain lists can be large: read off the event loop. A broken list or rule
         # raises here, and the rules in force stay (the reloader logs why).
         youth = await asyncio.to_thread(youthgate.build, rules.config)
+        if rules is self.live.rules:  # only the domain lists changed: the workers stay
+            self.live = _Live(rules, self.live.pool, youth)
+            return
         pool = ScanPool(rules.lists, self.live.pool.workers, self.live.pool.timeout)
         try:
             await pool.start()
@@ -246,7 +249,7 @@ class Qinglang:
             self._reloader = None
         interval = ctx.options.qinglang_reload
         if interval > 0 and self.live is not None:
-            reloader = Reloader(self.live.rules, interval, self._apply_rules)
+            reloader = youthgate.YouthReloader(self.live.rules, interval, self._apply_rules)
             self._reloader = asyncio.get_running_loop().create_task(reloader.run())
 
     def _open_events(self, cfg: Config) -> None:

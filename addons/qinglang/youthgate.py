@@ -8,18 +8,24 @@ a request sees the old rules or the new ones, never a mix. Building reads the do
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from . import presets
 from .config import Config
-from .domains import DomainLists, load_domains
+from .domains import DomainLists, domain_files, load_domains
 from .presets import EffectiveRules
 from .quota import QuotaTracker
+from .reload import Reloader, Rules, Signature
 from .timerules import Clock, FileClock, QuotaState, SystemClock
 from .urlrules import RequestRules
+
+log = logging.getLogger(__name__)
 
 QUOTA_DB_NAME = "qinglang-quota.sqlite"
 EVENTS_DB_NAME = "qinglang-events.sqlite"
@@ -87,3 +93,49 @@ def counts_time(rules: RequestRules) -> bool:
     """Whether requests of this profile are counted: it has a daily limit or a reminder."""
     t = rules.rules.time
     return t.daily_minutes is not None or bool(t.rest_reminder)
+
+
+def _stat(path: Path) -> tuple[str, int, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (str(path), -1, -1, -1)
+    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def domain_signature(list_dirs: list[str]) -> Signature:
+    """Metadata of the domain lists (and their folders, so added or removed files show)."""
+    folders = [Path(d) / "domains" for d in list_dirs]
+    try:
+        files = domain_files(list_dirs)
+    except ValueError:  # a list folder disappeared: the keyword lists' reload says so
+        files = []
+    return tuple(_stat(p) for p in [*folders, *files])
+
+
+class YouthReloader(Reloader):
+    """``reload.Reloader`` that also watches the domain lists (``domains/*.txt``), which
+    the keyword lists' signature and digest do not cover. An edit there re-applies the
+    rules in force, so ``apply`` rebuilds the request rules; a broken list keeps the old."""
+
+    def __init__(
+        self, rules: Rules, interval: float, apply: Callable[[Rules], Awaitable[None]]
+    ) -> None:
+        super().__init__(rules, interval, apply)
+        self._domains = domain_signature(rules.config.lists)
+
+    async def check(self) -> bool:
+        if await super().check():
+            self._domains = await asyncio.to_thread(domain_signature, self.rules.config.lists)
+            return True
+        sig = await asyncio.to_thread(domain_signature, self.rules.config.lists)
+        if sig == self._domains:
+            return False
+        self._domains = sig  # a broken edit is reported once, not on every poll
+        try:
+            await self.apply(self.rules)
+        except Exception as e:
+            log.error("qinglang: domain list edit rejected, the previous rules stay: %s", e)
+            return False
+        log.info("qinglang: domain lists reloaded")
+        return True

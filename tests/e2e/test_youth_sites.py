@@ -8,6 +8,7 @@ The keyword lists are conftest's (赌博 weight 10, 网络赌场 40, 裸聊 60; 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -164,3 +165,38 @@ def test_payments_blocked_or_open_in_a_window(world: World) -> None:
         api = c.get("https://pay.qq.com/cgi-bin/order", headers=API).json()
         assert (api["reason"], api["returns_at"]) == ("payments", "2025-06-14T10:00:00+08:00")
     clock.set("2025-06-04T12:00:00+08:00")
+
+
+def test_domain_list_and_rule_edits_are_picked_up_and_broken_ones_rejected(
+    tmp_path: Path,
+) -> None:
+    with youth_world(tmp_path, CONFIG, DOMAINS) as w, w.proxy.client(CHILD) as c:
+        w.clock.set("2025-06-04T12:00:00+08:00")
+        url = "https://www.dice.example.test/"
+        assert c.get(url, headers=ZH).status_code == 200
+        lists = w.proxy.lists / "domains"
+        with (lists / "gambling.txt").open("a", encoding="utf-8") as f:
+            f.write("dice.example.test\n")
+        eventually(lambda: c.get(url, headers=ZH).status_code == 403, "the listed domain")
+
+        # A list file the loader refuses: reported with its name, the rules stay.
+        (lists / "Bad Name.txt").write_text("x.example.test\n", encoding="utf-8")
+        eventually(lambda: "domain list edit rejected" in w.proxy.log(), "the rejection")
+        assert "Bad Name.txt" in w.proxy.log()
+        assert c.get(url, headers=ZH).status_code == 403
+        assert c.get("https://casino.example.test/", headers=ZH).status_code == 403
+
+        (lists / "Bad Name.txt").unlink()
+        cfg = w.proxy.config.read_text(encoding="utf-8")
+        w.proxy.config.write_text(
+            cfg.replace(
+                "deny_domains: [blocked.example.test]", "deny_domains: [chat.example.test]"
+            ),
+            encoding="utf-8",
+        )
+        eventually(
+            lambda: c.get("https://chat.example.test/", headers=ZH).status_code == 403,
+            "the new deny_domains entry",
+        )
+        assert c.get("https://blocked.example.test/", headers=ZH).status_code == 200
+        assert c.get(url, headers=ZH).status_code == 403
