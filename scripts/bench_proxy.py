@@ -66,6 +66,9 @@ BROWSER_ACCEPT_ENCODING = "gzip, deflate, br, zstd"
 RESULT = "RESULT "
 PROXIES = ("bare", "qinglang")
 PROCS = ("mitmdump", "workers", "upstream", "loadgen")
+SECTIONS = ("saturation", "rate", "stall")
+STALL_WORKERS, STALL_QPS = 4, 25  # hey workers x their rate: small pages per second
+STALL_RATE = STALL_WORKERS * STALL_QPS
 
 # wrk prints this line from its done() hook: counts and latency percentiles in microseconds.
 WRK_LUA = """\
@@ -298,7 +301,7 @@ class Received:
     status: int
     received_bytes: int
     encoding: str
-    identical: bool  # same bytes and Content-Encoding as the upstream sent
+    identical: bool  # same bytes and headers as the upstream sent (no re-encoding)
     terms_left: int  # MASK_TERMS still readable in the decoded body
     ok: bool
     note: str
@@ -314,6 +317,10 @@ def _decode(body: bytes, enc: str) -> bytes:
     if enc == "zstd":
         return zstandard.ZstdDecompressor().decompressobj().decompress(body)
     return body
+
+
+def _headers(h: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in h.items() if k != "date"}
 
 
 def fetch(proxy_port: int, url: str, timeout: float = 120) -> tuple[int, dict[str, str], bytes]:
@@ -339,7 +346,10 @@ def check_pages(
         status, h, body = fetch(ql.port, up.url(p.path))
         up_enc = p.headers.get("content-encoding", "")
         enc = h.get("content-encoding", "")
-        identical = body == p.body and enc == up_enc
+        # Untouched means the same bytes and the same headers as through the bare proxy
+        # (apart from the upstream's Date, which changes between the two requests).
+        same_headers = _headers(h) == _headers(bh)
+        identical = body == p.body and enc == up_enc and same_headers
         try:
             text = _decode(body, enc).decode("utf-8", "replace")
         except Exception as e:  # a broken body is reported in the table, not raised
@@ -390,10 +400,10 @@ class Row:
         vals = [100 * r.cpu.get(proc, 0.0) / r.seconds for r in self.runs[proxy] if r.seconds]
         return statistics.median(vals) if vals else 0.0
 
-    def cpu_ms_per_request(self, proxy: str) -> float:
-        """Median CPU of the proxy (mitmdump and its workers) per request, in ms."""
+    def cpu_ms_per_request(self, proxy: str, procs: tuple[str, ...]) -> float:
+        """Median CPU of ``procs`` per request, in ms."""
         vals = [
-            1000 * (r.cpu.get("mitmdump", 0.0) + r.cpu.get("workers", 0.0)) / r.requests
+            1000 * sum(r.cpu.get(p, 0.0) for p in procs) / r.requests
             for r in self.runs[proxy]
             if r.requests
         ]
@@ -535,8 +545,8 @@ class Bench:
         pages' latencies and the big page's time."""
         assert self.up is not None
         port = self.proxies[proxy].port
-        # 4 workers x 25/s: 100 small pages per second, several in flight at any time.
-        cmd = hey_cmd(port, self.up.url("/small.html"), 4, 25, 600)
+        # Several small pages in flight at any time; hey runs until it is interrupted.
+        cmd = hey_cmd(port, self.up.url("/small.html"), STALL_WORKERS, STALL_QPS, 600)
         with self.meter(proxy).measure() as cpu:
             p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             out = _read_all(p)
@@ -587,31 +597,24 @@ def _ms(x: float) -> str:
     return f"{x:.1f}" if x < 100 else f"{x:.0f}"
 
 
-def report(
-    command: str,
-    args: argparse.Namespace,
-    env: dict[str, str],
-    received: list[Received],
-    sat: list[Row],
-    rate: Row,
-    stall: Row,
-    big: dict[str, list[float]],
-) -> str:
-    L: list[str] = []
-    L.append("## Proxy benchmark: bare mitmdump against qinglang\n")
-    L.append(f"`{command}`\n")
-    L.append(
+def report_head(command: str, args: argparse.Namespace, env: dict[str, str]) -> list[str]:
+    return [
+        "## Proxy benchmark: bare mitmdump against qinglang\n",
+        f"`{command}`\n",
         f"{env['cpus']} cores, Python {env['python']}, mitmproxy {env['mitmproxy']}, "
         f"{env['wrk']}, {env['hey']}; qinglang on the shipped lists, child profile, "
         f"`qinglang_workers={args.workers}` ({env['workers']} scan workers). Loopback, "
         f"explicit proxy, `Accept-Encoding: {BROWSER_ACCEPT_ENCODING}`. Bare and qinglang "
-        f"interleaved, median of {args.repeats} run(s) each.\n"
-    )
-    L.append(
+        f"interleaved, median of {args.repeats} run(s) each.\n",
+    ]
+
+
+def report_saturation(args: argparse.Namespace, env: dict[str, str], sat: list[Row]) -> list[str]:
+    L = [
         f"### Saturation: {args.connections} connections, {args.duration} s per run\n\n"
         "| page | tool | bare req/s | qinglang req/s | qinglang / bare | "
         "bare p50 / p99 ms | qinglang p50 / p99 ms |\n|---|---|---|---|---|---|---|"
-    )
+    ]
     for row in sat:
         b, q = row.median("bare", "rps"), row.median("qinglang", "rps")
         L.append(
@@ -624,54 +627,64 @@ def report(
         f"{env['cpus']} cores = {100 * int(env['cpus'])}%)\n\n"
         "| page | bare: mitmdump / upstream / load gen | "
         "qinglang: mitmdump / workers / upstream / load gen | "
-        "proxy CPU per request, bare / qinglang (ms) |\n|---|---|---|---|"
+        "CPU ms per request: bare mitmdump / qinglang mitmdump + workers |\n|---|---|---|---|"
     )
     for row in sat:
         bare_cpu = " / ".join(
             _f(row.cpu_pct("bare", p)) for p in ("mitmdump", "upstream", "loadgen")
         )
         ql_cpu = " / ".join(_f(row.cpu_pct("qinglang", p)) for p in PROCS)
-        L.append(
-            f"| {row.name} | {bare_cpu} | {ql_cpu} | "
-            f"{row.cpu_ms_per_request('bare'):.2f} / {row.cpu_ms_per_request('qinglang'):.2f} |"
+        per = (
+            f"{row.cpu_ms_per_request('bare', ('mitmdump',)):.2f} / "
+            f"{row.cpu_ms_per_request('qinglang', ('mitmdump',)):.2f} + "
+            f"{row.cpu_ms_per_request('qinglang', ('workers',)):.2f}"
         )
+        L.append(f"| {row.name} | {bare_cpu} | {ql_cpu} | {per} |")
+    return L
+
+
+def report_rate(args: argparse.Namespace, rate: Row) -> list[str]:
     bp50, bp99 = rate.median("bare", "p50_ms"), rate.median("bare", "p99_ms")
     qp50, qp99 = rate.median("qinglang", "p50_ms"), rate.median("qinglang", "p99_ms")
-    L.append(
-        f"\n### Home-network rate: {args.rate:g} pages per second for {args.rate_duration:g} s\n\n"
-        "| load | bare p50 / p99 ms | qinglang p50 / p99 ms | added p50 / p99 ms (target 5 / 10) | "
-        "proxy CPU bare / qinglang (% of a core) |\n|---|---|---|---|---|"
-    )
     cpu_b = rate.cpu_pct("bare", "mitmdump")
     cpu_q = rate.cpu_pct("qinglang", "mitmdump") + rate.cpu_pct("qinglang", "workers")
-    L.append(
+    return [
+        f"\n### Home-network rate: {args.rate:g} pages per second for {args.rate_duration:g} s\n\n"
+        "| load | bare p50 / p99 ms | qinglang p50 / p99 ms | added p50 / p99 ms (target 5 / 10) | "
+        "proxy CPU bare / qinglang (% of a core) |\n|---|---|---|---|---|",
         f"| {rate.name} ({_f(rate.median('qinglang', 'rps'), 1)} req/s reached) | "
         f"{_ms(bp50)} / {_ms(bp99)} | {_ms(qp50)} / {_ms(qp99)} | "
-        f"{qp50 - bp50:+.1f} / {qp99 - bp99:+.1f} | {_f(cpu_b)} / {_f(cpu_q)} |"
-    )
+        f"{qp50 - bp50:+.1f} / {qp99 - bp99:+.1f} | {_f(cpu_b)} / {_f(cpu_q)} |",
+    ]
+
+
+def report_stall(args: argparse.Namespace, stall: Row, big: dict[str, list[float]]) -> list[str]:
     bw, qw = stall.median("bare", "max_ms"), stall.median("qinglang", "max_ms")
     bt, qt = statistics.median(big["bare"]), statistics.median(big["qinglang"])
-    L.append(
-        f"\n### Stall: 100 small pages per second (2 KB HTML) while one {args.big_mb:g} MB "
-        "HTML page with matches goes through\n\n"
-        "| measure | bare | qinglang | added |\n|---|---|---|---|"
-    )
-    L.append(f"| worst small-page latency (ms) | {_ms(bw)} | {_ms(qw)} | {qw - bw:+.0f} |")
     p50b, p50q = stall.median("bare", "p50_ms"), stall.median("qinglang", "p50_ms")
-    L.append(f"| small-page p50 latency (ms) | {_ms(p50b)} | {_ms(p50q)} | {p50q - p50b:+.1f} |")
-    L.append(f"| the {args.big_mb:g} MB page (s) | {bt:.2f} | {qt:.2f} | {qt - bt:+.2f} |")
-    L.append(
+    return [
+        f"\n### Stall: {STALL_RATE} small pages per second (2 KB HTML) while one "
+        f"{args.big_mb:g} MB HTML page with matches goes through\n\n"
+        "| measure | bare | qinglang | added |\n|---|---|---|---|",
+        f"| worst small-page latency (ms) | {_ms(bw)} | {_ms(qw)} | {qw - bw:+.0f} |",
+        f"| small-page p50 latency (ms) | {_ms(p50b)} | {_ms(p50q)} | {p50q - p50b:+.1f} |",
+        f"| the {args.big_mb:g} MB page (s) | {bt:.2f} | {qt:.2f} | {qt - bt:+.2f} |",
+    ]
+
+
+def report_received(received: list[Received]) -> list[str]:
+    L = [
         "\n### What the client received through qinglang\n\n"
         "| page | upstream bytes, encoding | received status, bytes, encoding | "
-        "byte-identical | verdict |\n|---|---|---|---|---|"
-    )
+        "bytes and headers identical | verdict |\n|---|---|---|---|---|"
+    ]
     for r in received:
         L.append(
             f"| {r.label} | {_f(r.upstream_bytes)}, {r.upstream_encoding} | "
             f"{r.status}, {_f(r.received_bytes)}, {r.encoding} | "
             f"{'yes' if r.identical else 'no'} | {r.note}{'' if r.ok else ' (WRONG)'} |"
         )
-    return "\n".join(L) + "\n"
+    return L
 
 
 # --- command line --------------------------------------------------------------------------
@@ -702,9 +715,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--rate-duration", type=_positive(float), help="seconds per rate run (10)")
     ap.add_argument("--big-mb", type=_positive(float), default=10.0, help="stall page, MB (10)")
     ap.add_argument("--workers", type=int, default=-1, help="qinglang_workers (-1: one per core)")
+    ap.add_argument(
+        "--only",
+        action="append",
+        choices=SECTIONS,
+        help="run only this part (repeatable; default: all)",
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-': stdout)")
     args = ap.parse_args(argv)
     quick = args.quick
+    args.only = args.only or list(SECTIONS)
     args.duration = args.duration or (1 if quick else 3)
     args.repeats = args.repeats or (1 if quick else 3)
     args.rate_duration = args.rate_duration or (2.0 if quick else 10.0)
@@ -772,10 +792,16 @@ def main(argv: list[str] | None = None) -> int:
                 bench.up,
                 [bench.pages[p] for p in order],
             )
-            bench.warm_up()
-            sat = bench.run_saturation()
-            rate = bench.run_fixed_rate()
-            stall, big = bench.run_stall()
+            sat: list[Row] = []
+            rate: Row | None = None
+            stall: tuple[Row, dict[str, list[float]]] | None = None
+            if "saturation" in args.only:
+                bench.warm_up()
+                sat = bench.run_saturation()
+            if "rate" in args.only:
+                rate = bench.run_fixed_rate()
+            if "stall" in args.only:
+                stall = bench.run_stall()
             ql = bench.proxies["qinglang"]
             ql.stop()
             addon_errors = [m for m in ("Traceback", "Addon error") if m in ql.log()]
@@ -784,21 +810,28 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         finally:
             bench.stop()
-    text = report(command, args, env, received, sat, rate, stall, big)
-    print(text)
+    lines = report_head(command, args, env)
+    data: dict[str, Any] = {
+        "command": command,
+        "environment": env,
+        "settings": {k: v for k, v in vars(args).items() if k != "json"},
+    }
+    if sat:
+        lines += report_saturation(args, env, sat)
+        data["saturation"] = [_row_json(r) for r in sat]
+    if rate is not None:
+        lines += report_rate(args, rate)
+        data["fixed_rate"] = _row_json(rate)
+    if stall is not None:
+        lines += report_stall(args, *stall)
+        data["stall"] = {**_row_json(stall[0]), "big_page_seconds": stall[1]}
+    lines += report_received(received)
+    data["received"] = [asdict(r) for r in received]
+    print("\n".join(lines) + "\n")
     if addon_errors:
         print(f"bench_proxy: {', '.join(addon_errors)} in qinglang's log", file=sys.stderr)
     print(f"(took {time.monotonic() - t0:.0f} s)", file=sys.stderr)
     if args.json:
-        data = {
-            "command": command,
-            "environment": env,
-            "settings": {k: v for k, v in vars(args).items() if k != "json"},
-            "received": [asdict(r) for r in received],
-            "saturation": [_row_json(r) for r in sat],
-            "fixed_rate": _row_json(rate),
-            "stall": {**_row_json(stall), "big_page_seconds": big},
-        }
         blob = json.dumps(data, indent=2, ensure_ascii=False)
         if args.json == "-":
             print(blob)
@@ -816,7 +849,9 @@ def _row_json(row: Row) -> dict[str, Any]:
             "p99_ms": row.median(p, "p99_ms"),
             "max_ms": row.median(p, "max_ms"),
             "cpu_pct": {proc: row.cpu_pct(p, proc) for proc in PROCS},
-            "proxy_cpu_ms_per_request": row.cpu_ms_per_request(p),
+            "cpu_ms_per_request": {
+                proc: row.cpu_ms_per_request(p, (proc,)) for proc in ("mitmdump", "workers")
+            },
         }
         for p in PROXIES
     }
