@@ -21,6 +21,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Awaitable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -372,11 +373,17 @@ class Qinglang:
             return
         host = data.client_hello.sni
         port = 443
+        dialed = None
         if data.context.server.address:
             port = data.context.server.address[1]
+            dialed = youthgate.other_name(data.context.server.address[0], host or "")
             if not host:
                 host = data.context.server.address[0]
-        if not host_matches(host, prof.passthrough_hosts):
+        # The server name is the client's to choose: a CONNECT to one site with the name
+        # of a pass-through host would otherwise open an unfiltered tunnel. Both the name
+        # and the host actually dialled (when it is a name) must be pass-through hosts.
+        names = [host] + ([dialed] if dialed else [])
+        if not all(host_matches(n, prof.passthrough_hosts) for n in names):
             return
         # No request will be seen on a connection that is not intercepted, so the rules
         # for the whole host (time rules included) are applied here. If they refuse it,
@@ -386,10 +393,11 @@ class Qinglang:
         now = self.clock.now()
         key = youthgate.client_key(user, str(ip) if ip else "")
         quota = youthgate.quota_state(self._tracker(live), key, rules, now)
-        d = rules.check_connect(host, port, now=now, quota=quota, intercepted=False)
-        if not d.allowed:
-            log.debug("qinglang: intercepting pass-through host %s (%s)", host, d.reason)
-            return
+        for n in names:
+            d = rules.check_connect(n, port, now=now, quota=quota, intercepted=False)
+            if not d.allowed:
+                log.debug("qinglang: intercepting pass-through host %s (%s)", n, d.reason)
+                return
         data.ignore_connection = True
         log.debug("qinglang: not intercepting %s for profile %s", host, name)
 
@@ -411,7 +419,14 @@ class Qinglang:
         key = youthgate.client_key(meta.get("user"), meta.get("client", ""))
         tracker = self._tracker(live) if youthgate.counts_time(rules) else None
         info = RequestInfo.of(flow.request)
-        d = rules.check(info, now, youthgate.quota_state(tracker, key, rules, now))
+        quota = youthgate.quota_state(tracker, key, rules, now)
+        d = rules.check(info, now, quota)
+        dialed = youthgate.other_name(flow.request.host, info.host)
+        if dialed is not None:
+            # The rules read the Host header, which the client writes; the proxy dials
+            # the CONNECT (or absolute-URL) host. A Host header naming an allowed site
+            # must not open a blocked one: the stricter verdict of the two holds.
+            d = youthgate.stricter(d, rules.check(replace(info, host=dialed), now, quota))
         if d.action == "timeup":
             self._timeup(flow, d, rules, now)
             return None

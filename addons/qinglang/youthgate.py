@@ -23,7 +23,7 @@ from .presets import EffectiveRules
 from .quota import QuotaTracker
 from .reload import Reloader, Rules, Signature
 from .timerules import Clock, FileClock, QuotaState, SystemClock
-from .urlrules import RequestRules
+from .urlrules import ALWAYS_ALLOWED, Decision, RequestRules, canonical, parse_ip
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +93,26 @@ def counts_time(rules: RequestRules) -> bool:
     """Whether requests of this profile are counted: it has a daily limit or a reminder."""
     t = rules.rules.time
     return t.daily_minutes is not None or bool(t.rest_reminder)
+
+
+def other_name(dialed: str, shown: str) -> str | None:
+    """``dialed`` (the host the proxy connects to) when it is a name other than ``shown``
+    (the Host header or TLS server name); None when they agree or it is an address (in
+    transparent mode the dialled host is the server's IP and only the name says more)."""
+    if not dialed or parse_ip(dialed) is not None:
+        return None
+    a = canonical(dialed)
+    return a if a is not None and a != canonical(shown) else None
+
+
+def stricter(a: Decision, b: Decision) -> Decision:
+    """Of two verdicts on one request, the one that refuses; else the one that counts
+    (always-allowed only when both are)."""
+    if not a.allowed:
+        return a
+    if not b.allowed:
+        return b
+    return b if a.reason == ALWAYS_ALLOWED else a
 
 
 def _stat(path: Path) -> tuple[str, int, int, int]:

@@ -7,6 +7,8 @@ The keyword lists are conftest's (赌博 weight 10, 网络赌场 40, 裸聊 60; 
 
 from __future__ import annotations
 
+import socket
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -80,6 +82,40 @@ def test_denied_domains_and_their_subdomains_get_the_block_page(world: World) ->
         "a deny_domains event",
     )
     assert rows[0]["detail"] == "blocked.example.test" and rows[0]["path"] == "/a"
+
+
+def _read_all(s: socket.socket) -> bytes:
+    reply = b""
+    while chunk := s.recv(65536):
+        reply += chunk
+    return reply
+
+
+def test_a_forged_host_header_does_not_open_a_blocked_site(world: World) -> None:
+    # The proxy dials the host of the request line or of the CONNECT; the Host header,
+    # which the client writes, names an allowed site.
+    before = world.upstream.count("homework.blocked.example.test")
+    forged = (
+        b"Host: homework.blocked.example.test\r\nAccept: text/html\r\nConnection: close\r\n\r\n"
+    )
+    with socket.create_connection(("127.0.0.1", world.proxy.port), 20) as s:
+        s.sendall(b"GET http://blocked.example.test/ HTTP/1.1\r\n" + forged)
+        reply = _read_all(s)
+    assert reply.startswith(b"HTTP/1.1 403")
+    assert "家长或学校设置了不能访问这个网站".encode() in reply
+
+    with socket.create_connection(("127.0.0.1", world.proxy.port), 20) as s:
+        s.sendall(b"CONNECT blocked.example.test:443 HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        assert head.startswith(b"HTTP/1.1 200")
+        ctx = ssl.create_default_context(cafile=str(world.proxy.ca))
+        with ctx.wrap_socket(s, server_hostname="homework.blocked.example.test") as tls:
+            tls.sendall(b"GET / HTTP/1.1\r\n" + forged)
+            reply = _read_all(tls)
+    assert reply.startswith(b"HTTP/1.1 403")
+    assert world.upstream.count("homework.blocked.example.test") == before
 
 
 def test_url_patterns(world: World) -> None:

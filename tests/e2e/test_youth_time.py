@@ -145,11 +145,13 @@ def test_always_allowed_sites_work_during_curfew(world: World) -> None:
         assert c.get("https://notschool.example.test/", headers=ZH).status_code == 403
 
 
-def _issuer(world: World, host: str) -> tuple[str, bytes]:
-    """CONNECT to ``host`` from the child, TLS without checking, one GET: (issuer CN, reply)."""
+def _issuer(world: World, host: str, connect: str | None = None) -> tuple[str, bytes]:
+    """CONNECT to ``connect`` (default ``host``) from the child, TLS to ``host`` without
+    checking the certificate, one GET: (issuer CN, reply)."""
     proxy = world.proxy
+    target = connect or host
     with socket.create_connection(("127.0.0.1", proxy.port), 20, (CHILD, 0)) as s:
-        s.sendall(f"CONNECT {host}:443 HTTP/1.1\r\nHost: {host}:443\r\n\r\n".encode())
+        s.sendall(f"CONNECT {target}:443 HTTP/1.1\r\nHost: {target}:443\r\n\r\n".encode())
         reply = b""
         while b"\r\n\r\n" not in reply:
             reply += s.recv(4096)
@@ -176,6 +178,9 @@ def test_pass_through_host_is_intercepted_when_time_is_up(world: World) -> None:
     world.clock.set("2025-06-04T12:00:00+08:00")
     issuer, data = _issuer(world, "bank.example.test")
     assert issuer == "qinglang test upstream" and data.endswith(UPSTREAM_PAGE)
+    # The bank's name in the TLS hello does not open an unfiltered tunnel to another site.
+    issuer, _ = _issuer(world, "bank.example.test", connect="www.example.test")
+    assert issuer == "mitmproxy"
     # ... during the curfew it is intercepted, so the request can be answered.
     world.clock.set("2025-06-04T22:00:00+08:00")
     issuer, data = _issuer(world, "bank.example.test")
