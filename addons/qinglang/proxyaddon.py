@@ -418,7 +418,7 @@ class Qinglang:
         now = self.clock.now()
         key = youthgate.client_key(meta.get("user"), meta.get("client", ""))
         tracker = self._tracker(live) if youthgate.counts_time(rules) else None
-        info = RequestInfo.of(flow.request)
+        info = youthgate.request_info(flow.request)
         quota = youthgate.quota_state(tracker, key, rules, now)
         d = rules.check(info, now, quota)
         dialed = youthgate.other_name(flow.request.host, info.host)
@@ -499,7 +499,9 @@ class Qinglang:
             ):
                 self._rest_reminder(flow, tracker.streak_minutes(key, now))
                 return
-        if rules.rules.safe_search:
+        # engine_for is cached per host: most requests go to no engine and skip the
+        # rewrite (which reads the Host header again).
+        if rules.rules.safe_search and safesearch.engine_for(info.host) is not None:
             safesearch.enforce(flow.request)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
