@@ -137,11 +137,11 @@ def test_for_page_drops_the_query_from_the_report_address() -> None:
     req = http.Request.make(
         "GET",
         "https://search.example/s?q=13812345678&tok=secret",
-        headers={"accept-language": "en"},
+        headers={"accept-language": "en", "sec-fetch-dest": "document"},
     )
     job = ScanJob(b"", "text/html", None, None, Profile()).for_page(req)
     assert job.url == "https://search.example/s"
-    assert job.accept_language == "en"
+    assert job.accept_language == "en" and job.fetch_dest == "document"
 
 
 def test_gbk_page_keeps_gbk(engine: Engine) -> None:
@@ -181,6 +181,19 @@ def test_no_notice_in_svg_or_xml(engine: Engine) -> None:
     svg = f'<svg xmlns="http://www.w3.org/2000/svg"><text>电话 {PHONE}</text></svg>'.encode()
     out = scan(engine, svg, "image/svg+xml")
     assert out.status == "mask" and out.body is not None and b"<details" not in out.body
+
+
+def test_only_in_the_page_of_the_tab_not_in_frames_or_script_requests(engine: Engine) -> None:
+    body = page(f"电话 {PHONE}").encode()
+
+    def notice(dest: str | None) -> bool:
+        job = ScanJob(body, "text/html", None, None, Profile(), url=PAGE_URL, fetch_dest=dest)
+        out = run_job(engine, job)
+        assert out.status == "mask" and out.body is not None and PHONE.encode() not in out.body
+        return b"pii-notice" in out.body
+
+    assert notice("document") and notice(None)  # older browsers do not say
+    assert not notice("iframe") and not notice("empty")
 
 
 def test_body_tag_in_a_comment_or_script_is_not_the_body() -> None:

@@ -58,12 +58,14 @@ class ScanJob:
     profile: Profile
     accept_language: str | None = None  # the request's: the language of the risk notice
     url: str | None = None  # scheme://host/path (no query): the notice's report link
+    fetch_dest: str | None = None  # the request's Sec-Fetch-Dest: document, iframe, empty ...
 
     def for_page(self, request: _Request) -> ScanJob:
         """This job with the request's language and the page's address (risk notice)."""
         return replace(
             self,
             accept_language=request.headers.get("accept-language"),
+            fetch_dest=request.headers.get("sec-fetch-dest"),
             url=risknotice.page_url(
                 request.scheme, request.pretty_host, request.port, request.path
             ),
@@ -148,7 +150,7 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
         return ScanOutcome("allow", **common)  # type: ignore[arg-type]
 
     doc = result.body
-    if kind == "html" and result.pii and job.profile.pii_notice and _is_page(job.content_type):
+    if kind == "html" and result.pii and job.profile.pii_notice and _is_page(job):
         lang = blockpage.choose_lang(job.accept_language)
         doc = risknotice.insert_notice(doc, risknotice.notice_html(lang, job.url)) or doc
     new = charset.encode(doc, dec)
@@ -162,10 +164,13 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
     )
 
 
-def _is_page(content_type: str | None) -> bool:
-    """A page a browser shows as HTML: ``text/html`` or unlabelled, never XML or SVG (a
-    notice there would break the document)."""
-    return content.mime_of(content_type) in ("text/html", "")
+def _is_page(job: ScanJob) -> bool:
+    """A page the browser shows as a whole, as HTML: ``text/html`` or unlabelled, never XML
+    or SVG (a notice there would break the document); and, when the browser says what it
+    fetches, a page of the tab, not a frame (an ad or a widget) or a script's request."""
+    if job.fetch_dest and job.fetch_dest.lower() != "document":
+        return False
+    return content.mime_of(job.content_type) in ("text/html", "")
 
 
 def _utf8_but_cut(raw: bytes) -> bool:

@@ -199,6 +199,9 @@ def test_page_with_a_phone_number_arrives_masked_with_the_notice(
     with pii_proxy.client(QUIET) as c:
         quiet = c.get(upstream.url("/pii-phone.html"))
     assert "139****4321" in quiet.text and "pii-notice" not in quiet.text
+    with pii_proxy.client(CHILD) as c:  # the same page in a frame: masked, no notice
+        framed = c.get(upstream.url("/pii-phone.html"), headers={"sec-fetch-dest": "iframe"})
+    assert "139****4321" in framed.text and "pii-notice" not in framed.text
 
 
 def test_gbk_page_keeps_gbk_with_the_notice(pii_proxy: Proxy, upstream: Upstream) -> None:
