@@ -763,7 +763,7 @@ class Qinglang:
             user=meta.get("user"),
             profile=meta.get("profile", ""),
             host=flow.request.pretty_host,
-            path=flow.request.path,
+            path=youthgate.event_path(flow.request.pretty_host, flow.request.path),
             action=action,
             reason=reason,
             categories=dict(outcome.categories) if outcome else {},

@@ -23,6 +23,7 @@ from .domains import DomainLists, domain_files, load_domains
 from .presets import EffectiveRules
 from .quota import QuotaTracker
 from .reload import Reloader, Rules, Signature
+from .safesearch import ENGINES, search_query
 from .timerules import Clock, FileClock, QuotaState, SystemClock
 from .urlrules import ALWAYS_ALLOWED, Decision, RequestInfo, RequestRules, canonical, parse_ip
 
@@ -100,13 +101,24 @@ def request_info(request: Any) -> RequestInfo:
     """``RequestInfo.of`` with the headers copied once into a plain dict (lower-case
     names, repeated fields joined as mitmproxy joins them): the rules read a dozen
     headers per request, and each look-up in mitmproxy's ``Headers`` costs as much as
-    all the rules together (measured: 113 -> see docs/proxy.md)."""
+    all the rules together (measured here: 113 -> 55 us for the whole request hook)."""
     headers: dict[str, str] = {}
     for k, v in request.headers.fields:
         name = k.decode("latin-1").lower()
         value = v.decode("utf-8", "surrogateescape")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return RequestInfo(request.method, request.pretty_host, request.path, headers, request.port)
+
+
+def event_path(host: str, path: str) -> str:
+    """The path as the event log keeps it: the query string goes (events.py), and so does
+    a search text that an engine carries in the path (``/search/<text>``)."""
+    q = search_query(host, path)
+    if q is not None and q.param == "path":
+        engine = ENGINES[q.engine]
+        if engine.path_query and path.startswith(engine.path_query):
+            return engine.path_query
+    return path
 
 
 def other_name(dialed: str, shown: str) -> str | None:
