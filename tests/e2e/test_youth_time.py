@@ -9,9 +9,11 @@ counted minutes.
 from __future__ import annotations
 
 import json
+import re
 import socket
 import ssl
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from cryptography import x509
@@ -76,6 +78,7 @@ CONFIG = """
     events: {db: events.sqlite}
 """
 DOMAINS = {"games": ["games.example.test"]}
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "profiles.md"
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +298,34 @@ def test_rest_reminder_after_continuous_use(world: World) -> None:
         # API calls never get the reminder.
         clock.set("2025-06-04T09:05:00+08:00")
         assert c.get(url, headers=API).content == UPSTREAM_PAGE
+
+
+def parents_example() -> str:
+    """The curfew-and-games setup that docs/profiles.md walks a parent through."""
+    text = DOCS.read_text(encoding="utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    return next(b for b in blocks if b.startswith("profiles:") and "category_schedules" in b)
+
+
+def test_the_parents_setup_from_the_docs_does_what_the_docs_say(tmp_path: Path) -> None:
+    # The example as a parent would paste it; only where the lists and the log live is added.
+    config = "lists: [lists]\nevents: {db: events.sqlite}\n" + parents_example()
+    with youth_world(tmp_path, config) as w, w.proxy.client(CHILD) as c:
+        site, game = "https://www.example.test/", "https://www.roblox.com/games"
+        w.clock.set("2025-06-05T20:30:00+08:00")  # Thursday evening
+        assert c.get(site, headers=ZH).status_code == 200
+        w.clock.set("2025-06-05T21:30:00+08:00")  # a school night: curfew from 21:00
+        r = c.get(site, headers=ZH)
+        assert r.status_code == 403 and "休息时间到了" in r.text and "明天 07:00" in r.text
+        assert c.get("https://www.smartedu.cn/", headers=ZH).status_code == 200
+        assert c.get("https://www.amap.com/", headers=ZH).status_code == 200
+        w.clock.set("2025-06-06T21:30:00+08:00")  # Friday night is later
+        assert c.get(site, headers=ZH).status_code == 200
+        w.clock.set("2025-06-07T10:30:00+08:00")  # Saturday, in the games window
+        assert c.get(game, headers=ZH).status_code == 200
+        w.clock.set("2025-06-07T13:00:00+08:00")
+        r = c.get(game, headers=ZH)
+        assert r.status_code == 403 and "今天 19:00" in r.text
+        assert c.get(site, headers=ZH).status_code == 200  # other sites stay open
+        w.clock.set("2025-06-08T07:30:00+08:00")  # Sunday morning, after Saturday night
+        assert "今天 08:00" in c.get(site, headers=ZH).text
