@@ -33,6 +33,7 @@ from . import blockpage, compression, content, safesearch, timeup, youthgate
 from .clients import IPAddress, host_matches, peer_ip, proxy_user
 from .config import Config, Profile
 from .events import Event, EventStore, path_only
+from .normalize import BOUNDARY
 from .plan import Sniffer, content_length, plan_head, range_is_partial
 from .quota import Activity, QuotaTracker, SqliteQuotaStore, classify
 from .reload import Rules, load_rules
@@ -392,7 +393,8 @@ class Qinglang:
         rules = live.youth.for_profile(name)
         now = self.clock.now()
         key = youthgate.client_key(user, str(ip) if ip else "")
-        quota = youthgate.quota_state(self._tracker(live), key, rules, now)
+        tracker = self._tracker(live) if youthgate.counts_time(rules) else None
+        quota = youthgate.quota_state(tracker, key, rules, now)
         for n in names:
             d = rules.check_connect(n, port, now=now, quota=quota, intercepted=False)
             if not d.allowed:
@@ -454,7 +456,9 @@ class Qinglang:
         prof = self._profile(meta)
         for target in targets:
             job = ScanJob(
-                body=target.text.encode("utf-8"),
+                # Led by a block separator: a search typed as JSON (`{"word": 1}`) would
+                # otherwise be read as JSON, whose keys are not scanned.
+                body=(BOUNDARY + target.text).encode("utf-8"),
                 content_type="text/plain; charset=utf-8",
                 content_encoding=None,
                 accept_encoding=None,
@@ -467,11 +471,16 @@ class Qinglang:
             if verdict is not None:
                 self._refuse(flow, verdict, outcome=out)
                 return
+            # Fail-closed as for pages: what cannot be checked does not go out.
             if out.status == "error" and prof.on_error == "block":
-                # Fail-closed as for pages: what cannot be checked does not go out.
-                self._block(flow, _Decision(blockpage.REASON_ERROR), None, detail=out.problem)
-                self._answered(flow)
-                return
+                reason = blockpage.REASON_ERROR
+            elif out.status == "oversize" and prof.on_oversize == "block":
+                reason = blockpage.REASON_OVERSIZE
+            else:
+                continue
+            self._block(flow, _Decision(reason), None, detail=out.problem)
+            self._answered(flow)
+            return
         self._let_through(flow, meta, rules, info, d, now, key, tracker)
 
     def _let_through(

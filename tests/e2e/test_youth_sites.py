@@ -160,6 +160,8 @@ def test_a_search_for_a_blocked_term_shows_the_block_page(
         # Suggestions while typing are API calls: JSON 403.
         api = c.get(url.format(q=quote("赌博")), headers=API)
         assert api.status_code == 403 and api.json()["reason"] == "search keywords"
+        # Typed as JSON, where the word would be a key, it is still read.
+        assert c.get(url.format(q=quote('{"赌博": 1}')), headers=ZH).status_code == 403
         # An innocent search goes through.
         ok = c.get(url.format(q=quote("数学作业")), headers=ZH)
         assert ok.content == UPSTREAM_PAGE
