@@ -9,14 +9,17 @@ shipped lists and the default child profile, in explicit (regular) proxy mode.
 - **Saturation**: ``wrk`` with 16 connections for ``--duration`` seconds per run, over
   plain HTTP, for each page: 100 KB HTML without a match (passed on untouched), the same
   page with matches (masked), a JSON API response with matches, and both HTML pages from a
-  gzip, a brotli and a zstd upstream. One HTTPS row (masked page) uses ``hey``, which can
-  tunnel through a proxy with CONNECT (``wrk`` cannot). Requests per second, p50 and p99
-  latency, and the CPU that each process used: mitmdump, qinglang's scan workers (its
-  children), the upstream server and the load generator.
-- **Home-network rate**: a fixed 50 pages per second of 100 KB HTML, one in five with
-  matches (two ``hey`` processes at a fixed rate), and the latency qinglang adds.
+  gzip, a brotli and a zstd upstream. One HTTPS row (masked page) uses ``curl --parallel``,
+  which tunnels through a proxy with CONNECT (``wrk`` cannot) and trusts the proxy's CA.
+  Requests per second, p50 and p99 latency, and the CPU that each process used (from
+  /proc/<pid>/stat, and the load generator's own rusage): mitmdump, qinglang's scan
+  workers (its children), the upstream server and the load generator.
+- **Home-network rate**: a fixed 50 pages per second of 100 KB HTML, evenly spaced, one in
+  five with matches (five ``hey`` processes at 10 requests per second each), and the
+  latency qinglang adds.
 - **Stall**: while one 10 MB HTML page is being fetched (and, by qinglang, scanned and
-  masked), ``hey`` keeps sending small pages; the worst latency of those, bare and qinglang.
+  masked), small pages keep coming at 100 per second (``hey``); the worst latency of
+  those, bare and qinglang.
 
 Before measuring, each page is fetched once through both proxies and what the client
 received is checked: a page without a match must arrive byte for byte as the upstream sent
@@ -27,7 +30,9 @@ it (same bytes, same Content-Encoding: no re-encoding), a page with matches must
     python scripts/bench_proxy.py --quick    # smoke run, about a minute
     python scripts/bench_proxy.py --json results.json
 
-Needs ``wrk`` and ``hey`` (Debian packages of the same names).
+Needs ``wrk``, ``hey`` and ``curl`` (Debian packages of the same names). Other work on the
+machine slows both proxies down: the report gives the CPU pressure during the run
+(/proc/pressure/cpu: the share of time some runnable task waited for a core).
 """
 
 from __future__ import annotations
@@ -67,8 +72,10 @@ RESULT = "RESULT "
 PROXIES = ("bare", "qinglang")
 PROCS = ("mitmdump", "workers", "upstream", "loadgen")
 SECTIONS = ("saturation", "rate", "stall")
-STALL_WORKERS, STALL_QPS = 4, 25  # hey workers x their rate: small pages per second
-STALL_RATE = STALL_WORKERS * STALL_QPS
+# The home-network mix: evenly spaced requests, one page in five with matches.
+RATE_MIX = ("/clean.html", "/clean.html", "/match.html", "/clean.html", "/clean.html")
+# The stall probe: small pages per second, from this many connections.
+STALL_RATE, STALL_STREAMS = 100, 4
 
 # wrk prints this line from its done() hook: counts and latency percentiles in microseconds.
 WRK_LUA = """\
@@ -245,17 +252,120 @@ def parse_hey(text: str, cpu: float) -> Load:
     )
 
 
-def hey(
-    proxy_port: int, url: str, concurrency: int, seconds: float, qps: float | None = None
-) -> Load:
-    cmd = hey_cmd(proxy_port, url, concurrency, qps, seconds)
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    out = _read_all(proc)
-    cpu = _wait(proc, seconds + 90)
-    text = out()
-    if proc.returncode != 0:
-        raise BenchError(f"hey failed ({proc.returncode}):\n{text[-2000:]}")
-    return parse_hey(text, cpu)
+class Paced:
+    """Requests at a steady rate: one ``hey`` process per URL, one connection each (``-c 1
+    -q RATE``), started a fraction of a period apart so that together they send evenly
+    spaced requests. hey's own rate limit is per worker and ticks every worker at the same
+    instant, so several workers in one process would send bursts; and a worker whose
+    response is late sends its next request at once, so the rate holds until a response
+    takes longer than its period.
+    """
+
+    def __init__(self, proxy_port: int, urls: list[str], rate: float, seconds: float) -> None:
+        each = rate / len(urls)
+        self.seconds = seconds
+        self.procs: list[tuple[subprocess.Popen[str], Callable[[], str]]] = []
+        for i, url in enumerate(urls):
+            if i:
+                time.sleep(1 / rate)
+            cmd = hey_cmd(proxy_port, url, 1, each, seconds)
+            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            self.procs.append((p, _read_all(p)))
+
+    def finish(self, interrupt: bool = False) -> Load:
+        """Wait for the processes (or stop them now: hey prints what it measured so far)."""
+        if interrupt:
+            for p, _ in self.procs:
+                p.send_signal(signal.SIGINT)
+        loads = []
+        for p, out in self.procs:
+            used = _wait(p, 30 if interrupt else self.seconds + 90)
+            text = out()
+            if p.returncode != 0:
+                raise BenchError(f"hey failed ({p.returncode}):\n{text[-2000:]}")
+            loads.append(parse_hey(text, used))
+        lat = [x for ld in loads for x in (ld.latencies_ms or [])]
+        return Load(
+            requests=len(lat),
+            seconds=max(ld.seconds for ld in loads),
+            errors=sum(ld.errors for ld in loads),
+            latencies_ms=lat,
+            p50_ms=percentile(lat, 50),
+            p99_ms=percentile(lat, 99),
+            max_ms=max(lat, default=0.0),
+            cpu=sum(ld.cpu for ld in loads),
+        )
+
+
+def curl(proxy_port: int, ca: Path, url: str, connections: int, seconds: float) -> Load:
+    """HTTPS through the proxy at saturation: ``curl --parallel`` over CONNECT tunnels,
+    trusting the proxy's CA.
+
+    hey is not used here: through a proxy, with several workers, it opens a new tunnel for
+    almost every request once responses slow down (Go's connection pool races with its
+    dialer), so it would measure TLS handshakes instead of requests. curl keeps its
+    connections. It has no time limit: it gets more URLs than it can fetch (the query
+    string makes each one distinct; the upstream ignores it) and is interrupted.
+    """
+    cmd = [
+        "curl",
+        "--no-progress-meter",
+        "--parallel",
+        "--parallel-max",
+        str(connections),
+        "--http1.1",
+        "--proxy",
+        f"http://127.0.0.1:{proxy_port}",
+        "--cacert",
+        str(ca),
+        "-H",
+        f"Accept-Encoding: {BROWSER_ACCEPT_ENCODING}",
+        "-o",
+        "/dev/null",
+        # Written to stderr, which is not buffered: nothing is lost when curl is interrupted.
+        "-w",
+        "%{stderr}RESULT %{http_code} %{time_total}\n",
+        f"{url}?[1-10000000]",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    chunks: list[str] = []
+
+    def pump() -> None:
+        assert proc.stderr is not None
+        chunks.append(proc.stderr.read())
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    t0 = time.monotonic()
+    time.sleep(seconds)
+    proc.send_signal(signal.SIGINT)
+    elapsed = time.monotonic() - t0
+    cpu = _wait(proc, 30)
+    reader.join(10)
+    lat: list[float] = []
+    errors = 0
+    other: list[str] = []
+    for line in "".join(chunks).splitlines():
+        if not line.startswith(RESULT):
+            other.append(line)
+            continue
+        _, code, total = line.split()
+        if code == "200":
+            lat.append(float(total) * 1000)
+        elif code != "000":  # 000: a transfer cut short by the interrupt
+            errors += 1
+    if not lat:
+        raise BenchError("curl made no request:\n" + "\n".join(other[-20:]))
+    return Load(
+        requests=len(lat),
+        seconds=elapsed,
+        errors=errors,
+        latencies_ms=lat,
+        p50_ms=percentile(lat, 50),
+        p99_ms=percentile(lat, 99),
+        max_ms=max(lat),
+        cpu=cpu,
+    )
 
 
 # --- CPU of the processes under test -------------------------------------------------------
@@ -450,7 +560,7 @@ class Bench:
             for name in ("clean", "match"):
                 path = f"/{name}.html.{enc}"
                 rows.append((self.pages[path].label, "wrk", path, False))
-        rows.append(("HTML 100 KB, masked, HTTPS (CONNECT)", "hey", "/match.html", True))
+        rows.append(("HTML 100 KB, masked, HTTPS (CONNECT)", "curl", "/match.html", True))
         return rows
 
     def saturate(self, proxy: str, tool: str, path: str, tls: bool, seconds: int) -> Run:
@@ -461,7 +571,8 @@ class Bench:
             if tool == "wrk":
                 load = wrk(port, url, self.args.connections, seconds, self.tmp)
             else:
-                load = hey(port, url, self.args.connections, seconds)
+                ca = self.proxies[proxy].ca
+                load = curl(port, ca, url, self.args.connections, seconds)
         cpu["loadgen"] = load.cpu
         if load.errors:
             raise BenchError(f"{load.errors} failed requests through {proxy} for {url}")
@@ -475,7 +586,7 @@ class Bench:
         for name in PROXIES:
             self.saturate(name, "wrk", "/match.html", False, 1)
             if not self.args.quick:
-                self.saturate(name, "hey", "/match.html", True, 1)
+                self.saturate(name, "curl", "/match.html", True, 1)
 
     def run_saturation(self) -> list[Row]:
         out = []
@@ -495,36 +606,16 @@ class Bench:
     # -- fixed rate --
 
     def fixed_rate(self, proxy: str) -> Run:
-        """``--rate`` pages per second: one in five with matches, the rest without."""
+        """``--rate`` pages per second, evenly spaced: one in five with matches."""
         assert self.up is not None
-        port = self.proxies[proxy].port
-        rate, secs = self.args.rate, self.args.rate_duration
-        match_rate = rate / 5
-        specs = [("/clean.html", rate - match_rate), ("/match.html", match_rate)]
+        urls = [self.up.url(p) for p in RATE_MIX]
         with self.meter(proxy).measure() as cpu:
-            procs = []
-            for path, qps in specs:
-                cmd = hey_cmd(port, self.up.url(path), 1, qps, secs)
-                p = subprocess.Popen(
-                    cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-                )
-                procs.append((p, _read_all(p)))
-            loads = []
-            for p, out in procs:
-                used = _wait(p, secs + 90)
-                text = out()
-                if p.returncode != 0:
-                    raise BenchError(f"hey failed ({p.returncode}):\n{text[-2000:]}")
-                loads.append(parse_hey(text, used))
-        lat = [x for ld in loads for x in (ld.latencies_ms or [])]
-        errors = sum(ld.errors for ld in loads)
-        if errors:
-            raise BenchError(f"{errors} failed requests at a fixed rate through {proxy}")
-        cpu["loadgen"] = sum(ld.cpu for ld in loads)
-        seconds = max(ld.seconds for ld in loads)
-        return Run(
-            len(lat), seconds, 0, percentile(lat, 50), percentile(lat, 99), max(lat, default=0), cpu
-        )
+            paced = Paced(self.proxies[proxy].port, urls, self.args.rate, self.args.rate_duration)
+            load = paced.finish()
+        if load.errors:
+            raise BenchError(f"{load.errors} failed requests at a fixed rate through {proxy}")
+        cpu["loadgen"] = load.cpu
+        return Run(load.requests, load.seconds, 0, load.p50_ms, load.p99_ms, load.max_ms, cpu)
 
     def run_fixed_rate(self) -> Row:
         row = Row(f"{self.args.rate:g} pages/s of 100 KB HTML, 1 in 5 masked", "hey")
@@ -545,11 +636,9 @@ class Bench:
         pages' latencies and the big page's time."""
         assert self.up is not None
         port = self.proxies[proxy].port
-        # Several small pages in flight at any time; hey runs until it is interrupted.
-        cmd = hey_cmd(port, self.up.url("/small.html"), STALL_WORKERS, STALL_QPS, 600)
+        urls = [self.up.url("/small.html")] * STALL_STREAMS
         with self.meter(proxy).measure() as cpu:
-            p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-            out = _read_all(p)
+            paced = Paced(port, urls, STALL_RATE, 600)  # until interrupted
             try:
                 time.sleep(0.5)
                 t0 = time.monotonic()
@@ -557,15 +646,12 @@ class Bench:
                 big = time.monotonic() - t0
                 time.sleep(0.3)
             finally:
-                p.send_signal(signal.SIGINT)  # hey stops and prints what it measured
-            used = _wait(p, 30)
-        text = out()
-        if p.returncode != 0:
-            raise BenchError(f"hey failed ({p.returncode}):\n{text[-2000:]}")
+                load = paced.finish(interrupt=True)
         if status != 200 or not body:
             raise BenchError(f"the big page through {proxy} got status {status}")
-        load = parse_hey(text, used)
-        cpu["loadgen"] = used
+        if load.errors:
+            raise BenchError(f"{load.errors} small pages failed through {proxy}")
+        cpu["loadgen"] = load.cpu
         run = Run(
             load.requests, load.seconds, load.errors, load.p50_ms, load.p99_ms, load.max_ms, cpu
         )
@@ -602,10 +688,12 @@ def report_head(command: str, args: argparse.Namespace, env: dict[str, str]) -> 
         "## Proxy benchmark: bare mitmdump against qinglang\n",
         f"`{command}`\n",
         f"{env['cpus']} cores, Python {env['python']}, mitmproxy {env['mitmproxy']}, "
-        f"{env['wrk']}, {env['hey']}; qinglang on the shipped lists, child profile, "
-        f"`qinglang_workers={args.workers}` ({env['workers']} scan workers). Loopback, "
-        f"explicit proxy, `Accept-Encoding: {BROWSER_ACCEPT_ENCODING}`. Bare and qinglang "
-        f"interleaved, median of {args.repeats} run(s) each.\n",
+        f"{env['wrk']}, {env['hey']}, {env['curl']}; qinglang on the shipped lists, child "
+        f"profile, `qinglang_workers={args.workers}` ({env['workers']} scan workers). "
+        f"Loopback, explicit proxy, `Accept-Encoding: {BROWSER_ACCEPT_ENCODING}`. Bare and "
+        f"qinglang interleaved, median of {args.repeats} run(s) each. CPU pressure during "
+        f"the run: {env['cpu_pressure']} (share of time other runnable work waited for a "
+        "core; near 0% on an idle machine).\n",
     ]
 
 
@@ -751,8 +839,19 @@ def environment(workers: int) -> dict[str, str]:
         "mitmproxy": mitmproxy.version.VERSION,
         "wrk": wrk_v.replace("debian/", ""),
         "hey": "hey " + _deb_version("hey"),
+        "curl": " ".join(version(["curl", "--version"]).split()[:2]),
         "workers": str(cpus if workers < 0 else workers),
     }
+
+
+def cpu_stall_us() -> int | None:
+    """Microseconds in which some runnable task waited for a CPU, since boot (PSI)."""
+    try:
+        with open("/proc/pressure/cpu", encoding="ascii") as f:
+            some = f.readline().split()
+    except OSError:
+        return None
+    return int(some[-1].split("=")[1]) if some and some[-1].startswith("total=") else None
 
 
 def _deb_version(pkg: str) -> str:
@@ -767,7 +866,7 @@ def _deb_version(pkg: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    for tool in ("wrk", "hey"):
+    for tool in ("wrk", "hey", "curl"):
         if shutil.which(tool) is None:
             print(
                 f"bench_proxy: `{tool}` is not installed (apt-get install {tool})", file=sys.stderr
@@ -778,6 +877,7 @@ def main(argv: list[str] | None = None) -> int:
         "'python scripts/bench_proxy.py'", "python scripts/bench_proxy.py"
     )
     t0 = time.monotonic()
+    stall0 = cpu_stall_us()
     with tempfile.TemporaryDirectory(prefix="qinglang-bench-proxy-") as tmp:
         bench = Bench(args, Path(tmp))
         try:
@@ -810,6 +910,11 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         finally:
             bench.stop()
+    stall1 = cpu_stall_us()
+    if stall0 is None or stall1 is None:
+        env["cpu_pressure"] = "not available"
+    else:
+        env["cpu_pressure"] = f"{(stall1 - stall0) / 1e6 / (time.monotonic() - t0):.0%}"
     lines = report_head(command, args, env)
     data: dict[str, Any] = {
         "command": command,

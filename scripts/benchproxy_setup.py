@@ -292,8 +292,13 @@ def _serve_upstream(big_bytes: int) -> None:
         # http.server writes the headers and the body in two sends: with Nagle's algorithm
         # on, a small page then waits for the client's delayed ACK (40 ms here, capping a
         # 2 KB page at 350 req/s over 16 connections). Real servers set TCP_NODELAY.
+        # And socketserver listens with a backlog of 5: when a load generator opens 16
+        # connections at once, mitmproxy opens 16 upstream connections at once, and those
+        # that overflow the backlog wait a second for a SYN retransmission (seen as p99 near
+        # 1 s). Listening again on a listening socket only resizes its backlog.
         for server in up._servers:
             server.RequestHandlerClass.disable_nagle_algorithm = True  # type: ignore[attr-defined]
+            server.socket.listen(128)
         for p in bench_pages(big_bytes).values():
             up.pages[p.path] = Page(p.body, p.headers)
         print(json.dumps({"http": up.http_port, "https": up.https_port}), flush=True)

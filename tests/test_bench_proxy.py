@@ -1,7 +1,7 @@
 """scripts/bench_proxy.py still runs end to end and prints its tables (a tiny smoke run).
 
-It starts a real upstream server, a bare mitmdump and qinglang, and drives them with wrk
-and hey (Debian packages). Speed is never asserted here: only that the benchmark works and
+It starts a real upstream server, a bare mitmdump and qinglang, and drives them with wrk,
+hey and curl (Debian packages). Speed is never asserted here: only that the benchmark works and
 that what the client received through qinglang is right (pages without a match byte for
 byte, pages with matches masked).
 """
@@ -53,9 +53,10 @@ def test_quick_run_prints_every_table(tmp_path: Path) -> None:
         sat = _cells(out, page)  # the first row with this name: saturation
         assert float(sat[2].replace(",", "")) > 0 and float(sat[3].replace(",", "")) > 0
         assert sat[4].endswith("%")
-    assert _cells(out, "HTML 100 KB, masked, HTTPS (CONNECT)")[1] == "hey"
+    assert _cells(out, "HTML 100 KB, masked, HTTPS (CONNECT)")[1] == "curl"
 
     assert "### CPU at saturation" in out
+    assert re.search(r"CPU pressure during the run: (\d+%|not available)", out)
     assert re.search(r"^\| 50 pages/s of 100 KB HTML, 1 in 5 masked", out, re.MULTILINE)
     assert "| worst small-page latency (ms) |" in out
     assert "| the 1 MB page (s) |" in out
