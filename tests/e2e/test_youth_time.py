@@ -76,7 +76,9 @@ CONFIG = """
       - {match: 127.0.0.7, profile: preset}
     default_profile: child
     events: {db: events.sqlite}
+    quota: {db: minutes/quota.sqlite}
 """
+QUOTA_DB = "minutes/quota.sqlite"
 DOMAINS = {"games": ["games.example.test"]}
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "profiles.md"
 
@@ -198,7 +200,7 @@ def test_daily_minutes_count_page_loads_only_and_survive_a_restart(world: World)
         clock.set("2025-06-04T10:00:10+08:00")
         assert c.get(url, headers=ZH).status_code == 200
         assert c.get(url + "more", headers=ZH).status_code == 200  # same minute
-        assert quota_minutes(proxy, COUNTED) == 1
+        assert quota_minutes(proxy, COUNTED, QUOTA_DB) == 1
 
         # Background traffic uses no minutes: API polling, images, frames, prefetches,
         # and pages of always-allowed sites.
@@ -206,14 +208,14 @@ def test_daily_minutes_count_page_loads_only_and_survive_a_restart(world: World)
         for headers, path in ((API, "api"), (IMAGE, "a.png"), (FRAME, "ad"), (PREFETCH, "p")):
             assert c.get(url + path, headers=headers).status_code == 200
         assert c.get("https://school.example.test/", headers=ZH).status_code == 200
-        assert quota_minutes(proxy, COUNTED) == 1
+        assert quota_minutes(proxy, COUNTED, QUOTA_DB) == 1
 
         clock.set("2025-06-04T10:02:00+08:00")
         assert c.get(url, headers=ZH).status_code == 200
         clock.set("2025-06-04T10:03:00+08:00")
         # Video counts every minute it plays.
         assert c.get("https://video.example.test/live/seg1.ts", headers=API).status_code == 200
-        assert quota_minutes(proxy, COUNTED) == 3
+        assert quota_minutes(proxy, COUNTED, QUOTA_DB) == 3
         # The last minute may finish: a page opened in it still loads.
         assert c.get(url, headers=ZH).status_code == 200
 
@@ -229,7 +231,7 @@ def test_daily_minutes_count_page_loads_only_and_survive_a_restart(world: World)
         assert api.json()["returns_at"] == "2025-06-05T04:00:00+08:00"
         # School still works after the minutes are gone.
         assert c.get("https://school.example.test/", headers=ZH).status_code == 200
-        assert quota_minutes(proxy, COUNTED) == 3
+        assert quota_minutes(proxy, COUNTED, QUOTA_DB) == 3
 
     world.restart()
 
@@ -240,7 +242,7 @@ def test_daily_minutes_count_page_loads_only_and_survive_a_restart(world: World)
         assert "今天 04:00" in c.get(url, headers=ZH).text
         clock.set("2025-06-05T04:00:00+08:00")
         assert c.get(url, headers=ZH).status_code == 200
-        assert quota_minutes(proxy, COUNTED) == 4
+        assert quota_minutes(proxy, COUNTED, QUOTA_DB) == 4
 
 
 def test_games_only_in_their_weekend_windows(world: World) -> None:

@@ -246,9 +246,10 @@ def events(proxy: Proxy, **match: str) -> list[dict[str, Any]]:
     return [r for r in rows if all(r.get(k) == v for k, v in match.items())]
 
 
-def quota_minutes(proxy: Proxy, client: str) -> int:
-    """Active minutes the proxy counted for ``client`` (all days)."""
-    path = proxy.home / "qinglang-quota.sqlite"  # next to the event log (events.sqlite)
+def quota_minutes(proxy: Proxy, client: str, db: str = "qinglang-quota.sqlite") -> int:
+    """Active minutes the proxy counted for ``client`` (all days), from the quota database
+    ``db`` (relative to the config file; the default is next to the event log)."""
+    path = proxy.home / db
     if not path.exists():
         return 0
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
