@@ -21,7 +21,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Awaitable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -84,6 +84,20 @@ class _Live:
     @property
     def config(self) -> Config:
         return self.rules.config
+
+
+@dataclass(slots=True)
+class _Asked:
+    """A request the rules let through so far, on its way through the keyword checks."""
+
+    flow: http.HTTPFlow
+    meta: dict[str, Any]
+    rules: RequestRules
+    info: RequestInfo
+    decision: RuleDecision
+    now: datetime
+    key: str  # whose minutes (youthgate.client_key)
+    tracker: QuotaTracker | None  # None: the profile counts no minutes
 
 
 class _BlockStream:
@@ -435,25 +449,16 @@ class Qinglang:
         if d.action == "block":
             self._refuse(flow, d)
             return None
+        asked = _Asked(flow, meta, rules, info, d, now, key, tracker)
         targets = rules.keyword_targets(info)
         if targets:
-            return self._check_keywords(flow, meta, rules, info, d, targets, now, key, tracker)
-        self._let_through(flow, meta, rules, info, d, now, key, tracker)
+            return self._check_keywords(asked, targets)
+        self._let_through(asked)
         return None
 
-    async def _check_keywords(
-        self,
-        flow: http.HTTPFlow,
-        meta: dict[str, Any],
-        rules: RequestRules,
-        info: RequestInfo,
-        d: RuleDecision,
-        targets: list[KeywordTarget],
-        now: datetime,
-        key: str,
-        tracker: QuotaTracker | None,
-    ) -> None:
-        prof = self._profile(meta)
+    async def _check_keywords(self, asked: _Asked, targets: list[KeywordTarget]) -> None:
+        flow = asked.flow
+        prof = self._profile(asked.meta)
         for target in targets:
             job = ScanJob(
                 # Led by a block separator: a search typed as JSON (`{"word": 1}`) would
@@ -467,7 +472,7 @@ class Qinglang:
             out = await self._scan(job)
             if flow.response or flow.error or not flow.live:
                 return  # killed or answered while the scan ran
-            verdict = rules.judge(target, out)
+            verdict = asked.rules.judge(target, out)
             if verdict is not None:
                 self._refuse(flow, verdict, outcome=out)
                 return
@@ -481,37 +486,28 @@ class Qinglang:
             self._block(flow, _Decision(reason), None, detail=out.problem)
             self._answered(flow)
             return
-        self._let_through(flow, meta, rules, info, d, now, key, tracker)
+        self._let_through(asked)
 
-    def _let_through(
-        self,
-        flow: http.HTTPFlow,
-        meta: dict[str, Any],
-        rules: RequestRules,
-        info: RequestInfo,
-        d: RuleDecision,
-        now: datetime,
-        key: str,
-        tracker: QuotaTracker | None,
-    ) -> None:
+    def _let_through(self, a: _Asked) -> None:
         """Count the minute, remind of a rest when due, force safe search."""
-        time_rules = rules.rules.time
-        if tracker is not None and d.reason != ALWAYS_ALLOWED:
+        time_rules = a.rules.rules.time
+        if a.tracker is not None and a.decision.reason != ALWAYS_ALLOWED:
+            info = a.info
             activity = classify(info.method, info.path, info.headers)
-            tracker.note(key, meta["profile"], time_rules, now, activity)
+            a.tracker.note(a.key, a.meta["profile"], time_rules, a.now, activity)
             every = time_rules.rest_reminder
             if (
                 every
                 and activity is Activity.PAGE
                 and info.method == "GET"
-                and tracker.reminder_due(key, now, every)
+                and a.tracker.reminder_due(a.key, a.now, every)
             ):
-                self._rest_reminder(flow, tracker.streak_minutes(key, now))
+                self._rest_reminder(a.flow, a.tracker.streak_minutes(a.key, a.now))
                 return
         # engine_for is cached per host: most requests go to no engine and skip the
         # rewrite (which reads the Host header again).
-        if rules.rules.safe_search and safesearch.engine_for(info.host) is not None:
-            safesearch.enforce(flow.request)
+        if a.rules.rules.safe_search and safesearch.engine_for(a.info.host) is not None:
+            safesearch.enforce(a.flow.request)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.error or not flow.live or flow.response is None or self.live is None:
