@@ -146,7 +146,7 @@ def _render_keywords(
     lang = opts.lang or _guess_lang(all_pats)
     lines = [
         f"# Imported by `qinglang lists import` from {src.name}.",
-        "# Review before shipping: weights and match modes follow docs/lists-tools.md.",
+        "# Review before shipping: weights and match modes follow blocklists/README.md.",
         f"category: {category}",
     ]
     if lang:
