@@ -423,7 +423,7 @@ def report_head(command: str, args: argparse.Namespace, env: dict[str, str]) -> 
 def report_saturation(args: argparse.Namespace, env: dict[str, str], sat: list[Row]) -> list[str]:
     L = [
         f"### Saturation: {args.connections} connections, {args.duration} s per run\n\n"
-        "| page | tool | bare req/s | qinglang req/s | qinglang / bare | "
+        "| page | tool | bare req/s | qinglang req/s | qinglang / bare (target ≥ 50%) | "
         "bare p50 / p99 ms | qinglang p50 / p99 ms |\n|---|---|---|---|---|---|---|"
     ]
     for row in sat:

@@ -45,7 +45,7 @@ def test_quick_run_prints_every_table(tmp_path: Path) -> None:
 
     # The exact command, ready to paste next to the table.
     assert "`python scripts/bench_proxy.py --quick --duration 1 --rate-duration 1" in out
-    assert "| page | tool | bare req/s | qinglang req/s | qinglang / bare |" in out
+    assert "| page | tool | bare req/s | qinglang req/s | qinglang / bare (target ≥ 50%) |" in out
     pages = ["HTML 100 KB, no match", "HTML 100 KB, masked", "JSON API 30 KB, masked"]
     for enc in ("gzip", "br", "zstd"):
         pages += [f"HTML 100 KB, no match, {enc} upstream", f"HTML 100 KB, masked, {enc} upstream"]
