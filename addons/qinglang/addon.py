@@ -14,10 +14,13 @@ try:
 except ImportError:  # running from a source checkout without `pip install`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from qinglang.dashboard.server import DashboardAddon
 from qinglang.outbound import OutboundGuard
 from qinglang.proxyaddon import Qinglang
 from qinglang.reportentry import ReportEntry
 
 # Order matters: the report entry answers its own host before any rule can stop it; the
-# outbound guard reads the profile that Qinglang's request hook resolves.
-addons = [ReportEntry(), Qinglang(), OutboundGuard()]
+# dashboard (its listener, and the child's ask-for-access pages) comes after Qinglang,
+# which lets the proxy's own host through; the outbound guard reads the profile that
+# Qinglang's request hook resolves.
+addons = [ReportEntry(), Qinglang(), DashboardAddon(), OutboundGuard()]

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from .dashboard.settings import DashboardConfig
 from .presets import YouthSettings
 from .yamlloc import SourceError, format_loc, line_of, load_yaml
 
@@ -200,6 +201,9 @@ class Config(BaseModel):
     default_profile: StrictStr = "child"
     events: EventsConfig = Field(default_factory=EventsConfig)
     quota: QuotaConfig = Field(default_factory=QuotaConfig)
+    # The parents' dashboard (docs/dashboard.md); its paths are resolved by the dashboard
+    # (relative to the config file, else mitmproxy's confdir).
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> Config:

@@ -61,6 +61,7 @@ def _mitmdump(config: str, rest: list[str]) -> int:
     from mitmproxy.tools.dump import DumpMaster
     from mitmproxy.tools.main import run
 
+    from .dashboard.server import DashboardAddon
     from .outbound import OutboundGuard
     from .proxyaddon import Qinglang
     from .reportentry import ReportEntry
@@ -69,9 +70,9 @@ def _mitmdump(config: str, rest: list[str]) -> int:
         def __init__(self, options, **kwargs):  # type: ignore[no-untyped-def]
             super().__init__(options, **kwargs)
             # Added directly, not as a script: filtering is on from the first connection.
-            # Report entry first (its host is never stopped), the outbound guard after
-            # Qinglang (it reads the profile Qinglang resolves).
-            self.addons.add(ReportEntry(), Qinglang(config), OutboundGuard())
+            # Report entry first (its host is never stopped), the dashboard and the
+            # outbound guard after Qinglang (the guard reads the profile it resolves).
+            self.addons.add(ReportEntry(), Qinglang(config), DashboardAddon(), OutboundGuard())
 
     try:
         run(QinglangMaster, cmdline.mitmdump, rest)

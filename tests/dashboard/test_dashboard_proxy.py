@@ -14,14 +14,13 @@ from e2e.conftest import ADULT, TEEN, Proxy, free_port
 
 from qinglang.dashboard import asks, db
 
-SCRIPT = Path(__file__).with_name("mitm_dashboard.py")
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def proxy(tmp_path: Path) -> Iterator[tuple[Proxy, int]]:
     port = free_port()
-    p = Proxy(tmp_path, extra=["-s", str(SCRIPT), "--set", f"qinglang_dashboard=127.0.0.1:{port}"])
+    p = Proxy(tmp_path, extra=["--set", f"qinglang_dashboard=127.0.0.1:{port}"])
     p.start()
     deadline = time.monotonic() + 20
     while "qinglang: dashboard on" not in p.log() and time.monotonic() < deadline:

@@ -5,7 +5,8 @@ listener; uvicorn's signal handling is left out, as mitmproxy owns the signals.
 
 ``DashboardAddon`` is the whole integration as one mitmproxy addon:
 
-- ``running``: starts the dashboard on ``qinglang_dashboard`` (``host:port``; empty: off);
+- ``running``: starts the dashboard on the config's ``dashboard.listen`` (or the
+  ``qinglang_dashboard`` option: ``host:port``, ``off``);
 - ``request``: answers the child's pages at ``http://qinglang.invalid/`` (childpages.py);
 - ``server_connect``: refuses to connect a filtered device, through the proxy, to the
   dashboard's port on this machine (by any name or address that resolves here), so the
@@ -33,7 +34,7 @@ from starlette.applications import Starlette
 from ..config import default_config, load_config
 from . import access, childpages
 from .app import create_app
-from .settings import DashboardConfig, parse_listen, settings_for
+from .settings import parse_listen, settings_for
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = 10.0
@@ -138,19 +139,27 @@ class DashboardAddon:
             "qinglang_dashboard",
             str,
             "",
-            "Address of the parents' dashboard, host:port (e.g. 0.0.0.0:8081); empty: off.",
+            "Address of the parents' dashboard, host:port (e.g. 0.0.0.0:8081); "
+            "empty: the config's dashboard section; off: no dashboard.",
         )
 
     async def running(self) -> None:
-        listen = ctx.options.qinglang_dashboard
-        if not listen:
-            return
-        host, port = parse_listen(listen)
         config_path = getattr(ctx.options, "qinglang_config", "") or None
         confdir = Path(ctx.options.confdir).expanduser()
-        cfg = load_config(config_path) if config_path else default_config()
-        section = getattr(cfg, "dashboard", None)
-        dash_cfg = section if isinstance(section, DashboardConfig) else DashboardConfig()
+        try:
+            cfg = load_config(config_path) if config_path else default_config()
+        except ValueError as e:  # the proxy addon reports it and stops
+            log.error("qinglang: no dashboard: %s", e)
+            return
+        dash_cfg = cfg.dashboard
+        listen = ctx.options.qinglang_dashboard or (dash_cfg.listen if dash_cfg.enabled else "")
+        if not listen or listen.strip().lower() == "off":
+            return
+        try:
+            host, port = parse_listen(listen)
+        except ValueError as e:
+            log.error("qinglang: no dashboard: %s", e)
+            return
         events_db = cfg.events.db or str(confdir / "qinglang-events.sqlite")
         settings = settings_for(
             dash_cfg, config_path=config_path, confdir=confdir, events_db=events_db
