@@ -19,8 +19,7 @@ from qinglang.outbound import OutboundGuard
 from qinglang.proxyaddon import Qinglang
 from qinglang.reportentry import ReportEntry
 
-# Order matters: the report entry answers its own host before any rule can stop it; the
-# dashboard (its listener, and the child's ask-for-access pages) comes after Qinglang,
-# which lets the proxy's own host through; the outbound guard reads the profile that
-# Qinglang's request hook resolves.
-addons = [ReportEntry(), Qinglang(), DashboardAddon(), OutboundGuard()]
+# Order matters: the dashboard (its listener, and the ask-for-access page) and the report
+# entry answer the proxy's own host (qinglang.home.arpa) before any rule can stop it; the
+# outbound guard reads the profile that Qinglang's request hook resolves.
+addons = [DashboardAddon(), ReportEntry(), Qinglang(), OutboundGuard()]

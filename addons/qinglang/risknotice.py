@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 # Through the proxy it is answered by the proxy itself, like mitmproxy's mitm.it.
 REPORT_HOST = "qinglang.home.arpa"
 REPORT_PATH = "/report"
-REPORT_KINDS = ("harmful", "pii")
+REPORT_KINDS = ("harmful", "pii", "mistake")  # mistake: from a block page
 
 _TEXT = {
     "zh": {

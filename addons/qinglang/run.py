@@ -70,9 +70,10 @@ def _mitmdump(config: str, rest: list[str]) -> int:
         def __init__(self, options, **kwargs):  # type: ignore[no-untyped-def]
             super().__init__(options, **kwargs)
             # Added directly, not as a script: filtering is on from the first connection.
-            # Report entry first (its host is never stopped), the dashboard and the
-            # outbound guard after Qinglang (the guard reads the profile it resolves).
-            self.addons.add(ReportEntry(), Qinglang(config), DashboardAddon(), OutboundGuard())
+            # The dashboard's ask page and the report entry first (the proxy's own host
+            # is never stopped), the outbound guard after Qinglang (it reads the profile
+            # Qinglang resolves).
+            self.addons.add(DashboardAddon(), ReportEntry(), Qinglang(config), OutboundGuard())
 
     try:
         run(QinglangMaster, cmdline.mitmdump, rest)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from qinglang.config import load_config
-from qinglang.dashboard import db, reports
+from qinglang.dashboard import reports
 from qinglang.listtools.corpus import discover
+from qinglang.reportentry import Report, add_report
 
 from .conftest import Home, TestClient, blocked, csrf_of
 
@@ -138,19 +139,16 @@ def test_reports_export_as_a_corpus(
 ) -> None:
     ev = blocked("127.0.0.1", path="/homework")
     home.events(ev)
-    conn = db.connect(home.settings.state_db)
     now = time.time()
-    event = {"id": ev.id, "action": "block", "categories": {"gambling": 120},
-             "decided_by": ["网络赌场"]}  # fmt: skip
-    reports.create(conn, client="10.0.0.7", user=None, profile="child", kind="mistake",
-                   url=f"{upstream}/homework", now=now, event=event)  # fmt: skip
-    reports.create(conn, client="10.0.0.7", user=None, profile="child", kind="harmful",
-                   url=f"{upstream}/bad", now=now)  # fmt: skip
-    conn.close()
+    # Recorded by the proxy's report entry, in the event database.
+    add_report(home.events_db, Report("10.0.0.7", "mistake", f"{upstream}/homework",
+                                      "127.0.0.1", event_id=ev.id, ts=now))  # fmt: skip
+    add_report(home.events_db, Report("10.0.0.7", "harmful", f"{upstream}/bad", "127.0.0.1",
+                                      ts=now + 1))  # fmt: skip
     c = make_client()
     page = c.get("/reports").text
     assert "/homework" in page and "网络赌场" in page and "blocked by mistake" in page
-    conn = db.connect(home.settings.state_db)
+    conn = reports.connect(home.events_db, home.settings.state_db)
     out = tmp_path / "corpus"
     result = reports.export(conn, out, lambda url: (f"<p>{url}</p>".encode(), "text/html"))
     conn.close()
@@ -170,10 +168,8 @@ def test_reports_export_download(
     import io
     import zipfile
 
-    conn = db.connect(home.settings.state_db)
-    reports.create(conn, client="10.0.0.7", user=None, profile="child", kind="harmful",
-                   url=f"{upstream}/bad", now=time.time())  # fmt: skip
-    conn.close()
+    add_report(home.events_db, Report("10.0.0.7", "harmful", f"{upstream}/bad", "127.0.0.1",
+                                      ts=time.time()))  # fmt: skip
     c = make_client()
     page = c.get("/reports").text
     r = c.post("/reports/export", data={"csrf": csrf_of(page)})

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from e2e.conftest import ADULT, TEEN, Proxy, free_port
 
-from qinglang.dashboard import asks, db
+from qinglang.dashboard import asks, childpages, db
 
 pytestmark = pytest.mark.e2e
 
@@ -56,14 +56,14 @@ def test_child_asks_through_the_proxy(proxy: tuple[Proxy, int]) -> None:
     p, _port = proxy
     with p.client(TEEN) as c:
         form = c.get(
-            "http://qinglang.invalid/ask",
+            f"http://{childpages.HOST}/ask",
             params={"kind": "time", "url": "https://school.example/work"},
             headers={"accept-language": "en"},
         )
         assert form.status_code == 200 and "Ask a parent" in form.text
         token = re.search(r'name="token" value="([^"]+)"', form.text).group(1)
         sent = c.post(
-            "http://qinglang.invalid/ask",
+            f"http://{childpages.HOST}/ask",
             data={"token": token, "kind": "time", "url": "https://school.example/work"},
             headers={"accept-language": "en"},
         )

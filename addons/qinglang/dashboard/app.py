@@ -139,6 +139,15 @@ class Dash:
             conn.close()
 
     @contextlib.contextmanager
+    def reports(self) -> Iterator[sqlite3.Connection]:
+        """The event database's reports (written by the proxy) with this database's labels."""
+        conn = reports.connect(self.s.events_db, self.s.state_db)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
     def events(self) -> Iterator[sqlite3.Connection | None]:
         if not self.s.events_db.exists():
             yield None
@@ -813,7 +822,7 @@ async def reports_page(request: Request, user: str) -> Response:
     dash = _dash(request)
 
     def work() -> list[dict[str, Any]]:
-        with dash.db() as conn:
+        with dash.reports() as conn:
             return reports.queue(conn)
 
     rows = await run_in_threadpool(work)
@@ -829,13 +838,13 @@ async def report_update(request: Request, user: str, form: FormData) -> Response
     what = str(form.get("do", ""))
 
     def work() -> None:
-        with dash.db() as conn:
+        with dash.reports() as rconn, dash.db() as conn:
             if what == "dismiss":
-                if reports.dismiss(conn, rid):
+                if reports.dismiss(rconn, rid):
                     accounts.audit(conn, user, "report.dismiss", f"#{rid}", _address(request))
             else:
                 cat = str(form.get("category", "")).strip() or None
-                reports.set_category(conn, rid, cat)
+                reports.set_category(rconn, rid, cat)
                 accounts.audit(
                     conn, user, "report.category", f"#{rid} {cat or '-'}", _address(request)
                 )
@@ -852,8 +861,8 @@ async def reports_export(request: Request, user: str, form: FormData) -> Respons
     dash = _dash(request)
 
     def work() -> tuple[bytes, reports.Exported]:
-        with tempfile.TemporaryDirectory() as tmp, dash.db() as conn:
-            result = reports.export(conn, Path(tmp), fetch_page)
+        with tempfile.TemporaryDirectory() as tmp, dash.reports() as rconn, dash.db() as conn:
+            result = reports.export(rconn, Path(tmp), fetch_page)
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
                 for p in sorted(Path(tmp).rglob("*")):

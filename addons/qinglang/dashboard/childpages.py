@@ -1,15 +1,15 @@
-"""The pages a child reaches through the proxy: "ask for access" and "report this page".
+"""The page a child reaches through the proxy to "ask for access", and the links to it.
 
-The dashboard itself is closed to filtered devices, so these live on a name only the
-proxy answers, ``http://qinglang.invalid/`` (``.invalid`` never resolves anywhere, RFC
-2606): the proxy serves this ASGI app for that host (mitmproxy's ``asgiapp``), and the
-app sees the child's real address as the ASGI client. The block page links to
-``/ask?event=ID`` and ``/report?kind=mistake&event=ID``; the time-is-up page to
-``/ask?kind=time&url=...``; the bookmarklet in docs/dashboard.md to
-``/report?kind=harmful&url=...``.
+The dashboard itself is closed to filtered devices, so this lives on the one name the
+proxy answers itself, ``http://qinglang.home.arpa/`` (RFC 8375; shared with the report
+entry, ``reportentry.py``, which answers ``/report``): the proxy serves this ASGI app for
+``/ask`` on that host (mitmproxy's ``asgiapp``), and the app sees the child's real address
+as the ASGI client. The block page links to ``/ask?event=ID`` and to the report entry
+with ``kind=mistake``; the time-is-up page to ``/ask?kind=time&url=...``; the bookmarklet
+in docs/dashboard.md to ``/report?kind=harmful&url=...``.
 
 A child's form carries a token (HMAC of the address and the hour under the dashboard's
-key), so a page the child visits cannot post requests or reports in their name.
+key), so a page the child visits cannot post requests in their name.
 """
 
 from __future__ import annotations
@@ -30,11 +30,15 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from ..clients import peer_ip
-from . import asks, eventlog, reports
+from ..reportentry import clean_url
+from ..risknotice import REPORT_HOST, report_link
+from . import asks, eventlog
 from . import db as dbmod
 from .i18n import choose_lang, reason_text, translator
 
-HOST = "qinglang.invalid"
+HOST = REPORT_HOST
+ASK_PATH = "/ask"
+MAX_URL = 2048
 HERE = Path(__file__).resolve().parent
 _HEADERS = {
     "content-security-policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
@@ -52,9 +56,10 @@ def ask_url(event_id: str) -> str:
     return f"http://{HOST}/ask?event={quote(event_id)}"
 
 
-def mistake_url(event_id: str) -> str:
-    """The block page's "blocked by mistake" link."""
-    return f"http://{HOST}/report?kind=mistake&event={quote(event_id)}"
+def mistake_url(event_id: str, url: str) -> str:
+    """The block page's "blocked by mistake" link (the report entry's): ``url`` is the
+    blocked address as the block page shows it, without its query."""
+    return report_link(url, "mistake", event_id or None)
 
 
 def time_ask_url(url: str) -> str:
@@ -122,7 +127,7 @@ def create_child_app(
                 "view": "ask",
                 "kind": kind,
                 "event": ev,
-                "url": q.get("url", "")[: reports.MAX_URL],
+                "url": q.get("url", "")[:MAX_URL],
                 "token": _token(key, ip, int(clock() // 3600)),
             },
         )
@@ -141,7 +146,10 @@ def create_child_app(
                     raise ValueError("no such event")
                 host, path, reason, event_id = ev["host"], ev["path"], ev["reason"], ev["id"]
             else:
-                parts = urlsplit(reports.clean_url(str(form.get("url", ""))))
+                url = clean_url(str(form.get("url", "")))
+                if url is None:
+                    raise ValueError("a request for more time needs the page's address")
+                parts = urlsplit(url)
                 host, path, reason, event_id = parts.hostname or "", parts.path, "time", None
             conn = dbmod.connect(state_db, create=False)
             try:
@@ -161,55 +169,9 @@ def create_child_app(
             return page(request, {"view": "bad"}, 400)
         return page(request, {"view": "sent"})
 
-    async def report_form(request: Request) -> Response:
-        ip = who(request)
-        q = request.query_params
-        kind = "mistake" if q.get("kind") == "mistake" else "harmful"
-        ev = await run_in_threadpool(event_of, q.get("event", ""), ip)
-        url = f"http://{ev['host']}{ev['path']}" if ev else q.get("url", "")[: reports.MAX_URL]
-        return page(
-            request,
-            {
-                "view": "report",
-                "kind": kind,
-                "event": ev,
-                "url": url,
-                "token": _token(key, ip, int(clock() // 3600)),
-            },
-        )
-
-    async def report_send(request: Request) -> Response:
-        ip = who(request)
-        form = await request.form()
-        if not _token_ok(key, ip, str(form.get("token", "")), clock()):
-            return page(request, {"view": "bad"}, 403)
-        kind = "mistake" if form.get("kind") == "mistake" else "harmful"
-
-        def work() -> int:
-            ev = event_of(str(form.get("event", "")), ip)
-            url = f"http://{ev['host']}{ev['path']}" if ev else str(form.get("url", ""))
-            conn = dbmod.connect(state_db, create=False)
-            try:
-                return reports.create(
-                    conn, client=ip, user=None, profile=profile_for(ip), kind=kind, url=url,
-                    now=clock(), event=ev,
-                )  # fmt: skip
-            finally:
-                conn.close()
-
-        try:
-            await run_in_threadpool(work)
-        except reports.TooMany:
-            return page(request, {"view": "too_many"}, 429)
-        except ValueError:
-            return page(request, {"view": "bad"}, 400)
-        return page(request, {"view": "reported"})
-
     return Starlette(
         routes=[
-            Route("/ask", ask_form, methods=["GET"]),
-            Route("/ask", ask_send, methods=["POST"]),
-            Route("/report", report_form, methods=["GET"]),
-            Route("/report", report_send, methods=["POST"]),
+            Route(ASK_PATH, ask_form, methods=["GET"]),
+            Route(ASK_PATH, ask_send, methods=["POST"]),
         ]
     )

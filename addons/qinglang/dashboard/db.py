@@ -1,5 +1,5 @@
 """The dashboard's own SQLite database: admin accounts, audit log, ask-a-parent requests,
-overrides, reports, and the overview's daily roll-ups of the event log.
+overrides, labels of reports, and the overview's daily roll-ups of the event log.
 
 It is a separate file from the event log (``events.py`` owns that one and its writer
 thread); the proxy only reads the ``overrides`` table of this file.
@@ -60,23 +60,13 @@ CREATE TABLE IF NOT EXISTS overrides (
     revoked    INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS overrides_expires ON overrides (expires);
-CREATE TABLE IF NOT EXISTS reports (
-    id         INTEGER PRIMARY KEY,
-    ts         REAL NOT NULL,
-    client     TEXT NOT NULL,
-    user       TEXT,
-    profile    TEXT NOT NULL,
-    kind       TEXT NOT NULL,      -- mistake (blocked by mistake) | harmful
-    url        TEXT NOT NULL,
-    host       TEXT NOT NULL,
-    event_id   TEXT,
-    action     TEXT,               -- the decision the event recorded
-    categories TEXT NOT NULL DEFAULT '{}',
-    decided_by TEXT NOT NULL DEFAULT '[]',
-    category   TEXT,               -- label for the corpus, set by a maintainer
-    status     TEXT NOT NULL DEFAULT 'open'    -- open | exported | dismissed
+-- A maintainer's labels of the reports the proxy records in the event database
+-- (reportentry.py, table reports): one row once a report is labelled, dismissed or exported.
+CREATE TABLE IF NOT EXISTS report_labels (
+    report_id  INTEGER PRIMARY KEY,  -- reports.id in the event database
+    status     TEXT NOT NULL DEFAULT 'open',   -- open | exported | dismissed
+    category   TEXT                 -- label for the corpus, set by a maintainer
 );
-CREATE INDEX IF NOT EXISTS reports_status ON reports (status, ts);
 CREATE TABLE IF NOT EXISTS rollup_state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -163,6 +163,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "rep.none": ("没有待处理的举报。", "No open reports."),
     "rep.kind.mistake": ("误拦截", "blocked by mistake"),
     "rep.kind.harmful": ("有害内容", "harmful"),
+    "rep.kind.pii": ("公开个人信息", "exposes personal information"),
     "rep.dismiss": ("忽略", "Dismiss"),
     "rep.set_category": ("设定类别", "Set category"),
     "rep.export": ("导出为语料（zip）", "Export as corpus (zip)"),
@@ -189,13 +190,6 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "child.sent": (
         "请求已发送。家长同意后，重新打开页面即可。",
         "Your request was sent. When a parent says yes, open the page again.",
-    ),
-    "child.report_title": ("举报这个页面", "Report this page"),
-    "child.report_mistake": ("这个页面被误拦截了", "This page was blocked by mistake"),
-    "child.report_harmful": ("这个页面有不良内容", "This page has harmful content"),
-    "child.report_sent": (
-        "谢谢！举报已发送给家长。",
-        "Thank you! Your report was sent to a parent.",
     ),
     "child.too_many": (
         "请求太多了，请等家长处理后再试。",

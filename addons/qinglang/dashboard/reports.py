@@ -1,6 +1,11 @@
 """Reports (举报入口): "blocked by mistake" from the block page, "harmful" from any page
-(a bookmarklet or the proxy's short URL), queued for a maintainer and exported as a
-labelled corpus that ``qinglang lists test`` reads.
+(a bookmarklet or the proxy's short URL), "pii" from the risk notice, queued for a
+maintainer and exported as a labelled corpus that ``qinglang lists test`` reads.
+
+The proxy's report entry (``reportentry.py``) records them in the ``reports`` table of
+the event database; the dashboard reads that table and keeps a maintainer's labels
+(status: open, exported, dismissed; a category) in its own database, so each file has
+one writer.
 
 The event log keeps no page content, so the export fetches each reported address again
 (``fetch`` is given by the caller: the dashboard's uses plain HTTP(S) with a size cap)
@@ -18,111 +23,89 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-KINDS = ("mistake", "harmful")
+from .. import reportentry
+
+KINDS = ("mistake", "harmful", "pii")
 MAX_URL = 2048
-MAX_OPEN_PER_CLIENT = 50
 _CATEGORY = re.compile(r"^[a-z0-9_-]{1,64}$")
 _SUFFIX = {"html": ".html", "json": ".json", "text": ".txt"}
+_EVENT_COLUMNS = "e.action AS action, e.categories AS categories, e.decided_by AS decided_by"
+_NO_EVENT_COLUMNS = "NULL AS action, NULL AS categories, NULL AS decided_by"
 
 # (url) -> (body, content type); raises OSError or ValueError when it cannot.
 Fetch = Callable[[str], tuple[bytes, str | None]]
 
 
-class TooMany(Exception):
-    pass
+def connect(events_db: str | Path, state_db: str | Path) -> sqlite3.Connection:
+    """The event database (whose ``reports`` table the proxy's report entry writes) with
+    the dashboard's database attached as ``dash`` (a maintainer's labels)."""
+    conn = reportentry.connect(events_db)
+    conn.row_factory = sqlite3.Row
+    conn.execute("ATTACH DATABASE ? AS dash", (str(state_db),))  # report_labels: db.py
+    return conn
 
 
-def clean_url(url: str) -> str:
-    u = url.strip()[:MAX_URL]
-    parts = urlsplit(u)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("a report needs an http:// or https:// address")
-    return u
-
-
-def create(
-    conn: sqlite3.Connection,
-    *,
-    client: str,
-    user: str | None,
-    profile: str,
-    kind: str,
-    url: str,
-    now: float,
-    event: dict[str, Any] | None = None,
-) -> int:
-    """Queue a report; ``event`` is the event log row the block page named, if any."""
-    if kind not in KINDS:
-        raise ValueError(f"unknown report kind {kind!r}")
-    u = clean_url(url)
-    host = (urlsplit(u).hostname or "").lower()
-    with conn:
-        row = conn.execute(
-            "SELECT id FROM reports WHERE status = 'open' AND client = ? AND kind = ? AND url = ?",
-            (client, kind, u),
-        ).fetchone()
-        if row:
-            return int(row[0])
-        (n,) = conn.execute(
-            "SELECT COUNT(*) FROM reports WHERE status = 'open' AND client = ?", (client,)
-        ).fetchone()
-        if n >= MAX_OPEN_PER_CLIENT:
-            raise TooMany(client)
-        ev = event or {}
-        cats = ev.get("categories") or {}
-        top = max(cats, key=lambda c: cats[c]) if cats and kind == "harmful" else None
-        cur = conn.execute(
-            "INSERT INTO reports (ts, client, user, profile, kind, url, host, event_id, action,"
-            " categories, decided_by, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                now,
-                client,
-                user,
-                profile,
-                kind,
-                u,
-                host,
-                ev.get("id"),
-                ev.get("action"),
-                json.dumps(cats, ensure_ascii=False),
-                json.dumps(list(ev.get("decided_by") or []), ensure_ascii=False),
-                top,
-            ),
-        )
-        return int(cur.lastrowid or 0)
+def _has_events(conn: sqlite3.Connection) -> bool:
+    row = conn.execute(
+        "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'events'"
+    ).fetchone()
+    return row is not None
 
 
 def queue(conn: sqlite3.Connection, status: str = "open", limit: int = 200) -> list[dict[str, Any]]:
+    """Reports with this status, newest first, with the decision and the terms of the
+    event the block page named (joined from the event log)."""
+    joined = _has_events(conn)
     rows = conn.execute(
-        "SELECT * FROM reports WHERE status = ? ORDER BY ts DESC LIMIT ?", (status, limit)
+        "SELECT r.id, r.ts, r.client, r.user, r.profile, r.kind, r.url, r.host, r.event_id,"
+        f" {_EVENT_COLUMNS if joined else _NO_EVENT_COLUMNS},"
+        " coalesce(l.status, 'open') AS status, l.category AS label"
+        " FROM reports r"
+        + (" LEFT JOIN events e ON e.id = r.event_id" if joined else "")
+        + " LEFT JOIN dash.report_labels l ON l.report_id = r.id"
+        " WHERE coalesce(l.status, 'open') = ? ORDER BY r.ts DESC, r.id DESC LIMIT ?",
+        (status, limit),
     ).fetchall()
     out = []
     for r in rows:
         d = dict(r)
         d["categories"] = json.loads(d["categories"] or "{}")
         d["decided_by"] = json.loads(d["decided_by"] or "[]")
+        cats = d["categories"]
+        # Harmful reports of a scored page default to its top category.
+        top = max(cats, key=lambda c: cats[c]) if cats and d["kind"] == "harmful" else None
+        d["category"] = d.pop("label") or top
         out.append(d)
     return out
+
+
+def _label(conn: sqlite3.Connection, report_id: int, column: str, value: str | None) -> None:
+    conn.execute(
+        f"INSERT INTO dash.report_labels (report_id, {column}) VALUES (?, ?)"
+        f" ON CONFLICT (report_id) DO UPDATE SET {column} = excluded.{column}",
+        (report_id, value),
+    )
 
 
 def set_category(conn: sqlite3.Connection, report_id: int, category: str | None) -> None:
     if category and not _CATEGORY.match(category):
         raise ValueError("a category is lower-case letters, digits, - or _")
     with conn:
-        conn.execute("UPDATE reports SET category = ? WHERE id = ?", (category or None, report_id))
+        _label(conn, report_id, "category", category or None)
 
 
 def dismiss(conn: sqlite3.Connection, report_id: int) -> bool:
     with conn:
-        return (
-            conn.execute(
-                "UPDATE reports SET status = 'dismissed' WHERE id = ? AND status = 'open'",
-                (report_id,),
-            ).rowcount
-            > 0
-        )
+        row = conn.execute(
+            "SELECT coalesce(l.status, 'open') FROM reports r"
+            " LEFT JOIN dash.report_labels l ON l.report_id = r.id WHERE r.id = ?",
+            (report_id,),
+        ).fetchone()
+        if row is None or row[0] != "open":
+            return False
+        _label(conn, report_id, "status", "dismissed")
+        return True
 
 
 @dataclass(slots=True)
@@ -148,8 +131,9 @@ def export(conn: sqlite3.Connection, dest: Path, fetch: Fetch) -> Exported:
         except (OSError, ValueError) as e:
             result.failed.append((r["url"], str(e) or type(e).__name__))
             continue
+        # Blocked by mistake: must not be blocked; harmful or exposing people: must be.
         folder = Path("allow") if r["kind"] == "mistake" else Path("block")
-        if r["kind"] == "harmful" and r["category"]:
+        if r["kind"] != "mistake" and r["category"]:
             folder = folder / r["category"]
         rel = folder / f"report-{r['id']}{_suffix(ctype, body)}"
         (dest / folder).mkdir(parents=True, exist_ok=True)
@@ -168,7 +152,7 @@ def export(conn: sqlite3.Connection, dest: Path, fetch: Fetch) -> Exported:
             }
         )
         with conn:
-            conn.execute("UPDATE reports SET status = 'exported' WHERE id = ?", (r["id"],))
+            _label(conn, r["id"], "status", "exported")
     if manifest:
         index = dest / "reports.json"
         old = json.loads(index.read_text(encoding="utf-8")) if index.exists() else []

@@ -7,7 +7,10 @@ listener; uvicorn's signal handling is left out, as mitmproxy owns the signals.
 
 - ``running``: starts the dashboard on the config's ``dashboard.listen`` (or the
   ``qinglang_dashboard`` option: ``host:port``, ``off``);
-- ``request``: answers the child's pages at ``http://qinglang.invalid/`` (childpages.py);
+- ``request``: answers the child's "ask for access" page at
+  ``http://qinglang.home.arpa/ask`` (childpages.py); load it before ``ReportEntry``,
+  which answers the rest of that host, and before ``Qinglang``, whose rules must not stop
+  a child asking for access;
 - ``server_connect``: refuses to connect a filtered device, through the proxy, to the
   dashboard's port on this machine (by any name or address that resolves here), so the
   dashboard sees no proxied request from a child; the dashboard's own gate refuses
@@ -188,7 +191,8 @@ class DashboardAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         if (
             self.child is not None
-            and flow.request.pretty_host == childpages.HOST
+            and flow.request.pretty_host.lower().rstrip(".") == childpages.HOST
+            and flow.request.path.split("?", 1)[0].rstrip("/") == childpages.ASK_PATH
             and flow.live
             and not flow.response
             and not flow.error
