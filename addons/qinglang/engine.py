@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 
 from .config import Profile
-from .extract import Extracted, Kind, approx_html_text, extract
+from .extract import Extracted, Kind, extract
 from .lists import ListSet
 from .matcher import Found, Matcher
 from .normalize import Normalized, normalize
-from .pii import PiiFound, detect_pii, doxxing_exposure, might_contain
+from .pii import PiiFound, detect_pii, doxxing_exposure
 
 MASK_CHAR = "*"
 
@@ -105,29 +105,14 @@ class Engine:
         self._t_weight = np.array([t.weight for t in terms], dtype=np.int64)
         self._t_every = np.array([t.every for t in terms], dtype=bool)
 
-    def scan(
-        self, doc: str, kind: Kind, profile: Profile, *, details: bool = True, quick: bool = True
-    ) -> ScanResult:
+    def scan(self, doc: str, kind: Kind, profile: Profile, *, details: bool = True) -> ScanResult:
         """Decide on one document. ``details=False`` skips the per-occurrence match
-        list (the proxy needs only the decision and the names of the terms).
-
-        Most pages match nothing: for HTML a quick superset of the visible text is
-        checked first and, when no term, combination part or personal information
-        can be in it, the page is allowed unchanged without the exact extraction
-        (``quick=False`` always does the full work; the tests compare both)."""
-        if quick and kind == "html" and self._nothing_in(approx_html_text(doc), profile):
-            return ScanResult(ALLOW, 0, {}, [], [], doc)
+        list (the proxy needs only the decision and the names of the terms)."""
         ex = extract(doc, kind)
         norm = normalize(ex.text)
         found = self.matcher.find(norm)
         pii = detect_pii(norm) if profile.pii != "off" else []
         return self._decide(ex, norm, found, pii, profile, details)
-
-    def _nothing_in(self, text: str, profile: Profile) -> bool:
-        norm = normalize(text)
-        if self.matcher.any_hit(norm):
-            return False
-        return profile.pii == "off" or not might_contain(norm.text)
 
     def _counted(self, profile: Profile) -> np.ndarray:
         return np.array([profile.counts(c) for c in self.category_names], dtype=bool)

@@ -350,7 +350,14 @@ def extract_html(doc: str) -> Extracted:
         return _Builder(doc).build()
     order = np.argsort(keys, kind="stable")
     # One boundary is enough between two pieces of text (a label and its table cell).
-    is_b = np.array([x == BOUNDARY for x in strs], dtype=bool)[order]
+    is_b = np.concatenate(
+        (
+            np.zeros(len(plain), dtype=bool),
+            np.ones(len(block), dtype=bool),
+            np.zeros(len(br), dtype=bool),
+            np.array([x == BOUNDARY for x in extra.text], dtype=bool),
+        )
+    )[order]
     repeat = np.zeros(len(order), dtype=bool)
     repeat[1:] = is_b[1:] & is_b[:-1]
     order = order[~repeat]
@@ -374,66 +381,6 @@ def _raw_element(extra: _Segments, i: int, doc: str, tok: str, name: str, at: in
         end = close.start() if close else len(tok)
         extra.text_run(key, doc, at + head, at + end)
         extra.add(key, BOUNDARY, at + end, 0, _SYNTH)
-
-
-# --- A quick superset for pages that need no change --------------------------
-
-
-def _name_trie(names: frozenset[str]) -> str:
-    """A regex matching any of ``names`` in either case, as a trie of character
-    classes: unlike (?i) it lets re skip positions fast."""
-    tree: dict[str, dict] = {}  # type: ignore[type-arg]
-    for name in names:
-        node = tree
-        for ch in name:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def emit(node: dict) -> str:  # type: ignore[type-arg]
-        alts = [f"[{c}{c.upper()}]" + emit(node[c]) for c in sorted(k for k in node if k)]
-        if not alts:
-            return ""
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return emit(tree)
-
-
-_APPROX_ATTR = re.compile(
-    # A leading character class lets re skip most positions fast; (?i) would not.
-    r"[\t\n\f\r /\"'](?:"
-    + "|".join(_name_trie(frozenset({n})) for n in VISIBLE_ATTRS)
-    + r")[\t\n\f\r ]*=[\t\n\f\r ]*(?:\"([^\"]*)\"|'([^']*)'|([^\t\n\f\r >]+))"
-)
-
-
-def approx_html_text(doc: str) -> str:
-    """Every visible text of an HTML page in one string: a superset of what
-    ``extract_html`` finds, built from the same tokenizer split with list and
-    string operations only (no segment map).
-
-    Inline tags and comments vanish (words split by them join up, as in
-    ``extract_html``); every other tag becomes a space, which in normalised text
-    separates Latin words the way ``BOUNDARY`` does and is dropped between CJK
-    characters (which can only add matches). Title and textarea text and every
-    visible-looking attribute value are appended. So when nothing in this text
-    matches, nothing in the page does, and the page can pass without the exact
-    extraction (tests/test_quick_path.py compares the two on random pages).
-    """
-    parts = _SPLIT.split(doc)
-    texts, toks, names, raws = parts[0::4], parts[1::4], parts[2::4], parts[3::4]
-    seps = [
-        "" if (nm and nm.lower() in _INLINE) or (not nm and not rw and tok[1] == "!") else " "
-        for tok, nm, rw in zip(toks, names, raws, strict=True)
-    ]
-    seps.append("")
-    out = [x for pair in zip(texts, seps, strict=True) for x in pair]
-    for tok, rw in zip(toks, raws, strict=True):
-        if rw and rw.lower() in ("title", "textarea", "plaintext"):
-            out.append(" " + tok)
-    out.append(" " + " ".join(a or b or c for a, b, c in _APPROX_ATTR.findall(doc)))
-    text = "".join(out)
-    return html.unescape(text) if "&" in text else text
 
 
 # --- JSON -------------------------------------------------------------------

@@ -139,29 +139,6 @@ class Matcher:
         order = np.lexsort((t_e, t_s))
         return Found(t_id[order], t_s[order], t_e[order], parts)
 
-    def any_hit(self, norm: Normalized) -> bool:
-        """Whether any term or combination part occurs (exceptions not applied)."""
-        if self._ac is None or not norm.text:
-            return False
-        raw = self._ac.find_matches_as_indexes(norm.text, overlapping=True)
-        if not raw:
-            return False
-        arr = np.fromiter(chain.from_iterable(raw), dtype=np.int64, count=3 * len(raw))
-        arr = arr.reshape(-1, 3)
-        pid, s, e = arr[:, 0], arr[:, 1], arr[:, 2]
-        ok = np.ones((3, len(arr)), dtype=bool)
-        latin = self._latin[pid]
-        if latin.any():
-            self._check_latin(norm, pid, s, e, latin, ok)
-        hit = np.flatnonzero(ok[2])
-        first = self._ptr[pid[hit]]
-        count = self._ptr[pid[hit] + 1] - first
-        hit = np.repeat(hit, count)
-        group_start = np.repeat(np.cumsum(count) - count, count)
-        user = np.repeat(first, count) + (np.arange(len(hit)) - group_start)
-        valid = ok[self._u_mode[user], hit] & (self._u_kind[user] != KIND_EXCEPTION)
-        return bool(valid.any())
-
     def _check_latin(
         self,
         norm: Normalized,

@@ -762,9 +762,3 @@ def doxxing_exposure(found: list[PiiFound], profile: Profile) -> bool:
     if len(values) < n or len({k for k, _ in values}) < 2:
         return False
     return any(p.identifies for p in found)
-
-
-def might_contain(text: str) -> bool:
-    """A cheap, conservative test on normalised text: False only when no detector
-    could find anything (no long run of digits, no @, no label)."""
-    return bool(_NUM.search(text) or "@" in text or _LABEL.search(text))
