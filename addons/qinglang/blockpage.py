@@ -15,6 +15,7 @@ from html import escape
 from typing import Protocol
 
 from . import urlrules
+from .dashboard.links import ask_url, mistake_url
 from .risknotice import report_link
 
 REASON_KEYWORDS = "keywords"
@@ -207,6 +208,31 @@ def _report_entry(decision: Decision, lang: str, event_id: str, url: str | None)
     return f'<p><a href="{href}" rel="noopener noreferrer nofollow">{escape(text)}</a></p>'
 
 
+_ASK = {
+    "zh": ("请家长开放", "被误拦截了？举报误拦截"),
+    "en": ("Ask a parent for access", "Blocked by mistake? Report it"),
+}
+
+
+def _asks(lang: str, event_id: str, url: str | None) -> str:
+    """ "Ask for access" (the dashboard's page) and "blocked by mistake" (the report
+    entry), both answered by the proxy; only with an event id, which they refer to."""
+    if not event_id:
+        return ""
+    ask, mistake = _ASK[lang]
+    links = [(ask_url(event_id), ask)]
+    if url:
+        links.append((mistake_url(event_id, url), mistake))
+    return (
+        "<p>"
+        + " · ".join(
+            f'<a href="{escape(href)}" rel="noopener noreferrer nofollow">{escape(text)}</a>'
+            for href, text in links
+        )
+        + "</p>"
+    )
+
+
 def render_block(
     decision: Decision, lang: str = "en", event_id: str = "", url: str | None = None
 ) -> str:
@@ -221,6 +247,7 @@ def render_block(
         f"<title>{escape(_TEXT[lang]['title'])}</title><style>{_STYLE}</style></head>"
         f"<body><main>{_section(decision, lang, event_id, url)}"
         f"{_report_entry(decision, lang, event_id, url)}"
+        f"{_asks(lang, event_id, url)}"
         f'<div class="other" lang="{"en" if other == "en" else "zh-CN"}">'
         f"{_section(decision, other, event_id, None)}</div></main></body></html>"
     )

@@ -29,14 +29,17 @@ from typing import Any
 from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.connection import Client
 
-from . import blockpage, compression, content, safesearch, timeup, youthgate
+from . import blockpage, compression, content, overridegate, safesearch, timeup, youthgate
 from .clients import IPAddress, host_matches, peer_ip, proxy_user
 from .config import Config, Profile
+from .dashboard.links import time_ask_url
+from .dashboard.overrides import OverrideStore
 from .events import Event, EventStore, path_only
 from .normalize import BOUNDARY
 from .plan import Sniffer, content_length, plan_head, range_is_partial
 from .quota import Activity, QuotaTracker, SqliteQuotaStore, classify
 from .reload import Rules, load_rules
+from .risknotice import page_url
 from .scanjob import ScanJob, ScanOutcome
 from .scanpool import ScanPool, default_workers
 from .timerules import Clock, SystemClock
@@ -122,6 +125,9 @@ class Qinglang:
         self.quota: QuotaTracker | None = None
         self._quota_key: tuple[str, int] | None = None
         self.clock: Clock = SystemClock()
+        # A parent's answers from the dashboard (overridegate.py); None: no dashboard.
+        self.overrides: OverrideStore | None = None
+        self._overrides_key: tuple[str, str] | None = None
 
     # --- options and lifecycle -------------------------------------------------
 
@@ -177,6 +183,7 @@ class Qinglang:
             if self._running:
                 self._open_events(self.live.config)
                 self._open_quota(self.live.config)
+                self._open_overrides(self.live.config)
             return
         path = ctx.options.qinglang_config or None
         try:
@@ -200,6 +207,7 @@ class Qinglang:
         if self._running:
             self._open_events(rules.config)
             self._open_quota(rules.config)
+            self._open_overrides(rules.config)
             self._start_reloader()
             asyncio.get_running_loop().create_task(self._warm(pool))
 
@@ -211,6 +219,7 @@ class Qinglang:
             return
         self._open_events(self.live.config)
         self._open_quota(self.live.config)
+        self._open_overrides(self.live.config)
         self._start_reloader()
         self._banner()
         await self._warm(self.live.pool)
@@ -228,6 +237,9 @@ class Qinglang:
         if self.quota is not None:
             self.quota.store.close()
             self.quota, self._quota_key = None, None
+        if self.overrides is not None:
+            self.overrides.close()
+            self.overrides, self._overrides_key = None, None
 
     async def _warm(self, pool: ScanPool) -> None:
         try:
@@ -283,6 +295,21 @@ class Qinglang:
         if self.events is not None:
             self.events.close()
         self.events, self._events_key = new, key
+
+    def _open_overrides(self, cfg: Config) -> None:
+        """The dashboard's overrides (opened once, again only when their files move)."""
+        option = str(getattr(ctx.options, "qinglang_dashboard", "") or "").strip().lower()
+        on = option != "off" and (bool(option) or cfg.dashboard.enabled)
+        paths = overridegate.store_paths(
+            cfg, ctx.options.qinglang_config or None, ctx.options.confdir
+        )
+        key = (str(paths[0]), str(paths[1])) if on else None
+        if key == self._overrides_key and (key is None or self.overrides is not None):
+            return
+        if self.overrides is not None:
+            self.overrides.close()
+        self.overrides = overridegate.open_store(*paths) if on else None
+        self._overrides_key = key
 
     def _open_quota(self, cfg: Config) -> QuotaTracker:
         """The quota database (opened once, again only when its path changes)."""
@@ -432,10 +459,16 @@ class Qinglang:
         meta = self._who(flow)
         rules = live.youth.for_profile(meta["profile"])
         now = self.clock.now()
-        key = youthgate.client_key(meta.get("user"), meta.get("client", ""))
+        client, user = meta.get("client", ""), meta.get("user")
+        store = self.overrides
+        if store is not None and self._granted(flow, store, client, user, now.timestamp()):
+            return None
+        key = youthgate.client_key(user, client)
         tracker = self._tracker(live) if youthgate.counts_time(rules) else None
         info = youthgate.request_info(flow.request)
         quota = youthgate.quota_state(tracker, key, rules, now)
+        if store is not None:
+            quota = overridegate.with_extra(store, quota, client, user, now.timestamp())
         d = rules.check(info, now, quota)
         dialed = youthgate.other_name(flow.request.host, info.host)
         if dialed is not None:
@@ -443,6 +476,8 @@ class Qinglang:
             # the CONNECT (or absolute-URL) host. A Host header naming an allowed site
             # must not open a blocked one: the stricter verdict of the two holds.
             d = youthgate.stricter(d, rules.check(replace(info, host=dialed), now, quota))
+        if store is not None:
+            d = overridegate.lift(d, rules, now, quota, store, client, user)
         if d.action == "timeup":
             self._timeup(flow, d, rules, now)
             return None
@@ -455,6 +490,24 @@ class Qinglang:
             return self._check_keywords(asked, targets)
         self._let_through(asked)
         return None
+
+    @staticmethod
+    def _granted(
+        flow: http.HTTPFlow, store: OverrideStore, client: str, user: str | None, ts: float
+    ) -> bool:
+        """A parent granted this page or site: no rules, no scan. The host dialled must
+        be granted too (a forged Host header must not borrow a granted site)."""
+        req = flow.request
+        host = req.pretty_host
+        o = store.lookup(client, host, req.path, ts, user)
+        dialed = youthgate.other_name(req.host, host) if o is not None else None
+        if o is None or (
+            dialed is not None and not store.lookup(client, dialed, req.path, ts, user)
+        ):
+            return False
+        meta = flow.metadata[META]
+        meta["override"] = o.id
+        return True
 
     async def _check_keywords(self, asked: _Asked, targets: list[KeywordTarget]) -> None:
         flow = asked.flow
@@ -515,6 +568,10 @@ class Qinglang:
         meta = self._who(flow)
         if meta.get("answered"):
             return  # our own block, time-up or reminder page
+        if meta.get("override"):  # granted by a parent: passed on unscanned
+            meta["plan"] = "pass"
+            flow.response.stream = True
+            return
         prof = self._profile(meta)
         resp = flow.response
         if prof.filter and host_matches(flow.request.pretty_host, prof.passthrough_hosts):
@@ -610,6 +667,7 @@ class Qinglang:
             headers=req.headers,
             category=d.category,
             tz=rules.rules.time.tz,
+            ask=time_ask_url(page_url(req.scheme, req.pretty_host, req.port, req.path)),
         )
         if reply.headers.get("Content-Type", "").startswith("text/html"):
             # Page loads only: apps polling through the night would flood the log.

@@ -37,6 +37,7 @@ _TEXT = {
         "returns": "恢复时间：{when}",
         "never": "近期不会自动恢复，请找家长或老师。",
         "help": "需要帮助的话，请找家长或老师。",
+        "ask": "请家长多给一点时间",
         "today": "今天 {t}",
         "tomorrow": "明天 {t}",
         "weekday": "{d} {t}",
@@ -59,6 +60,7 @@ _TEXT = {
         "returns": "Back at: {when}",
         "never": "Access does not come back by itself soon; please ask a parent or teacher.",
         "help": "If you need help, ask a parent or teacher.",
+        "ask": "Ask a parent for more time",
         "today": "today at {t}",
         "tomorrow": "tomorrow at {t}",
         "weekday": "{d} at {t}",
@@ -116,8 +118,10 @@ def render_timeup(
     *,
     category: str | None = None,
     tz: tzinfo | None = None,
+    ask: str | None = None,
 ) -> str:
-    """The time-up page. ``reason``: curfew, quota, schedule or payments."""
+    """The time-up page. ``reason``: curfew, quota, schedule or payments. ``ask``: the
+    "ask for more time" link (the dashboard's page), shown for the time rules."""
     t = _TEXT.get(lang, _TEXT["en"])
     lines = [t.get(reason, t["quota"])]
     if category and reason in ("schedule", "payments"):
@@ -127,6 +131,9 @@ def render_timeup(
     else:
         lines.append(t["never"])
     body = "".join(f"<p>{escape(line)}</p>" for line in lines)
+    if ask and reason in ("curfew", "quota", "schedule"):
+        link = f'<a href="{escape(ask)}" rel="noopener noreferrer nofollow">{escape(t["ask"])}</a>'
+        body += f"<p>{link}</p>"
     title = t.get(f"title_{reason}", t["title"])
     return _page(lang, title, body + f"<p class=help>{escape(t['help'])}</p>")
 
@@ -183,6 +190,7 @@ def timeup_reply(
     headers: Mapping[str, str],
     category: str | None = None,
     tz: tzinfo | None = None,
+    ask: str | None = None,
 ) -> Reply:
     """The whole answer to a request refused by a time rule: the page for page loads
     (language from Accept-Language), JSON for everything else; 403 either way, never
@@ -190,7 +198,7 @@ def timeup_reply(
     base = {"Cache-Control": "no-store", "X-Qinglang": f"timeup; reason={reason}"}
     if is_page_request(method, path, headers):
         lang = choose_lang(headers.get("Accept-Language") or headers.get("accept-language"))
-        html = render_timeup(reason, returns_at, now, lang, category=category, tz=tz)
+        html = render_timeup(reason, returns_at, now, lang, category=category, tz=tz, ask=ask)
         return Reply(
             STATUS,
             {**base, "Content-Type": "text/html; charset=utf-8", "Content-Language": lang},

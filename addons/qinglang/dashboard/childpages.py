@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 import jinja2
 from starlette.applications import Starlette
@@ -31,13 +31,13 @@ from starlette.routing import Route
 
 from ..clients import peer_ip
 from ..reportentry import clean_url
-from ..risknotice import REPORT_HOST, report_link
 from . import asks, eventlog
 from . import db as dbmod
 from .i18n import choose_lang, reason_text, translator
+from .links import ASK_PATH, BOOKMARKLET, HOST, ask_url, mistake_url, time_ask_url
 
-HOST = REPORT_HOST
-ASK_PATH = "/ask"
+__all__ = ["ASK_PATH", "BOOKMARKLET", "HOST", "ask_url", "create_child_app", "mistake_url",
+           "time_ask_url"]  # fmt: skip
 MAX_URL = 2048
 HERE = Path(__file__).resolve().parent
 _HEADERS = {
@@ -49,28 +49,6 @@ _HEADERS = {
 
 # (client ip) -> profile name, from the proxy's client rules.
 ProfileFor = Callable[[str], str]
-
-
-def ask_url(event_id: str) -> str:
-    """The block page's "ask for access" link."""
-    return f"http://{HOST}/ask?event={quote(event_id)}"
-
-
-def mistake_url(event_id: str, url: str) -> str:
-    """The block page's "blocked by mistake" link (the report entry's): ``url`` is the
-    blocked address as the block page shows it, without its query."""
-    return report_link(url, "mistake", event_id or None)
-
-
-def time_ask_url(url: str) -> str:
-    """The time-is-up page's "ask for more time" link."""
-    return f"http://{HOST}/ask?kind=time&url={quote(url, safe='')}"
-
-
-BOOKMARKLET = (
-    f"javascript:location.href='http://{HOST}/report?kind=harmful&url='"
-    "+encodeURIComponent(location.href)"
-)
 
 
 def _token(key: bytes, ip: str, hour: int) -> str:

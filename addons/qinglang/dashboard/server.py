@@ -25,6 +25,7 @@ import contextlib
 import ipaddress
 import logging
 import socket
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,7 @@ class DashboardAddon:
         try:
             cfg = load_config(config_path) if config_path else default_config()
         except ValueError as e:  # the proxy addon reports it and stops
-            log.error("qinglang: no dashboard: %s", e)
+            log.warning("qinglang: no dashboard: %s", e)
             return
         dash_cfg = cfg.dashboard
         listen = ctx.options.qinglang_dashboard or (dash_cfg.listen if dash_cfg.enabled else "")
@@ -161,14 +162,19 @@ class DashboardAddon:
         try:
             host, port = parse_listen(listen)
         except ValueError as e:
-            log.error("qinglang: no dashboard: %s", e)
+            log.warning("qinglang: no dashboard: %s", e)
             return
         events_db = cfg.events.db or str(confdir / "qinglang-events.sqlite")
         settings = settings_for(
             dash_cfg, config_path=config_path, confdir=confdir, events_db=events_db
         )
-        self.app = create_app(settings)
-        dash = self.app.state.dash
+        try:
+            app = create_app(settings)
+        except (OSError, ValueError, sqlite3.Error) as e:  # e.g. an unreadable key file
+            log.warning("qinglang: no dashboard: %s", e)
+            return
+        self.app = app
+        dash = app.state.dash
 
         def profile_for(ip: str) -> str:
             dash.config.get()
@@ -182,7 +188,12 @@ class DashboardAddon:
                 self.app, host, port, tls_cert=dash_cfg.tls_cert, tls_key=dash_cfg.tls_key
             )
         except OSError as e:
-            log.error("qinglang: the dashboard cannot listen on %s: %s", listen, e)
+            # A warning, not an error: mitmdump exits on an error logged at start-up, and
+            # the proxy keeps filtering without its dashboard.
+            log.warning(
+                "qinglang: the dashboard cannot listen on %s (%s); the proxy runs without it",
+                listen, e,
+            )  # fmt: skip
             return
         self.port = port
         scheme = "https" if dash_cfg.tls_cert else "http"
