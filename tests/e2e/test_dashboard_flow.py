@@ -1,0 +1,232 @@
+"""The parents' dashboard with the proxy, through a real mitmdump: a child's blocked page
+offers "ask for access", the child asks, a parent signs in to the dashboard and grants
+this site, and the child's next request passes; the time-up page's "ask for more time"
+lifts the curfew once granted; a profile edited in the dashboard is applied by the
+proxy's reload; and the child reaches the dashboard neither directly nor through the
+proxy.
+
+The proxy's clock is the real time here (overrides expire in real time); the curfew of
+the teen profile is put around it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+
+from qinglang.dashboard import accounts, db
+
+from .conftest import free_port
+from .youth_support import EN, UPSTREAM_PAGE, World, eventually, youth_world
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+CHILD, ADULT, TEEN = "127.0.0.1", "127.0.0.2", "127.0.0.3"
+PASSWORD = "correct horse battery"
+TZ = ZoneInfo("Asia/Shanghai")
+CONFIG = """
+    lists: [lists]
+    profiles:
+      child:
+        deny_domains: [games.example.test]
+      adult:
+        filter: false
+      teen:
+        timezone: Asia/Shanghai
+        curfew: ["{curfew}"]
+    clients:
+      - {{match: 127.0.0.2, profile: adult}}
+      - {{match: 127.0.0.3, profile: teen}}
+    default_profile: child
+    events: {{db: events.sqlite}}
+    dashboard:
+      listen: 127.0.0.1:{port}
+      admin_networks: ["::1/128"]   # the child's 127.0.0.1 is not the parent's machine
+"""
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[World, int]]:
+    port = free_port()
+    hour = datetime.now(TZ).hour
+    curfew = f"{(hour - 1) % 24:02d}:00-{(hour + 2) % 24:02d}:00"  # now is in it
+    home = tmp_path_factory.mktemp("dashboard-flow")
+    with youth_world(home, CONFIG.format(port=port, curfew=curfew)) as w:
+        w.clock.set(datetime.now(TZ).isoformat())
+        conn = db.connect(w.proxy.confdir / "qinglang-dashboard.sqlite")
+        accounts.set_password(conn, "mum", PASSWORD)
+        conn.close()
+        eventually(lambda: "qinglang: dashboard on" in w.proxy.log(), "the dashboard listening")
+        yield w, port
+
+
+def _direct(source: str) -> httpx.Client:
+    transport = httpx.HTTPTransport(local_address=source)
+    return httpx.Client(transport=transport, timeout=20, follow_redirects=True)
+
+
+def _csrf(page: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert m, page[:500]
+    return m.group(1)
+
+
+def _href(page: str, contains: str) -> str:
+    for href in re.findall(r'href="([^"]+)"', page):
+        href = html.unescape(href)
+        if contains in href:
+            return href
+    raise AssertionError(f"no link with {contains!r} in:\n{page[:2000]}")
+
+
+class _Form(HTMLParser):
+    """The values a browser would send for the page's form (checked boxes, selected
+    options, text areas), so an edit changes one field and keeps the others."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._select: str | None = None
+        self._area: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        name = a.get("name", "")
+        if tag == "input" and name:
+            if a.get("type") != "checkbox" or "checked" in a:
+                self.values[name] = a.get("value", "on" if a.get("type") == "checkbox" else "")
+        elif tag == "select":
+            self._select = name
+            self.values.setdefault(name, "")
+        elif tag == "option" and self._select and "selected" in a:
+            self.values[self._select] = a.get("value", "")
+        elif tag == "textarea" and name:
+            self._area = name
+            self.values[name] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._area = None
+
+    def handle_data(self, data: str) -> None:
+        if self._area:
+            self.values[self._area] += data
+
+
+@contextmanager
+def _signed_in(port: int) -> Iterator[httpx.Client]:
+    """The parent's device (an unfiltered profile), signed in to the dashboard."""
+    transport = httpx.HTTPTransport(local_address=ADULT)
+    with httpx.Client(
+        transport=transport,
+        timeout=20,
+        follow_redirects=True,
+        base_url=f"http://127.0.0.1:{port}",
+        headers={"accept-language": "en"},
+    ) as c:
+        _sign_in(c)
+        yield c
+
+
+def _sign_in(c: httpx.Client) -> None:
+    page = c.get("/signin").text
+    r = c.post("/signin", data={"csrf": _csrf(page), "user": "mum", "password": PASSWORD})
+    assert r.status_code == 200 and "signin" not in str(r.url), r.text[:500]
+
+
+def _ask_through_the_proxy(child: httpx.Client, ask: str) -> None:
+    # The block page's event reaches the event log in a moment (batched writes).
+    form = eventually(
+        lambda: (r := child.get(ask, headers=EN)).status_code == 200 and r, "the ask form"
+    )
+    fields = dict(re.findall(r'name="(\w+)" value="([^"]*)"', form.text))
+    fields = {k: html.unescape(v) for k, v in fields.items()}
+    sent = child.post(ask.split("?", 1)[0], data={**fields, "message": "homework"}, headers=EN)
+    assert sent.status_code == 200 and "request was sent" in sent.text
+
+
+def _grant(parent: httpx.Client, host: str, choice: str) -> None:
+    page = parent.get("/asks").text
+    assert host in page
+    ask_id = re.findall(r'id="ask-(\d+)"', page)[0]
+    r = parent.post(f"/asks/{ask_id}", data={"csrf": _csrf(page), "choice": choice})
+    assert r.status_code == 200 and "next request will pass" in r.text
+
+
+def test_child_asks_parent_grants_this_site(world: tuple[World, int]) -> None:
+    w, port = world
+    with w.proxy.client(CHILD) as child:
+        blocked = child.get("https://games.example.test/play", headers=EN)
+        assert blocked.status_code == 403
+        ask = _href(blocked.text, "qinglang.home.arpa/ask?event=")
+        assert "kind=mistake" in _href(blocked.text, "qinglang.home.arpa/report")
+        _ask_through_the_proxy(child, ask)
+        with _signed_in(port) as parent:
+            _grant(parent, "games.example.test", "site-hour")
+        # This site, other pages and subdomains included, now passes; others do not.
+        assert child.get("https://games.example.test/play", headers=EN).content == UPSTREAM_PAGE
+        assert child.get("https://www.games.example.test/x", headers=EN).status_code == 200
+    with w.proxy.client(TEEN) as other:  # another device: not granted
+        other_page = other.get("https://games.example.test/play", headers=EN)
+        assert other_page.status_code == 403
+
+
+def test_time_up_page_asks_for_more_time(world: tuple[World, int]) -> None:
+    w, port = world
+    with w.proxy.client(TEEN) as teen:
+        up = teen.get("https://school.example.test/work", headers=EN)
+        assert up.status_code == 403 and "rest time" in up.text
+        ask = _href(up.text, "qinglang.home.arpa/ask?kind=time")
+        _ask_through_the_proxy(teen, ask)
+        with _signed_in(port) as parent:
+            _grant(parent, "school.example.test", "minutes-30")
+        assert teen.get("https://school.example.test/work", headers=EN).content == UPSTREAM_PAGE
+    # Half an hour on, the curfew is back.
+    w.clock.set((datetime.now(TZ) + timedelta(minutes=31)).isoformat())
+    try:
+        with w.proxy.client(TEEN) as teen:
+            assert teen.get("https://school.example.test/work", headers=EN).status_code == 403
+    finally:
+        w.clock.set(datetime.now(TZ).isoformat())
+
+
+def test_profile_edit_in_the_dashboard_is_applied_by_the_proxy(world: tuple[World, int]) -> None:
+    w, port = world
+    with w.proxy.client(CHILD) as child:
+        assert child.get("https://video.example.test/", headers=EN).content == UPSTREAM_PAGE
+        with _signed_in(port) as parent:
+            form = _Form()
+            form.feed(parent.get("/profiles/child").text)
+            values = form.values
+            values["deny_domains"] = values.get("deny_domains", "").strip() + "\nvideo.example.test"
+            r = parent.post("/profiles/child", data=values)
+            assert r.status_code == 200 and "Saved" in r.text, r.text[:1000]
+        assert "video.example.test" in Path(w.proxy.config).read_text(encoding="utf-8")
+        eventually(
+            lambda: child.get("https://video.example.test/", headers=EN).status_code == 403,
+            "the proxy applying the edited profile",
+        )
+
+
+def test_child_cannot_reach_the_dashboard(world: tuple[World, int]) -> None:
+    w, port = world
+    with _direct(CHILD) as c:  # a filtered device, addressing it directly
+        r = c.get(f"http://127.0.0.1:{port}/signin")
+        assert r.status_code == 403 and 'name="password"' not in r.text
+    with w.proxy.client(CHILD) as c:  # ... and through the proxy, by address or name
+        for url in (f"http://127.0.0.1:{port}/signin", f"http://localhost:{port}/signin"):
+            r = c.get(url)
+            assert r.status_code == 502 and 'name="password"' not in r.text, url
+    with _direct(ADULT) as c:  # the parent's device
+        assert 'name="password"' in c.get(f"http://127.0.0.1:{port}/signin").text
