@@ -234,9 +234,16 @@ def _asks(lang: str, event_id: str, url: str | None) -> str:
 
 
 def render_block(
-    decision: Decision, lang: str = "en", event_id: str = "", url: str | None = None
+    decision: Decision,
+    lang: str = "en",
+    event_id: str = "",
+    url: str | None = None,
+    *,
+    asks: bool = True,
 ) -> str:
-    """The block page, in ``lang`` first and the other language below."""
+    """The block page, in ``lang`` first and the other language below. ``asks``: show
+    "ask for access" and "blocked by mistake" (off when the proxy runs without its
+    dashboard, which answers the asks)."""
     lang = lang if lang in _TEXT else "en"
     other = "en" if lang == "zh" else "zh"
     html_lang = "zh-CN" if lang == "zh" else "en"
@@ -247,7 +254,7 @@ def render_block(
         f"<title>{escape(_TEXT[lang]['title'])}</title><style>{_STYLE}</style></head>"
         f"<body><main>{_section(decision, lang, event_id, url)}"
         f"{_report_entry(decision, lang, event_id, url)}"
-        f"{_asks(lang, event_id, url)}"
+        f"{_asks(lang, event_id, url) if asks else ''}"
         f'<div class="other" lang="{"en" if other == "en" else "zh-CN"}">'
         f"{_section(decision, other, event_id, None)}</div></main></body></html>"
     )
@@ -275,10 +282,12 @@ def block_body(
     accept_language: str | None = None,
     kind: str | None = None,
     url: str | None = None,
+    asks: bool = True,
 ) -> tuple[bytes, str]:
     """(body, Content-Type) of the 403 response for this request."""
     lang = choose_lang(accept_language)
     if wants_json(accept, kind):
         body = render_block_json(decision, event_id, lang)
         return body.encode("utf-8"), "application/json; charset=utf-8"
-    return render_block(decision, lang, event_id, url).encode("utf-8"), "text/html; charset=utf-8"
+    page = render_block(decision, lang, event_id, url, asks=asks)
+    return page.encode("utf-8"), "text/html; charset=utf-8"

@@ -667,7 +667,9 @@ class Qinglang:
             headers=req.headers,
             category=d.category,
             tz=rules.rules.time.tz,
-            ask=time_ask_url(page_url(req.scheme, req.pretty_host, req.port, req.path)),
+            ask=time_ask_url(page_url(req.scheme, req.pretty_host, req.port, req.path))
+            if self.overrides is not None  # the dashboard answers it
+            else None,
         )
         if reply.headers.get("Content-Type", "").startswith("text/html"):
             # Page loads only: apps polling through the night would flood the log.
@@ -793,6 +795,7 @@ class Qinglang:
             accept_language=req.headers.get("accept-language"),
             kind=kind,
             url=f"{req.pretty_host}{path_only(req.path)}",
+            asks=self.overrides is not None,  # the dashboard answers them
         )
         headers = {
             "content-type": ctype,

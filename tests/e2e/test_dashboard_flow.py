@@ -2,8 +2,8 @@
 offers "ask for access", the child asks, a parent signs in to the dashboard and grants
 this site, and the child's next request passes; the time-up page's "ask for more time"
 lifts the curfew once granted; a profile edited in the dashboard is applied by the
-proxy's reload; and the child reaches the dashboard neither directly nor through the
-proxy.
+proxy's reload; the child reaches the dashboard neither directly nor through the
+proxy; and a proxy run without its dashboard offers no "ask" links.
 
 The proxy's clock is the real time here (overrides expire in real time); the curfew of
 the teen profile is put around it.
@@ -25,7 +25,8 @@ import pytest
 
 from qinglang.dashboard import accounts, db
 
-from .conftest import free_port
+from .conftest import Proxy, free_port
+from .upstream import Upstream
 from .youth_support import EN, UPSTREAM_PAGE, World, eventually, youth_world
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -230,3 +231,15 @@ def test_child_cannot_reach_the_dashboard(world: tuple[World, int]) -> None:
             assert r.status_code == 502 and 'name="password"' not in r.text, url
     with _direct(ADULT) as c:  # the parent's device
         assert 'name="password"' in c.get(f"http://127.0.0.1:{port}/signin").text
+
+
+def test_without_the_dashboard_the_pages_offer_no_asks(
+    fresh_proxy: Proxy, upstream: Upstream
+) -> None:
+    fresh_proxy.extra = ["--set", "qinglang_dashboard=off"]
+    fresh_proxy.start()
+    with fresh_proxy.client(CHILD) as c:
+        r = c.get(upstream.url("/block.html"), headers=EN)
+    assert r.status_code == 403 and "event" in r.text.lower()
+    assert "qinglang.home.arpa/ask" not in r.text
+    assert "dashboard on" not in fresh_proxy.log()
