@@ -1,6 +1,7 @@
 """The parents' dashboard with the proxy, through a real mitmdump: a child's blocked page
 offers "ask for access", the child asks, a parent signs in to the dashboard and grants
-this site, and the child's next request passes; the time-up page's "ask for more time"
+this site, and the child's next request passes (also with the child in a headless
+Chromium set to use the proxy, granted this page); the time-up page's "ask for more time"
 lifts the curfew once granted; a profile edited in the dashboard is applied by the
 proxy's reload; the child reaches the dashboard neither directly nor through the
 proxy; and a proxy run without its dashboard offers no "ask" links.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
@@ -22,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from playwright.sync_api import expect, sync_playwright
 
 from qinglang.dashboard import accounts, db
 
@@ -33,12 +36,17 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 CHILD, ADULT, TEEN = "127.0.0.1", "127.0.0.2", "127.0.0.3"
 PASSWORD = "correct horse battery"
+CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
 TZ = ZoneInfo("Asia/Shanghai")
 CONFIG = """
     lists: [lists]
     profiles:
       child:
-        deny_domains: [games.example.test]
+        deny_domains: [games.example.test, chat.example.test]
       adult:
         filter: false
       teen:
@@ -181,6 +189,48 @@ def test_child_asks_parent_grants_this_site(world: tuple[World, int]) -> None:
     with w.proxy.client(TEEN) as other:  # another device: not granted
         other_page = other.get("https://games.example.test/play", headers=EN)
         assert other_page.status_code == 403
+
+
+def _event_recorded(w: World, host: str) -> bool:
+    conn = sqlite3.connect(w.proxy.events_db)
+    try:
+        return conn.execute("SELECT 1 FROM events WHERE host = ?", (host,)).fetchone() is not None
+    except sqlite3.OperationalError:  # the table comes with the first write
+        return False
+    finally:
+        conn.close()
+
+
+def test_child_asks_in_chromium(world: tuple[World, int]) -> None:
+    """The child's side in a real headless Chromium set to use the proxy: the block page,
+    its link, the form; the parent answers from their own device."""
+    w, port = world
+    args = [*CHROMIUM_ARGS, f"--proxy-server=http://127.0.0.1:{w.proxy.port}"]
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        try:
+            ctx = browser.new_context(
+                ignore_https_errors=True,  # the proxy's test CA is not in this profile
+                locale="en-US",
+                extra_http_headers={"accept-language": "en-US"},
+            )
+            page = ctx.new_page()
+            r = page.goto("https://chat.example.test/room")
+            assert r is not None and r.status == 403
+            eventually(lambda: _event_recorded(w, "chat.example.test"), "the block event")
+            page.get_by_role("link", name="Ask a parent for access").first.click()
+            page.locator("textarea[name=message]").fill("for school")
+            page.locator("form[action='/ask'] button").click()
+            expect(page.locator("h1")).to_contain_text("request was sent")
+            with _signed_in(port) as parent:
+                _grant(parent, "chat.example.test", "page-hour")
+            page.goto("https://chat.example.test/room")
+            expect(page.locator("body")).to_contain_text("upstream page")
+            # This page only: another page of the site is still blocked.
+            r = page.goto("https://chat.example.test/other")
+            assert r is not None and r.status == 403
+        finally:
+            browser.close()
 
 
 def test_time_up_page_asks_for_more_time(world: tuple[World, int]) -> None:
