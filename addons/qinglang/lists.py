@@ -10,6 +10,7 @@ import gc
 import hashlib
 import os
 import pickle
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,10 +40,13 @@ MatchMode = Literal["word", "prefix", "substring"]
 Weight = Annotated[StrictInt, Field(ge=-1000, le=1000)]
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _nonblank(v: str) -> str:
     if not v.strip():
         raise ValueError("empty term")
-    if any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in v):
+    if _CONTROL.search(v):
         raise ValueError(f"control character in term {v!r}")
     return v
 
