@@ -92,7 +92,7 @@ class OwnData(BaseModel):
         return [(k, v) for k in type(self).model_fields for v in getattr(self, k)]
 
 
-class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/profiles.md
+class Profile(YouthSettings):  # youth-mode fields: presets.py, README.md
     """What one kind of client may see. The defaults are the child's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -201,7 +201,7 @@ class Config(BaseModel):
     default_profile: StrictStr = "child"
     events: EventsConfig = Field(default_factory=EventsConfig)
     quota: QuotaConfig = Field(default_factory=QuotaConfig)
-    # The parents' dashboard (docs/dashboard.md); its paths are resolved by the dashboard
+    # The parents' dashboard (README.md); its paths are resolved by the dashboard
     # (relative to the config file, else mitmproxy's confdir).
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 

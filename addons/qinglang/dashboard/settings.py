@@ -1,7 +1,7 @@
 """Where the dashboard finds its files and how it listens.
 
 ``DashboardConfig`` is the proposed ``dashboard:`` section of ``qinglang.yaml`` (see
-docs/dashboard.md); ``Settings`` is what ``create_app`` takes, with every path resolved.
+README.md); ``Settings`` is what ``create_app`` takes, with every path resolved.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ EVENTS_NAME = "qinglang-events.sqlite"
 DEFAULT_CONFDIR = "~/.mitmproxy"
 # The machine itself may always sign in (the parent at the proxy's own screen); a child
 # reaching the loopback address through the proxy is stopped by the proxy (see
-# docs/dashboard.md, "Who can reach it").
+# README.md, "Who can reach it").
 DEFAULT_ADMIN_NETWORKS = ("127.0.0.1/32", "::1/128")
 
 
