@@ -185,9 +185,18 @@ def _keep_word_gaps(
     at = gaps[~(left_single & right_single)]
     if len(at) == 0:
         return out, pos
-    out = np.insert(out, at, np.uint32(ord(" ")))
-    pos = np.insert(pos, at, pos[at - 1] + 1)
-    return out, pos
+    # One scatter instead of np.insert (which sorts its indexes, twice the time).
+    shift = np.zeros(n, dtype=np.int64)
+    shift[at] = 1
+    old_to_new = np.arange(n) + np.cumsum(shift)
+    spaces = at + np.arange(len(at))
+    new_out = np.empty(n + len(at), dtype=out.dtype)
+    new_pos = np.empty(n + len(at), dtype=pos.dtype)
+    new_out[old_to_new] = out
+    new_pos[old_to_new] = pos
+    new_out[spaces] = ord(" ")
+    new_pos[spaces] = pos[at - 1] + 1
+    return new_out, new_pos
 
 
 def normalize_term(term: str) -> str:
