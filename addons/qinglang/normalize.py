@@ -150,53 +150,48 @@ def normalize(source: str) -> Normalized:
     # surrogatepass: text decoded with surrogateescape carries lone surrogates.
     cps = np.frombuffer(source.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     is_noise = noise[cps]
-    pos = np.flatnonzero(~is_noise)
+    keep = ~is_noise
+    pos = np.flatnonzero(keep)
+    spaces = _word_gaps(cps, is_noise, pos, word) if len(pos) > 1 else pos[:0]
+    if len(spaces):
+        keep[spaces] = True
+        pos = np.flatnonzero(keep)
     out = canon[cps[pos]]
-    if len(pos) > 1:
-        out, pos = _keep_word_gaps(cps, is_noise, pos, out, word)
+    if len(spaces):
+        out[np.searchsorted(pos, spaces)] = ord(" ")
     text = out.tobytes().decode("utf-32-le", "surrogatepass")
     return Normalized(text, pos, source, cps)
 
 
-def _keep_word_gaps(
-    cps: np.ndarray, is_noise: np.ndarray, pos: np.ndarray, out: np.ndarray, word: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def _word_gaps(
+    cps: np.ndarray, is_noise: np.ndarray, pos: np.ndarray, word: np.ndarray
+) -> np.ndarray:
+    """Source positions of the noise characters that stay as a space: the first
+    after a word, where a word gap separates two Latin words not both single
+    letters."""
     # Only places where noise was dropped between two word characters can be word
     # gaps: work on those alone (a pass over every character cost half the engine).
     jump = np.flatnonzero(np.diff(pos) > 1) + 1  # noise lies between kept k-1 and k
-    jump = jump[word[out[jump - 1]] & word[out[jump]]]
+    jump = jump[word[cps[pos[jump - 1]]] & word[cps[pos[jump]]]]
     if len(jump) == 0:
-        return out, pos
+        return jump
     noise_at = np.flatnonzero(is_noise)
     hard_at = noise_at[hard_table()[cps[noise_at]]]
     has_hard = np.searchsorted(hard_at, pos[jump]) > np.searchsorted(hard_at, pos[jump - 1])
     gaps = jump[has_hard]  # a word gap between two word characters
     if len(gaps) == 0:
-        return out, pos
+        return gaps
     n = len(pos)
     gap = np.zeros(n + 1, dtype=bool)
     gap[gaps] = True
     # A character is a single letter when no word character is joined to it on
     # either side (joined: adjacent, both word characters, no word gap between).
     left = gaps - 1
-    left_single = (left == 0) | ~word[out[np.maximum(left - 1, 0)]] | gap[left]
+    left_single = (left == 0) | ~word[cps[pos[np.maximum(left - 1, 0)]]] | gap[left]
     right = gaps + 1
-    right_single = (right >= n) | ~word[out[np.minimum(right, n - 1)]] | gap[right]
+    right_single = (right >= n) | ~word[cps[pos[np.minimum(right, n - 1)]]] | gap[right]
     at = gaps[~(left_single & right_single)]
-    if len(at) == 0:
-        return out, pos
-    # One scatter instead of np.insert (which sorts its indexes, twice the time).
-    shift = np.zeros(n, dtype=np.int64)
-    shift[at] = 1
-    old_to_new = np.arange(n) + np.cumsum(shift)
-    spaces = at + np.arange(len(at))
-    new_out = np.empty(n + len(at), dtype=out.dtype)
-    new_pos = np.empty(n + len(at), dtype=pos.dtype)
-    new_out[old_to_new] = out
-    new_pos[old_to_new] = pos
-    new_out[spaces] = ord(" ")
-    new_pos[spaces] = pos[at - 1] + 1
-    return new_out, new_pos
+    return pos[at - 1] + 1
 
 
 def normalize_term(term: str) -> str:
