@@ -213,10 +213,13 @@ class Engine:
             n = len(ex.text)
             starts = np.concatenate([x for x, _ in spans])
             ends = np.concatenate([y for _, y in spans])
-            depth = np.cumsum(
-                np.bincount(starts, minlength=n + 1) - np.bincount(ends, minlength=n + 1)
-            )
-            body = ex.masked(depth[:n] > 0, MASK_CHAR)
+            # Spans are few next to the text: set them slice by slice.
+            mask = np.zeros(n, dtype=bool)
+            for x, y in zip(starts.tolist(), ends.tolist(), strict=True):
+                mask[x:y] = True
+            # Plain text is its own scan text: reuse its code points.
+            cps = norm.cps if ex.text is ex.doc else None
+            body = ex.masked(mask, MASK_CHAR, cps)
         changed = body != ex.doc
         action = MASK if changed else ALLOW
         return ScanResult(

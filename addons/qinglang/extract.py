@@ -74,7 +74,7 @@ class Extracted:
             run, self.seg_doc[k] + (i - self.seg_scan[k]) + 1, self.seg_doc[k] + self.seg_raw[k]
         )
 
-    def masked(self, mask: np.ndarray, char: str = "*") -> str:
+    def masked(self, mask: np.ndarray, char: str = "*", doc_cps: np.ndarray | None = None) -> str:
         """The document with every scan character where ``mask`` is set hidden.
 
         Characters of a text run are replaced one for one (whitespace is kept, so
@@ -87,7 +87,8 @@ class Extracted:
         k = self._seg_of(idx)
         kinds = self.seg_kind[k]
         run = kinds == _RUN
-        doc_cps = np.frombuffer(self.doc.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        if doc_cps is None:
+            doc_cps = np.frombuffer(self.doc.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         doc_cps = doc_cps.copy()
         at = self.seg_doc[k[run]] + (idx[run] - self.seg_scan[k[run]])
         at = at[~_SPACE[doc_cps[at]]]
