@@ -173,8 +173,7 @@ class Upstream:
 
     def _serve(self, ctx: ssl.SSLContext | None) -> int:
         handler = _make_handler(self)
-        server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), handler)
         if ctx is not None:
             server.socket = ctx.wrap_socket(server.socket, server_side=True)
         threading.Thread(
@@ -189,9 +188,19 @@ class Upstream:
             s.server_close()
 
 
+class _Server(ThreadingHTTPServer):
+    # mitmproxy opens many upstream connections at once: a backlog of 5 made the
+    # rest wait a second for a retransmission.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 def _make_handler(up: Upstream) -> Callable[..., BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in two writes: without this each small response on
+        # a kept-alive connection waits for a delayed ACK (40 ms).
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: object) -> None:
             pass
