@@ -109,3 +109,11 @@ def test_typographic_apostrophes(scan) -> None:
     for text in ("Don’t tell your parents!", "don't tell your parents", "DON‘T TELL YOUR PARENTS"):
         assert scan(text, lists=lists).score == 50, text
     assert scan("condon't tell your parents", lists=lists).score == 0
+
+
+def test_mask_min_weight_leaves_names_of_harms_readable(scan) -> None:
+    # 赌博 (30) is masked by default; with mask_min_weight 40 only 百家乐 (50) is.
+    r = scan("赌博的危害和百家乐", lists=LISTS)
+    assert r.body == "**的危害和***"
+    r = scan("赌博的危害和百家乐", lists=LISTS, profile=Profile(mask_min_weight=40))
+    assert r.body == "赌博的危害和***" and r.score == 80

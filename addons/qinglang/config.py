@@ -100,6 +100,9 @@ class Profile(YouthSettings):  # youth-mode fields: presets.py, README.md
     filter: StrictBool = True
     block_threshold: Annotated[StrictInt, Field(ge=1)] = 100
     mask: StrictBool = True
+    # Mask only terms of at least this weight: e.g. 30 leaves the names of harms
+    # (weights 10-20 in the shipped lists) readable in news and prevention pages.
+    mask_min_weight: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
     pii: Literal["mask", "off"] = "mask"
     # Doxxing pages (with ``pii: mask``): a page showing at least this many distinct
     # personal values, of at least two kinds, one of which identifies a person on its own

@@ -201,7 +201,7 @@ class Engine:
 
         spans: list[tuple[np.ndarray, np.ndarray]] = []
         if profile.mask and len(t_id):
-            positive = self._t_weight[t_id] > 0
+            positive = self._t_weight[t_id] >= profile.mask_min_weight
             spans.append((a[positive], b[positive]))
         if profile.pii == "mask":
             hide = [h for p in pii for h in p.hide]
