@@ -144,16 +144,8 @@ class KeyedPlan:
     by_key: Mapping[str, tuple[Window, ...]]
 
     def windows_on(self, day: date, cal: Calendar) -> tuple[Window, ...]:
-        keys = self.by_key
-        if "holidays" in keys and day in cal.holidays:
-            return keys["holidays"]
-        name = DAY_NAMES[day.weekday()]
-        if name in keys:
-            return keys[name]
-        group = "weekends" if cal.is_day_off(day) else "weekdays"
-        if group in keys:
-            return keys[group]
-        return keys.get("daily", ())
+        key = _day_key(self.by_key, day, cal)
+        return self.by_key[key] if key else ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,16 +170,19 @@ class DayValues:
     by_key: Mapping[str, int | None]
 
     def value_on(self, day: date, cal: Calendar) -> int | None:
-        keys = self.by_key
-        if "holidays" in keys and day in cal.holidays:
-            return keys["holidays"]
-        name = DAY_NAMES[day.weekday()]
-        if name in keys:
-            return keys[name]
-        group = "weekends" if cal.is_day_off(day) else "weekdays"
-        if group in keys:
-            return keys[group]
-        return keys.get("daily")
+        key = _day_key(self.by_key, day, cal)
+        return self.by_key[key] if key else None
+
+
+def _day_key(keys: Mapping[str, object], day: date, cal: Calendar) -> str | None:
+    """The most specific key of ``keys`` that covers ``day``: ``holidays`` (on a
+    holiday), the day's name, ``weekdays`` / ``weekends``, then ``daily``."""
+    if "holidays" in keys and day in cal.holidays:
+        return "holidays"
+    for key in (DAY_NAMES[day.weekday()], "weekends" if cal.is_day_off(day) else "weekdays"):
+        if key in keys:
+            return key
+    return "daily" if "daily" in keys else None
 
 
 class Clock(Protocol):
