@@ -13,20 +13,19 @@ the values; a path segment that holds one is left out of the event.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from dataclasses import dataclass
 from html import escape
 from typing import Any
 
-from mitmproxy import ctx, http
+from mitmproxy import http
 
 from . import blockpage
 from .clients import host_matches
 from .config import OwnData, Profile
 from .events import Event, path_only
 from .owndata import OwnDataMatcher
-from .proxyaddon import META, Qinglang
+from .proxyaddon import META, Qinglang, running_qinglang
 from .reqtext import body_texts, url_texts
 
 REASON_OWN_DATA = "own personal information"
@@ -184,13 +183,7 @@ class OutboundGuard:
         self._matchers: dict[int, tuple[OwnData, OwnDataMatcher]] = {}
 
     def _qinglang(self) -> Qinglang | None:
-        if self._main is not None:
-            return self._main
-        with contextlib.suppress(Exception):
-            addon = ctx.master.addons.get("qinglang")
-            if isinstance(addon, Qinglang):
-                return addon
-        return None
+        return running_qinglang(self._main)
 
     def _matcher(self, own: OwnData) -> OwnDataMatcher:
         hit = self._matchers.get(id(own))

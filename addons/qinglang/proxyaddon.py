@@ -844,3 +844,15 @@ class Qinglang:
         if self.events is not None:
             self.events.record(ev)
         return ev.id
+
+
+def running_qinglang(main: Qinglang | None) -> Qinglang | None:
+    """``main`` if given (tests), else the ``Qinglang`` addon loaded in this master;
+    for the addons that work beside it (report entry, outbound guard)."""
+    if main is not None:
+        return main
+    with contextlib.suppress(Exception):
+        addon = ctx.master.addons.get("qinglang")
+        if isinstance(addon, Qinglang):
+            return addon
+    return None

@@ -17,7 +17,6 @@ a day are recorded once, and a device can file at most ``MAX_PER_HOUR`` reports 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 import sqlite3
@@ -31,7 +30,7 @@ from mitmproxy import ctx, http
 
 from . import blockpage
 from .clients import peer_ip, proxy_user
-from .proxyaddon import Qinglang
+from .proxyaddon import Qinglang, running_qinglang
 from .risknotice import REPORT_HOST, REPORT_KINDS, REPORT_PATH
 
 log = logging.getLogger(__name__)
@@ -220,13 +219,7 @@ class ReportEntry:
         self._main = main
 
     def _qinglang(self) -> Qinglang | None:
-        if self._main is not None:
-            return self._main
-        with contextlib.suppress(Exception):
-            addon = ctx.master.addons.get("qinglang")
-            if isinstance(addon, Qinglang):
-                return addon
-        return None
+        return running_qinglang(self._main)
 
     def running(self) -> None:
         # The table exists from the start, so that the dashboard can list no reports.
