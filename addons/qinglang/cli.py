@@ -93,9 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _command_modules() -> list:  # type: ignore[type-arg]
     from .dashboard.commands import register as admin_register
+    from .homecmd import register as home_register
     from .listtools.commands import register as lists_register
 
-    return [lists_register, admin_register]
+    return [lists_register, admin_register, home_register]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -229,6 +229,17 @@ def shipped_lists() -> Path:
     return Path(__file__).resolve().parents[2] / "blocklists"
 
 
+# In `lists:`, the lists that come with qinglang wherever it is installed (the data
+# directory's default config uses it, so a reinstall never breaks the path).
+SHIPPED = "<shipped>"
+
+
+def _list_path(p: str, base: Path) -> str:
+    if p == SHIPPED:
+        return str(shipped_lists())
+    return str(p if Path(p).is_absolute() else base / p)
+
+
 def default_config() -> Config:
     return Config(lists=[str(shipped_lists())])
 
@@ -251,7 +262,7 @@ def parse_config(text: str, path: str | Path) -> Config:
         where = format_loc(loc)
         raise SourceError(path, line_of(text, loc), f"{where}: {msg}" if where else msg) from None
     base = Path(path).resolve().parent
-    lists = [str(p if Path(p).is_absolute() else base / p) for p in cfg.lists]
+    lists = [_list_path(p, base) for p in cfg.lists]
     update: dict[str, Any] = {"lists": lists}
     if cfg.events.db and not Path(cfg.events.db).expanduser().is_absolute():
         update["events"] = cfg.events.model_copy(update={"db": str(base / cfg.events.db)})

@@ -1,17 +1,21 @@
-"""``qinglang run [--config FILE] [mitmdump options...]``: mitmdump with the addon loaded.
+"""``qinglang run [--config FILE] [--data-dir DIR] [mitmdump options...]``: mitmdump with
+the addon loaded.
 
 Options this command does not know go to mitmdump unchanged. The config is checked before
 anything starts, so a mistake is reported with its file and line and nothing runs
-half-configured. Without ``--config`` the shipped lists apply, with the child profile for
-every client.
+half-configured. Without ``--config`` the data directory (datadir.py) is created if needed
+and its ``qinglang.yaml`` is used: the shipped lists, with the child profile for every
+client. With ``--config`` and no ``--data-dir`` nothing is created (as before).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
+from .config import Config
 from .yamlloc import SourceError
 
 _HELP_EPILOG = """\
@@ -19,7 +23,7 @@ Any other option is passed to mitmdump, for example:
   --listen-port 8080          port to listen on (default 8080)
   --listen-host 0.0.0.0       address to listen on (default: all)
   --mode wireguard            transparent mode for phones (see README.md)
-  --set confdir=DIR           where the CA certificate and the event log live
+  --set confdir=DIR           where the CA certificate lives (default: DATA_DIR/ca)
   --set proxyauth=any         identify clients by proxy user name
   --set qinglang_workers=N    scan processes (default: one per core)
 """
@@ -32,7 +36,14 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         epilog=_HELP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", help="qinglang.yaml (default: shipped lists, child profile)")
+    p.add_argument(
+        "--config", help="qinglang.yaml (default: the one in the data directory, made if missing)"
+    )
+    p.add_argument(
+        "--data-dir",
+        help="where the config, lists, stores and CA live (default: $QINGLANG_HOME, else "
+        "$XDG_DATA_HOME/qinglang, else ~/.local/share/qinglang)",
+    )
     return p.parse_known_args(argv)
 
 
@@ -40,7 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parse(sys.argv[1:] if argv is None else argv)
     from .reload import load_rules
 
-    config = str(Path(args.config).resolve()) if args.config else ""
+    try:
+        prepared = _prepare_data_dir(args, rest)
+    except OSError as e:
+        print(f"qinglang: cannot set up the data directory: {e}", file=sys.stderr)
+        return 2
+    config, rest = prepared.config, prepared.rest
     try:
         rules = load_rules(config or None)
     except SourceError as e:
@@ -49,11 +65,70 @@ def main(argv: list[str] | None = None) -> int:
     cfg = rules.config
     print(
         f"qinglang: {len(rules.lists.terms)} terms from {len(rules.lists.files)} list files; "
-        f"profiles: {', '.join(cfg.profiles)}; default profile: {cfg.default_profile}"
-        + ("" if config else " (no --config: shipped lists, child profile for everyone)"),
+        f"profiles: {', '.join(cfg.profiles)}; default profile: {cfg.default_profile}",
         flush=True,
     )
+    _print_addresses(cfg, prepared)
     return _mitmdump(config, rest)
+
+
+# --- the data directory and the start-up banner (issue 8, first run) ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    config: str  # absolute path of the config file
+    rest: list[str]  # mitmdump's arguments, with the data directory's confdir added
+    data_dir: Path | None  # None: --config without --data-dir (nothing was created)
+    created: bool  # the data directory's config was written just now
+
+
+def _confdir_given(rest: list[str]) -> bool:
+    # `--set confdir=DIR` (two arguments) or `--set=confdir=DIR`.
+    return any(a.removeprefix("--set=").startswith("confdir=") for a in rest)
+
+
+def _prepare_data_dir(args: argparse.Namespace, rest: list[str]) -> Prepared:
+    from . import datadir
+
+    if args.config and not args.data_dir:
+        return Prepared(str(Path(args.config).resolve()), rest, None, False)
+    d = datadir.resolve(args.data_dir)
+    created = datadir.ensure(d)
+    config = str(Path(args.config).resolve()) if args.config else str(d.config)
+    if not _confdir_given(rest):
+        rest = [*rest, "--set", f"confdir={d.ca}"]
+    return Prepared(config, rest, d.root, created)
+
+
+def _print_addresses(cfg: Config, prepared: Prepared) -> None:
+    from .dashboard.settings import settings_for
+    from .firstrun import banner
+
+    confdir = _confdir_of(prepared.rest)
+    state_db = settings_for(
+        cfg.dashboard, config_path=prepared.config or None, confdir=confdir
+    ).state_db
+    lines = banner(
+        cfg,
+        prepared.rest,
+        config_path=Path(prepared.config) if prepared.config else Path("qinglang.yaml"),
+        state_db=state_db,
+        data_dir=prepared.data_dir,
+        created=prepared.created,
+    )
+    print("\n".join(lines), flush=True)
+
+
+def _confdir_of(rest: list[str]) -> str:
+    from .dashboard.settings import DEFAULT_CONFDIR
+
+    found = DEFAULT_CONFDIR
+    for a in rest:
+        value = a.removeprefix("--set=")
+        if value.startswith("confdir="):
+            found = value.partition("=")[2]
+    return found
 
 
 def _mitmdump(config: str, rest: list[str]) -> int:

@@ -164,9 +164,16 @@ class DashboardAddon:
         except ValueError as e:
             log.warning("qinglang: no dashboard: %s", e)
             return
+        from ..youthgate import quota_db_path
+
         events_db = cfg.events.db or str(confdir / "qinglang-events.sqlite")
         settings = settings_for(
-            dash_cfg, config_path=config_path, confdir=confdir, events_db=events_db
+            dash_cfg,
+            config_path=config_path,
+            confdir=confdir,
+            events_db=events_db,
+            # Where the proxy keeps the minutes (the config's quota.db, else next to the log).
+            quota_db=quota_db_path(cfg, confdir),
         )
         try:
             app = create_app(settings)

@@ -1,0 +1,143 @@
+"""Commands for running qinglang at home: ``backup``, ``restore`` and ``allow-device``.
+
+qinglang backup [--data-dir DIR] [-o FILE]      the data directory as one tar.gz
+qinglang restore FILE [--data-dir DIR]          put a backup back (old data kept aside)
+qinglang allow-device IP [--profile NAME]       let a parent's device in, unfiltered
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import sys
+import time
+from pathlib import Path
+
+from . import datadir
+
+
+def _fail(msg: str) -> int:
+    print(f"qinglang: {msg}", file=sys.stderr)
+    return 2
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024**2:.1f} MB" if n >= 1024**2 else f"{n / 1024:.1f} kB"
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from .backup import BackupError, backup
+
+    d = datadir.resolve(args.data_dir)
+    out = Path(args.output or time.strftime("qinglang-backup-%Y%m%d-%H%M%S.tar.gz"))
+    try:
+        s = backup(d.root, out)
+    except BackupError as e:
+        return _fail(str(e))
+    except OSError as e:
+        return _fail(f"cannot write the backup: {e}")
+    print(f"qinglang: backed up {d.root} to {out.resolve()} ({s.files} files, {_size(s.bytes)})")
+    print(
+        "qinglang: keep this file private (mode 0600): it holds the CA's private key and the "
+        "dashboard's password hashes. 请妥善保管：其中包含 CA 私钥和面板密码的哈希。"
+    )
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from .backup import BackupError, restore
+
+    d = datadir.resolve(args.data_dir)
+    try:
+        r = restore(Path(args.archive), d.root)
+    except BackupError as e:
+        return _fail(f"not restored: {e}")
+    except OSError as e:
+        return _fail(f"not restored: {e}")
+    print(f"qinglang: restored {r.files} files ({_size(r.bytes)}) into {d.root}")
+    if r.saved is not None:
+        print(f"qinglang: the data that was there is kept in {r.saved}")
+    print(
+        "qinglang: if the proxy is running, restart it now (as a service: "
+        "sudo systemctl restart qinglang), so it uses the restored data"
+    )
+    return 0
+
+
+def cmd_allow_device(args: argparse.Namespace) -> int:
+    from .dashboard import configedit
+
+    try:
+        ip = ipaddress.ip_network(args.address, strict=False)
+    except ValueError:
+        return _fail(f"not an IP address or CIDR: {args.address!r}")
+    path = Path(args.config) if args.config else datadir.resolve(args.data_dir).config
+    text = configedit.read(path)
+    if not text:
+        return _fail(f"{path}: no config (run `qinglang run` once to create it)")
+    try:
+        cfg = configedit.validate(text, path)
+        new = text
+        profile = cfg.profiles.get(args.profile)
+        if profile is None:
+            new = configedit.edit_profile(new, path, args.profile, {"filter": False}, create=True)
+        elif profile.filter:
+            return _fail(
+                f"profile {args.profile!r} is filtered; a device that may open the dashboard "
+                "needs an unfiltered profile (filter: false)"
+            )
+        match = str(ip) if ip.num_addresses > 1 else str(ip.network_address)
+        new = _first_rule(new, path, {"match": match, "profile": args.profile})
+        configedit.write(path, new, configedit.digest(text))
+    except configedit.EditError as e:
+        return _fail(str(e))
+    print(
+        f"qinglang: {args.address} now has the profile {args.profile!r} (not filtered) in "
+        f"{path}; the proxy picks it up within seconds. Open the dashboard from that device."
+    )
+    return 0
+
+
+def _first_rule(text: str, path: Path, rule: dict[str, str]) -> str:
+    """The config with ``rule`` as the first client rule (first match wins), replacing any
+    rule for the same address; other rules keep their comments."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    from .dashboard import configedit
+
+    data = configedit._load(text, path)  # the round-trip document configedit edits
+    seq = data.get("clients")
+    if not isinstance(seq, CommentedSeq):
+        seq = CommentedSeq()
+    for i in reversed(range(len(seq))):
+        item = seq[i]
+        if isinstance(item, dict) and str(item.get("match", "")) == rule["match"]:
+            del seq[i]
+    seq.insert(0, configedit._flow(rule))
+    data["clients"] = seq
+    return configedit._dump(data)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    data_help = "the data directory (default: as `qinglang run`)"
+
+    p = sub.add_parser("backup", help="back up the data directory into one tar.gz")
+    p.add_argument("--data-dir", help=data_help)
+    p.add_argument(
+        "-o", "--output", help="archive to write (default: qinglang-backup-DATE.tar.gz here)"
+    )
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="restore a backup (the current data is kept aside)")
+    p.add_argument("archive", help="a file written by `qinglang backup`")
+    p.add_argument("--data-dir", help=data_help)
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser(
+        "allow-device", help="give a parent's device an unfiltered profile (dashboard access)"
+    )
+    p.add_argument("address", help="the device's IP address (or a CIDR)")
+    p.add_argument("--profile", default="parent", help="unfiltered profile (default: parent)")
+    p.add_argument("--config", help="config file (default: the data directory's)")
+    p.add_argument("--data-dir", help=data_help)
+    p.set_defaults(func=cmd_allow_device)
