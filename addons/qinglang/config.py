@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -222,11 +223,14 @@ class Config(BaseModel):
 
 
 def shipped_lists() -> Path:
-    """The blocklists/ folder next to the package (a source checkout or editable install)."""
+    """The blocklists/ folder next to the package (a source checkout or editable install),
+    else next to the virtual environment (scripts/install.sh puts it there)."""
     env = os.environ.get("QINGLANG_LISTS")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "blocklists"
+    source = Path(__file__).resolve().parents[2] / "blocklists"
+    beside_venv = Path(sys.prefix).parent / "blocklists"
+    return beside_venv if not source.is_dir() and beside_venv.is_dir() else source
 
 
 # In `lists:`, the lists that come with qinglang wherever it is installed (the data

@@ -10,6 +10,8 @@ import argparse
 import contextlib
 import fcntl
 import ipaddress
+import os
+import pwd
 import socket
 import sqlite3
 import struct
@@ -137,6 +139,18 @@ def has_admin(state_db: Path) -> bool:
         return False
 
 
+def run_as_prefix() -> str:
+    """``sudo -u NAME `` when this runs as a system account (the service), so the printed
+    commands write the data directory as its owner; else nothing."""
+    uid = os.geteuid()
+    if uid == 0 or uid >= 1000:
+        return ""
+    try:
+        return f"sudo -u {pwd.getpwuid(uid).pw_name} "
+    except KeyError:
+        return ""
+
+
 def banner(
     cfg: Config,
     rest: Sequence[str],
@@ -176,12 +190,13 @@ def banner(
             f"(on a device using the proxy) or {setup}"
         )
         if not has_admin(state_db):
+            sudo = run_as_prefix()
             lines += [
                 "qinglang: no dashboard password yet. To sign in the first time, run on this "
                 "machine:",
-                f"  qinglang admin set-password --config {config_path}",
+                f"  {sudo}qinglang admin set-password --config {config_path}",
                 f"  then open {scheme}://127.0.0.1:{dash[1]}/ here, or from your own phone "
                 "or laptop after:",
-                f"  qinglang allow-device <its address> --config {config_path}",
+                f"  {sudo}qinglang allow-device <its address> --config {config_path}",
             ]
     return lines

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from . import datadir
 
+CA_CERT = "mitmproxy-ca-cert.pem"
+
 
 def _fail(msg: str) -> int:
     print(f"qinglang: {msg}", file=sys.stderr)
@@ -23,6 +25,23 @@ def _fail(msg: str) -> int:
 
 def _size(n: int) -> str:
     return f"{n / 1024**2:.1f} MB" if n >= 1024**2 else f"{n / 1024:.1f} kB"
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """The data directory and the CA, without starting the proxy (scripts/install.sh)."""
+    from mitmproxy.certs import CertStore
+
+    d = datadir.resolve(args.data_dir)
+    try:
+        created = datadir.ensure(d)
+        # mitmproxy's own CA files, made as the proxy would on its first start (the key
+        # is written with a 0077 umask: readable by this user only).
+        CertStore.from_store(d.ca, "mitmproxy", 2048)
+    except (OSError, ValueError) as e:
+        return _fail(f"cannot set up {d.root}: {e}")
+    state = "created" if created else "already there"
+    print(f"qinglang: data directory {d.root} ({state}); CA certificate {d.ca / CA_CERT}")
+    return 0
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -120,6 +139,10 @@ def _first_rule(text: str, path: Path, rule: dict[str, str]) -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     data_help = "the data directory (default: as `qinglang run`)"
+
+    p = sub.add_parser("init", help="create the data directory and the CA without starting")
+    p.add_argument("--data-dir", help=data_help)
+    p.set_defaults(func=cmd_init)
 
     p = sub.add_parser("backup", help="back up the data directory into one tar.gz")
     p.add_argument("--data-dir", help=data_help)
