@@ -1,0 +1,202 @@
+"""The data directory of `qinglang run`: where it is, what the first run writes, what it
+prints, and `qinglang allow-device` (a parent's device let in without editing a file)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from qinglang import datadir, firstrun, run
+from qinglang.cli import main
+from qinglang.config import Profile, load_config, shipped_lists
+from qinglang.dashboard import accounts, db
+from qinglang.dashboard.settings import settings_for
+from qinglang.youthgate import events_db_path, quota_db_path
+
+
+def _mode(p: Path) -> int:
+    return stat.S_IMODE(p.stat().st_mode)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> datadir.DataDir:
+    d = datadir.resolve(str(tmp_path / "data"))
+    datadir.ensure(d)
+    return d
+
+
+def test_where_the_data_directory_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    monkeypatch.delenv("QINGLANG_HOME", raising=False)
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    assert datadir.default_root() == tmp_path / "me" / ".local" / "share" / "qinglang"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert datadir.default_root() == tmp_path / "xdg" / "qinglang"
+    monkeypatch.setenv("QINGLANG_HOME", str(tmp_path / "qh"))
+    assert datadir.default_root() == tmp_path / "qh"
+    # --data-dir wins over everything, and is made absolute.
+    monkeypatch.chdir(tmp_path)
+    assert datadir.resolve("elsewhere").root == tmp_path / "elsewhere"
+
+
+def test_first_run_layout_and_permissions(home: datadir.DataDir) -> None:
+    assert home.config.is_file() and home.lists.is_dir() and home.ca.is_dir()
+    assert _mode(home.root) == 0o700 and _mode(home.ca) == 0o700
+    assert _mode(home.lists) & 0o007 == 0 and _mode(home.config) & 0o007 == 0
+    text = home.config.read_text("utf-8")
+    assert text.count("#") > 20 and "配置" in text  # commented, in Chinese and English
+
+
+def test_the_config_is_written_once_and_never_overwritten(home: datadir.DataDir) -> None:
+    home.config.write_text("# mine\n" + home.config.read_text("utf-8"), encoding="utf-8")
+    assert datadir.ensure(home) is False
+    assert home.config.read_text("utf-8").startswith("# mine\n")
+
+
+def test_default_config_behaves_like_no_config(home: datadir.DataDir) -> None:
+    cfg = load_config(home.config)
+    # The shipped lists first, then the parent's own folder.
+    assert cfg.lists == [str(shipped_lists()), str(home.lists)]
+    assert cfg.default_profile == "child" and cfg.profiles["child"] == Profile()
+    assert cfg.clients == []
+    assert cfg.profiles["parent"].filter is False  # nobody gets it until a parent says so
+    # Every store lands in the data directory, next to the config.
+    confdir = str(home.ca)
+    assert events_db_path(cfg, confdir) == home.root / "qinglang-events.sqlite"
+    assert quota_db_path(cfg, confdir) == home.root / "qinglang-quota.sqlite"
+    s = settings_for(cfg.dashboard, config_path=home.config, confdir=confdir)
+    assert s.state_db == home.root / "qinglang-dashboard.sqlite"
+    assert s.secret_key_file == home.root / "qinglang-dashboard.key"
+
+
+def test_shipped_lists_survive_a_move_of_the_data_directory(
+    home: datadir.DataDir, tmp_path: Path
+) -> None:
+    moved = tmp_path / "moved"
+    home.root.rename(moved)
+    cfg = load_config(moved / "qinglang.yaml")
+    assert cfg.lists == [str(shipped_lists()), str(moved / "lists")]
+
+
+def _prepare(argv: list[str]) -> run.Prepared:
+    args, rest = run.parse(argv)
+    return run._prepare_data_dir(args, rest)
+
+
+def test_config_without_data_dir_creates_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QINGLANG_HOME", str(tmp_path / "qh"))
+    cfg = tmp_path / "q.yaml"
+    cfg.write_text("{}\n", encoding="utf-8")
+    p = _prepare(["--config", str(cfg), "--listen-port", "1"])
+    assert p.config == str(cfg) and p.rest == ["--listen-port", "1"] and p.data_dir is None
+    assert not (tmp_path / "qh").exists()
+
+
+def test_no_arguments_use_the_data_directory_and_its_ca(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QINGLANG_HOME", str(tmp_path / "qh"))
+    p = _prepare([])
+    assert p.created and p.data_dir == tmp_path / "qh"
+    assert p.config == str(tmp_path / "qh" / "qinglang.yaml")
+    assert p.rest == ["--set", f"confdir={tmp_path / 'qh' / 'ca'}"]
+    again = _prepare(["--set", "confdir=/somewhere"])
+    assert not again.created and again.rest == ["--set", "confdir=/somewhere"]
+
+
+def test_banner_lists_every_lan_address_dashboard_and_setup_page(home: datadir.DataDir) -> None:
+    cfg = load_config(home.config)
+    state_db = home.root / "qinglang-dashboard.sqlite"
+    lines = firstrun.banner(
+        cfg,
+        ["--listen-port", "3128", "--mode", "regular", "--mode", "wireguard@51821"],
+        config_path=home.config,
+        state_db=state_db,
+        data_dir=home.root,
+        created=True,
+        lan=["192.168.1.5", "10.0.0.7"],
+    )
+    text = "\n".join(lines)
+    assert f"first run: created {home.root}" in text
+    assert "192.168.1.5:3128, 10.0.0.7:3128" in text
+    assert "WireGuard" in text and "192.168.1.5:51821" in text
+    assert "dashboard on http://192.168.1.5:8081/, http://10.0.0.7:8081/" in text
+    assert "http://qinglang.home.arpa/setup" in text and "http://192.168.1.5:8081/setup" in text
+    assert f"qinglang admin set-password --config {home.config}" in text
+    assert f"qinglang allow-device <its address> --config {home.config}" in text
+
+    # Once there is an account, the sign-in step is not printed again.
+    conn = db.connect(state_db)
+    accounts.set_password(conn, "admin", "a long enough password")
+    conn.close()
+    lines = firstrun.banner(
+        cfg,
+        ["--set", "qinglang_dashboard=off"],
+        config_path=home.config,
+        state_db=state_db,
+        data_dir=home.root,
+        created=False,
+        lan=["192.168.1.5"],
+    )
+    text = "\n".join(lines)
+    assert "first run" not in text and "dashboard off" in text and "set-password" not in text
+    assert "proxy (HTTP(S) proxy) on 192.168.1.5:8080" in text
+
+
+def test_lan_addresses_are_this_machines_and_not_loopback() -> None:
+    found = firstrun.lan_addresses()
+    assert found
+    for a in found:
+        assert not a.startswith("127.")
+        with socket.socket() as s:
+            s.bind((a, 0))  # only an address of this machine can be bound
+
+
+def test_allow_device_lets_a_parent_in_without_editing_a_file(
+    home: datadir.DataDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg_path = str(home.config)
+    assert main(["allow-device", "192.168.1.0/24", "--profile", "child", "--config", cfg_path]) == 2
+    assert "filtered" in capsys.readouterr().err
+    # A CIDR rule for the children first; then the parent's phone goes in front of it.
+    text = home.config.read_text("utf-8").replace(
+        "clients: []", "clients:\n  - {match: 192.168.1.0/24, profile: child}  # the kids"
+    )
+    home.config.write_text(text, encoding="utf-8")
+    assert main(["allow-device", "192.168.1.23", "--config", cfg_path]) == 0
+    cfg = load_config(home.config)
+    assert [(r.match, r.profile) for r in cfg.clients] == [
+        ("192.168.1.23", "parent"),
+        ("192.168.1.0/24", "child"),
+    ]
+    new_text = home.config.read_text("utf-8")
+    assert "# the kids" in new_text and "配置档" in new_text  # comments kept
+    # Again for the same device: still one rule; a new unfiltered profile is made on demand.
+    assert main(["allow-device", "192.168.1.23", "--profile", "dad", "--config", cfg_path]) == 0
+    cfg = load_config(home.config)
+    assert (cfg.clients[0].match, cfg.clients[0].profile) == ("192.168.1.23", "dad")
+    assert len(cfg.clients) == 2 and cfg.profiles["dad"].filter is False
+    assert main(["allow-device", "not-an-ip", "--config", cfg_path]) == 2
+    assert "not an IP address" in capsys.readouterr().err
+
+
+def test_init_makes_the_ca_readable_by_its_owner_only(tmp_path: Path) -> None:
+    assert main(["init", "--data-dir", str(tmp_path / "d")]) == 0
+    ca = tmp_path / "d" / "ca"
+    assert _mode(ca / "mitmproxy-ca.pem") == 0o600
+    assert (ca / "mitmproxy-ca-cert.pem").is_file()
+    assert (tmp_path / "d" / "qinglang.yaml").is_file()
+
+
+def test_run_parser_keeps_unknown_options_for_mitmdump() -> None:
+    args, rest = run.parse(["--data-dir", "/x", "--listen-port", "8080", "--set", "a=b"])
+    assert isinstance(args, argparse.Namespace) and args.data_dir == "/x"
+    assert rest == ["--listen-port", "8080", "--set", "a=b"]
+    assert os.sep in str(datadir.resolve(args.data_dir).root)
