@@ -32,8 +32,8 @@ def _ruleset(ns: str) -> str:
 
 def test_apply_show_remove(router: str) -> None:
     other_before = in_ns(router, "nft", "list", "table", "inet", "other").stdout
-    r = in_ns(router, NFT_SCRIPT, "apply", "--iface", "lan0", "--client", "192.168.50.0/24",
-              "--client", "fd00:50::/64", "--exempt", "192.168.50.23", "--port", "8080")  # fmt: skip
+    args = ["--iface", "lan0", "--client", "192.168.50.0/24", "--client", "fd00:50::/64"]
+    r = in_ns(router, NFT_SCRIPT, "apply", *args, "--exempt", "192.168.50.23", "--port", "8080")
     assert "applied" in r.stdout
     table = in_ns(router, "nft", "list", "table", "inet", "qinglang").stdout
     assert "hook prerouting" in table and "redirect to :8080" in table
