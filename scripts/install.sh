@@ -6,8 +6,9 @@
 #                           [--user qinglang] [--no-systemctl]
 #
 # 1. a system user and group (no login shell, no home of its own);
-# 2. a virtual environment PREFIX/venv with qinglang installed from this checkout, and
-#    the shipped lists in PREFIX/blocklists (owned by root: the service cannot change them);
+# 2. a virtual environment PREFIX/venv with qinglang installed from this checkout, the
+#    shipped lists in PREFIX/blocklists and PREFIX/qinglang-nft.sh (owned by root: the
+#    service cannot change them), and BIN_DIR/qinglang;
 # 3. the data directory, owned by the user, mode 0700, with the default config and the CA
 #    (its private key mode 0600: readable by the service only);
 # 4. the systemd unit (scripts/qinglang.service) with these paths, enabled and started
@@ -95,6 +96,7 @@ chmod -R u=rwX,go=rX "$PREFIX/blocklists.new"
 rm -rf "$PREFIX/blocklists"
 mv "$PREFIX/blocklists.new" "$PREFIX/blocklists"
 install -m 0644 "$SRC/README.md" "$PREFIX/README.md"
+install -m 0755 "$SRC/scripts/qinglang-nft.sh" "$PREFIX/qinglang-nft.sh"
 install -d -m 0755 "$BIN_DIR"
 ln -sfn "$PREFIX/venv/bin/qinglang" "$BIN_DIR/qinglang"
 

@@ -75,6 +75,7 @@ def test_install_into_a_temporary_root(target: tuple[Path, str]) -> None:
     # The program belongs to root: the service runs it but cannot change it.
     assert _owner_mode(prefix / "venv" / "bin" / "python")[0] == "root"
     assert (prefix / "blocklists").is_dir() and _owner_mode(prefix / "blocklists")[0] == "root"
+    assert os.access(prefix / "qinglang-nft.sh", os.X_OK)
     assert (bindir / "qinglang").resolve() == (prefix / "venv" / "bin" / "qinglang").resolve()
 
     # The unit: the chosen paths and user, accepted by systemd.
