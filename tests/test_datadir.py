@@ -150,6 +150,18 @@ def test_banner_lists_every_lan_address_dashboard_and_setup_page(home: datadir.D
     assert "proxy (HTTP(S) proxy) on 192.168.1.5:8080" in text
 
 
+def test_sign_in_step_names_a_confdir_given_on_the_command_line(tmp_path: Path) -> None:
+    cfg_path = tmp_path / "q.yaml"
+    cfg_path.write_text("lists: [<shipped>]\n", encoding="utf-8")
+    cfg = load_config(cfg_path)
+    lines = firstrun.banner(
+        cfg, [], config_path=cfg_path, state_db=tmp_path / "none.sqlite", data_dir=None,
+        created=False, lan=["192.168.1.5"], confdir="/srv/conf",
+    )  # fmt: skip
+    assert f"  qinglang admin set-password --config {cfg_path} --confdir /srv/conf" in lines
+    assert not any("data directory" in line for line in lines)
+
+
 def test_lan_addresses_are_this_machines_and_not_loopback() -> None:
     found = firstrun.lan_addresses()
     assert found

@@ -160,8 +160,10 @@ def banner(
     data_dir: Path | None,
     created: bool,
     lan: Sequence[str] | None = None,
+    confdir: str | None = None,
 ) -> list[str]:
-    """The lines ``qinglang run`` prints before the proxy starts."""
+    """The lines ``qinglang run`` prints before the proxy starts. ``confdir``: a confdir
+    the ``qinglang admin`` command must be told (the dashboard's files live there)."""
     lan = lan_addresses() if lan is None else lan
     lines: list[str] = []
     if created and data_dir is not None:
@@ -191,10 +193,11 @@ def banner(
         )
         if not has_admin(state_db):
             sudo = run_as_prefix()
+            where = f" --confdir {confdir}" if confdir else ""
             lines += [
                 "qinglang: no dashboard password yet. To sign in the first time, run on this "
                 "machine:",
-                f"  {sudo}qinglang admin set-password --config {config_path}",
+                f"  {sudo}qinglang admin set-password --config {config_path}{where}",
                 f"  then open {scheme}://127.0.0.1:{dash[1]}/ here, or from your own phone "
                 "or laptop after:",
                 f"  {sudo}qinglang allow-device <its address> --config {config_path}",

@@ -102,13 +102,15 @@ def _prepare_data_dir(args: argparse.Namespace, rest: list[str]) -> Prepared:
 
 
 def _print_addresses(cfg: Config, prepared: Prepared) -> None:
-    from .dashboard.settings import settings_for
+    from .dashboard.settings import DEFAULT_CONFDIR, settings_for
     from .firstrun import banner
 
     confdir = _confdir_of(prepared.rest)
     state_db = settings_for(
         cfg.dashboard, config_path=prepared.config or None, confdir=confdir
     ).state_db
+    # `qinglang admin` finds the accounts through the config, else in the confdir.
+    in_confdir = not (cfg.dashboard.db and cfg.dashboard.secret_key)
     lines = banner(
         cfg,
         prepared.rest,
@@ -116,6 +118,7 @@ def _print_addresses(cfg: Config, prepared: Prepared) -> None:
         state_db=state_db,
         data_dir=prepared.data_dir,
         created=prepared.created,
+        confdir=confdir if in_confdir and confdir != DEFAULT_CONFDIR else None,
     )
     print("\n".join(lines), flush=True)
 
@@ -123,7 +126,7 @@ def _print_addresses(cfg: Config, prepared: Prepared) -> None:
 def _confdir_of(rest: list[str]) -> str:
     from .dashboard.settings import DEFAULT_CONFDIR
 
-    found = DEFAULT_CONFDIR
+    found: str = DEFAULT_CONFDIR
     for a in rest:
         value = a.removeprefix("--set=")
         if value.startswith("confdir="):
