@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import os
 import pwd
+import shlex
 import shutil
+import signal
+import socket
 import stat
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,9 +99,50 @@ def test_install_into_a_temporary_root(target: tuple[Path, str]) -> None:
     scan = _as(user, str(bindir / "qinglang"), "scan", "--content-type", "text/html", "-",
                stdin="<p>网络赌场首充送彩金，百家乐在线</p>")  # fmt: skip
     assert scan.returncode == 0 and '"action": "block"' in scan.stdout, scan.stderr
-    # ...and the sign-in step it prints writes the data directory as that user.
+    # The unit's command, as the service user (no systemd here: without its sandbox), on
+    # loopback ports: it starts, filters, and its sign-in step says to use sudo -u.
+    exec_start = next(x for x in unit.splitlines() if x.startswith("ExecStart="))
+    port, dash = _free_port(), _free_port()
+    cache = data / ".test-cache"
+    cache.mkdir()
+    shutil.chown(cache, user, user)
+    log = root / "service.log"
+    with log.open("wb") as f:
+        proc = subprocess.Popen(
+            ["runuser", "-u", user, "--", "env", f"QINGLANG_CACHE={cache}",
+             *shlex.split(exec_start.removeprefix("ExecStart=")),
+             "--listen-host", "127.0.0.1", "--listen-port", str(port),
+             "--set", f"qinglang_dashboard=127.0.0.1:{dash}", "--set", "qinglang_workers=0"],
+            stdout=f, stderr=subprocess.STDOUT, start_new_session=True, cwd="/",
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while "filtering proxy listening" not in (text := log.read_text("utf-8", "replace")):
+            assert proc.poll() is None, text
+            assert time.monotonic() < deadline, text
+            time.sleep(0.1)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+    assert f"qinglang: data directory {data}" in text
+    assert f"proxy (HTTP(S) proxy) on 127.0.0.1:{port}" in text
+    assert str(data / "ca" / "mitmproxy-ca-cert.pem") in text
+    step = f"  sudo -u {user} qinglang admin set-password --config {data / 'qinglang.yaml'}"
+    assert step in text.splitlines()
+
+    # The sign-in step it prints writes the data directory as that user.
     pwd_step = _as(user, str(bindir / "qinglang"), "admin", "set-password", "--config",
                    str(data / "qinglang.yaml"), "--password-stdin",
                    stdin="correct horse battery staple\n")  # fmt: skip
     assert pwd_step.returncode == 0, pwd_step.stderr
     assert _owner_mode(data / "qinglang-dashboard.sqlite")[0] == user
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
