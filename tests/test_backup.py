@@ -104,6 +104,18 @@ def test_backup_then_restore_brings_everything_back(
         assert not any(n.startswith(backup.SAVED) for n in tar.getnames())
 
 
+def test_a_backup_written_inside_the_data_directory_leaves_itself_out(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(home)
+    assert main(["backup", "--data-dir", str(home)]) == 0  # default name, here
+    (archive,) = home.glob("qinglang-backup-*.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = tar.getnames()
+    assert "qinglang.yaml" in names and not any("qinglang-backup-" in n for n in names)
+    assert not any(n.endswith(".tmp") for n in names)
+
+
 def test_restore_into_an_empty_place(home: Path, tmp_path: Path) -> None:
     archive = tmp_path / "b.tar.gz"
     backup.backup(home, archive)

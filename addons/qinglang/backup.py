@@ -62,7 +62,7 @@ class Summary:
 # --- backup ---------------------------------------------------------------------------
 
 
-def _walk(root: Path, exclude: Path | None) -> Iterator[Path]:
+def _walk(root: Path, exclude: set[Path]) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         here = Path(dirpath)
         dirnames[:] = sorted(
@@ -73,7 +73,7 @@ def _walk(root: Path, exclude: Path | None) -> Iterator[Path]:
             p = here / name
             if name.endswith(SKIP_SUFFIXES) or p.is_symlink() or not p.is_file():
                 continue
-            if exclude is not None and p.resolve() == exclude:
+            if p.resolve() in exclude:  # the archive being written, if it is in here
                 continue
             yield p
 
@@ -125,7 +125,7 @@ def backup(data_dir: Path, out: Path) -> Summary:
             tarfile.open(fileobj=raw, mode="w:gz") as tar,
             tempfile.TemporaryDirectory(prefix="qinglang-backup-") as scratch,
         ):
-            for i, path in enumerate(_walk(data_dir, out)):
+            for i, path in enumerate(_walk(data_dir, {out, tmp.resolve()})):
                 rel = path.relative_to(data_dir).as_posix()
                 mode = path.stat().st_mode & 0o777
                 src = path
