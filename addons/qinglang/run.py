@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config, rest = prepared.config, prepared.rest
     try:
-        rules = load_rules(config or None)
+        rules = load_rules(config)
     except SourceError as e:
         print(f"qinglang: {e}", file=sys.stderr)
         return 2
@@ -106,15 +106,14 @@ def _print_addresses(cfg: Config, prepared: Prepared) -> None:
     from .firstrun import banner
 
     confdir = _confdir_of(prepared.rest)
-    state_db = settings_for(
-        cfg.dashboard, config_path=prepared.config or None, confdir=confdir
-    ).state_db
-    # `qinglang admin` finds the accounts through the config, else in the confdir.
-    in_confdir = not (cfg.dashboard.db and cfg.dashboard.secret_key)
+    state_db = settings_for(cfg.dashboard, config_path=prepared.config, confdir=confdir).state_db
+    # `qinglang admin` finds the accounts through the config's dashboard.db, else in the
+    # confdir, which it must then be told.
+    in_confdir = not cfg.dashboard.db
     lines = banner(
         cfg,
         prepared.rest,
-        config_path=Path(prepared.config) if prepared.config else Path("qinglang.yaml"),
+        config_path=Path(prepared.config),
         state_db=state_db,
         data_dir=prepared.data_dir,
         created=prepared.created,
