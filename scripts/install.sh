@@ -12,7 +12,8 @@
 # 3. the data directory, owned by the user, mode 0700, with the default config and the CA
 #    (its private key mode 0600: readable by the service only);
 # 4. the systemd unit (scripts/qinglang.service) with these paths, enabled and started
-#    unless --no-systemctl. Logs go to the journal (see the unit for why).
+#    unless --no-systemctl (logs go to the journal: see the unit for why), and
+#    scripts/qinglang-nft.service for transparent mode, installed but not enabled.
 #
 # Every option can also be given in the environment: QINGLANG_PREFIX, QINGLANG_DATA_DIR,
 # QINGLANG_UNIT_DIR, QINGLANG_BIN_DIR, QINGLANG_USER, QINGLANG_NO_SYSTEMCTL=1; PYTHON
@@ -115,6 +116,11 @@ sed -e "s#/opt/qinglang#$PREFIX#g" -e "s#/var/lib/qinglang#$DATA_DIR#g" \
     "$SRC/scripts/qinglang.service" >"$UNIT_DIR/qinglang.service.new"
 chmod 0644 "$UNIT_DIR/qinglang.service.new"
 mv "$UNIT_DIR/qinglang.service.new" "$UNIT_DIR/qinglang.service"
+# Transparent mode's rules at boot: installed, enabled only by the admin (README.md).
+sed -e "s#/opt/qinglang#$PREFIX#g" "$SRC/scripts/qinglang-nft.service" \
+    >"$UNIT_DIR/qinglang-nft.service.new"
+chmod 0644 "$UNIT_DIR/qinglang-nft.service.new"
+mv "$UNIT_DIR/qinglang-nft.service.new" "$UNIT_DIR/qinglang-nft.service"
 
 if [ "$NO_SYSTEMCTL" = 1 ]; then
     echo "install.sh: unit written to $UNIT_DIR/qinglang.service (systemctl not run)"

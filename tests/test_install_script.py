@@ -89,8 +89,12 @@ def test_install_into_a_temporary_root(target: tuple[Path, str]) -> None:
     for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
                  "Restart=on-failure"):  # fmt: skip
         assert line in unit
+    assert "EnvironmentFile=-/etc/default/qinglang" in unit and "$QINGLANG_ARGS" in unit
+    nft_unit = (units / "qinglang-nft.service").read_text("utf-8")
+    assert f"ExecStart={prefix}/qinglang-nft.sh apply $QINGLANG_NFT_ARGS" in nft_unit
     v = subprocess.run(
-        ["systemd-analyze", "verify", str(units / "qinglang.service")],
+        ["systemd-analyze", "verify", str(units / "qinglang.service"),
+         str(units / "qinglang-nft.service")],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert v.returncode == 0, v.stderr
@@ -110,7 +114,7 @@ def test_install_into_a_temporary_root(target: tuple[Path, str]) -> None:
     with log.open("wb") as f:
         proc = subprocess.Popen(
             ["runuser", "-u", user, "--", "env", f"QINGLANG_CACHE={cache}",
-             *shlex.split(exec_start.removeprefix("ExecStart=")),
+             *shlex.split(exec_start.removeprefix("ExecStart=").replace("$QINGLANG_ARGS", "")),
              "--listen-host", "127.0.0.1", "--listen-port", str(port),
              "--set", f"qinglang_dashboard=127.0.0.1:{dash}", "--set", "qinglang_workers=0"],
             stdout=f, stderr=subprocess.STDOUT, start_new_session=True, cwd="/",
