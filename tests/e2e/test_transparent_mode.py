@@ -100,7 +100,7 @@ def net() -> Iterator[tuple[str, str, str]]:
         sh("ip", "-n", rtr, "addr", "add", f"{ROUTER_WAN}/24", "dev", "wan0")
         sh("ip", "-n", srv, "addr", "add", f"{SERVER}/24", "dev", "s0")
         sh("ip", "-n", srv, "route", "add", "default", "via", ROUTER_WAN)
-        in_ns(rtr, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        in_ns(rtr, "sh", "-c", "echo 1 > /proc/sys/net/ipv4/ip_forward")  # this namespace only
         yield cli, rtr, srv
 
 
