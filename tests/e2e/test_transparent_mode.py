@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .netns import NFT_SCRIPT, in_ns, namespaces, sh, veth
+from .upstream import make_cert
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -23,6 +24,7 @@ PAGE = f"<html><body><p>hello {OWN_TERM} world</p></body></html>"
 CLIENT, ROUTER_LAN, ROUTER_WAN, SERVER = "10.77.0.2", "10.77.0.1", "10.88.0.1", "10.88.0.2"
 PY = sys.executable
 QINGLANG = str(Path(sys.executable).with_name("qinglang"))
+CA_CERT = "mitmproxy-ca-cert.pem"
 
 # Receives UDP on 443 and 4443; on the first datagram to 4443 (sent after those to 443),
 # says how many reached 443.
@@ -50,10 +52,25 @@ for _ in range(3):
 s.sendto(b"done", ("{SERVER}", 4443))
 """
 
-FETCH = f"""
-import urllib.request
-opener = urllib.request.build_opener(urllib.request.ProxyHandler({{}}))
-print(opener.open("http://{SERVER}/page.html", timeout=20).read().decode())
+# Fetches a URL with no proxy; over HTTPS, trusting only the CA file given (if any).
+FETCH = """
+import ssl, sys, urllib.request
+ctx = ssl.create_default_context(cafile=sys.argv[2]) if len(sys.argv) > 2 else None
+handlers = [urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=ctx)]
+print(urllib.request.build_opener(*handlers).open(sys.argv[1], timeout=20).read().decode())
+"""
+
+# The same folder over HTTPS, with a self-signed certificate (the proxy does not check it:
+# ssl_insecure, as in the other end-to-end tests).
+HTTPS_SERVER = f"""
+import functools, http.server, ssl, sys
+handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])
+httpd = http.server.HTTPServer(("{SERVER}", 443), handler)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(sys.argv[2], sys.argv[3])
+httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+print("Serving HTTPS", flush=True)
+httpd.serve_forever()
 """
 
 
@@ -123,6 +140,11 @@ def test_transparent_mode_filters_a_client_without_proxy_settings(
                            "--directory", str(www)], web_log)  # fmt: skip
         procs.append(web)
         _wait_for(web_log, "Serving HTTP", web)
+        cert, key = make_cert(tmp_path)
+        tls_log = tmp_path / "tls.log"
+        tls = _start(srv, [PY, "-c", HTTPS_SERVER, str(www), cert, key], tls_log)
+        procs.append(tls)
+        _wait_for(tls_log, "Serving HTTPS", tls)
         # Before any rule: the client reaches the server directly, page unchanged.
         direct = _fetch(cli)
         assert OWN_TERM in direct
@@ -135,7 +157,8 @@ def test_transparent_mode_filters_a_client_without_proxy_settings(
             rtr,
             [QINGLANG, "run", "--data-dir", str(data), "--mode", "transparent",
              "--listen-port", "8080", "--set", "qinglang_workers=0",
-             "--set", "qinglang_dashboard=off", "--set", "flow_detail=0"],
+             "--set", "qinglang_dashboard=off", "--set", "flow_detail=0",
+             "--set", "ssl_insecure=true"],
             proxy_log,
             env={**os.environ, "QINGLANG_CACHE": str(tmp_path / "cache")},
         )  # fmt: skip
@@ -145,6 +168,9 @@ def test_transparent_mode_filters_a_client_without_proxy_settings(
 
         # The client, with no proxy setting, gets the page through qinglang: masked.
         body = _fetch(cli)
+        assert OWN_TERM not in body and "hello" in body and "*" * 8 in body
+        # HTTPS too, for a device that trusts the CA qinglang made in its data directory.
+        body = _fetch(cli, f"https://{SERVER}/page.html", str(data / "ca" / CA_CERT))
         assert OWN_TERM not in body and "hello" in body and "*" * 8 in body
         counters = in_ns(rtr, "nft", "list", "chain", "inet", "qinglang", "to_qinglang").stdout
         assert "packets 0 " not in counters
@@ -167,5 +193,5 @@ def test_transparent_mode_filters_a_client_without_proxy_settings(
             _stop(p)
 
 
-def _fetch(ns: str) -> str:
-    return in_ns(ns, PY, "-c", FETCH).stdout
+def _fetch(ns: str, url: str = f"http://{SERVER}/page.html", *cafile: str) -> str:
+    return in_ns(ns, PY, "-c", FETCH, url, *cafile).stdout
