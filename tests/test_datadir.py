@@ -4,6 +4,7 @@ prints, and `qinglang allow-device` (a parent's device let in without editing a 
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import socket
 import stat
@@ -212,3 +213,18 @@ def test_run_parser_keeps_unknown_options_for_mitmdump() -> None:
     assert isinstance(args, argparse.Namespace) and args.data_dir == "/x"
     assert rest == ["--listen-port", "8080", "--set", "a=b"]
     assert os.sep in str(datadir.resolve(args.data_dir).root)
+
+
+def test_admin_commands_default_to_the_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The hint on the dashboard's sign-in page is a bare `qinglang admin set-password`.
+    monkeypatch.setenv("QINGLANG_HOME", str(tmp_path / "qh"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    datadir.ensure(datadir.resolve(None))
+    monkeypatch.setattr("sys.stdin", io.StringIO("a long enough password\n"))
+    assert main(["admin", "set-password", "--password-stdin"]) == 0
+    assert str(tmp_path / "qh" / "qinglang-dashboard.sqlite") in capsys.readouterr().out
+    assert main(["admin", "list"]) == 0
+    assert capsys.readouterr().out.split() == ["admin"]
+    assert not (tmp_path / "home" / ".mitmproxy").exists()

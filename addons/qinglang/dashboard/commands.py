@@ -40,7 +40,15 @@ def dashboard_section(config_path: str | None) -> DashboardConfig:
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    s = settings_for(dashboard_section(args.config), config_path=args.config, confdir=args.confdir)
+    config = args.config
+    if not (config or args.confdir or args.db):
+        # As `qinglang run` without --config: the data directory's config, if there is one.
+        from ..datadir import resolve
+
+        default = resolve(None).config
+        config = str(default) if default.is_file() else None
+    confdir = args.confdir or DEFAULT_CONFDIR
+    s = settings_for(dashboard_section(config), config_path=config, confdir=confdir)
     return replace(s, state_db=Path(args.db).resolve()) if args.db else s
 
 
@@ -117,10 +125,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cmds = p.add_subparsers(dest="admin_cmd")
 
     def common(q: argparse.ArgumentParser) -> None:
-        q.add_argument("--config", help="qinglang.yaml (its dashboard: section)")
+        q.add_argument(
+            "--config",
+            help="qinglang.yaml (its dashboard: section; default: the data directory's, "
+            "as `qinglang run`)",
+        )
         q.add_argument(
             "--confdir",
-            default=DEFAULT_CONFDIR,
             help=f"mitmproxy's confdir, where the dashboard's files live ({DEFAULT_CONFDIR})",
         )
         q.add_argument("--db", help="the dashboard database (default: in confdir)")
