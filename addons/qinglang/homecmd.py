@@ -57,8 +57,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return _fail(f"cannot write the backup: {e}")
     print(f"qinglang: backed up {d.root} to {out.resolve()} ({s.files} files, {_size(s.bytes)})")
     print(
-        "qinglang: keep this file private (mode 0600): it holds the CA's private key and the "
-        "dashboard's password hashes. 请妥善保管：其中包含 CA 私钥和面板密码的哈希。"
+        "qinglang: keep this file private (mode 0600): it holds the CA's private key, the "
+        "dashboard's password hashes and any other keys kept in the data directory (such as "
+        "WireGuard's). 请妥善保管：其中包含 CA 私钥、面板密码的哈希等密钥。"
     )
     return 0
 
