@@ -65,6 +65,7 @@ _ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _ID_CHECK = "10X98765432"  # ISO 7064 MOD 11-2 check character by remainder
 _ID_RE = re.compile(r"[0-9]{17}[0-9X]")
 _MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
+_MOBILE_ANYWHERE = _MOBILE_RE
 _DIGITS_RE = re.compile(r"[0-9]+")
 
 
@@ -366,9 +367,49 @@ def _context(text: str, a: int) -> str | None:
 
 def _numbers(norm: Normalized, out: list[PiiFound]) -> None:
     for m in _NUM.finditer(norm.text):
+        if not _may_hold_value(m.group().replace(" ", "")):
+            continue
         r = _run(norm, m.start(), m.end())
         for seg in _segments(r):
             _scan_segment(norm, r, seg, out)
+
+
+def _may_hold_value(d: str) -> bool:
+    """Whether some stretch of the digits ``d`` could be a value at all, whatever their
+    grouping: a mobile number, an ID or a Luhn-valid 13-19 digit card. Every value
+    ``_classify`` accepts is such a stretch, so a run failing this is skipped without
+    the grouping work (dates, counts and ids fill news and shop pages)."""
+    n = len(d)
+    if n > 64:  # rare; the full analysis handles long runs itself
+        return True
+    if _MOBILE_ANYWHERE.search(d):
+        return True
+    if n >= 18 and any(is_cn_id(d[k : k + 18]) for k in range(n - 17)):
+        return True
+    return _luhn_stretch(d.rstrip("x"))
+
+
+def _luhn_stretch(d: str) -> bool:
+    """Whether some 13-19 digit stretch of ``d`` passes Luhn, from two prefix sums (one
+    per parity of the doubled places) instead of one Luhn pass per stretch."""
+    n = len(d)
+    if n < 13:
+        return False
+    even = [0]  # places with an even index doubled
+    odd = [0]
+    for t, c in enumerate(d):
+        v = ord(c) - 48
+        w = v * 2 - 9 if v > 4 else v * 2
+        even.append(even[-1] + (w if t % 2 == 0 else v))
+        odd.append(odd[-1] + (v if t % 2 == 0 else w))
+    for e in range(13, n + 1):
+        # The last digit is never doubled, so the doubled places are those of the other
+        # parity than e - 1.
+        sums = odd if (e - 1) % 2 == 0 else even
+        for k in range(max(0, e - _MAX_DIGITS), e - 12):
+            if (sums[e] - sums[k]) % 10 == 0:
+                return True
+    return False
 
 
 def _segments(r: _Run) -> list[range]:
