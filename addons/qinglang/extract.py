@@ -22,6 +22,8 @@ anything it does not recognise as text, the way browsers do.
 from __future__ import annotations
 
 import html
+import itertools
+import operator
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -355,26 +357,29 @@ _TAG_CODES = (
 )
 
 
-def _tag_codes(names: list[str | None], raws: list[str | None]) -> list[int]:
-    """Each token's code; a dict lookup per tag, lower-casing only names not found as
-    written (a page has thousands of tags, nearly all in lower case)."""
-    get = _TAG_CODES.get
-    out: list[int] = []
-    for name, raw in zip(names, raws, strict=True):
-        if name:
-            out.append(get(name) or get(name.lower(), _BLOCK_TAG))
-        else:
-            out.append(_RAW_TAG if raw else _SKIP)
-    return out
+def _tag_code(name: str | None, raw: str | None) -> int:
+    if name:
+        low = name.lower()
+        return _BR_TAG if low == "br" else (_INLINE_TAG if low in _INLINE else _BLOCK_TAG)
+    return _RAW_TAG if raw else _SKIP
 
 
-def _visible_hints(doc: str) -> list[int]:
-    """Where a visible attribute's name is followed by ``=``: the tags worth parsing for
-    attributes. ``str.find`` per name is several times faster than one case-insensitive
-    regex scan of the page."""
-    low = doc.lower()
-    if len(low) != len(doc):  # a few characters lower-case to two ("İ"): rare, keep exact
-        return [m.start() for m in _VISIBLE_HINT.finditer(doc)]
+def _tag_codes(names: list[str | None], raws: list[str | None]) -> np.ndarray:
+    """Each token's code: one dict lookup per tag at C speed (``map``), the rest (names
+    in capitals or not in the table, comments, raw elements) one by one."""
+    codes = list(map(_TAG_CODES.get, names))
+    for i in [i for i, c in enumerate(codes) if c is None]:
+        codes[i] = _tag_code(names[i], raws[i])
+    return np.fromiter(codes, dtype=np.int8, count=len(codes))
+
+
+def _visible_hints(tags: str) -> list[int]:
+    """Where, in the markup ``tags``, a visible attribute's name is followed by ``=``: the
+    tags worth parsing for attributes. ``str.find`` per name is several times faster than
+    one case-insensitive regex scan."""
+    low = tags.lower()
+    if len(low) != len(tags):  # a few characters lower-case to two ("İ"): rare, keep exact
+        return [m.start() for m in _VISIBLE_HINT.finditer(tags)]
     n = len(low)
     out: list[int] = []
     for name in VISIBLE_ATTRS:
@@ -386,7 +391,6 @@ def _visible_hints(doc: str) -> list[int]:
             if j < n and low[j] == "=":
                 out.append(at)
             at = low.find(name, at + 1)
-    out.sort()
     return out
 
 
@@ -401,8 +405,10 @@ def extract_html(doc: str) -> Extracted:
 
     # Keys order segments as in the document: text i at 4i, tag i's attributes at
     # 4i+2, the break a tag makes at 4i+3. The common cases are built as arrays.
-    code = np.array(_tag_codes(names, raws), dtype=np.int8)
-    amp = np.array(["&" in t for t in texts], dtype=bool)
+    code = _tag_codes(names, raws)
+    amp = np.fromiter(
+        map(operator.contains, texts, itertools.repeat("&")), dtype=bool, count=len(texts)
+    )
     plain = np.flatnonzero((t_len > 0) & ~amp)
     block = np.flatnonzero(code == _BLOCK_TAG)
     br = np.flatnonzero(code == _BR_TAG)
@@ -410,11 +416,10 @@ def extract_html(doc: str) -> Extracted:
     extra = _Segments()
     for i in np.flatnonzero(amp).tolist():
         extra.text_run(4 * i, doc, int(text_at[i]), int(text_at[i] + t_len[i]))
-    hints = np.array(_visible_hints(doc), dtype=np.int64)
-    if len(hints) and n_tok:
-        owner = np.searchsorted(tok_at, hints, side="right") - 1
-        inside = (owner >= 0) & (hints < tok_at[np.maximum(owner, 0)] + k_len[np.maximum(owner, 0)])
-        for i in np.unique(owner[inside]).tolist():
+    hints = np.array(_visible_hints("".join(toks)), dtype=np.int64)
+    if len(hints):
+        owner = np.searchsorted(np.cumsum(k_len), hints, side="right")
+        for i in np.unique(owner).tolist():
             if code[i] in (_INLINE_TAG, _BLOCK_TAG) and toks[i][1] != "/":
                 extra.attributes(4 * i + 2, doc, int(tok_at[i]), int(tok_at[i] + k_len[i]))
     for i in np.flatnonzero(code == _RAW_TAG).tolist():
