@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from mitmproxy import ctx, http
 
 from . import blockpage
-from .clients import peer_ip, proxy_user
+from .clients import listener_port, peer_ip, proxy_user
 from .proxyaddon import Qinglang, running_qinglang
 from .risknotice import REPORT_HOST, REPORT_KINDS, REPORT_PATH
 
@@ -262,7 +262,7 @@ class ReportEntry:
         user = proxy_user(flow.metadata)
         profile = None
         if main is not None and main.live is not None:
-            profile = main.live.rules.clients.profile_for(ip, user)
+            profile = main.live.rules.clients.profile_for(ip, user, listener_port(flow.client_conn))
         report = Report(
             client=str(ip) if ip else "",
             kind=kind,

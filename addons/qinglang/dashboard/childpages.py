@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ..clients import peer_ip
+from ..clients import peer_ip, scope_listener
 from ..reportentry import clean_url
 from . import asks, eventlog
 from . import db as dbmod
@@ -47,8 +47,8 @@ _HEADERS = {
     "referrer-policy": "no-referrer",
 }
 
-# (client ip) -> profile name, from the proxy's client rules.
-ProfileFor = Callable[[str], str]
+# (client ip, proxy listener port) -> profile name, from the proxy's client rules.
+ProfileFor = Callable[[str, int | None], str]
 
 
 def _token(key: bytes, ip: str, hour: int) -> str:
@@ -112,6 +112,7 @@ def create_child_app(
 
     async def ask_send(request: Request) -> Response:
         ip = who(request)
+        profile = profile_for(ip, scope_listener(request.scope))
         form = await request.form()
         if not _token_ok(key, ip, str(form.get("token", "")), clock()):
             return page(request, {"view": "bad"}, 403)
@@ -132,7 +133,7 @@ def create_child_app(
             conn = dbmod.connect(state_db, create=False)
             try:
                 return asks.create(
-                    conn, client=ip, user=None, profile=profile_for(ip), kind=kind, host=host,
+                    conn, client=ip, user=None, profile=profile, kind=kind, host=host,
                     path=path, now=clock(), reason=reason, message=str(form.get("message", "")),
                     event_id=event_id,
                 )  # fmt: skip
