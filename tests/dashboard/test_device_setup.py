@@ -6,8 +6,11 @@ per-device WireGuard configuration shown to a signed-in parent only."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
+import subprocess
 import textwrap
 import time
 from collections.abc import Iterator
@@ -22,7 +25,7 @@ import zxingcpp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from e2e.conftest import Proxy, free_port
+from e2e.conftest import ROOT, Proxy, free_port
 from e2e.upstream import Upstream
 from e2e.youth_support import ROUTE
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -381,3 +384,43 @@ def test_config_errors_name_the_line(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"q\.yaml:4: devices\[1\]\.wireguard_port: port 51821"):
         load_config(cfg)
+
+
+def test_qinglang_run_starts_a_wireguard_listener_per_device(tmp_path: Path) -> None:
+    w1, w2, port = free_udp_port(), free_udp_port(), free_port()
+    config = tmp_path / "qinglang.yaml"
+    config.write_text(
+        f"lists: [{ROOT / 'blocklists'}]\n"
+        + CONFIG.split("lists: [lists]\n", 1)[1].format(w1=w1, w2=w2, adult_port=port + 1),
+        encoding="utf-8",
+    )
+    log = tmp_path / "run.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["qinglang", "run", "--config", str(config), "--listen-host", "127.0.0.1",
+             "--listen-port", str(port), "--set", f"confdir={tmp_path / 'conf'}",
+             "--set", "qinglang_dashboard=off"],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 40
+        text = ""
+        while time.monotonic() < deadline and proc.poll() is None:
+            text = log.read_text(errors="replace")
+            if "qinglang: filtering proxy listening" in text:
+                break
+            time.sleep(0.1)
+        assert f"HTTP(S) proxy listening at 127.0.0.1:{port}" in text, text
+        for w in (w1, w2):
+            assert f"WireGuard server listening at 127.0.0.1:{w}" in text
+        assert "PrivateKey" not in text
+        for name in ("kid-phone", "dad-phone"):
+            path = key_path(tmp_path / "conf", name)
+            assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
