@@ -177,7 +177,8 @@ class DeviceSetup:
         await asgiapp.serve(with_where, flow)
 
     def dns_request(self, flow: dns.DNSFlow) -> None:
-        if flow.response is not None or not flow.request.questions:
+        # mitmproxy's own resolver runs first and answers "no such name": replaced here.
+        if not flow.request.questions:
             return
         q = flow.request.questions[0]
         if q.name.lower().rstrip(".") != REPORT_HOST:

@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from e2e.conftest import ROOT, Proxy, free_port
 from e2e.upstream import Upstream
 from e2e.youth_support import ROUTE
+from mitmproxy import dns
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from qinglang.config import load_config
@@ -68,6 +69,7 @@ class Home:
     dash_port: int
     w1: int
     w2: int
+    dns_port: int
     data_dir: Path
 
     @property
@@ -81,7 +83,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     (root / "upstream").mkdir()
     upstream = Upstream(root / "upstream")
     adult_port, dash_port = free_port(), free_port()
-    w1, w2 = free_udp_port(), free_udp_port()
+    w1, w2, dns_port = free_udp_port(), free_udp_port(), free_udp_port()
     proxy = Proxy(root)
     proxy.config.write_text(CONFIG.format(w1=w1, w2=w2, adult_port=adult_port), encoding="utf-8")
     conn = db.connect(proxy.confdir / "qinglang-dashboard.sqlite")
@@ -95,6 +97,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         "--set", f"test_upstream_https={upstream.https_port}",
         *modes,
         "--mode", f"regular@{adult_port}",
+        "--mode", f"dns@{dns_port}",  # DNS as mitmproxy sees it inside a WireGuard tunnel
         "--set", f"qinglang_dashboard=127.0.0.1:{dash_port}",
         "--set", f"qinglang_data_dir={data_dir}",
         "--set", "qinglang_lan_host=127.0.0.1",
@@ -104,7 +107,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
         deadline = time.monotonic() + 20
         while "qinglang: dashboard on" not in proxy.log() and time.monotonic() < deadline:
             time.sleep(0.1)
-        yield Home(proxy, upstream, adult_port, dash_port, w1, w2, data_dir)
+        yield Home(proxy, upstream, adult_port, dash_port, w1, w2, dns_port, data_dir)
     finally:
         proxy.stop()
         upstream.close()
@@ -424,3 +427,22 @@ def test_qinglang_run_starts_a_wireguard_listener_per_device(tmp_path: Path) -> 
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(5)
+
+
+def test_the_proxy_answers_dns_for_its_own_name(home: Home) -> None:
+    """On a WireGuard tunnel the phone asks mitmproxy's DNS: qinglang.home.arpa must
+    resolve there, or the block page's links lead nowhere."""
+    query = dns.Message(
+        timestamp=0.0, id=4242, query=True, op_code=0, authoritative_answer=False,
+        truncation=False, recursion_desired=True, recursion_available=False, reserved=0,
+        response_code=0, questions=[dns.Question("qinglang.home.arpa", dns.types.A, 1)],
+        answers=[], authorities=[], additionals=[],
+    )  # fmt: skip
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(10)
+        s.sendto(query.packed, ("127.0.0.1", home.dns_port))
+        reply = dns.Message.unpack(s.recv(4096))
+    assert reply.id == 4242 and reply.response_code == 0
+    [answer] = reply.answers
+    assert answer.name == "qinglang.home.arpa" and answer.type == dns.types.A
+    assert answer.data == bytes([127, 0, 0, 1])  # qinglang_lan_host
