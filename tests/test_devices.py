@@ -204,3 +204,19 @@ def test_pac_fails_closed_and_keeps_local_names_direct() -> None:
 def test_pac_refuses_a_host_that_is_not_one(host: str) -> None:
     with pytest.raises(ValueError):
         pac.render(host, 8080)
+
+
+def test_run_says_when_it_cannot_write_a_key_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    config = _write(
+        tmp_path,
+        f"lists: [{Path(__file__).resolve().parents[1] / 'blocklists'}]\n"
+        "profiles: {child: {}}\n"
+        "devices: [{name: kid-phone, profile: child, wireguard_port: 51821}]\n",
+    )
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    assert run.main(["--config", str(config), "--set", f"confdir={not_a_dir}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("qinglang: ") and "cannot write the WireGuard key file" in err

@@ -165,6 +165,12 @@ def run_args(cfg: Config, args: Sequence[str], data_dir: str | Path | None = Non
     if not _given_modes(args):
         out += ["--mode", "regular"]
     for device in cfg.devices:
-        ensure_keys(key_path(base, device.name))
+        path = key_path(base, device.name)
+        try:
+            ensure_keys(path)
+        except OSError as e:
+            raise KeyFileError(
+                f"{path}: cannot write the WireGuard key file: {e.strerror}"
+            ) from None
         out += ["--mode", mode_spec(base, device)]
     return out

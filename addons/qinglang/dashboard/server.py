@@ -39,6 +39,7 @@ from mitmproxy.addons import asgiapp
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import devicesetup
 from ..clients import LISTENER_SCOPE, listener_port, peer_ip
 from ..config import default_config, load_config
 from . import access, childpages, setuppage
@@ -186,11 +187,9 @@ class DashboardAddon:
             log.warning("qinglang: no dashboard: %s", e)
             return
         events_db = cfg.events.db or str(confdir / "qinglang-events.sqlite")
-        from ..devicesetup import data_dir
-
         settings = settings_for(
             dash_cfg, config_path=config_path, confdir=confdir, events_db=events_db,
-            data_dir=data_dir(), wireguard_endpoint=self._endpoint,
+            data_dir=devicesetup.data_dir(), wireguard_endpoint=devicesetup.lan_host,
         )  # fmt: skip
         try:
             app = create_app(settings)
@@ -205,15 +204,15 @@ class DashboardAddon:
             return dash.config.clients.profile_for(ipaddress.ip_address(ip), None, listener)
 
         def where(scope: dict[str, Any]) -> setuppage.Where:
-            from ..devicesetup import lan_host, regular_port
-
+            # A device that addresses the dashboard directly: the address it used is this
+            # machine's address on its network; its profile comes from its address.
             server = scope.get("server") or ("", 0)
-            host = lan_host(str(server[0]) if server[0] else None)
+            lan = devicesetup.lan_host(str(server[0]) if server[0] else None)
             cfg = dash.config.get()
             name = dash.config.clients.profile_for(peer_ip(scope.get("client")), None, None)
             profile = cfg.profiles.get(name) or cfg.profile(None)
-            base = f"{self.scheme}://{setuppage.url_host(host)}:{server[1]}"
-            return setuppage.Where(host, regular_port(), base + "/proxy.pac", profile.filter, False)
+            pac = f"{self.scheme}://{setuppage.url_host(lan)}:{server[1]}/proxy.pac"
+            return setuppage.Where(lan, devicesetup.regular_port(), pac, profile.filter, False)
 
         setup = setuppage.create_setup_app(lambda: confdir, where)
 
@@ -271,12 +270,6 @@ class DashboardAddon:
         if not verdict.allowed:
             data.server.error = "qinglang: the dashboard is closed to filtered devices"
             log.info("qinglang: refused %s (profile %s) the dashboard", verdict.ip, verdict.profile)
-
-    @staticmethod
-    def _endpoint(seen: str | None) -> str:
-        from ..devicesetup import lan_host
-
-        return lan_host(seen)
 
     async def done(self) -> None:
         if self.server is not None and self.task is not None:
