@@ -220,3 +220,15 @@ def test_run_says_when_it_cannot_write_a_key_file(
     assert run.main(["--config", str(config), "--set", f"confdir={not_a_dir}"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("qinglang: ") and "cannot write the WireGuard key file" in err
+
+
+def test_the_lan_address_is_never_loopback_unless_nothing_else() -> None:
+    from mitmproxy.net import local_ip
+
+    from qinglang.devicesetup import lan_host
+
+    outgoing = local_ip.get_local_ip() or "127.0.0.1"
+    assert lan_host("192.168.1.2") == "192.168.1.2"
+    assert lan_host("::ffff:192.168.1.2") == "192.168.1.2"
+    assert lan_host("127.0.0.1") == outgoing  # the parent at the machine itself
+    assert lan_host(None) == outgoing

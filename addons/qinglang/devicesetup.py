@@ -75,8 +75,10 @@ def regular_port() -> int:
 
 def lan_host(seen: str | None = None) -> str:
     """The configured LAN address, else ``seen`` (the local address a device reached),
-    else this machine's outgoing address."""
-    given = str(getattr(ctx.options, "qinglang_lan_host", "") or "").strip()
+    else this machine's outgoing address. A loopback ``seen`` (a parent at the machine
+    itself) is no address for another device."""
+    options = getattr(ctx, "options", None)  # None outside a running mitmproxy
+    given = str(getattr(options, "qinglang_lan_host", "") or "").strip()
     if given:
         return given
     if seen:
@@ -84,7 +86,7 @@ def lan_host(seen: str | None = None) -> str:
             ip = ipaddress.ip_address(seen.split("%", 1)[0])
         except ValueError:
             ip = None
-        if ip is not None and not ip.is_unspecified:
+        if ip is not None and not ip.is_unspecified and not ip.is_loopback:
             if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
                 return str(ip.ipv4_mapped)
             return str(ip)
