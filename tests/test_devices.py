@@ -102,6 +102,9 @@ def test_device_listener_comes_before_address_rules() -> None:
     assert m.profile_for(wg, None, None) == "teen"
     assert m.profile_for(ipaddress.ip_address("192.168.1.5"), None, 8081) == "adult"
     assert m.profile_for(ipaddress.ip_address("192.168.1.5"), None, 8080) == "child"
+    # Who the device is in the event log, the minutes and the grants.
+    assert m.client_id(wg, 51821) == "wg:kid-phone" and m.client_id(wg, 51822) == "wg:dad-phone"
+    assert m.client_id(wg, 8081) == "10.0.0.1" and m.client_id(None, None) == ""
 
 
 class _Conn:

@@ -90,6 +90,15 @@ class ClientMap:
         devices = (_Rule(None, None, d.wireguard_port, d.profile) for d in cfg.devices)
         rules = (_Rule(r.network(), r.user, r.listener, r.profile) for r in cfg.clients)
         self.rules = (*devices, *rules)
+        self.device_names = {d.wireguard_port: d.name for d in cfg.devices}
+
+    def client_id(self, ip: IPAddress | None, listener: int | None = None) -> str:
+        """Who a device is in the event log, the quota minutes and a parent's grants: its
+        address, or ``wg:NAME`` for a device on its own WireGuard listener (every such
+        device has the same address inside its tunnel)."""
+        if listener is not None and listener in self.device_names:
+            return f"wg:{self.device_names[listener]}"
+        return str(ip) if ip is not None else ""
 
     def profile_for(
         self, ip: IPAddress | None, user: str | None = None, listener: int | None = None

@@ -379,8 +379,9 @@ class Qinglang:
         ip: IPAddress | None = peer_ip(flow.client_conn.peername)
         user = proxy_user(flow.metadata) or self._conn_user(flow.client_conn)
         listener = listener_port(flow.client_conn)
-        name = self.live.rules.clients.profile_for(ip, user, listener)
-        meta = {"profile": name, "client": str(ip) if ip else "", "user": user}
+        clients = self.live.rules.clients
+        name = clients.profile_for(ip, user, listener)
+        meta = {"profile": name, "client": clients.client_id(ip, listener), "user": user}
         flow.metadata[META] = meta
         return meta
 
@@ -410,7 +411,8 @@ class Qinglang:
         client = data.context.client
         ip = peer_ip(client.peername)
         user = self._conn_user(client)
-        name = live.rules.clients.profile_for(ip, user, listener_port(client))
+        listener = listener_port(client)
+        name = live.rules.clients.profile_for(ip, user, listener)
         prof = live.config.profiles.get(name) or live.config.profile(None)
         if not prof.passthrough_hosts:
             return
@@ -434,7 +436,7 @@ class Qinglang:
         # the time-up or block page instead of a connection that just fails.
         rules = live.youth.for_profile(name)
         now = self.clock.now()
-        key = youthgate.client_key(user, str(ip) if ip else "")
+        key = youthgate.client_key(user, live.rules.clients.client_id(ip, listener))
         tracker = self._tracker(live) if youthgate.counts_time(rules) else None
         quota = youthgate.quota_state(tracker, key, rules, now)
         for n in names:

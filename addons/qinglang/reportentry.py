@@ -261,10 +261,13 @@ class ReportEntry:
         ip = peer_ip(flow.client_conn.peername)
         user = proxy_user(flow.metadata)
         profile = None
+        client = str(ip) if ip else ""
         if main is not None and main.live is not None:
-            profile = main.live.rules.clients.profile_for(ip, user, listener_port(flow.client_conn))
+            listener = listener_port(flow.client_conn)
+            profile = main.live.rules.clients.profile_for(ip, user, listener)
+            client = main.live.rules.clients.client_id(ip, listener)
         report = Report(
-            client=str(ip) if ip else "",
+            client=client,
             kind=kind,
             url=url,
             host=urlsplit(url).hostname or "",

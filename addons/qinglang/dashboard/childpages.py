@@ -66,7 +66,10 @@ def create_child_app(
     key: bytes,
     profile_for: ProfileFor,
     clock: Callable[[], float] = time.time,
+    client_id: Callable[[str, int | None], str] | None = None,
 ) -> Starlette:
+    """``client_id``: who the device is in the event log (``ClientMap.client_id``); by
+    default its address."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     dbmod.connect(state_db).close()
 
@@ -79,7 +82,11 @@ def create_child_app(
 
     def who(request: Request) -> str:
         ip = peer_ip(request.client and (request.client.host, request.client.port))
-        return str(ip) if ip else ""
+        if ip is None:
+            return ""
+        if client_id is None:
+            return str(ip)
+        return client_id(str(ip), scope_listener(request.scope))
 
     def event_of(event_id: str, ip: str) -> dict[str, Any] | None:
         if not event_id or not events_db.exists():
@@ -112,7 +119,8 @@ def create_child_app(
 
     async def ask_send(request: Request) -> Response:
         ip = who(request)
-        profile = profile_for(ip, scope_listener(request.scope))
+        peer = peer_ip(request.client and (request.client.host, request.client.port))
+        profile = profile_for(str(peer) if peer else "", scope_listener(request.scope))
         form = await request.form()
         if not _token_ok(key, ip, str(form.get("token", "")), clock()):
             return page(request, {"view": "bad"}, 403)

@@ -216,8 +216,12 @@ class DashboardAddon:
 
         setup = setuppage.create_setup_app(lambda: confdir, where)
 
+        def client_id(ip: str, listener: int | None) -> str:
+            dash.config.get()
+            return dash.config.clients.client_id(ipaddress.ip_address(ip), listener)
+
         self.child = childpages.create_child_app(
-            settings.state_db, settings.events_db, dash.key, profile_for
+            settings.state_db, settings.events_db, dash.key, profile_for, client_id=client_id
         )
         try:
             self.scheme = "https" if dash_cfg.tls_cert else "http"
