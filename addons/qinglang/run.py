@@ -11,8 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .yamlloc import SourceError
+
+if TYPE_CHECKING:
+    from .config import Config
 
 _HELP_EPILOG = """\
 Any other option is passed to mitmdump, for example:
@@ -53,7 +57,19 @@ def main(argv: list[str] | None = None) -> int:
         + ("" if config else " (no --config: shipped lists, child profile for everyone)"),
         flush=True,
     )
+    try:
+        rest = _device_listeners(cfg, rest)
+    except ValueError as e:
+        print(f"qinglang: {e}", file=sys.stderr)
+        return 2
     return _mitmdump(config, rest)
+
+
+def _device_listeners(cfg: Config, rest: list[str]) -> list[str]:
+    """One WireGuard listener per configured device (key files made first, 0600)."""
+    from .wireguard import run_args
+
+    return run_args(cfg, rest)
 
 
 def _mitmdump(config: str, rest: list[str]) -> int:
@@ -62,6 +78,7 @@ def _mitmdump(config: str, rest: list[str]) -> int:
     from mitmproxy.tools.main import run
 
     from .dashboard.server import DashboardAddon
+    from .devicesetup import DeviceSetup
     from .outbound import OutboundGuard
     from .proxyaddon import Qinglang
     from .reportentry import ReportEntry
@@ -73,7 +90,9 @@ def _mitmdump(config: str, rest: list[str]) -> int:
             # The dashboard's ask page and the report entry first (the proxy's own host
             # is never stopped), the outbound guard after Qinglang (it reads the profile
             # Qinglang resolves).
-            self.addons.add(DashboardAddon(), ReportEntry(), Qinglang(config), OutboundGuard())
+            self.addons.add(
+                DashboardAddon(), DeviceSetup(), ReportEntry(), Qinglang(config), OutboundGuard()
+            )
 
     try:
         run(QinglangMaster, cmdline.mitmdump, rest)
