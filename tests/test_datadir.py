@@ -107,9 +107,15 @@ def test_no_arguments_use_the_data_directory_and_its_ca(
     p = _prepare([])
     assert p.created and p.data_dir == tmp_path / "qh"
     assert p.config == str(tmp_path / "qh" / "qinglang.yaml")
-    assert p.rest == ["--set", f"confdir={tmp_path / 'qh' / 'ca'}"]
-    again = _prepare(["--set", "confdir=/somewhere"])
-    assert not again.created and again.rest == ["--set", "confdir=/somewhere"]
+    assert p.rest == [
+        "--set",
+        f"confdir={tmp_path / 'qh' / 'ca'}",
+        "--set",
+        f"qinglang_data_dir={tmp_path / 'qh'}",  # the WireGuard key files
+    ]
+    again = _prepare(["--set", "confdir=/somewhere", "--set=qinglang_data_dir=/x"])
+    assert not again.created
+    assert again.rest == ["--set", "confdir=/somewhere", "--set=qinglang_data_dir=/x"]
 
 
 def test_banner_lists_every_lan_address_dashboard_and_setup_page(home: datadir.DataDir) -> None:
@@ -228,3 +234,29 @@ def test_admin_commands_default_to_the_data_directory(
     assert main(["admin", "list"]) == 0
     assert capsys.readouterr().out.split() == ["admin"]
     assert not (tmp_path / "home" / ".mitmproxy").exists()
+
+
+def test_wireguard_key_files_live_in_the_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QINGLANG_HOME", str(tmp_path / "qh"))
+    p = _prepare([])
+    config = Path(p.config)
+    config.write_text(
+        config.read_text("utf-8").replace(
+            "clients: []",
+            "clients: []\ndevices:\n  - {name: mei-phone, profile: child, wireguard_port: 51821}",
+        ),
+        encoding="utf-8",
+    )
+    cfg = load_config(config)
+    rest = run._device_listeners(cfg, p.rest)
+    key = tmp_path / "qh" / "wireguard" / "mei-phone.conf"
+    assert key.is_file() and _mode(key) == 0o600
+    assert any(a.startswith("wireguard:") and a.endswith("@51821") for a in rest)
+    lines = firstrun.banner(
+        cfg, rest, config_path=config, state_db=tmp_path / "none", data_dir=p.data_dir,
+        created=False, lan=["192.168.1.5"],
+    )  # fmt: skip
+    text = "\n".join(lines)
+    assert "192.168.1.5:51821" in text and "192.168.1.5:8080" in text

@@ -15,6 +15,7 @@ except ImportError:  # running from a source checkout without `pip install`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qinglang.dashboard.server import DashboardAddon
+from qinglang.devicesetup import DeviceSetup
 from qinglang.outbound import OutboundGuard
 from qinglang.proxyaddon import Qinglang
 from qinglang.reportentry import ReportEntry
@@ -22,4 +23,4 @@ from qinglang.reportentry import ReportEntry
 # Order matters: the dashboard (its listener, and the ask-for-access page) and the report
 # entry answer the proxy's own host (qinglang.home.arpa) before any rule can stop it; the
 # outbound guard reads the profile that Qinglang's request hook resolves.
-addons = [DashboardAddon(), ReportEntry(), Qinglang(), OutboundGuard()]
+addons = [DashboardAddon(), DeviceSetup(), ReportEntry(), Qinglang(), OutboundGuard()]

@@ -150,10 +150,17 @@ class Profile(YouthSettings):  # youth-mode fields: presets.py, README.md
 ADULT = Profile(filter=False, on_oversize="pass", on_error="pass")
 
 
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+DeviceName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
+
+
 class ClientRule(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     match: StrictStr | None = None  # IP address or CIDR of the peer
     user: StrictStr | None = None  # proxy-authentication user name
+    # The port of the proxy listener the connection came in on (`--mode ...@PORT`): over
+    # WireGuard every device has the same address, so the listener says which it is.
+    listener: Port | None = None
     profile: StrictStr
 
     @field_validator("match")
@@ -169,12 +176,25 @@ class ClientRule(BaseModel):
 
     @model_validator(mode="after")
     def _one_key(self) -> ClientRule:
-        if (self.match is None) == (self.user is None):
-            raise ValueError("a client rule needs exactly one of `match` (IP/CIDR) or `user`")
+        keys = [k for k in (self.match, self.user, self.listener) if k is not None]
+        if len(keys) != 1:
+            raise ValueError(
+                "a client rule needs exactly one of `match` (IP/CIDR), `user` or `listener`"
+            )
         return self
 
     def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
         return ipaddress.ip_network(self.match, strict=False) if self.match else None
+
+
+class Device(BaseModel):
+    """One device with its own WireGuard listener (``qinglang run`` adds
+    ``--mode wireguard:DATA/wireguard/NAME.conf@PORT``); the listener implies the profile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: DeviceName  # also the key file's name
+    profile: StrictStr
+    wireguard_port: Port
 
 
 class EventsConfig(BaseModel):
@@ -202,6 +222,8 @@ class Config(BaseModel):
     lists: list[StrictStr] = Field(default_factory=lambda: ["blocklists"])
     profiles: dict[StrictStr, Profile] = Field(default_factory=lambda: {"child": Profile()})
     clients: list[ClientRule] = Field(default_factory=list)
+    # Phones and tablets on WireGuard, one listener each (README.md, "Phones: WireGuard").
+    devices: list[Device] = Field(default_factory=list)
     default_profile: StrictStr = "child"
     events: EventsConfig = Field(default_factory=EventsConfig)
     quota: QuotaConfig = Field(default_factory=QuotaConfig)
@@ -217,6 +239,27 @@ class Config(BaseModel):
             if rule.profile not in self.profiles:
                 raise ValueError(f"client rule names unknown profile {rule.profile!r}")
         return self
+
+    def device_problem(self) -> tuple[tuple[str | int, ...], str] | None:
+        """Where the ``devices`` section is wrong (its location and why), or None."""
+        names: dict[str, int] = {}
+        ports: dict[int, int] = {}
+        for i, d in enumerate(self.devices):
+            if d.profile not in self.profiles:
+                return ("devices", i, "profile"), f"unknown profile {d.profile!r}"
+            if d.name.lower() in names:
+                first = names[d.name.lower()]
+                return ("devices", i, "name"), f"device name {d.name!r} is also device {first}"
+            if d.wireguard_port in ports:
+                first = ports[d.wireguard_port]
+                return (
+                    ("devices", i, "wireguard_port"),
+                    f"port {d.wireguard_port} is also the port of device {first} "
+                    "(each device needs its own listener)",
+                )
+            names[d.name.lower()] = i
+            ports[d.wireguard_port] = i
+        return None
 
     def profile(self, name: str | None) -> Profile:
         return self.profiles[name or self.default_profile]
@@ -265,6 +308,10 @@ def parse_config(text: str, path: str | Path) -> Config:
             msg = f"unknown key `{loc[-1]}`"
         where = format_loc(loc)
         raise SourceError(path, line_of(text, loc), f"{where}: {msg}" if where else msg) from None
+    problem = cfg.device_problem()
+    if problem is not None:
+        loc, msg = problem
+        raise SourceError(path, line_of(text, loc), f"{format_loc(loc)}: {msg}")
     base = Path(path).resolve().parent
     lists = [_list_path(p, base) for p in cfg.lists]
     update: dict[str, Any] = {"lists": lists}

@@ -65,6 +65,7 @@ _ID_WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _ID_CHECK = "10X98765432"  # ISO 7064 MOD 11-2 check character by remainder
 _ID_RE = re.compile(r"[0-9]{17}[0-9X]")
 _MOBILE_RE = re.compile(r"1[3-9][0-9]{9}")
+_MOBILE_ANYWHERE = _MOBILE_RE
 _DIGITS_RE = re.compile(r"[0-9]+")
 
 
@@ -93,15 +94,19 @@ def is_mobile(digits: str) -> bool:
 
 
 def luhn_ok(digits: str) -> bool:
-    if not _DIGITS_RE.fullmatch(digits):
-        return False
-    total = 0
-    for i, c in enumerate(reversed(digits)):
-        n = ord(c) - 48
-        if i % 2:
-            n = n * 2 - 9 if n > 4 else n * 2
-        total += n
-    return total % 10 == 0
+    return _DIGITS_RE.fullmatch(digits) is not None and _luhn_sum(digits) % 10 == 0
+
+
+# Luhn doubles every second digit from the right and adds the digits of the product.
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
+def _luhn_sum(digits: str) -> int:
+    """The Luhn sum of ASCII digits, summed as bytes at C speed: the plain places as they
+    are, the doubled places mapped through ``_LUHN_DOUBLED``."""
+    kept = digits[-1::-2].encode()
+    doubled = digits[-2::-2].translate(_LUHN_DOUBLED).encode()
+    return sum(kept) + sum(doubled) - 48 * len(digits)
 
 
 def card_iin_ok(digits: str) -> bool:
@@ -366,9 +371,36 @@ def _context(text: str, a: int) -> str | None:
 
 def _numbers(norm: Normalized, out: list[PiiFound]) -> None:
     for m in _NUM.finditer(norm.text):
+        if not _may_hold_value(m.group().replace(" ", "")):
+            continue
         r = _run(norm, m.start(), m.end())
         for seg in _segments(r):
             _scan_segment(norm, r, seg, out)
+
+
+def _may_hold_value(d: str) -> bool:
+    """Whether some stretch of the digits ``d`` could be a value at all, whatever their
+    grouping: a mobile number, an ID or a Luhn-valid 13-19 digit card. Every value
+    ``_classify`` accepts is such a stretch, so a run failing this is skipped without
+    the grouping work (dates, counts and ids fill news and shop pages)."""
+    n = len(d)
+    if n > 64:  # rare; the full analysis handles long runs itself
+        return True
+    if _MOBILE_ANYWHERE.search(d):
+        return True
+    if n >= 18 and any(is_cn_id(d[k : k + 18]) for k in range(n - 17)):
+        return True
+    return _luhn_stretch(d.rstrip("x"))
+
+
+def _luhn_stretch(d: str) -> bool:
+    """Whether some 13-19 digit stretch of the digits ``d`` passes Luhn."""
+    n = len(d)
+    return any(
+        _luhn_sum(d[k : k + size]) % 10 == 0
+        for size in range(13, min(n, _MAX_DIGITS) + 1)
+        for k in range(n - size + 1)
+    )
 
 
 def _segments(r: _Run) -> list[range]:

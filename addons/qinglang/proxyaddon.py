@@ -30,7 +30,7 @@ from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.connection import Client
 
 from . import blockpage, compression, content, overridegate, safesearch, timeup, youthgate
-from .clients import IPAddress, host_matches, peer_ip, proxy_user
+from .clients import IPAddress, host_matches, listener_port, peer_ip, proxy_user
 from .config import Config, Profile
 from .dashboard.links import time_ask_url
 from .dashboard.overrides import OverrideStore
@@ -378,8 +378,10 @@ class Qinglang:
         assert self.live is not None
         ip: IPAddress | None = peer_ip(flow.client_conn.peername)
         user = proxy_user(flow.metadata) or self._conn_user(flow.client_conn)
-        name = self.live.rules.clients.profile_for(ip, user)
-        meta = {"profile": name, "client": str(ip) if ip else "", "user": user}
+        listener = listener_port(flow.client_conn)
+        clients = self.live.rules.clients
+        name = clients.profile_for(ip, user, listener)
+        meta = {"profile": name, "client": clients.client_id(ip, listener), "user": user}
         flow.metadata[META] = meta
         return meta
 
@@ -409,7 +411,8 @@ class Qinglang:
         client = data.context.client
         ip = peer_ip(client.peername)
         user = self._conn_user(client)
-        name = live.rules.clients.profile_for(ip, user)
+        listener = listener_port(client)
+        name = live.rules.clients.profile_for(ip, user, listener)
         prof = live.config.profiles.get(name) or live.config.profile(None)
         if not prof.passthrough_hosts:
             return
@@ -433,7 +436,7 @@ class Qinglang:
         # the time-up or block page instead of a connection that just fails.
         rules = live.youth.for_profile(name)
         now = self.clock.now()
-        key = youthgate.client_key(user, str(ip) if ip else "")
+        key = youthgate.client_key(user, live.rules.clients.client_id(ip, listener))
         tracker = self._tracker(live) if youthgate.counts_time(rules) else None
         quota = youthgate.quota_state(tracker, key, rules, now)
         for n in names:

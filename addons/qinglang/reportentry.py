@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from mitmproxy import ctx, http
 
 from . import blockpage
-from .clients import peer_ip, proxy_user
+from .clients import listener_port, peer_ip, proxy_user
 from .proxyaddon import Qinglang, running_qinglang
 from .risknotice import REPORT_HOST, REPORT_KINDS, REPORT_PATH
 
@@ -261,10 +261,13 @@ class ReportEntry:
         ip = peer_ip(flow.client_conn.peername)
         user = proxy_user(flow.metadata)
         profile = None
+        client = str(ip) if ip else ""
         if main is not None and main.live is not None:
-            profile = main.live.rules.clients.profile_for(ip, user)
+            listener = listener_port(flow.client_conn)
+            profile = main.live.rules.clients.profile_for(ip, user, listener)
+            client = main.live.rules.clients.client_id(ip, listener)
         report = Report(
-            client=str(ip) if ip else "",
+            client=client,
             kind=kind,
             url=url,
             host=urlsplit(url).hostname or "",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import Config
@@ -68,8 +68,20 @@ def main(argv: list[str] | None = None) -> int:
         f"profiles: {', '.join(cfg.profiles)}; default profile: {cfg.default_profile}",
         flush=True,
     )
-    _print_addresses(cfg, prepared)
+    try:
+        rest = _device_listeners(cfg, rest)
+    except ValueError as e:
+        print(f"qinglang: {e}", file=sys.stderr)
+        return 2
+    _print_addresses(cfg, replace(prepared, rest=rest))
     return _mitmdump(config, rest)
+
+
+def _device_listeners(cfg: Config, rest: list[str]) -> list[str]:
+    """One WireGuard listener per configured device (key files made first, 0600)."""
+    from .wireguard import run_args
+
+    return run_args(cfg, rest)
 
 
 # --- the data directory and the start-up banner (issue 8, first run) ----------------------
@@ -78,14 +90,14 @@ def main(argv: list[str] | None = None) -> int:
 @dataclass(frozen=True, slots=True)
 class Prepared:
     config: str  # absolute path of the config file
-    rest: list[str]  # mitmdump's arguments, with the data directory's confdir added
+    rest: list[str]  # mitmdump's arguments, with the data directory's folders added
     data_dir: Path | None  # None: --config without --data-dir (nothing was created)
     created: bool  # the data directory's config was written just now
 
 
-def _confdir_given(rest: list[str]) -> bool:
-    # `--set confdir=DIR` (two arguments) or `--set=confdir=DIR`.
-    return any(a.removeprefix("--set=").startswith("confdir=") for a in rest)
+def _option_given(rest: list[str], name: str) -> bool:
+    # `--set NAME=VALUE` (two arguments) or `--set=NAME=VALUE`.
+    return any(a.removeprefix("--set=").startswith(f"{name}=") for a in rest)
 
 
 def _prepare_data_dir(args: argparse.Namespace, rest: list[str]) -> Prepared:
@@ -96,8 +108,10 @@ def _prepare_data_dir(args: argparse.Namespace, rest: list[str]) -> Prepared:
     d = datadir.resolve(args.data_dir)
     created = datadir.ensure(d)
     config = str(Path(args.config).resolve()) if args.config else str(d.config)
-    if not _confdir_given(rest):
+    if not _option_given(rest, "confdir"):
         rest = [*rest, "--set", f"confdir={d.ca}"]
+    if not _option_given(rest, "qinglang_data_dir"):  # WireGuard key files (wireguard.py)
+        rest = [*rest, "--set", f"qinglang_data_dir={d.root}"]
     return Prepared(config, rest, d.root, created)
 
 
@@ -139,6 +153,7 @@ def _mitmdump(config: str, rest: list[str]) -> int:
     from mitmproxy.tools.main import run
 
     from .dashboard.server import DashboardAddon
+    from .devicesetup import DeviceSetup
     from .outbound import OutboundGuard
     from .proxyaddon import Qinglang
     from .reportentry import ReportEntry
@@ -150,7 +165,9 @@ def _mitmdump(config: str, rest: list[str]) -> int:
             # The dashboard's ask page and the report entry first (the proxy's own host
             # is never stopped), the outbound guard after Qinglang (it reads the profile
             # Qinglang resolves).
-            self.addons.add(DashboardAddon(), ReportEntry(), Qinglang(config), OutboundGuard())
+            self.addons.add(
+                DashboardAddon(), DeviceSetup(), ReportEntry(), Qinglang(config), OutboundGuard()
+            )
 
     try:
         run(QinglangMaster, cmdline.mitmdump, rest)

@@ -131,7 +131,7 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
         doc = _UNDECODABLE.sub("", doc)
         cleaned = True
 
-    result = engine.scan(doc, kind, job.profile)
+    result = engine.scan(doc, kind, job.profile, details=False)  # names, not occurrences
     common = {
         "kind": kind,
         "score": result.score,

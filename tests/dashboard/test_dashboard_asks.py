@@ -15,7 +15,9 @@ from .conftest import Home, TestClient, blocked, csrf_of
 
 def _child_app(home: Home) -> TestClient:
     key = keys.load_or_create(home.settings.secret_key_file)
-    app = create_child_app(home.settings.state_db, home.events_db, key, lambda ip: "child")
+    app = create_child_app(
+        home.settings.state_db, home.events_db, key, lambda ip, listener: "child"
+    )
     return TestClient(app, client=("10.0.0.7", 1), headers={"accept-language": "en"})
 
 

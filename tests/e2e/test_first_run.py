@@ -12,6 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from .conftest import CHILD, Proxy, free_port
@@ -73,7 +74,10 @@ def test_first_run_makes_the_data_directory_and_says_what_to_do(
         client.port, client.confdir = port, home / "ca"
         with client.client(CHILD) as c:
             r = c.get(upstream.url("/first-run.html", True))
-        assert r.status_code == 200 and OWN_TERM not in r.text and "*" * 8 in r.text
+            assert r.status_code == 200 and OWN_TERM not in r.text and "*" * 8 in r.text
+            # Both printed addresses of the set-up page answer.
+            assert c.get("http://qinglang.home.arpa/setup").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{dash}/setup", timeout=20).status_code == 200
     finally:
         _stop(proc)
     assert proc.returncode == 0, text

@@ -25,12 +25,18 @@ def networks(cidrs: Sequence[str]) -> tuple[IPNetwork, ...]:
 
 
 def check(
-    cfg: Config, clients: ClientMap, peer: Any, admin_networks: Sequence[IPNetwork]
+    cfg: Config,
+    clients: ClientMap,
+    peer: Any,
+    admin_networks: Sequence[IPNetwork],
+    listener: int | None = None,
 ) -> Verdict:
+    """``listener``: the proxy listener a proxied connection came in on (None for a device
+    that addresses the dashboard directly)."""
     ip = peer_ip(peer)
     if ip is None:
         return Verdict(False, "", cfg.default_profile)
-    name = clients.profile_for(ip, None)
+    name = clients.profile_for(ip, None, listener)
     if any(ip in net for net in admin_networks):
         return Verdict(True, str(ip), name)
     profile = cfg.profiles.get(name) or cfg.profile(None)

@@ -52,6 +52,7 @@ from . import (
     quotaview,
     reports,
     stats,
+    wgpage,
 )
 from . import db as dbmod
 from .fetch import fetch_page
@@ -764,8 +765,8 @@ async def _clients_form(
     text = configedit.read(path) if path else ""
     if rows is None:
         rows = [
-            {"kind": "match" if r.match else "user", "value": r.match or r.user or "",
-             "profile": r.profile}
+            {"kind": "match" if r.match else "user" if r.user else "listener",
+             "value": r.match or r.user or str(r.listener or ""), "profile": r.profile}
             for r in cfg.clients
         ]  # fmt: skip
     return await render(
@@ -788,19 +789,22 @@ async def _clients_form(
 async def clients_save(request: Request, user: str, form: FormData) -> Response:
     dash = _dash(request)
     count = min(int(str(form.get("count", "0")) or 0), 1000)
-    rows: list[dict[str, str] | None] = []
+    rows: list[dict[str, Any] | None] = []
     shown: list[dict[str, str]] = []
     for i in range(count + 1):  # the last row is the empty "add" row
         kind = str(form.get(f"kind{i}", "match"))
         value = str(form.get(f"value{i}", "")).strip()
         profile = str(form.get(f"profile{i}", ""))
         removed = form.get(f"remove{i}") == "on"
-        if kind not in ("match", "user"):
+        if kind not in ("match", "user", "listener"):
             kind = "match"
         if removed or not value:
             rows.append(None)
             continue
-        rows.append({kind: value, "profile": profile})
+        # A listener is a port number in the config (validated there).
+        rule: dict[str, Any] = {kind: int(value) if kind == "listener" and value.isdigit()
+                                else value, "profile": profile}  # fmt: skip
+        rows.append(rule)
         shown.append({"kind": kind, "value": value, "profile": profile})
     default = str(form.get("default_profile", "")) or None
     try:
@@ -883,6 +887,60 @@ async def reports_export(request: Request, user: str, form: FormData) -> Respons
     )
 
 
+# --- WireGuard devices ---------------------------------------------------------------------
+
+
+def _wg_host(request: Request) -> str:
+    """The Endpoint host: the address this browser reached the dashboard at, unless the
+    proxy says otherwise (``qinglang_lan_host``, or its outgoing address for loopback)."""
+    dash = _dash(request)
+    server = request.scope.get("server") or ("", 0)
+    seen = str(server[0]) if server[0] else None
+    if dash.s.wireguard_endpoint is not None:
+        return dash.s.wireguard_endpoint(seen)
+    return seen or "127.0.0.1"
+
+
+def _wg_dir(dash: Dash) -> Path:
+    return dash.s.data_dir or dash.s.secret_key_file.parent
+
+
+@signed_in
+async def wireguard_page(request: Request, user: str) -> Response:
+    dash = _dash(request)
+    cfg = dash.config.get()
+    host = _wg_host(request)
+    rows = await run_in_threadpool(wgpage.views, cfg, _wg_dir(dash), host)
+    if rows:
+        await run_in_threadpool(
+            _audit, dash, request, user, "wireguard.view", ", ".join(d.name for d in cfg.devices)
+        )
+    return await render(request, "wireguard.html", {"rows": rows, "host": host})
+
+
+@signed_in
+async def wireguard_conf(request: Request, user: str) -> Response:
+    dash = _dash(request)
+    device = wgpage.find(dash.config.get(), request.path_params["name"])
+    conf = None
+    if device is not None:
+        try:
+            conf = await run_in_threadpool(
+                wgpage.device_conf, device, _wg_dir(dash), _wg_host(request)
+            )
+        except ValueError:
+            conf = None
+    if device is None or conf is None:
+        t = translator(_lang(request))
+        return await render(request, "message.html", {"message": t("wg.none")}, status=404)
+    await run_in_threadpool(_audit, dash, request, user, "wireguard.download", device.name)
+    return Response(
+        conf,
+        media_type="text/plain; charset=utf-8",
+        headers={"content-disposition": f'attachment; filename="qinglang-{device.name}.conf"'},
+    )
+
+
 # --- audit ---------------------------------------------------------------------------------
 
 
@@ -926,6 +984,8 @@ def create_app(settings: Settings) -> Starlette:
         Route("/reports/export", reports_export, methods=["POST"]),
         Route("/reports/{report_id:int}", report_update, methods=["POST"]),
         Route("/audit", audit_page),
+        Route("/wireguard", wireguard_page),
+        Route("/wireguard/{name:str}.conf", wireguard_conf),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
     app = Starlette(

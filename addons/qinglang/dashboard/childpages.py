@@ -29,7 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ..clients import peer_ip
+from ..clients import peer_ip, scope_listener
 from ..reportentry import clean_url
 from . import asks, eventlog
 from . import db as dbmod
@@ -47,8 +47,8 @@ _HEADERS = {
     "referrer-policy": "no-referrer",
 }
 
-# (client ip) -> profile name, from the proxy's client rules.
-ProfileFor = Callable[[str], str]
+# (client ip, proxy listener port) -> profile name, from the proxy's client rules.
+ProfileFor = Callable[[str, int | None], str]
 
 
 def _token(key: bytes, ip: str, hour: int) -> str:
@@ -66,7 +66,10 @@ def create_child_app(
     key: bytes,
     profile_for: ProfileFor,
     clock: Callable[[], float] = time.time,
+    client_id: Callable[[str, int | None], str] | None = None,
 ) -> Starlette:
+    """``client_id``: who the device is in the event log (``ClientMap.client_id``); by
+    default its address."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     dbmod.connect(state_db).close()
 
@@ -79,7 +82,11 @@ def create_child_app(
 
     def who(request: Request) -> str:
         ip = peer_ip(request.client and (request.client.host, request.client.port))
-        return str(ip) if ip else ""
+        if ip is None:
+            return ""
+        if client_id is None:
+            return str(ip)
+        return client_id(str(ip), scope_listener(request.scope))
 
     def event_of(event_id: str, ip: str) -> dict[str, Any] | None:
         if not event_id or not events_db.exists():
@@ -112,6 +119,8 @@ def create_child_app(
 
     async def ask_send(request: Request) -> Response:
         ip = who(request)
+        peer = peer_ip(request.client and (request.client.host, request.client.port))
+        profile = profile_for(str(peer) if peer else "", scope_listener(request.scope))
         form = await request.form()
         if not _token_ok(key, ip, str(form.get("token", "")), clock()):
             return page(request, {"view": "bad"}, 403)
@@ -132,7 +141,7 @@ def create_child_app(
             conn = dbmod.connect(state_db, create=False)
             try:
                 return asks.create(
-                    conn, client=ip, user=None, profile=profile_for(ip), kind=kind, host=host,
+                    conn, client=ip, user=None, profile=profile, kind=kind, host=host,
                     path=path, now=clock(), reason=reason, message=str(form.get("message", "")),
                     event_id=event_id,
                 )  # fmt: skip

@@ -163,7 +163,7 @@ def delete_profile(text: str, path: Path, name: str) -> str:
 
 
 def edit_clients(
-    text: str, path: Path, rows: list[dict[str, str] | None], default_profile: str | None
+    text: str, path: Path, rows: list[dict[str, Any] | None], default_profile: str | None
 ) -> str:
     """New config text with the client rules edited in place.
 
@@ -190,7 +190,7 @@ def edit_clients(
     return _dump(data)
 
 
-def _flow(rule: dict[str, str]) -> CommentedMap:
+def _flow(rule: dict[str, Any]) -> CommentedMap:
     m = CommentedMap(rule)
     m.fa.set_flow_style()
     return m

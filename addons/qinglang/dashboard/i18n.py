@@ -18,6 +18,36 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "nav.reports": ("举报", "Reports"),
     "nav.audit": ("操作记录", "Audit log"),
     "nav.signout": ("退出", "Sign out"),
+    "nav.wireguard": ("手机 WireGuard", "WireGuard"),
+    "wg.title": ("手机：WireGuard", "Phones: WireGuard"),
+    "wg.help": (
+        "每台设备有自己的 WireGuard 密钥和端口，清朗按端口认出设备并使用它的档案。"
+        "在手机上安装 WireGuard 应用，选“扫描二维码”，或者导入下载的配置文件。"
+        "配置里有这台设备的私钥：谁拿到它，谁就能以这台设备的身份上网，请不要分享。",
+        "Each device has its own WireGuard key and port; qinglang tells devices apart by "
+        "the port and gives each its profile. On the phone, install the WireGuard app and "
+        "choose 'scan from QR code', or import the downloaded file. The configuration holds "
+        "this device's private key: whoever has it can appear as this device, so do not "
+        "share it.",
+    ),
+    "wg.empty": (
+        "还没有设备。在 qinglang.yaml 里加入 devices（名字、档案、WireGuard 端口），然后重启清朗。",
+        "No devices yet. Add them under devices in qinglang.yaml (name, profile, WireGuard "
+        "port), then restart qinglang.",
+    ),
+    "wg.device": ("设备", "Device"),
+    "wg.port": ("UDP 端口", "UDP port"),
+    "wg.download": ("下载 .conf 文件", "Download the .conf file"),
+    "wg.missing": (
+        "还没有密钥文件：重启清朗（qinglang run）后，这台设备的监听端口和密钥才会生成。",
+        "No key file yet: restart qinglang (qinglang run) to start this device's listener "
+        "and make its keys.",
+    ),
+    "wg.none": ("没有这台设备的配置。", "There is no configuration for this device."),
+    "wg.cert": (
+        "手机仍然需要安装并信任清朗的证书：在手机上打开设备设置页。",
+        "The phone still needs qinglang's certificate: open the set-up page on the phone.",
+    ),
     "signin.title": ("登录", "Sign in"),
     "signin.user": ("用户名", "Name"),
     "signin.password": ("密码", "Password"),
@@ -155,6 +185,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "Rules are tried in order, the first match wins; other devices get the default profile.",
     ),
     "cl.match": ("IP 地址或网段", "IP address or CIDR"),
+    "cl.listener": ("监听端口", "Listener port"),
     "cl.user": ("代理用户名", "Proxy user name"),
     "cl.remove": ("删除", "Remove"),
     "cl.add": ("添加设备", "Add a device"),

@@ -7,6 +7,9 @@ listener; uvicorn's signal handling is left out, as mitmproxy owns the signals.
 
 - ``running``: starts the dashboard on the config's ``dashboard.listen`` (or the
   ``qinglang_dashboard`` option: ``host:port``, ``off``);
+- serves the device set-up page (``setuppage.py``: ``/setup``, the CA certificate,
+  ``/proxy.pac``, ``/wpad.dat``) on its listener without sign-in, for devices not yet
+  set up; everything else there still needs a signed-in parent;
 - ``request``: answers the child's "ask for access" page at
   ``http://qinglang.home.arpa/ask`` (childpages.py); load it before ``ReportEntry``,
   which answers the rest of that host, and before ``Qinglang``, whose rules must not stop
@@ -34,9 +37,12 @@ import uvicorn
 from mitmproxy import ctx, http
 from mitmproxy.addons import asgiapp
 from starlette.applications import Starlette
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import devicesetup
+from ..clients import LISTENER_SCOPE, listener_port, peer_ip
 from ..config import default_config, load_config
-from . import access, childpages
+from . import access, childpages, setuppage
 from .app import create_app
 from .settings import parse_listen, settings_for
 
@@ -65,7 +71,7 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 async def serve(
-    app: Starlette,
+    app: ASGIApp,
     host: str,
     port: int,
     *,
@@ -130,6 +136,21 @@ async def resolves_here(host: str, port: int) -> bool:
     return any(is_local_address(str(info[4][0])) for info in infos)
 
 
+class WithSetup:
+    """The dashboard's listener: the set-up paths go to the set-up app (no sign-in),
+    everything else to the dashboard (behind its access gate and sign-in)."""
+
+    def __init__(self, dashboard: ASGIApp, setup: ASGIApp) -> None:
+        self.dashboard = dashboard
+        self.setup = setup
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and setuppage.is_setup_path(scope.get("path", "")):
+            await self.setup(scope, receive, send)
+        else:
+            await self.dashboard(scope, receive, send)
+
+
 class DashboardAddon:
     def __init__(self) -> None:
         self.app: Starlette | None = None
@@ -137,6 +158,7 @@ class DashboardAddon:
         self.server: uvicorn.Server | None = None
         self.task: asyncio.Task[None] | None = None
         self.port: int | None = None
+        self.scheme = "http"
 
     def load(self, loader: Any) -> None:
         loader.add_option(
@@ -174,6 +196,8 @@ class DashboardAddon:
             events_db=events_db,
             # Where the proxy keeps the minutes (the config's quota.db, else next to the log).
             quota_db=quota_db_path(cfg, confdir),
+            data_dir=devicesetup.data_dir(),
+            wireguard_endpoint=devicesetup.lan_host,
         )
         try:
             app = create_app(settings)
@@ -183,17 +207,36 @@ class DashboardAddon:
         self.app = app
         dash = app.state.dash
 
-        def profile_for(ip: str) -> str:
+        def profile_for(ip: str, listener: int | None) -> str:
             dash.config.get()
-            return dash.config.clients.profile_for(ipaddress.ip_address(ip), None)
+            return dash.config.clients.profile_for(ipaddress.ip_address(ip), None, listener)
+
+        def where(scope: dict[str, Any]) -> setuppage.Where:
+            # A device that addresses the dashboard directly: the address it used is this
+            # machine's address on its network; its profile comes from its address.
+            server = scope.get("server") or ("", 0)
+            lan = devicesetup.lan_host(str(server[0]) if server[0] else None)
+            cfg = dash.config.get()
+            name = dash.config.clients.profile_for(peer_ip(scope.get("client")), None, None)
+            profile = cfg.profiles.get(name) or cfg.profile(None)
+            pac = f"{self.scheme}://{setuppage.url_host(lan)}:{server[1]}/proxy.pac"
+            return setuppage.Where(lan, devicesetup.regular_port(), pac, profile.filter, False)
+
+        setup = setuppage.create_setup_app(lambda: confdir, where)
+
+        def client_id(ip: str, listener: int | None) -> str:
+            dash.config.get()
+            return dash.config.clients.client_id(ipaddress.ip_address(ip), listener)
 
         self.child = childpages.create_child_app(
-            settings.state_db, settings.events_db, dash.key, profile_for
+            settings.state_db, settings.events_db, dash.key, profile_for, client_id=client_id
         )
         try:
+            self.scheme = "https" if dash_cfg.tls_cert else "http"
             self.server, self.task = await serve(
-                self.app, host, port, tls_cert=dash_cfg.tls_cert, tls_key=dash_cfg.tls_key
-            )
+                WithSetup(self.app, setup), host, port,
+                tls_cert=dash_cfg.tls_cert, tls_key=dash_cfg.tls_key,
+            )  # fmt: skip
         except OSError as e:
             # A warning, not an error: mitmdump exits on an error logged at start-up, and
             # the proxy keeps filtering without its dashboard.
@@ -215,7 +258,14 @@ class DashboardAddon:
             and not flow.response
             and not flow.error
         ):
-            await asgiapp.serve(self.child, flow)
+            child = self.child
+            listener = listener_port(flow.client_conn)
+
+            async def with_listener(scope: Any, receive: Any, send: Any) -> None:
+                scope.setdefault("extensions", {})[LISTENER_SCOPE] = listener
+                await child(scope, receive, send)
+
+            await asgiapp.serve(with_listener, flow)
 
     async def server_connect(self, data: Any) -> None:
         if self.port is None or self.app is None or data.server.address is None:
@@ -225,7 +275,10 @@ class DashboardAddon:
             return
         dash = self.app.state.dash
         cfg = dash.config.get()
-        verdict = access.check(cfg, dash.config.clients, data.client.peername, dash.admin_networks)
+        verdict = access.check(
+            cfg, dash.config.clients, data.client.peername, dash.admin_networks,
+            listener_port(data.client),
+        )  # fmt: skip
         if not verdict.allowed:
             data.server.error = "qinglang: the dashboard is closed to filtered devices"
             log.info("qinglang: refused %s (profile %s) the dashboard", verdict.ip, verdict.profile)

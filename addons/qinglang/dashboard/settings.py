@@ -78,6 +78,11 @@ class Settings:
     clock: Callable[[], float] = field(default=time.time)
     # Where the dashboard is reachable, shown on the child's pages' links (proxy-answered).
     public_url: str | None = None
+    # Where the WireGuard key files are (``DATA/wireguard/NAME.conf``); None: confdir.
+    data_dir: Path | None = None
+    # The host a device's WireGuard Endpoint names, from the local address the parent's
+    # browser reached; None: that address itself.
+    wireguard_endpoint: Callable[[str | None], str] | None = None
 
 
 def _under(base: Path, value: str | None, default: str) -> Path:
@@ -99,6 +104,7 @@ def settings_for(
     cdir = Path(confdir).expanduser().resolve()
     cfg = Path(config_path).resolve() if config_path else None
     base = cfg.parent if cfg else cdir
+    extra.setdefault("data_dir", cdir)
     return Settings(
         config_path=cfg,
         events_db=Path(events_db) if events_db else cdir / EVENTS_NAME,
