@@ -33,7 +33,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -46,6 +46,7 @@ valid_addr() {
 is_v6() { [[ $1 == *:* ]]; }
 
 [ $# -ge 1 ] || usage 2
+case $1 in -h | --help) usage 0 ;; esac
 CMD=$1
 shift
 while [ $# -gt 0 ]; do
