@@ -15,7 +15,7 @@
 #   - UDP 443 (QUIC, HTTP/3) is dropped, so browsers fall back to TCP, which is filtered.
 # Everything lives in its own table (`inet qinglang`): `apply` replaces that table in one
 # atomic transaction, `remove` deletes it, and no other rule on the machine is touched.
-# The rules do not survive a reboot: run `apply` at boot (README.md, "Deploying at home").
+# The rules do not survive a reboot: scripts/qinglang-nft.service applies them at boot.
 #
 # Environment: NFT (the nft binary; default: nft).
 set -euo pipefail
