@@ -5,7 +5,7 @@
 #                           [--unit-dir /etc/systemd/system] [--bin-dir /usr/local/bin]
 #                           [--user qinglang] [--no-systemctl]
 #
-# 1. a system user and group (no login shell, no home of its own);
+# 1. a system user and group (no login shell; its home is the data directory);
 # 2. a virtual environment PREFIX/venv with qinglang installed from this checkout, the
 #    shipped lists in PREFIX/blocklists and PREFIX/qinglang-nft.sh (owned by root: the
 #    service cannot change them), and BIN_DIR/qinglang;

@@ -15,7 +15,7 @@
 #   - UDP 443 (QUIC, HTTP/3) is dropped, so browsers fall back to TCP, which is filtered.
 # Everything lives in its own table (`inet qinglang`): `apply` replaces that table in one
 # atomic transaction, `remove` deletes it, and no other rule on the machine is touched.
-# The rules do not survive a reboot: run `apply` at boot (README.md, "Deploying at home").
+# The rules do not survive a reboot: scripts/qinglang-nft.service applies them at boot.
 #
 # Environment: NFT (the nft binary; default: nft).
 set -euo pipefail
@@ -33,7 +33,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
     exit "${1:-0}"
 }
 
@@ -46,6 +46,7 @@ valid_addr() {
 is_v6() { [[ $1 == *:* ]]; }
 
 [ $# -ge 1 ] || usage 2
+case $1 in -h | --help) usage 0 ;; esac
 CMD=$1
 shift
 while [ $# -gt 0 ]; do
