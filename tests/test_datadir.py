@@ -4,6 +4,7 @@ prints, and `qinglang allow-device` (a parent's device let in without editing a 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import os
 import socket
@@ -260,3 +261,34 @@ def test_wireguard_key_files_live_in_the_data_directory(
     )  # fmt: skip
     text = "\n".join(lines)
     assert "192.168.1.5:51821" in text and "192.168.1.5:8080" in text
+
+def test_the_dashboard_reads_the_stores_the_proxy_writes(home: datadir.DataDir) -> None:
+    # The dashboard's screen-time view reads the quota store the proxy writes: with the
+    # data directory's config, both are next to the config, not in the confdir.
+    from mitmproxy.test import taddons
+
+    from qinglang.dashboard.server import DashboardAddon
+    from qinglang.proxyaddon import Qinglang
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dash, main_addon = DashboardAddon(), Qinglang()
+
+    async def start_and_stop() -> tuple[Path | None, Path, Path]:
+        with taddons.context(dash, main_addon) as tctx:
+            tctx.configure(main_addon, qinglang_config=str(home.config), confdir=str(home.ca))
+            tctx.configure(dash, qinglang_dashboard=f"127.0.0.1:{port}")
+            await dash.running()
+            try:
+                assert dash.app is not None
+                st = dash.app.state.dash.s
+                return st.quota_db, st.events_db, st.state_db
+            finally:
+                await dash.done()
+
+    quota, events, state = asyncio.run(start_and_stop())
+    cfg = load_config(home.config)
+    assert quota == quota_db_path(cfg, home.ca) == home.root / "qinglang-quota.sqlite"
+    assert events == home.root / "qinglang-events.sqlite"
+    assert state == home.root / "qinglang-dashboard.sqlite"
