@@ -262,6 +262,7 @@ def test_wireguard_key_files_live_in_the_data_directory(
     text = "\n".join(lines)
     assert "192.168.1.5:51821" in text and "192.168.1.5:8080" in text
 
+
 def test_the_dashboard_reads_the_stores_the_proxy_writes(home: datadir.DataDir) -> None:
     # The dashboard's screen-time view reads the quota store the proxy writes: with the
     # data directory's config, both are next to the config, not in the confdir.
