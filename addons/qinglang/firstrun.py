@@ -70,7 +70,7 @@ def listeners(rest: Sequence[str]) -> list[Listener]:
     p.add_argument("--listen-host")
     p.add_argument("--listen-port", "-p", type=int)
     p.add_argument("--mode", "-m", action="append", default=[])
-    p.add_argument("--set", "-s", action="append", default=[])
+    p.add_argument("--set", action="append", default=[])  # mitmdump's -s is a script
     try:
         args, _ = p.parse_known_args(list(rest))
     except SystemExit:  # mitmdump reports the bad argument itself
@@ -101,7 +101,7 @@ def dashboard_port(cfg: Config, rest: Sequence[str]) -> tuple[str, int] | None:
     listen = cfg.dashboard.listen if cfg.dashboard.enabled else ""
     for i, item in enumerate(rest):
         value = None
-        if item in ("--set", "-s") and i + 1 < len(rest):
+        if item == "--set" and i + 1 < len(rest):
             value = rest[i + 1]
         elif item.startswith("--set="):
             value = item.removeprefix("--set=")
