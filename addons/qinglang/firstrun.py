@@ -66,16 +66,18 @@ def listeners(rest: Sequence[str]) -> list[Listener]:
     """The proxy listeners the mitmdump arguments ask for (modes, host, port)."""
     from mitmproxy.proxy.mode_specs import ProxyMode
 
-    p = argparse.ArgumentParser(add_help=False)
+    # Strings only and no exit on error: a bad value is mitmdump's to report.
+    p = argparse.ArgumentParser(add_help=False, exit_on_error=False)
     p.add_argument("--listen-host")
-    p.add_argument("--listen-port", "-p", type=int)
+    p.add_argument("--listen-port", "-p")
     p.add_argument("--mode", "-m", action="append", default=[])
     p.add_argument("--set", action="append", default=[])  # mitmdump's -s is a script
     try:
         args, _ = p.parse_known_args(list(rest))
-    except SystemExit:  # mitmdump reports the bad argument itself
+    except (argparse.ArgumentError, SystemExit):
         return []
-    host, port, modes = args.listen_host, args.listen_port, list(args.mode)
+    host, modes = args.listen_host, list(args.mode)
+    port = int(args.listen_port) if str(args.listen_port).isdigit() else None
     for item in args.set:
         name, _, value = item.partition("=")
         if name == "listen_host":
