@@ -12,6 +12,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import runscale
 from .yamlloc import SourceError
 
 _HELP_EPILOG = """\
@@ -32,7 +33,11 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         epilog=_HELP_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", help="qinglang.yaml (default: shipped lists, child profile)")
+    p.add_argument(
+        "--config",
+        help="qinglang.yaml, or the URL of a config bundle (default: shipped lists, child profile)",
+    )
+    runscale.add_arguments(p)
     return p.parse_known_args(argv)
 
 
@@ -40,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parse(sys.argv[1:] if argv is None else argv)
     from .reload import load_rules
 
+    try:  # scale-out: shared servers and a pinned config bundle (runscale.py)
+        args.config, rest = runscale.apply(args, rest)
+    except ValueError as e:
+        print(f"qinglang: {e}", file=sys.stderr)
+        return 2
     config = str(Path(args.config).resolve()) if args.config else ""
     try:
         rules = load_rules(config or None)
