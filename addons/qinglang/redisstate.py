@@ -185,6 +185,21 @@ def withdraw(url: ServerURL, key: bytes, o: ov.Override) -> None:
         r.close()
 
 
+def share(url: ServerURL, key: bytes, o: ov.Override, now: float, *, revoked: bool) -> None:
+    """``publish`` or ``withdraw`` for the dashboard: a Redis failure is logged, and the
+    grant stays in the dashboard's own database (its worker applies it; the others when
+    it is granted again)."""
+    try:
+        if revoked:
+            withdraw(url, key, o)
+        else:
+            publish(url, key, o, now)
+    except redis.RedisError as e:
+        log.warning(
+            "qinglang: cannot share override %d through %s: %s", o.id, url, url.scrub(str(e))
+        )
+
+
 def _expired(value: str, now: float) -> bool:
     try:
         return float(json.loads(value)["fields"][8]) <= now

@@ -36,6 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..backends import ServerURL
 from ..clients import ClientMap
 from ..config import Config, default_config, load_config
 from ..presets import resolve
@@ -129,6 +130,14 @@ class Dash:
             lstrip_blocks=True,
         )
         self.env.filters["when"] = self.when
+        # qinglang_state (scale-out): grants and revocations also go to every worker.
+        self.shared: ServerURL | None = None
+
+    def share(self, o: overrides.Override, *, revoked: bool = False) -> None:
+        if self.shared is not None:
+            from ..redisstate import share
+
+            share(self.shared, self.key, o, self.now(), revoked=revoked)
 
     @contextlib.contextmanager
     def db(self) -> Iterator[sqlite3.Connection]:
@@ -559,6 +568,7 @@ async def ask_answer(request: Request, user: str, form: FormData) -> Response:
                 conn, user, "ask.grant", f"{where} {o.scope} until {dash.when(o.expires)}",
                 _address(request),
             )  # fmt: skip
+            dash.share(o)
             return "grant"
 
     try:
@@ -575,8 +585,11 @@ async def override_revoke(request: Request, user: str, form: FormData) -> Respon
 
     def work() -> None:
         with dash.db() as conn:
+            gone = [o for o in overrides.live(conn, dash.key, dash.now()) if o.id == oid]
             if overrides.revoke(conn, oid):
                 accounts.audit(conn, user, "override.revoke", f"#{oid}", _address(request))
+                for o in gone:
+                    dash.share(o, revoked=True)
 
     await run_in_threadpool(work)
     return RedirectResponse("/asks", status_code=303)

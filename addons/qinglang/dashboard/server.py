@@ -35,6 +35,7 @@ from mitmproxy import ctx, http
 from mitmproxy.addons import asgiapp
 from starlette.applications import Starlette
 
+from ..backends import STATE_SCHEMES, parse
 from ..config import default_config, load_config
 from . import access, childpages
 from .app import create_app
@@ -175,6 +176,10 @@ class DashboardAddon:
             return
         self.app = app
         dash = app.state.dash
+        state = str(getattr(ctx.options, "qinglang_state", "") or "").strip()
+        if state:  # scale-out: a parent's answers reach every worker (redisstate.py)
+            with contextlib.suppress(ValueError):  # the proxy addon reports a bad URL
+                dash.shared = parse(state, STATE_SCHEMES, "qinglang_state")
 
         def profile_for(ip: str) -> str:
             dash.config.get()
