@@ -203,3 +203,33 @@ def test_sqlite_event_store_still_the_default(tmp_path: Path) -> None:
     db = sqlite3.connect(tmp_path / "ev.sqlite")
     assert db.execute("SELECT COUNT(*) FROM events").fetchone() == (1,)
     db.close()
+
+
+def test_the_dashboards_event_list_reads_postgresql(pg_server: Any) -> None:
+    from qinglang.dashboard import eventlog
+
+    url = pgevents.store_url(pg_server.url)
+    tag = f"t{time.time_ns()}.example"
+    store = pgevents.PgEventStore(url, 30, flush_seconds=0.05)
+    made = [
+        Event("10.0.0.7", "child", f"www.{tag}", f"/p{i}", "block", "keywords",
+              {"gambling": 100} if i % 2 else {"porn": 100}, 100, ts=time.time() - 100 + i)
+        for i in range(7)
+    ]  # fmt: skip
+    for e in made:
+        store.record(e)
+    assert store.flush(10)
+    store.close()
+    conn = pgevents.ReadOnlyEvents(url)
+    try:
+        f = eventlog.Filters(host=f"*.{tag}", category="gambling")
+        page = eventlog.query(conn, f, limit=2)
+        assert [r["path"] for r in page.rows] == ["/p5", "/p3"]  # newest first
+        assert page.rows[0]["categories"] == {"gambling": 100}
+        assert page.next_cursor is not None
+        rest = eventlog.query(conn, eventlog.Filters(host=f"*.{tag}", category="gambling",
+                                                     cursor=page.next_cursor))  # fmt: skip
+        assert [r["path"] for r in rest.rows] == ["/p1"]
+        assert eventlog.one(conn, made[0].id.lower())["path"] == "/p0"
+    finally:
+        conn.close()

@@ -213,3 +213,21 @@ class PgEventStore(EventStore):
                 log.info("qinglang: pruned %d events older than the retention", cur.rowcount)
         except psycopg.Error as e:
             log.error("qinglang: cannot prune events in %s: %s", self.url, self.url.scrub(str(e)))
+
+
+class ReadOnlyEvents:
+    """The dashboard's event pages (dashboard/eventlog.py) against PostgreSQL: the same
+    SQL, with SQLite's ``?`` placeholders and ``instr`` translated, rows as dicts."""
+
+    def __init__(self, url: ServerURL) -> None:
+        self._conn = psycopg.connect(
+            url.url, connect_timeout=CONNECT_TIMEOUT, row_factory=dict_row, autocommit=True
+        )
+        self._conn.read_only = True
+
+    def execute(self, sql: str, args: Any = ()) -> psycopg.Cursor[dict[str, Any]]:
+        sql = sql.replace("instr(", "strpos(").replace("?", "%s")
+        return self._conn.execute(sql, tuple(args))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._conn.close()

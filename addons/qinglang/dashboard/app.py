@@ -132,6 +132,8 @@ class Dash:
         self.env.filters["when"] = self.when
         # qinglang_state (scale-out): grants and revocations also go to every worker.
         self.shared: ServerURL | None = None
+        # qinglang_store (scale-out): the event list and an event's page read PostgreSQL.
+        self.store: ServerURL | None = None
 
     def share(self, o: overrides.Override, *, revoked: bool = False) -> None:
         if self.shared is not None:
@@ -157,7 +159,17 @@ class Dash:
             conn.close()
 
     @contextlib.contextmanager
-    def events(self) -> Iterator[sqlite3.Connection | None]:
+    def events(self) -> Iterator[Any]:
+        """The event log: the SQLite file, or (qinglang_store) PostgreSQL; None: none yet."""
+        if self.store is not None:
+            from ..pgevents import ReadOnlyEvents
+
+            pg = ReadOnlyEvents(self.store)
+            try:
+                yield pg
+            finally:
+                pg.close()
+            return
         if not self.s.events_db.exists():
             yield None
             return

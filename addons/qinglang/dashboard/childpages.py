@@ -66,7 +66,10 @@ def create_child_app(
     key: bytes,
     profile_for: ProfileFor,
     clock: Callable[[], float] = time.time,
+    open_events: Callable[[], Any] | None = None,
 ) -> Starlette:
+    """``open_events``: a connection to the event log other than ``events_db`` (scale-out:
+    PostgreSQL, pgevents.ReadOnlyEvents)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     dbmod.connect(state_db).close()
 
@@ -82,9 +85,9 @@ def create_child_app(
         return str(ip) if ip else ""
 
     def event_of(event_id: str, ip: str) -> dict[str, Any] | None:
-        if not event_id or not events_db.exists():
+        if not event_id or (open_events is None and not events_db.exists()):
             return None
-        conn = eventlog.connect(events_db)
+        conn = open_events() if open_events is not None else eventlog.connect(events_db)
         try:
             ev = eventlog.one(conn, event_id)
         finally:

@@ -35,7 +35,7 @@ from mitmproxy import ctx, http
 from mitmproxy.addons import asgiapp
 from starlette.applications import Starlette
 
-from ..backends import STATE_SCHEMES, parse
+from ..backends import STATE_SCHEMES, STORE_SCHEMES, parse
 from ..config import default_config, load_config
 from . import access, childpages
 from .app import create_app
@@ -180,13 +180,27 @@ class DashboardAddon:
         if state:  # scale-out: a parent's answers reach every worker (redisstate.py)
             with contextlib.suppress(ValueError):  # the proxy addon reports a bad URL
                 dash.shared = parse(state, STATE_SCHEMES, "qinglang_state")
+        store = str(getattr(ctx.options, "qinglang_store", "") or "").strip()
+        if store:  # scale-out: events are in PostgreSQL (pgevents.py)
+            with contextlib.suppress(ValueError):
+                dash.store = parse(store, STORE_SCHEMES, "qinglang_store")
+
+        def open_events() -> Any:
+            from ..pgevents import ReadOnlyEvents
+
+            assert dash.store is not None
+            return ReadOnlyEvents(dash.store)
 
         def profile_for(ip: str) -> str:
             dash.config.get()
             return dash.config.clients.profile_for(ipaddress.ip_address(ip), None)
 
         self.child = childpages.create_child_app(
-            settings.state_db, settings.events_db, dash.key, profile_for
+            settings.state_db,
+            settings.events_db,
+            dash.key,
+            profile_for,
+            open_events=open_events if dash.store is not None else None,
         )
         try:
             self.server, self.task = await serve(
