@@ -244,12 +244,35 @@ backend workers
 """
 
 
-def haproxy_config(port: int, workers: list[int], balance: str = "leastconn") -> str:
+HTTP_MODE = """\
+    mode http
+    # The device's address for qinglang_trusted_proxies; one worker connection per
+    # device connection (proxy log-ins are remembered per connection).
+    option forwardfor
+    http-reuse never
+    timeout http-request 10s
+    timeout tunnel 1h
+"""
+
+
+def haproxy_config(
+    port: int,
+    workers: list[int],
+    balance: str = "leastconn",
+    mode: str = "tcp",
+    source: str | None = None,
+) -> str:
+    """``mode``: ``tcp`` (workers see HAProxy's address) or ``http`` (X-Forwarded-For);
+    ``source``: the address HAProxy connects to the workers from."""
+    src = f" source {source}" if source else ""
     servers = "\n".join(
-        f"    server w{i} 127.0.0.1:{p} check inter 500ms fall 2 rise 2"
+        f"    server w{i} 127.0.0.1:{p} check inter 500ms fall 2 rise 2{src}"
         for i, p in enumerate(workers, 1)
     )
-    return HAPROXY_CFG.format(port=port, servers=servers, balance=balance)
+    cfg = HAPROXY_CFG.format(port=port, servers=servers, balance=balance)
+    if mode == "http":
+        cfg = cfg.replace("    mode tcp\n", HTTP_MODE).replace("    option tcplog\n", "")
+    return cfg
 
 
 @dataclass
@@ -257,13 +280,17 @@ class HAProxy:
     workers: list[int]
     port: int = field(default_factory=free_port)
     balance: str = "leastconn"
+    mode: str = "tcp"
+    source: str | None = None
     proc: subprocess.Popen[bytes] | None = None
     home: Path | None = None
 
     def start(self) -> HAProxy:
         self.home = Path(tempfile.mkdtemp(prefix="qinglang-haproxy-"))
         cfg = self.home / "haproxy.cfg"
-        cfg.write_text(haproxy_config(self.port, self.workers, self.balance))
+        cfg.write_text(
+            haproxy_config(self.port, self.workers, self.balance, self.mode, self.source)
+        )
         log = self.home / "haproxy.log"
         self.proc = subprocess.Popen(
             ["haproxy", "-db", "-f", str(cfg)],

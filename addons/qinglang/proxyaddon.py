@@ -44,6 +44,7 @@ from .clients import IPAddress, host_matches, peer_ip, proxy_user
 from .config import Config, Profile
 from .dashboard.links import time_ask_url
 from .events import Event, EventStore, path_only
+from .forwarded import Forwarded
 from .normalize import BOUNDARY
 from .plan import Sniffer, content_length, plan_head, range_is_partial
 from .quota import Activity, QuotaTracker, SqliteQuotaStore, StateUnavailable, classify
@@ -138,7 +139,8 @@ class Qinglang:
         # A parent's answers from the dashboard (overridegate.py); None: no dashboard.
         self.overrides: overridegate.Overrides | None = None
         self._overrides_key: tuple[str, str] | None = None
-        self._state_warned = 0.0  # monotonic time of the last "shared state down" line
+        # Behind HAProxy in HTTP mode: the device's address (forwarded.py).
+        self.forwarded = Forwarded()
 
     # --- options and lifecycle -------------------------------------------------
 
@@ -183,6 +185,8 @@ class Qinglang:
             if path:
                 log.warning("qinglang: time rules use the test clock in %s", path)
         scaleout.check_options(updated)
+        if "qinglang_trusted_proxies" in updated:
+            self.forwarded = scaleout.forwarded_option()
         if "qinglang_config" in updated and bundle.is_url(ctx.options.qinglang_config):
             # Fetched, checked and unpacked once; the option then names the local file
             # (this runs again for it), which the dashboard and the reloader read.
@@ -419,7 +423,9 @@ class Qinglang:
         if isinstance(meta, dict) and "profile" in meta:
             return meta
         assert self.live is not None
-        ip: IPAddress | None = peer_ip(flow.client_conn.peername)
+        ip: IPAddress | None = self.forwarded.client(
+            flow.client_conn.id, peer_ip(flow.client_conn.peername), flow.request.headers
+        )
         user = proxy_user(flow.metadata) or self._conn_user(flow.client_conn)
         name = self.live.rules.clients.profile_for(ip, user)
         meta = {"profile": name, "client": str(ip) if ip else "", "user": user}
@@ -433,6 +439,9 @@ class Qinglang:
         return cfg.profiles.get(meta["profile"]) or cfg.profile(None)
 
     # --- hooks -----------------------------------------------------------------
+
+    def client_disconnected(self, client: Client) -> None:
+        self.forwarded.forget(client.id)
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         """Bypass resistance at the tunnel: refused before anything is connected."""
@@ -450,7 +459,7 @@ class Qinglang:
         if live is None or data.ignore_connection:
             return
         client = data.context.client
-        ip = peer_ip(client.peername)
+        ip = self.forwarded.tunnel(client.id, peer_ip(client.peername))
         user = self._conn_user(client)
         name = live.rules.clients.profile_for(ip, user)
         prof = live.config.profiles.get(name) or live.config.profile(None)

@@ -23,6 +23,7 @@ from . import bundle
 from .backends import ServerURL
 from .dashboard import keys
 from .events import EventStore
+from .forwarded import Forwarded, parse_networks
 
 if TYPE_CHECKING:
     from .quota import QuotaTracker
@@ -47,6 +48,13 @@ def add_options(loader: Any) -> None:
         "",
         "Where quota minutes and a parent's overrides are shared between workers: "
         "redis://:PASSWORD@HOST:6379/0. Empty: the SQLite files.",
+    )
+    loader.add_option(
+        "qinglang_trusted_proxies",
+        str,
+        "",
+        "Balancers (IP addresses or CIDRs, comma-separated) whose X-Forwarded-For names "
+        "the device (HAProxy in HTTP mode with option forwardfor). Empty: none.",
     )
     loader.add_option(
         "qinglang_config_sha256",
@@ -84,6 +92,15 @@ def check_options(updated: set[str]) -> None:
     except ValueError as e:
         log.error("qinglang: %s", e)
         raise exceptions.OptionsError(f"qinglang: {e}") from None
+
+
+def forwarded_option() -> Forwarded:
+    try:
+        nets = parse_networks(str(getattr(ctx.options, "qinglang_trusted_proxies", "") or ""))
+    except ValueError as e:
+        log.error("qinglang: %s", e)
+        raise exceptions.OptionsError(f"qinglang: {e}") from None
+    return Forwarded(nets)
 
 
 def fetch_config(url: str, sha256: str) -> Path:

@@ -5,11 +5,14 @@ private one on a free port of 127.0.0.1 (scripts/scaleout_services.py), stopped 
 
 Behind HAProxy in TCP mode every worker sees HAProxy's address, so pupils are told apart
 by their proxy log-in (``proxyauth``), as a school does; the quota follows the log-in.
+A second HAProxy in HTTP mode (``option forwardfor``, connecting from 127.0.0.9, which the
+workers trust through ``qinglang_trusted_proxies``) passes on the device's address.
 """
 
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
 import http.client
 import io
@@ -44,8 +47,11 @@ CONFIG = """
         timezone: Asia/Shanghai
         daily_minutes: 2
         deny_domains: [blocked.example.test]
+      staff:
+        filter: false
     clients:
       - {user: pupil1, profile: counted}
+      - {match: 127.0.0.2, profile: staff}
     default_profile: child
     dashboard: {enabled: false}
 """
@@ -92,18 +98,25 @@ class School:
     a: Proxy
     b: Proxy
     haproxy: Any
+    http_haproxy: Any
     clock: TestClock
     upstream: RecordingUpstream
     pg: Any
     redis: Any
 
 
-def fetch(port: int, url: str, user: str, headers: dict[str, str] | None = None) -> int:
+def fetch(
+    port: int,
+    url: str,
+    user: str,
+    headers: dict[str, str] | None = None,
+    source: str = "127.0.0.1",
+) -> int:
     """Status of one GET of ``url`` through the proxy on ``port``, logged in as ``user``,
-    on a connection of its own."""
+    on a connection of its own from ``source``."""
     host = url.split("/")[2]
     auth = base64.b64encode(f"{user}:pw".encode()).decode()
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20, source_address=(source, 0))
     try:
         conn.request(
             "GET",
@@ -156,9 +169,11 @@ def school(
         "--set", f"qinglang_store={pg_server.url}",
         "--set", f"qinglang_state={redis_server.url}",
         "--set", f"qinglang_config_sha256={hashlib.sha256(data).hexdigest()}",
+        "--set", "qinglang_trusted_proxies=127.0.0.9",
     ]  # fmt: skip
     workers = [Proxy(home / "worker-a", extra), Proxy(home / "worker-b", extra)]
     haproxy = services.HAProxy([w.port for w in workers])
+    http_haproxy = services.HAProxy([w.port for w in workers], mode="http", source="127.0.0.9")
     try:
         for w in workers:
             w.confdir = confdir
@@ -167,8 +182,12 @@ def school(
             w.config = intranet.url  # type: ignore[assignment]
             w.start()
         haproxy.start()
-        yield School(workers[0], workers[1], haproxy, clock, upstream, pg_server, redis_server)
+        http_haproxy.start()
+        yield School(
+            workers[0], workers[1], haproxy, http_haproxy, clock, upstream, pg_server, redis_server
+        )
     finally:
+        http_haproxy.stop()
         haproxy.stop()
         for w in workers:
             w.stop()
@@ -229,6 +248,37 @@ def test_events_from_both_workers_land_in_one_table(school: School) -> None:
     # A parent can look up any of them by the id on the block page, whichever worker wrote it.
     found = pgevents.lookup(url, rows[0][0])
     assert found is not None and found["host"] == "blocked.example.test"
+
+
+def test_http_mode_haproxy_passes_on_the_device_address(school: School) -> None:
+    port = school.http_haproxy.port
+    tag = str(time.time_ns())
+    url = f"http://blocked.example.test/x-{tag}"
+    assert fetch(port, url, "anyone", source="127.0.0.2") == 200  # staff, by address
+    assert "x-forwarded-for" not in school.upstream.last("blocked.example.test").headers
+    assert fetch(port, url, "anyone", source="127.0.0.1") == 403  # a pupil's device
+    # A device cannot pass for another: HAProxy's own entry (the last) is what counts ...
+    forged = {**ZH, "X-Forwarded-For": "127.0.0.2"}
+    assert fetch(port, url, "anyone", forged, source="127.0.0.1") == 403
+    # ... and a header from anything but the trusted balancer is not believed.
+    assert fetch(school.a.port, url, "anyone", forged, source="127.0.0.1") == 403
+    # HTTPS: the address on the CONNECT holds for the whole tunnel.
+    through = copy.copy(school.a)
+    through.port = port
+    with through.client("127.0.0.2", auth=("anyone", "pw")) as c:
+        assert c.get(f"https://blocked.example.test/s-{tag}", headers=ZH).status_code == 200
+    with through.client("127.0.0.1", auth=("anyone", "pw")) as c:
+        assert c.get(f"https://blocked.example.test/s-{tag}", headers=ZH).status_code == 403
+    deadline = time.monotonic() + 20
+    while True:
+        with psycopg.connect(school.pg.url) as conn:
+            rows = conn.execute(
+                "SELECT client FROM events WHERE path LIKE %s", (f"%-{tag}",)
+            ).fetchall()
+        if len(rows) >= 4 or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert sorted(r[0] for r in rows) == ["127.0.0.1"] * 4  # the device, never 127.0.0.9
 
 
 def test_a_killed_worker_loses_only_its_in_flight_requests(school: School) -> None:

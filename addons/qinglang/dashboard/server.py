@@ -131,6 +131,24 @@ async def resolves_here(host: str, port: int) -> bool:
     return any(is_local_address(str(info[4][0])) for info in infos)
 
 
+def _device_address(flow: http.HTTPFlow) -> None:
+    """Behind HAProxy in HTTP mode (qinglang_trusted_proxies, forwarded.py) the ask page
+    sees the device's address, as the proxy's rules do, not the balancer's."""
+    text = str(getattr(ctx.options, "qinglang_trusted_proxies", "") or "")
+    if not text.strip():
+        return
+    from ..clients import peer_ip
+    from ..forwarded import Forwarded, parse_networks
+
+    with contextlib.suppress(ValueError):  # the proxy addon reports a bad option
+        conn = flow.client_conn
+        ip = Forwarded(parse_networks(text)).client(
+            conn.id, peer_ip(conn.peername), flow.request.headers
+        )
+        if ip is not None and conn.peername:
+            conn.peername = (str(ip), conn.peername[1])
+
+
 class DashboardAddon:
     def __init__(self) -> None:
         self.app: Starlette | None = None
@@ -227,6 +245,7 @@ class DashboardAddon:
             and not flow.response
             and not flow.error
         ):
+            _device_address(flow)
             await asgiapp.serve(self.child, flow)
 
     async def server_connect(self, data: Any) -> None:
