@@ -26,6 +26,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -330,3 +331,57 @@ def test_a_killed_worker_loses_only_its_in_flight_requests(school: School) -> No
     # Everything after the kill went to worker b.
     assert state["after_kill_ok"] >= total - total // 4 - in_flight - clients
     assert fetch(port, "http://www.example.test/after", "loader") == 200
+
+
+DOWN_CONFIG = """
+    lists: [lists]
+    profiles:
+      child:
+        timezone: Asia/Shanghai
+        daily_minutes: 60
+        deny_domains: [blocked.example.test]
+      relaxed:
+        timezone: Asia/Shanghai
+        daily_minutes: 60
+        on_error: pass
+        deny_domains: [blocked.example.test]
+    clients:
+      - {match: 127.0.0.2, profile: relaxed}
+    default_profile: child
+    dashboard: {enabled: false}
+"""
+
+
+def test_with_postgresql_and_redis_down_filtering_goes_on(tmp_path: Path, services: Any) -> None:
+    """Neither server answers (nothing listens on their ports): the worker starts, keeps
+    filtering, and each profile's on_error decides about the minutes it cannot count."""
+    dead_pg, dead_redis = services.free_port(), services.free_port()
+    upstream = RecordingUpstream(tmp_path)
+    worker = Proxy(
+        tmp_path / "worker",
+        [
+            "-s", str(ROUTE),
+            "--set", f"test_upstream_http={upstream.http_port}",
+            "--set", f"test_upstream_https={upstream.https_port}",
+            "--set", "qinglang_workers=1",
+            "--set", f"qinglang_store=postgresql://q:hunter2pg@127.0.0.1:{dead_pg}/q",
+            "--set", f"qinglang_state=redis://:hunter2redis@127.0.0.1:{dead_redis}/0",
+        ],
+    )  # fmt: skip
+    worker.config.write_text(textwrap.dedent(DOWN_CONFIG), encoding="utf-8")
+    try:
+        worker.start()
+        url = "http://www.example.test/"
+        # Fail-closed (on_error: block, the default): minutes cannot be counted, so no.
+        assert fetch(worker.port, url, "x", source="127.0.0.1") == 403
+        # Fail-open (on_error: pass): through, uncounted.
+        assert fetch(worker.port, url, "x", source="127.0.0.2") == 200
+        # Rules that need no shared state still apply.
+        assert fetch(worker.port, "http://blocked.example.test/", "x", source="127.0.0.2") == 403
+    finally:
+        worker.stop()
+        upstream.close()
+    log = worker.log()
+    assert "hunter2pg" not in log and "hunter2redis" not in log
+    assert "is unreachable" in log
+    worker.assert_no_errors()
