@@ -6,10 +6,12 @@ pages as scripts/bench_proxy.py (its helpers start them: benchproxy_setup.py, an
 benchproxy_load.py), both sharing one PostgreSQL (events) and one Redis (quota and
 overrides), as a school runs them (scripts/scaleout_services.py starts private instances):
 
-- **1 worker**: HAProxy in front of one mitmdump with qinglang and ``--scan`` scan processes
-  (default 2: one per core, the single-machine default);
-- **2 workers**: HAProxy in front of two mitmdumps with qinglang, each with ``--scan`` / 2
-  scan processes (so both set-ups have as many scan processes).
+- **1 worker**: HAProxy in front of one mitmdump with qinglang and one scan process (a
+  worker per core, as a school runs them);
+- **2 workers**: HAProxy in front of two such workers;
+- **1 worker, 2 scans**: HAProxy in front of one mitmdump with two scan processes (one per
+  core: what a single ``qinglang run`` does on this machine), the baseline a second worker
+  has to beat on the same cores.
 
 Each measurement is ``wrk`` with ``--connections`` keep-alive connections for ``--duration``
 seconds (plain HTTP, explicit proxy mode; HAProxy in TCP mode spreads the connections over
@@ -49,7 +51,8 @@ import scaleout_services as services
 from bench_proxy import cpu_stall_us
 from benchproxy_load import BenchError, wrk
 
-SETUPS = ("1 worker", "2 workers")
+# name -> (workers, scan processes per worker)
+SETUPS = {"1 worker": (1, 1), "2 workers": (2, 1), "1 worker, 2 scans": (1, 2)}
 PROCS = ("worker 1", "worker 2", "haproxy", "postgres+redis", "upstream", "loadgen")
 PAGES = ("/clean.html", "/match.html", "/api.json")
 SERVING = ("worker 1", "worker 2", "haproxy", "postgres+redis")
@@ -116,7 +119,7 @@ class Bench:
         print(msg, file=sys.stderr, flush=True)
 
     def start(self) -> None:
-        self.log("starting PostgreSQL, Redis, the upstream server, 3 workers and 2 HAProxy ...")
+        self.log("starting PostgreSQL, Redis, the upstream server, 4 workers and 3 HAProxy ...")
         self.pg.start()
         self.redis.start()
         self.up = setup.start_upstream(1_000_000)
@@ -125,14 +128,13 @@ class Bench:
             *("--set", f"qinglang_state={self.redis.url}"),
         ]
         confdir = self.tmp / "confdir"  # one CA for every worker, as in a school
-        for name, count in zip(SETUPS, (1, 2), strict=True):
-            scans = max(1, self.args.scan // count)
+        for name, (count, scans) in SETUPS.items():
             workers: list[setup.BenchProxy] = []
             # Registered before anything starts, so that stop() finds what did.
             self.setups[name] = Setup(name, workers, services.HAProxy([]))
             for i in range(count):
                 w = setup.BenchProxy(
-                    self.tmp / f"{count}-{i}", qinglang=True, workers=scans, extra=shared
+                    self.tmp / f"{count}-{scans}-{i}", qinglang=True, workers=scans, extra=shared
                 )
                 w.confdir = confdir
                 workers.append(w)
@@ -236,23 +238,29 @@ def report(
         f"Hardware: {cpus} cores ({model}), {platform.system()} {platform.release()}, "
         f"Python {platform.python_version()}. Everything on this one machine: load "
         f"generator (wrk, {args.connections} connections), HAProxy, the workers, PostgreSQL, "
-        "Redis and the upstream. Scan processes: "
-        f"{args.scan} for one worker, {max(1, args.scan // 2)} per worker for two. "
+        "Redis and the upstream. A worker is one mitmdump with qinglang and one scan process; "
+        "*1 worker, 2 scans* is one mitmdump with two (what a single `qinglang run` uses "
+        "on two cores). "
         f"Median of {args.repeats} runs of {args.duration} s. CPU pressure during the runs: "
         + (f"{pressure:.0%}" if pressure is not None else "not available")
         + " (/proc/pressure/cpu: the share of time some runnable task waited for a core; "
         "high when other work shares the machine).",
         "",
         "| page | 1 worker req/s | 2 workers req/s | 2 workers / 1 worker "
-        "| CPU ms per request, 1 worker | CPU ms per request, 2 workers |",
-        "|---|---|---|---|---|---|",
+        "| 1 worker, 2 scans req/s | 2 workers / 1 worker, 2 scans "
+        "| CPU ms per request, 1 worker / 2 workers |",
+        "|---|---|---|---|---|---|---|",
     ]
+
+    def ratio(a: float, b: float) -> str:
+        return f"{a / b:.2f}×" if b else "n/a"
+
     for r in rows:
-        one, two = r.rps("1 worker"), r.rps("2 workers")
-        ratio = f"{two / one:.2f}×" if one else "n/a"
+        one, two, base = r.rps("1 worker"), r.rps("2 workers"), r.rps("1 worker, 2 scans")
         out.append(
-            f"| {pages[r.page].label} | {_f(one)} | {_f(two)} | {ratio} "
-            f"| {r.cpu_ms('1 worker'):.1f} | {r.cpu_ms('2 workers'):.1f} |"
+            f"| {pages[r.page].label} | {_f(one)} | {_f(two)} | {ratio(two, one)} "
+            f"| {_f(base)} | {ratio(two, base)} "
+            f"| {r.cpu_ms('1 worker'):.1f} / {r.cpu_ms('2 workers'):.1f} |"
         )
     out += [
         "",
@@ -265,7 +273,7 @@ def report(
     for r in rows:
         for s in SETUPS:
             cells = [r.cores(s, p) for p in PROCS]
-            shown = [f"{c:.2f}" if (p != "worker 2" or s != "1 worker") else "–"
+            shown = [f"{c:.2f}" if (p != "worker 2" or s == "2 workers") else "–"
                      for p, c in zip(PROCS, cells, strict=True)]  # fmt: skip
             out.append(
                 f"| {pages[r.page].label} | {s} | " + " | ".join(shown) + f" | {sum(cells):.2f} |"
@@ -302,7 +310,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--duration", type=int, default=0, help="seconds per run (default 10)")
     ap.add_argument("--repeats", type=int, default=0, help="runs per figure (default 3)")
     ap.add_argument("--connections", type=int, default=16, help="wrk connections (16)")
-    ap.add_argument("--scan", type=int, default=2, help="scan processes in all (default 2)")
     ap.add_argument("--pupil-pages", type=float, default=4, help="pages a pupil opens a minute")
     ap.add_argument(
         "--requests-per-page", type=float, default=5,

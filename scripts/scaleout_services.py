@@ -76,13 +76,24 @@ def install() -> None:
     if not need:
         return
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *need],
-        check=True,
-        env=env,
-        stdout=subprocess.DEVNULL,
-    )
+    # The packages would start their system-wide servers (PostgreSQL on 5432, Redis on
+    # 6379): nothing here uses them, so policy-rc.d says no while they install.
+    policy = Path("/usr/sbin/policy-rc.d")
+    made = not policy.exists()
+    if made:
+        policy.write_text("#!/bin/sh\n# qinglang: no service starts while installing\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *need],
+            check=True,
+            env=env,
+            stdout=subprocess.DEVNULL,
+        )
+    finally:
+        if made:
+            policy.unlink(missing_ok=True)
 
 
 def _wait_port(port: int, proc: subprocess.Popen[bytes], what: str, log: Path) -> None:

@@ -42,13 +42,15 @@ def test_quick_run_prints_rates_ratio_cpu_and_sizing() -> None:
     assert "| page | 1 worker req/s | 2 workers req/s | 2 workers / 1 worker " in out
     assert re.search(r"Hardware: \d+ cores", out)
     for page in ("HTML 100 KB, no match", "HTML 100 KB, masked"):
-        rate, one, two = _cells(out, page)
+        rate, one, two, base = _cells(out, page)
         assert float(rate[1].replace(",", "")) > 0 and float(rate[2].replace(",", "")) > 0
-        assert rate[3].endswith("×")
-        assert float(rate[4]) > 0 and float(rate[5]) > 0  # CPU ms per request
+        assert rate[3].endswith("×") and rate[5].endswith("×")
+        assert float(rate[4].replace(",", "")) > 0
+        assert all(float(ms) > 0 for ms in rate[6].split(" / "))  # CPU ms per request
         header = "| page | set-up | worker 1 | worker 2 | haproxy | postgres+redis | upstream"
         assert header in out
         assert one[1] == "1 worker" and one[3] == "–" and float(one[2]) > 0
         assert two[1] == "2 workers" and float(two[2]) > 0 and float(two[3]) > 0
+        assert base[1] == "1 worker, 2 scans" and base[3] == "–" and float(base[2]) > 0
     assert re.search(r"^Sizing .* need [\d,]+ req/s; keeping cores at 50% that is \d+ cores", out,
                      re.MULTILINE)  # fmt: skip
