@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 PREFIX = "qinglang:"
 OVERRIDES = PREFIX + "overrides"
 VERSION = PREFIX + "overrides:version"
+CLIENTS = PREFIX + "quota:clients"  # sorted set: client -> latest counted minute
+PROFILES = PREFIX + "quota:profiles"  # hash: client -> profile of that minute
 TIMEOUT = 0.5  # seconds, to connect and to answer
 _T = TypeVar("_T")
 
@@ -120,6 +122,9 @@ class RedisQuotaStore:
             p.zadd(key, {str(minute): minute}, nx=True)
             p.zremrangebyscore(key, "-inf", minute - self.retention)
             p.expire(key, self.retention * 60)
+            # Who was active when, and in which profile: the dashboard's quota page.
+            p.zadd(CLIENTS, {client: minute})
+            p.hset(PROFILES, client, profile)
             return p.execute()
 
         added = self._r.call(work)[0]
@@ -136,6 +141,17 @@ class RedisQuotaStore:
         found = self._r.call(lambda r: r.zrangebyscore(self._key(client), since, "+inf"))
         self._r.up()
         return sorted(int(m) for m in found)
+
+    def clients_since(self, since: int) -> list[tuple[str, str]]:
+        """(client, profile of its latest minute) for clients active since ``since``."""
+
+        def work(r: redis.Redis) -> list[tuple[str, str]]:
+            r.zremrangebyscore(CLIENTS, "-inf", since - self.retention)
+            found = sorted(r.zrangebyscore(CLIENTS, since, "+inf"))
+            profiles = r.hmget(PROFILES, found) if found else []
+            return [(c, p or "") for c, p in zip(found, profiles, strict=True)]
+
+        return self._r.call(work)
 
     def close(self) -> None:
         self._r.close()

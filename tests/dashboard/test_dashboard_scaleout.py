@@ -1,6 +1,6 @@
 """The dashboard with several workers: events read from PostgreSQL (the event list, an
-event's page, the child's ask page from a block page's event id) and a parent's grants
-shared through Redis, against real servers on 127.0.0.1."""
+event's page, the child's ask page from a block page's event id), minutes used and a
+parent's grants shared through Redis, against real servers on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def test_events_from_postgresql_and_grants_through_redis(
     listing = parent.get("/events", params={"host": host})
     assert listing.status_code == 200 and "/play" in listing.text
     assert parent.get(f"/events/{ev.id}").status_code == 200
+
+    # The quota page: minutes the workers counted in Redis.
+    pupil = f"pupil-{time.time_ns()}"
+    redisstate.RedisQuotaStore(state).record_minute(pupil, "child", int(time.time()) // 60)
+    overview = parent.get("/").text
+    assert re.search(rf"<td>{pupil}</td><td>child</td><td>\s*<progress max=\"60\" value=\"1\">",
+                     overview), overview  # fmt: skip
 
     key = keys.load_or_create(home.settings.secret_key_file)
     child_app = create_child_app(

@@ -431,7 +431,10 @@ async def overview(request: Request, user: str) -> Response:
         for o in live:
             if o.scope == "minutes":
                 extra[o.client] = extra.get(o.client, 0) + o.minutes
-        usage = quotaview.usage(dash.s.quota_db, cfg, now, extra)
+        if dash.shared is not None:  # scale-out: the workers count minutes in Redis
+            usage = quotaview.shared_usage(dash.shared, cfg, now, extra)
+        else:
+            usage = quotaview.usage(dash.s.quota_db, cfg, now, extra)
         return {"ov": ov, "usage": usage, "open_asks": open_asks}
 
     data = await run_in_threadpool(work)
