@@ -313,8 +313,10 @@ class BenchProxy(Proxy):
     """A mitmdump from the end-to-end tests, bare (no addon) or with qinglang on the
     shipped lists and the default child profile."""
 
-    def __init__(self, home: Path, qinglang: bool, workers: int = -1) -> None:
-        super().__init__(home)
+    def __init__(
+        self, home: Path, qinglang: bool, workers: int = -1, extra: list[str] | None = None
+    ) -> None:
+        super().__init__(home, extra)  # extra: more mitmdump options (bench_scale.py)
         self.qinglang = qinglang
         self.workers = workers
         lists = ROOT / "blocklists"
@@ -349,6 +351,7 @@ class BenchProxy(Proxy):
                 f"qinglang_config={self.config}",
                 "--set",
                 f"qinglang_workers={self.workers}",
+                *self.extra,
             ]
         logf = self.log_path.open("wb")
         self.proc = subprocess.Popen(

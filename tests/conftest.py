@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +55,42 @@ DEFAULT_LIST = """
       - 禁止赌博
       - 打击赌博
 """
+
+
+# --- real PostgreSQL and Redis for the scale-out tests (scripts/scaleout_services.py) ----------
+
+
+def _services() -> Any:
+    path = Path(__file__).resolve().parents[1] / "scripts" / "scaleout_services.py"
+    spec = importlib.util.spec_from_file_location("scaleout_services", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("scaleout_services", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def services() -> Any:
+    """scripts/scaleout_services.py as a module (Postgres, Redis, HAProxy)."""
+    return _services()
+
+
+@pytest.fixture(scope="session")
+def pg_server(services: Any) -> Iterator[Any]:
+    """A private PostgreSQL on a free loopback port, stopped at the end of the session."""
+    pg = services.Postgres()
+    try:
+        yield pg.start()
+    finally:
+        pg.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(services: Any) -> Iterator[Any]:
+    """A private Redis (with a password) on a free loopback port."""
+    rd = services.Redis()
+    try:
+        yield rd.start()
+    finally:
+        rd.stop()

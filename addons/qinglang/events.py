@@ -147,6 +147,14 @@ class EventStore:
         max_queue: int = 100_000,
     ) -> None:
         self.path = Path(path)
+        # Open here, so that a database that cannot be created fails at start-up.
+        connect(self.path).close()
+        self._setup(retention_days, flush_seconds, batch, max_queue)
+
+    def _setup(
+        self, retention_days: float, flush_seconds: float, batch: int, max_queue: int
+    ) -> None:
+        """The queue and the writer thread (shared with pgevents.PgEventStore)."""
         self.retention = retention_days * 86400.0
         self.flush_seconds = flush_seconds
         self.batch = batch
@@ -155,10 +163,19 @@ class EventStore:
         self._flushed = threading.Condition()
         self._written = 0
         self._submitted = 0
-        # Open here, so that a database that cannot be created fails at start-up.
-        connect(self.path).close()
         self._thread = threading.Thread(target=self._run, name="qinglang-events", daemon=True)
         self._thread.start()
+
+    @property
+    def where(self) -> str:
+        """Where the events go, for log lines (never with a password)."""
+        return str(self.path)
+
+    def _done(self, n: int) -> None:
+        """``n`` more events are written (or given up on): wake ``flush``."""
+        with self._flushed:
+            self._written += n
+            self._flushed.notify_all()
 
     def record(self, event: Event) -> None:
         try:
@@ -168,7 +185,9 @@ class EventStore:
             # The disk is stuck or far too slow: losing an audit row beats stalling traffic.
             self.dropped += 1
             if self.dropped in (1, 100) or self.dropped % 10_000 == 0:
-                log.warning("qinglang: event log is behind; %d events dropped", self.dropped)
+                log.warning(
+                    "qinglang: event log %s is behind; %d events dropped", self.where, self.dropped
+                )
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every event recorded so far is written (tests, shutdown)."""
@@ -177,7 +196,10 @@ class EventStore:
             return self._flushed.wait_for(lambda: self._written >= target, timeout)
 
     def close(self, timeout: float = 5.0) -> None:
-        self._queue.put(None)
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:  # the writer is stuck: it is a daemon thread, let it go
+            return
         self._thread.join(timeout)
 
     def _batches(self) -> Iterator[list[Event] | None]:
@@ -233,9 +255,7 @@ class EventStore:
                 )
         except sqlite3.Error as e:
             log.error("qinglang: cannot write %d events to %s: %s", len(items), self.path, e)
-        with self._flushed:
-            self._written += len(items)
-            self._flushed.notify_all()
+        self._done(len(items))
 
     def _prune(self, db: sqlite3.Connection, now: float) -> None:
         try:

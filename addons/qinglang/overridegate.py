@@ -17,16 +17,32 @@ import sqlite3
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Protocol
 
 from . import timerules
 from .config import Config
 from .dashboard import keys
-from .dashboard.overrides import OverrideStore
+from .dashboard.overrides import Override, OverrideStore
 from .dashboard.settings import settings_for
 from .timerules import QuotaState
 from .urlrules import ALLOW, CURFEW, QUOTA, SCHEDULE, Decision, RequestRules
 
 log = logging.getLogger(__name__)
+
+
+class Overrides(Protocol):
+    """What the proxy asks of the overrides: the dashboard's SQLite file (OverrideStore)
+    or, for several workers, Redis (redisstate.RedisOverrides)."""
+
+    def lookup(
+        self, client: str, host: str, url: str, now: float, user: str | None = None
+    ) -> Override | None: ...
+
+    def extra_minutes(self, client: str, now: float, user: str | None = None) -> int: ...
+
+    def time_lifted(self, client: str, now: float, user: str | None = None) -> bool: ...
+
+    def close(self) -> None: ...
 
 
 def store_paths(cfg: Config, config_path: str | None, confdir: str) -> tuple[Path, Path]:
@@ -46,7 +62,7 @@ def open_store(state_db: Path, key_file: Path) -> OverrideStore | None:
 
 
 def with_extra(
-    store: OverrideStore, quota: QuotaState | None, client: str, user: str | None, ts: float
+    store: Overrides, quota: QuotaState | None, client: str, user: str | None, ts: float
 ) -> QuotaState | None:
     """The quota state with granted minutes taken off what was used (limit + extra)."""
     if quota is None:
@@ -60,7 +76,7 @@ def lift(
     rules: RequestRules,
     now: datetime,
     quota: QuotaState | None,
-    store: OverrideStore,
+    store: Overrides,
     client: str,
     user: str | None,
 ) -> Decision:

@@ -29,15 +29,25 @@ from typing import Any
 from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.connection import Client
 
-from . import blockpage, compression, content, overridegate, safesearch, timeup, youthgate
+from . import (
+    blockpage,
+    bundle,
+    compression,
+    content,
+    overridegate,
+    safesearch,
+    scaleout,
+    timeup,
+    youthgate,
+)
 from .clients import IPAddress, host_matches, listener_port, peer_ip, proxy_user
 from .config import Config, Profile
 from .dashboard.links import time_ask_url
-from .dashboard.overrides import OverrideStore
 from .events import Event, EventStore, path_only
+from .forwarded import Forwarded
 from .normalize import BOUNDARY
 from .plan import Sniffer, content_length, plan_head, range_is_partial
-from .quota import Activity, QuotaTracker, SqliteQuotaStore, classify
+from .quota import Activity, QuotaTracker, SqliteQuotaStore, StateUnavailable, classify
 from .reload import Rules, load_rules
 from .risknotice import page_url
 from .scanjob import ScanJob, ScanOutcome
@@ -53,6 +63,7 @@ META = "qinglang"  # flow.metadata key: {"profile", "client", "user", "plan", "e
 OPTIONS = frozenset(
     {
         "qinglang_config",
+        "qinglang_config_sha256",
         "qinglang_workers",
         "qinglang_reload",
         "qinglang_scan_timeout",
@@ -119,15 +130,17 @@ class Qinglang:
         self._default_config = config
         self.live: _Live | None = None
         self.events: EventStore | None = None
-        self._events_key: tuple[str, int] | None = None
+        self._events_key: tuple[str, float] | None = None
         self._reloader: asyncio.Task[None] | None = None
         self._running = False
         self.quota: QuotaTracker | None = None
         self._quota_key: tuple[str, int] | None = None
         self.clock: Clock = SystemClock()
         # A parent's answers from the dashboard (overridegate.py); None: no dashboard.
-        self.overrides: OverrideStore | None = None
+        self.overrides: overridegate.Overrides | None = None
         self._overrides_key: tuple[str, str] | None = None
+        # Behind HAProxy in HTTP mode: the device's address (forwarded.py).
+        self.forwarded = Forwarded()
 
     # --- options and lifecycle -------------------------------------------------
 
@@ -163,6 +176,7 @@ class Qinglang:
             "Tests only: a file holding the current time (ISO 8601 with an offset), read on "
             "every request; empty: the system clock.",
         )
+        scaleout.add_options(loader)
 
     def configure(self, updated: set[str]) -> None:
         if "qinglang_clock" in updated:
@@ -170,6 +184,21 @@ class Qinglang:
             self.clock = youthgate.make_clock(path)
             if path:
                 log.warning("qinglang: time rules use the test clock in %s", path)
+        scaleout.check_options(updated)
+        if "qinglang_trusted_proxies" in updated:
+            self.forwarded = scaleout.forwarded_option()
+        if "qinglang_config" in updated and bundle.is_url(ctx.options.qinglang_config):
+            # Fetched, checked and unpacked once; the option then names the local file
+            # (this runs again for it), which the dashboard and the reloader read.
+            local = scaleout.fetch_config(
+                ctx.options.qinglang_config, ctx.options.qinglang_config_sha256
+            )
+            ctx.options.update(qinglang_config=str(local))
+            return
+        if updated & scaleout.OPTIONS and self._running and self.live is not None:
+            self._open_events(self.live.config)
+            self._open_quota(self.live.config)
+            self._open_overrides(self.live.config)
         if not updated & OPTIONS:
             return
         if getattr(ctx.options, "stream_large_bodies", None):
@@ -287,11 +316,15 @@ class Qinglang:
                 self.events.close()
             self.events, self._events_key = None, None
             return
-        db = ev.db or str(Path(ctx.options.confdir).expanduser() / "qinglang-events.sqlite")
-        key = (str(Path(db).expanduser()), ev.retention_days)
+        url = scaleout.store_option()
+        if url is not None:
+            key: tuple[str, float] = (url.url, ev.retention_days)
+        else:
+            db = ev.db or str(Path(ctx.options.confdir).expanduser() / "qinglang-events.sqlite")
+            key = (str(Path(db).expanduser()), ev.retention_days)
         if key == self._events_key:
             return
-        new = EventStore(key[0], ev.retention_days)
+        new = scaleout.event_store(url, key[0], ev.retention_days)
         if self.events is not None:
             self.events.close()
         self.events, self._events_key = new, key
@@ -303,19 +336,33 @@ class Qinglang:
         paths = overridegate.store_paths(
             cfg, ctx.options.qinglang_config or None, ctx.options.confdir
         )
-        key = (str(paths[0]), str(paths[1])) if on else None
+        state = scaleout.state_option()
+        where = state.url if state is not None else str(paths[0])
+        key = (where, str(paths[1])) if on else None
         if key == self._overrides_key and (key is None or self.overrides is not None):
             return
         if self.overrides is not None:
             self.overrides.close()
-        self.overrides = overridegate.open_store(*paths) if on else None
+        if not on:
+            self.overrides = None
+        elif state is not None:
+            self.overrides = scaleout.shared_overrides(state, paths[1])
+        else:
+            self.overrides = overridegate.open_store(*paths)
         self._overrides_key = key
 
     def _open_quota(self, cfg: Config) -> QuotaTracker:
         """The quota database (opened once, again only when its path changes)."""
+        state = scaleout.state_option()
         path = youthgate.quota_db_path(cfg, ctx.options.confdir)
-        key = (str(path), cfg.quota.retention_days)
+        key = (state.url if state else str(path), cfg.quota.retention_days)
         if self.quota is not None and key == self._quota_key:
+            return self.quota
+        if state is not None:
+            shared = scaleout.quota_store(state, cfg.quota.retention_days)
+            if self.quota is not None:
+                self.quota.store.close()
+            self.quota, self._quota_key = QuotaTracker(shared), key
             return self.quota
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -351,8 +398,8 @@ class Qinglang:
             len(self.live.rules.lists.terms),
             len(self.live.rules.lists.files),
             cfg.default_profile,
-            self._events_key[0] if self._events_key else "(off)",
-            self._quota_key[0] if self._quota_key and self._quota_key[0] else "(memory)",
+            self.events.where if self.events is not None else "(off)",
+            scaleout.where_quota(self.quota, self._quota_key),
         )
         log.info(
             "qinglang: to install the CA certificate on a device, set its proxy to this "
@@ -376,7 +423,9 @@ class Qinglang:
         if isinstance(meta, dict) and "profile" in meta:
             return meta
         assert self.live is not None
-        ip: IPAddress | None = peer_ip(flow.client_conn.peername)
+        ip: IPAddress | None = self.forwarded.client(
+            flow.client_conn.id, peer_ip(flow.client_conn.peername), flow.request.headers
+        )
         user = proxy_user(flow.metadata) or self._conn_user(flow.client_conn)
         listener = listener_port(flow.client_conn)
         clients = self.live.rules.clients
@@ -392,6 +441,9 @@ class Qinglang:
         return cfg.profiles.get(meta["profile"]) or cfg.profile(None)
 
     # --- hooks -----------------------------------------------------------------
+
+    def client_disconnected(self, client: Client) -> None:
+        self.forwarded.forget(client.id)
 
     def http_connect(self, flow: http.HTTPFlow) -> None:
         """Bypass resistance at the tunnel: refused before anything is connected."""
@@ -409,7 +461,7 @@ class Qinglang:
         if live is None or data.ignore_connection:
             return
         client = data.context.client
-        ip = peer_ip(client.peername)
+        ip = self.forwarded.tunnel(client.id, peer_ip(client.peername))
         user = self._conn_user(client)
         listener = listener_port(client)
         name = live.rules.clients.profile_for(ip, user, listener)
@@ -438,7 +490,10 @@ class Qinglang:
         now = self.clock.now()
         key = youthgate.client_key(user, live.rules.clients.client_id(ip, listener))
         tracker = self._tracker(live) if youthgate.counts_time(rules) else None
-        quota = youthgate.quota_state(tracker, key, rules, now)
+        try:
+            quota = youthgate.quota_state(tracker, key, rules, now)
+        except StateUnavailable:
+            return  # intercepted: the request hook applies the profile's on_error
         for n in names:
             d = rules.check_connect(n, port, now=now, quota=quota, intercepted=False)
             if not d.allowed:
@@ -469,7 +524,12 @@ class Qinglang:
         key = youthgate.client_key(user, client)
         tracker = self._tracker(live) if youthgate.counts_time(rules) else None
         info = youthgate.request_info(flow.request)
-        quota = youthgate.quota_state(tracker, key, rules, now)
+        try:
+            quota = youthgate.quota_state(tracker, key, rules, now)
+        except StateUnavailable:
+            if self._state_down(flow, meta):
+                return None
+            quota, tracker = None, None  # on_error: pass, uncounted while it is down
         if store is not None:
             quota = overridegate.with_extra(store, quota, client, user, now.timestamp())
         d = rules.check(info, now, quota)
@@ -496,7 +556,7 @@ class Qinglang:
 
     @staticmethod
     def _granted(
-        flow: http.HTTPFlow, store: OverrideStore, client: str, user: str | None, ts: float
+        flow: http.HTTPFlow, store: overridegate.Overrides, client: str, user: str | None, ts: float
     ) -> bool:
         """A parent granted this page or site: no rules, no scan. The host dialled must
         be granted too (a forged Host header must not borrow a granted site)."""
@@ -550,7 +610,9 @@ class Qinglang:
         if a.tracker is not None and a.decision.reason != ALWAYS_ALLOWED:
             info = a.info
             activity = classify(info.method, info.path, info.headers)
-            a.tracker.note(a.key, a.meta["profile"], time_rules, a.now, activity)
+            # Shared state down: this minute goes uncounted (on_error already applied).
+            with contextlib.suppress(StateUnavailable):
+                a.tracker.note(a.key, a.meta["profile"], time_rules, a.now, activity)
             every = time_rules.rest_reminder
             if (
                 every
@@ -640,6 +702,22 @@ class Qinglang:
     def _tracker(self, live: _Live) -> QuotaTracker:
         # Opened in `running`; hooks driven without it (unit tests) open it on first use.
         return self.quota if self.quota is not None else self._open_quota(live.config)
+
+    def _state_down(self, flow: http.HTTPFlow, meta: dict[str, Any]) -> bool:
+        """The shared quota store is unreachable: the profile's ``on_error`` decides. With
+        ``block`` (fail-closed, the default) the request gets the block page, as a page that
+        cannot be scanned does; with ``pass`` it goes through uncounted. True: answered."""
+        prof = self._profile(meta)
+        if prof.on_error != "block":
+            return False
+        self._block(
+            flow,
+            _Decision(blockpage.REASON_ERROR),
+            None,
+            detail="the shared quota store is unreachable",
+        )
+        self._answered(flow)
+        return True
 
     @staticmethod
     def _answered(flow: http.HTTPFlow) -> None:

@@ -101,8 +101,15 @@ def epoch_minute(moment: datetime) -> int:
     return int(moment.timestamp()) // 60
 
 
+class StateUnavailable(Exception):
+    """The shared quota store (Redis, redisstate.py) cannot be reached just now."""
+
+
 class QuotaStore(Protocol):
-    """Where active minutes are kept. SQLite here; a Redis one can follow for schools."""
+    """Where active minutes are kept: SQLite here, Redis (redisstate.py) for several
+    workers. A store whose ``shared`` attribute is true is written by other processes too,
+    so the tracker re-reads a client's count once a minute. A store may raise
+    ``StateUnavailable``."""
 
     def record_minute(self, client: str, profile: str, minute: int) -> bool:
         """Count ``minute`` (epoch minutes) for ``client``; False if already counted."""
@@ -188,6 +195,7 @@ class _Client:
     last_counted: int = -1  # epoch minute
     streak_start: int = -1  # first minute of the current run of activity
     reminded_at: int = -1  # minute a rest reminder was last due
+    read_minute: int = -1  # epoch minute the count was last read from the store
 
 
 class QuotaTracker:
@@ -201,18 +209,23 @@ class QuotaTracker:
     def __init__(self, store: QuotaStore, *, streak_gap: int = 5) -> None:
         self.store = store
         self.streak_gap = streak_gap
+        self.shared = bool(getattr(store, "shared", False))
         self._clients: dict[str, _Client] = {}
 
     def _load(self, client: str, rules: TimeRules, now: datetime) -> _Client:
         c = self._clients.get(client)
         period = quota_period(rules, now)
         start = epoch_minute(period.start)
+        minute = epoch_minute(now)
         if c is None:
-            c = self._clients[client] = _Client()
-            self._load_streak(client, c, epoch_minute(now))
-        if c.period_start != start:
-            c.period_start = start
+            c = _Client()
+            self._load_streak(client, c, minute)  # may raise: nothing is cached then
+            self._clients[client] = c
+        # A shared store is written by other workers too: their minutes count here from
+        # the next minute on (one read per client per minute).
+        if c.period_start != start or (self.shared and c.read_minute != minute):
             c.used = self.store.used_minutes(client, period)
+            c.period_start, c.read_minute = start, minute
         return c
 
     def _load_streak(self, client: str, c: _Client, minute: int) -> None:

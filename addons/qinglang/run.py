@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from . import runscale
 from .config import Config
 from .yamlloc import SourceError
 
@@ -37,13 +38,16 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
-        "--config", help="qinglang.yaml (default: the one in the data directory, made if missing)"
+        "--config",
+        help="qinglang.yaml, or the URL of a config bundle (default: the one in the data "
+        "directory, made if missing)",
     )
     p.add_argument(
         "--data-dir",
         help="where the config, lists, stores and CA live (default: $QINGLANG_HOME, else "
         "$XDG_DATA_HOME/qinglang, else ~/.local/share/qinglang)",
     )
+    runscale.add_arguments(p)
     return p.parse_known_args(argv)
 
 
@@ -51,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
     args, rest = parse(sys.argv[1:] if argv is None else argv)
     from .reload import load_rules
 
+    try:  # scale-out: shared servers and a pinned config bundle (runscale.py)
+        args.config, rest = runscale.apply(args, rest)
+    except ValueError as e:
+        print(f"qinglang: {e}", file=sys.stderr)
+        return 2
     try:
         prepared = _prepare_data_dir(args, rest)
     except OSError as e:

@@ -36,6 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..backends import ServerURL
 from ..clients import ClientMap
 from ..config import Config, default_config, load_config
 from ..presets import resolve
@@ -130,6 +131,16 @@ class Dash:
             lstrip_blocks=True,
         )
         self.env.filters["when"] = self.when
+        # qinglang_state (scale-out): grants and revocations also go to every worker.
+        self.shared: ServerURL | None = None
+        # qinglang_store (scale-out): the event list and an event's page read PostgreSQL.
+        self.store: ServerURL | None = None
+
+    def share(self, o: overrides.Override, *, revoked: bool = False) -> None:
+        if self.shared is not None:
+            from ..redisstate import share
+
+            share(self.shared, self.key, o, self.now(), revoked=revoked)
 
     @contextlib.contextmanager
     def db(self) -> Iterator[sqlite3.Connection]:
@@ -149,7 +160,17 @@ class Dash:
             conn.close()
 
     @contextlib.contextmanager
-    def events(self) -> Iterator[sqlite3.Connection | None]:
+    def events(self) -> Iterator[Any]:
+        """The event log: the SQLite file, or (qinglang_store) PostgreSQL; None: none yet."""
+        if self.store is not None:
+            from ..pgevents import ReadOnlyEvents
+
+            pg = ReadOnlyEvents(self.store)
+            try:
+                yield pg
+            finally:
+                pg.close()
+            return
         if not self.s.events_db.exists():
             yield None
             return
@@ -411,7 +432,10 @@ async def overview(request: Request, user: str) -> Response:
         for o in live:
             if o.scope == "minutes":
                 extra[o.client] = extra.get(o.client, 0) + o.minutes
-        usage = quotaview.usage(dash.s.quota_db, cfg, now, extra)
+        if dash.shared is not None:  # scale-out: the workers count minutes in Redis
+            usage = quotaview.shared_usage(dash.shared, cfg, now, extra)
+        else:
+            usage = quotaview.usage(dash.s.quota_db, cfg, now, extra)
         return {"ov": ov, "usage": usage, "open_asks": open_asks}
 
     data = await run_in_threadpool(work)
@@ -560,6 +584,7 @@ async def ask_answer(request: Request, user: str, form: FormData) -> Response:
                 conn, user, "ask.grant", f"{where} {o.scope} until {dash.when(o.expires)}",
                 _address(request),
             )  # fmt: skip
+            dash.share(o)
             return "grant"
 
     try:
@@ -576,8 +601,11 @@ async def override_revoke(request: Request, user: str, form: FormData) -> Respon
 
     def work() -> None:
         with dash.db() as conn:
+            gone = [o for o in overrides.live(conn, dash.key, dash.now()) if o.id == oid]
             if overrides.revoke(conn, oid):
                 accounts.audit(conn, user, "override.revoke", f"#{oid}", _address(request))
+                for o in gone:
+                    dash.share(o, revoked=True)
 
     await run_in_threadpool(work)
     return RedirectResponse("/asks", status_code=303)

@@ -67,9 +67,11 @@ def create_child_app(
     profile_for: ProfileFor,
     clock: Callable[[], float] = time.time,
     client_id: Callable[[str, int | None], str] | None = None,
+    open_events: Callable[[], Any] | None = None,
 ) -> Starlette:
     """``client_id``: who the device is in the event log (``ClientMap.client_id``); by
-    default its address."""
+    default its address. ``open_events``: a connection to the event log other than
+    ``events_db`` (scale-out: PostgreSQL, pgevents.ReadOnlyEvents)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True)
     dbmod.connect(state_db).close()
 
@@ -89,9 +91,9 @@ def create_child_app(
         return client_id(str(ip), scope_listener(request.scope))
 
     def event_of(event_id: str, ip: str) -> dict[str, Any] | None:
-        if not event_id or not events_db.exists():
+        if not event_id or (open_events is None and not events_db.exists()):
             return None
-        conn = eventlog.connect(events_db)
+        conn = open_events() if open_events is not None else eventlog.connect(events_db)
         try:
             ev = eventlog.one(conn, event_id)
         finally:

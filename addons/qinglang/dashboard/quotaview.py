@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..backends import ServerURL
 from ..config import Config
 from ..presets import resolve
-from ..quota import SqliteQuotaStore, epoch_minute
+from ..quota import QuotaStore, SqliteQuotaStore, StateUnavailable, epoch_minute
 from ..timerules import daily_limit, quota_period
 
 
@@ -59,18 +60,46 @@ def usage(
     clients = _clients(path, epoch_minute(moment) - 24 * 60)
     if not clients:
         return []
-    rules = {}
     store = SqliteQuotaStore(path)
     try:
-        out = []
-        for client, profile_name in clients:
-            profile = cfg.profiles.get(profile_name) or cfg.profile(None)
-            if profile_name not in rules:
-                rules[profile_name] = resolve(profile).time
-            time_rules = rules[profile_name]
-            used = store.used_minutes(client, quota_period(time_rules, moment))
-            limit = daily_limit(time_rules, moment)
-            out.append(Usage(client, profile_name, used, limit, (extra or {}).get(client, 0)))
-        return out
+        return _usage(store, clients, cfg, moment, extra)
     finally:
         store.close()
+
+
+def shared_usage(
+    url: ServerURL, cfg: Config, now: float, extra: dict[str, int] | None = None
+) -> list[Usage]:
+    """``usage`` from Redis, where several workers count minutes (qinglang_state); empty
+    (logged by the store) while Redis cannot be reached."""
+    from ..redisstate import RedisQuotaStore
+
+    moment = datetime.fromtimestamp(now, UTC)
+    store = RedisQuotaStore(url)
+    try:
+        clients = store.clients_since(epoch_minute(moment) - 24 * 60)
+        return _usage(store, clients, cfg, moment, extra)
+    except StateUnavailable:
+        return []
+    finally:
+        store.close()
+
+
+def _usage(
+    store: QuotaStore,
+    clients: list[tuple[str, str]],
+    cfg: Config,
+    moment: datetime,
+    extra: dict[str, int] | None,
+) -> list[Usage]:
+    rules = {}
+    out = []
+    for client, profile_name in clients:
+        profile = cfg.profiles.get(profile_name) or cfg.profile(None)
+        if profile_name not in rules:
+            rules[profile_name] = resolve(profile).time
+        time_rules = rules[profile_name]
+        used = store.used_minutes(client, quota_period(time_rules, moment))
+        limit = daily_limit(time_rules, moment)
+        out.append(Usage(client, profile_name, used, limit, (extra or {}).get(client, 0)))
+    return out

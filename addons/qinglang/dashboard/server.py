@@ -40,6 +40,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .. import devicesetup
+from ..backends import STATE_SCHEMES, STORE_SCHEMES, parse
 from ..clients import LISTENER_SCOPE, listener_port, peer_ip
 from ..config import default_config, load_config
 from . import access, childpages, setuppage
@@ -151,6 +152,23 @@ class WithSetup:
             await self.dashboard(scope, receive, send)
 
 
+def _device_address(flow: http.HTTPFlow) -> None:
+    """Behind HAProxy in HTTP mode (qinglang_trusted_proxies, forwarded.py) the ask page
+    sees the device's address, as the proxy's rules do, not the balancer's."""
+    text = str(getattr(ctx.options, "qinglang_trusted_proxies", "") or "")
+    if not text.strip():
+        return
+    from ..forwarded import Forwarded, parse_networks
+
+    with contextlib.suppress(ValueError):  # the proxy addon reports a bad option
+        conn = flow.client_conn
+        ip = Forwarded(parse_networks(text)).client(
+            conn.id, peer_ip(conn.peername), flow.request.headers
+        )
+        if ip is not None and conn.peername:
+            conn.peername = (str(ip), conn.peername[1])
+
+
 class DashboardAddon:
     def __init__(self) -> None:
         self.app: Starlette | None = None
@@ -206,6 +224,20 @@ class DashboardAddon:
             return
         self.app = app
         dash = app.state.dash
+        state = str(getattr(ctx.options, "qinglang_state", "") or "").strip()
+        if state:  # scale-out: a parent's answers reach every worker (redisstate.py)
+            with contextlib.suppress(ValueError):  # the proxy addon reports a bad URL
+                dash.shared = parse(state, STATE_SCHEMES, "qinglang_state")
+        store = str(getattr(ctx.options, "qinglang_store", "") or "").strip()
+        if store:  # scale-out: events are in PostgreSQL (pgevents.py)
+            with contextlib.suppress(ValueError):
+                dash.store = parse(store, STORE_SCHEMES, "qinglang_store")
+
+        def open_events() -> Any:
+            from ..pgevents import ReadOnlyEvents
+
+            assert dash.store is not None
+            return ReadOnlyEvents(dash.store)
 
         def profile_for(ip: str, listener: int | None) -> str:
             dash.config.get()
@@ -229,7 +261,12 @@ class DashboardAddon:
             return dash.config.clients.client_id(ipaddress.ip_address(ip), listener)
 
         self.child = childpages.create_child_app(
-            settings.state_db, settings.events_db, dash.key, profile_for, client_id=client_id
+            settings.state_db,
+            settings.events_db,
+            dash.key,
+            profile_for,
+            client_id=client_id,
+            open_events=open_events if dash.store is not None else None,
         )
         try:
             self.scheme = "https" if dash_cfg.tls_cert else "http"
@@ -258,6 +295,7 @@ class DashboardAddon:
             and not flow.response
             and not flow.error
         ):
+            _device_address(flow)
             child = self.child
             listener = listener_port(flow.client_conn)
 

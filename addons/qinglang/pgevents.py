@@ -1,0 +1,233 @@
+"""The event log in PostgreSQL, for several workers writing one table (``qinglang_store``).
+
+The same columns as the SQLite ``events`` table (events.py), written the same way: ``record``
+only puts the event on a bounded queue and a background thread writes batches, so the write
+path never slows a response. When the database is down the thread keeps the events it could
+not write (at most ``max_pending``) and tries again every ``retry_seconds``; past that, and
+once the queue is full, events are dropped and counted in a warning: filtering goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections import deque
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from .backends import STORE_SCHEMES, ServerURL, parse
+from .events import _COLUMNS, Event, EventStore
+
+log = logging.getLogger(__name__)
+
+_COLS = ", ".join(f'"{c}"' for c in _COLUMNS)  # "user" is a reserved word in PostgreSQL
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id TEXT PRIMARY KEY,
+    ts DOUBLE PRECISION NOT NULL,
+    client TEXT NOT NULL,
+    "user" TEXT,
+    profile TEXT NOT NULL,
+    host TEXT NOT NULL,
+    path TEXT NOT NULL,
+    action TEXT NOT NULL,
+    reason TEXT,
+    categories TEXT NOT NULL,
+    score INTEGER NOT NULL,
+    decided_by TEXT NOT NULL,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+"""
+_INSERT = (
+    f"INSERT INTO events ({_COLS}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
+    " ON CONFLICT (id) DO NOTHING"
+)
+CONNECT_TIMEOUT = 3  # seconds: a dead server must not hold the writer for long
+_WARN_EVERY = 60.0
+
+
+def store_url(url: str) -> ServerURL:
+    return parse(url, STORE_SCHEMES, "qinglang_store")
+
+
+def connect(url: ServerURL) -> psycopg.Connection[Any]:
+    """A connection with the events table in place. Two workers starting together could
+    both try to create it: a transaction-scoped advisory lock puts them in turn."""
+    conn = psycopg.connect(url.url, connect_timeout=CONNECT_TIMEOUT, application_name="qinglang")
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('qinglang.events.schema'))")
+            conn.execute(_SCHEMA)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    row["categories"] = json.loads(row["categories"])
+    row["decided_by"] = json.loads(row["decided_by"])
+    return row
+
+
+def lookup(url: ServerURL, event_id: str) -> dict[str, Any] | None:
+    """One event by id (case-insensitive), for a parent looking up a block page."""
+    with psycopg.connect(url.url, connect_timeout=CONNECT_TIMEOUT, row_factory=dict_row) as c:
+        row = c.execute("SELECT * FROM events WHERE id = %s", (event_id.strip().upper(),))
+        found = row.fetchone()
+    return _decode(found) if found else None
+
+
+def recent(url: ServerURL, limit: int = 100) -> list[dict[str, Any]]:
+    with psycopg.connect(url.url, connect_timeout=CONNECT_TIMEOUT, row_factory=dict_row) as c:
+        rows = c.execute("SELECT * FROM events ORDER BY ts DESC LIMIT %s", (limit,)).fetchall()
+    return [_decode(r) for r in rows]
+
+
+class PgEventStore(EventStore):
+    """``EventStore`` (queue, batches, flush, close) writing to PostgreSQL."""
+
+    def __init__(
+        self,
+        url: ServerURL,
+        retention_days: float,
+        *,
+        flush_seconds: float = 0.5,
+        batch: int = 500,
+        max_queue: int = 50_000,
+        max_pending: int = 50_000,
+        retry_seconds: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.max_pending = max_pending
+        self.retry_seconds = retry_seconds
+        self._pending: deque[Event] = deque()
+        self._conn: psycopg.Connection[Any] | None = None
+        self._next_try = 0.0
+        self._last_warning = -_WARN_EVERY
+        # The base class would open a SQLite file: its queue and thread are set up here.
+        self._setup(retention_days, flush_seconds, batch, max_queue)
+
+    @property
+    def where(self) -> str:
+        return str(self.url)
+
+    def _run(self) -> None:
+        last_prune = 0.0
+        try:
+            for items in self._batches():
+                if items is None:
+                    break
+                self._keep(items)
+                self._write_pending()
+                now = time.time()
+                if self._conn is not None and now - last_prune > 3600:
+                    self._prune_pg(now)
+                    last_prune = now
+        finally:
+            if self._pending:
+                log.warning(
+                    "qinglang: %d events not written to %s at shutdown",
+                    len(self._pending),
+                    self.url,
+                )
+            if self._conn is not None:
+                self._conn.close()
+
+    def _keep(self, items: list[Event]) -> None:
+        self._pending.extend(items)
+        over = len(self._pending) - self.max_pending
+        if over > 0:
+            for _ in range(over):
+                self._pending.popleft()
+            self.dropped += over
+            self._done(over)
+            self._warn(f"{self.dropped} events dropped so far")
+
+    def _warn(self, what: str, error: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_EVERY:
+            self._last_warning = now
+            why = f" ({self.url.scrub(error)})" if error else ""
+            log.warning(
+                "qinglang: the event store %s is unreachable%s; filtering goes on, "
+                "%d events wait to be written; %s",
+                self.url,
+                why,
+                len(self._pending),
+                what,
+            )
+
+    def _write_pending(self) -> None:
+        if not self._pending:
+            return
+        if self._conn is None or self._conn.closed:
+            if time.monotonic() < self._next_try:
+                return
+            try:
+                self._conn = connect(self.url)
+                if self._last_warning > -_WARN_EVERY:
+                    log.info("qinglang: the event store %s is reachable again", self.url)
+                    self._last_warning = -_WARN_EVERY
+            except psycopg.Error as e:
+                self._conn = None
+                self._next_try = time.monotonic() + self.retry_seconds
+                self._warn(f"{self.dropped} dropped so far", str(e))
+                return
+        while self._pending:
+            items = [self._pending[i] for i in range(min(self.batch, len(self._pending)))]
+            try:
+                with self._conn.transaction(), self._conn.cursor() as cur:
+                    cur.executemany(_INSERT, [e.row() for e in items])
+            except psycopg.OperationalError as e:
+                # The connection is gone: keep the batch and try again later.
+                self._conn.close()
+                self._conn = None
+                self._next_try = time.monotonic() + self.retry_seconds
+                self._warn(f"{self.dropped} dropped so far", str(e))
+                return
+            except psycopg.Error as e:
+                # A batch the server refuses (not a lost connection) would be refused again.
+                log.error(
+                    "qinglang: cannot write %d events to %s: %s",
+                    len(items),
+                    self.url,
+                    self.url.scrub(str(e)),
+                )
+            for _ in items:
+                self._pending.popleft()
+            self._done(len(items))
+
+    def _prune_pg(self, now: float) -> None:
+        assert self._conn is not None
+        try:
+            with self._conn.transaction():
+                cur = self._conn.execute(
+                    "DELETE FROM events WHERE ts < %s", (now - self.retention,)
+                )
+            if cur.rowcount:
+                log.info("qinglang: pruned %d events older than the retention", cur.rowcount)
+        except psycopg.Error as e:
+            log.error("qinglang: cannot prune events in %s: %s", self.url, self.url.scrub(str(e)))
+
+
+class ReadOnlyEvents:
+    """The dashboard's event pages (dashboard/eventlog.py) against PostgreSQL: the same
+    SQL, with SQLite's ``?`` placeholders and ``instr`` translated, rows as dicts."""
+
+    def __init__(self, url: ServerURL) -> None:
+        self._conn = psycopg.connect(
+            url.url, connect_timeout=CONNECT_TIMEOUT, row_factory=dict_row, autocommit=True
+        )
+        self._conn.read_only = True
+
+    def execute(self, sql: str, args: Any = ()) -> psycopg.Cursor[dict[str, Any]]:
+        sql = sql.replace("instr(", "strpos(").replace("?", "%s")
+        return self._conn.execute(sql, tuple(args))  # type: ignore[arg-type]
+
+    def close(self) -> None:
+        self._conn.close()
