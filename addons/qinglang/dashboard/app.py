@@ -133,8 +133,10 @@ class Dash:
         self.env.filters["when"] = self.when
         # qinglang_state (scale-out): grants and revocations also go to every worker.
         self.shared: ServerURL | None = None
-        # qinglang_store (scale-out): the event list and an event's page read PostgreSQL.
+        # qinglang_store (scale-out): the event list, an event's page, the overview's
+        # roll-ups and the reports are in PostgreSQL.
         self.store: ServerURL | None = None
+        self._pg_rollup: Any = None  # pgstore.PgRollup for self.store
 
     def share(self, o: overrides.Override, *, revoked: bool = False) -> None:
         if self.shared is not None:
@@ -151,13 +153,39 @@ class Dash:
             conn.close()
 
     @contextlib.contextmanager
-    def reports(self) -> Iterator[sqlite3.Connection]:
-        """The event database's reports (written by the proxy) with this database's labels."""
-        conn = reports.connect(self.s.events_db, self.s.state_db)
+    def reports(self) -> Iterator[Any]:
+        """The event database's reports (written by the proxy) with this database's labels;
+        (qinglang_store) both in PostgreSQL."""
+        if self.store is not None:
+            from .pgstore import open_db
+
+            conn: Any = open_db(self.store)
+        else:
+            conn = reports.connect(self.s.events_db, self.s.state_db)
         try:
             yield conn
         finally:
             conn.close()
+
+    @contextlib.contextmanager
+    def rollups(self) -> Iterator[Any]:
+        """The overview's roll-ups, brought up to date: in this database, or
+        (qinglang_store) in PostgreSQL beside the events."""
+        if self.store is None:
+            self.rollup.catch_up()
+            with self.db() as conn:
+                yield conn
+            return
+        from .pgstore import PgRollup, open_db
+
+        if self._pg_rollup is None or self._pg_rollup.url != self.store:
+            self._pg_rollup = PgRollup(self.store, self.s.tz)
+        pg = open_db(self.store)
+        try:
+            self._pg_rollup.catch_up(pg)
+            yield pg
+        finally:
+            pg.close()
 
     @contextlib.contextmanager
     def events(self) -> Iterator[Any]:
@@ -422,10 +450,10 @@ async def overview(request: Request, user: str) -> Response:
     now = dash.now()
 
     def work() -> dict[str, Any]:
-        dash.rollup.catch_up()
         cfg = dash.config.get()
+        with dash.rollups() as rconn:
+            ov = stats.overview(rconn, period, now, dash.s.tz)
         with dash.db() as conn:
-            ov = stats.overview(conn, period, now, dash.s.tz)
             live = overrides.live(conn, dash.key, now)
             open_asks = asks.open_count(conn)
         extra: dict[str, int] = {}
@@ -492,11 +520,10 @@ async def events_page(request: Request, user: str) -> Response:
     now = dash.now()
 
     def work() -> dict[str, Any]:
-        dash.rollup.catch_up()
         with dash.events() as conn:
             page = eventlog.query(conn, f) if conn is not None else eventlog.Page()
         first = date.fromordinal(stats.day_function(dash.s.tz)(now)) - timedelta(days=40)
-        with dash.db() as conn2:
+        with dash.rollups() as conn2:
             menus = {
                 col: [
                     r[0]
