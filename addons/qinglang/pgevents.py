@@ -5,6 +5,9 @@ only puts the event on a bounded queue and a background thread writes batches, s
 path never slows a response. When the database is down the thread keeps the events it could
 not write (at most ``max_pending``) and tries again every ``retry_seconds``; past that, and
 once the queue is full, events are dropped and counted in a warning: filtering goes on.
+
+The schema also holds the report entry's ``reports`` table (reportentry.py), and ``Db``
+lets the dashboard's SQLite code (the overview's roll-ups, the reports page) run here.
 """
 
 from __future__ import annotations

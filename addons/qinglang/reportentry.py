@@ -2,10 +2,11 @@
 
 The risk notice on a masked page and the block page of a doxxing page link here
 (``risknotice.report_link``). A report is recorded in a ``reports`` table in the event
-database (beside the ``events`` table), and the child gets a thank-you page in both
-languages. No upstream is ever contacted for this host, the way mitmproxy answers
-``mitm.it`` itself. Load this addon before ``Qinglang`` so that rules that stop requests
-(time limits, allow-only profiles) never stop a report.
+database (beside the ``events`` table; with ``qinglang_store``, in PostgreSQL, so a school's
+workers share one table), and the child gets a thank-you page in both languages. No
+upstream is ever contacted for this host, the way mitmproxy answers ``mitm.it`` itself.
+Load this addon before ``Qinglang`` so that rules that stop requests (time limits,
+allow-only profiles) never stop a report.
 
 What is kept: the page's address without its query or fragment, the kind (``harmful`` or
 ``pii``), the time, the device's address, its proxy log-in and profile, and the event id

@@ -298,3 +298,16 @@ def test_reports_in_postgresql(
     with psycopg.connect(pg_db) as conn:
         (user,) = conn.execute('SELECT "user" FROM reports WHERE id = 1').fetchone()
     assert user == "pupil7"
+
+
+def test_postgresql_down_is_said_on_the_page(
+    services: Any, make_client: Callable[..., TestClient]
+) -> None:
+    c = make_client()
+    dead = f"postgresql://qinglang:hunter2pg@127.0.0.1:{services.free_port()}/qinglang"
+    c.app.state.dash.store = pgevents.store_url(dead)  # type: ignore[attr-defined]
+    for path in ("/", "/reports", "/events"):
+        r = c.get(path)
+        assert r.status_code == 503, path
+        assert "cannot be reached" in r.text and "qinglang:***@127.0.0.1" in r.text
+        assert "hunter2pg" not in r.text

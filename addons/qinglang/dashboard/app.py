@@ -111,6 +111,14 @@ class ConfigCache:
         return self.config
 
 
+class StoreUnavailable(Exception):
+    """PostgreSQL (qinglang_store) does not answer: a page says so (``store_down``)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where  # the URL without its password
+
+
 class Dash:
     """What the routes share."""
 
@@ -159,13 +167,29 @@ class Dash:
         if self.store is not None:
             from .pgstore import open_db
 
-            conn: Any = open_db(self.store)
-        else:
-            conn = reports.connect(self.s.events_db, self.s.state_db)
+            with self._pg(open_db) as pg:
+                yield pg
+            return
+        conn = reports.connect(self.s.events_db, self.s.state_db)
         try:
             yield conn
         finally:
             conn.close()
+
+    @contextlib.contextmanager
+    def _pg(self, opener: Callable[[ServerURL], Any]) -> Iterator[Any]:
+        """A connection to qinglang_store; StoreUnavailable when it is down."""
+        import psycopg
+
+        assert self.store is not None
+        try:
+            conn = opener(self.store)
+            try:
+                yield conn
+            finally:
+                conn.close()
+        except psycopg.OperationalError:
+            raise StoreUnavailable(str(self.store)) from None
 
     @contextlib.contextmanager
     def rollups(self) -> Iterator[Any]:
@@ -180,12 +204,9 @@ class Dash:
 
         if self._pg_rollup is None or self._pg_rollup.url != self.store:
             self._pg_rollup = PgRollup(self.store, self.s.tz)
-        pg = open_db(self.store)
-        try:
+        with self._pg(open_db) as pg:
             self._pg_rollup.catch_up(pg)
             yield pg
-        finally:
-            pg.close()
 
     @contextlib.contextmanager
     def events(self) -> Iterator[Any]:
@@ -193,11 +214,8 @@ class Dash:
         if self.store is not None:
             from ..pgevents import ReadOnlyEvents
 
-            pg = ReadOnlyEvents(self.store)
-            try:
+            with self._pg(ReadOnlyEvents) as pg:
                 yield pg
-            finally:
-                pg.close()
             return
         if not self.s.events_db.exists():
             yield None
@@ -436,6 +454,12 @@ async def signout(request: Request) -> Response:
     if form is not None:
         request.session.clear()
     return RedirectResponse("/signin", status_code=303)
+
+
+async def store_down(request: Request, exc: Exception) -> Response:
+    where = exc.where if isinstance(exc, StoreUnavailable) else ""
+    t = translator(_lang(request))
+    return await render(request, "message.html", {"message": t("err.store", where=where)}, 503)
 
 
 # --- overview ------------------------------------------------------------------------------
@@ -1045,6 +1069,7 @@ def create_app(settings: Settings) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
+        exception_handlers={StoreUnavailable: store_down},
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(AccessGate, dash=dash),

@@ -6,6 +6,8 @@ Counting a month of a million events straight from ``events`` took about 9 s her
 and category, per day and host, so the overview sums a few thousand rows instead. New
 events are folded in by rowid (the event log only appends), in chunks, each in one
 ``BEGIN IMMEDIATE`` transaction so two dashboard workers never count a row twice.
+With the events in PostgreSQL (``qinglang_store``) the same tables and statements are
+kept there (``pgstore.py``); ``Dialect`` holds what differs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import Any
 
 from . import db as dbmod
 
@@ -203,8 +206,9 @@ def day_range(period: str, now: float, tz: tzinfo | None) -> tuple[date, date]:
     return today - timedelta(days=PERIODS[period] - 1), today
 
 
-def overview(conn: sqlite3.Connection, period: str, now: float, tz: tzinfo | None) -> Overview:
-    """The overview for ``today``, ``7d`` or ``30d`` from the roll-ups (catch up first)."""
+def overview(conn: Any, period: str, now: float, tz: tzinfo | None) -> Overview:
+    """The overview for ``today``, ``7d`` or ``30d`` from the roll-ups (catch up first): in
+    SQLite, or in PostgreSQL through ``pgevents.Db``."""
     first, last = day_range(period, now, tz)
     a, b = first.toordinal(), last.toordinal()
     ov = Overview(period, first, last)
