@@ -77,6 +77,13 @@ _INSERT = (
     f"INSERT INTO events ({_COLS}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
     " ON CONFLICT (id) DO NOTHING"
 )
+# Taken (shared) by every batch of events before its rows get their seq, and held until it
+# commits: the dashboard takes it alone for a moment (pgstore.py) to know that every seq
+# handed out so far is committed. An advisory lock, not a table lock, so that neither a
+# long prune nor autovacuum is in the way.
+_WRITING_KEY = "hashtext('qinglang.events.writing')"
+WRITING = f"SELECT pg_advisory_xact_lock_shared({_WRITING_KEY})"
+ALL_WRITTEN = f"SELECT pg_advisory_xact_lock({_WRITING_KEY})"  # waits for every WRITING
 CONNECT_TIMEOUT = 3  # seconds: a dead server must not hold the writer for long
 _WARN_EVERY = 60.0
 
@@ -286,6 +293,7 @@ class PgEventStore(EventStore):
             items = [self._pending[i] for i in range(min(self.batch, len(self._pending)))]
             try:
                 with self._conn.transaction(), self._conn.cursor() as cur:
+                    cur.execute(WRITING)
                     cur.executemany(_INSERT, [e.row() for e in items])
             except psycopg.OperationalError as e:
                 # The connection is gone: keep the batch and try again later.

@@ -231,8 +231,10 @@ def test_a_row_committed_late_is_not_missed(pg_db: str) -> None:
     insert = f"INSERT INTO events ({cols}) VALUES ({values})"
     a = psycopg.connect(pg_db)
     try:
+        a.execute(pgevents.WRITING)  # as a worker's batch does
         a.execute(insert, Event("10.0.0.1", "child", "a.example", "/", "block", ts=NOW).row())
         with psycopg.connect(pg_db) as b:
+            b.execute(pgevents.WRITING)
             b.execute(insert, Event("10.0.0.2", "child", "b.example", "/", "block", ts=NOW).row())
         commit = threading.Timer(0.3, a.commit)
         commit.start()

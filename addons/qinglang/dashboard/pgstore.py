@@ -8,10 +8,11 @@ What differs from SQLite, and only here: the events have no rowid, so ``seq`` (a
 column) orders them as written; a day is found from the start of each local day
 (``stats.day_starts``) with ``width_bucket`` instead of a Python function; and since
 several workers insert at once, a row with a lower ``seq`` can commit after one with a
-higher ``seq``. So the roll-up first waits, holding ``LOCK TABLE events IN SHARE MODE``
-for a moment, until every insert under way has committed, and folds only up to the
-highest ``seq`` it saw then. Dashboards fold in turn (an advisory lock, as SQLite's
-``BEGIN IMMEDIATE``) and never count a row twice.
+higher ``seq``. Every batch of events holds an advisory lock in shared mode
+(``pgevents.WRITING``) from before its rows get their ``seq`` until it commits; the
+roll-up takes that lock alone for a moment, so every batch under way has committed, and
+folds only up to the highest ``seq`` it saw then. Dashboards fold in turn (another
+advisory lock, as SQLite's ``BEGIN IMMEDIATE``) and never count a row twice.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ POSTGRESQL = stats.Dialect(
     categories="e.categories::json",
 )
 _FOLD = stats.fold_sql(POSTGRESQL)
-BARRIER_TIMEOUT = "2s"  # a long prune can hold the table: show the last numbers meanwhile
+BARRIER_TIMEOUT = "2s"  # a stuck writer: show the last numbers meanwhile
 
 
 def open_db(url: ServerURL) -> pgevents.Db:
@@ -109,10 +110,10 @@ class PgRollup:
         try:
             with db:
                 db.execute(f"SET LOCAL lock_timeout = '{BARRIER_TIMEOUT}'")
-                db.execute("LOCK TABLE events IN SHARE MODE")
+                db.execute(pgevents.ALL_WRITTEN)
                 (top,) = db.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
         except psycopg.errors.LockNotAvailable:
-            log.info("qinglang: the event table is busy; the overview shows the last counts")
+            log.info("qinglang: events are being written; the overview shows the last counts")
             return None
         return int(top)
 
