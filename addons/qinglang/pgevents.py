@@ -5,6 +5,9 @@ only puts the event on a bounded queue and a background thread writes batches, s
 path never slows a response. When the database is down the thread keeps the events it could
 not write (at most ``max_pending``) and tries again every ``retry_seconds``; past that, and
 once the queue is full, events are dropped and counted in a warning: filtering goes on.
+
+The schema also holds the report entry's ``reports`` table (reportentry.py), and ``Db``
+lets the dashboard's SQLite code (the overview's roll-ups, the reports page) run here.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from .events import _COLUMNS, Event, EventStore
 log = logging.getLogger(__name__)
 
 _COLS = ", ".join(f'"{c}"' for c in _COLUMNS)  # "user" is a reserved word in PostgreSQL
-_SCHEMA = """
+SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
     ts DOUBLE PRECISION NOT NULL,
@@ -41,11 +44,46 @@ CREATE TABLE IF NOT EXISTS events (
     detail TEXT
 );
 CREATE INDEX IF NOT EXISTS events_ts ON events (ts);
+-- seq: PostgreSQL's stand-in for SQLite's rowid, the order rows were written in, by which
+-- the dashboard's roll-ups fold new events (dashboard/pgstore.py). Added to a table made
+-- before it (filling it in rewrites the table once); a DO block, so that an existing column
+-- costs no table lock.
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema =
+                   current_schema() AND table_name = 'events' AND column_name = 'seq') THEN
+        ALTER TABLE events ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY;
+        CREATE UNIQUE INDEX events_seq ON events (seq);
+    END IF;
+END $$;
+-- The event list's client and host filters (dashboard/stats.py EVENT_INDEXES in SQLite).
+CREATE INDEX IF NOT EXISTS events_client_ts ON events (client, ts);
+CREATE INDEX IF NOT EXISTS events_host_ts ON events (host, ts);
+-- The report entry's reports (reportentry.py; the same columns as its SQLite table).
+CREATE TABLE IF NOT EXISTS reports (
+    id       BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    ts       DOUBLE PRECISION NOT NULL,
+    client   TEXT NOT NULL,
+    "user"   TEXT,
+    profile  TEXT,
+    kind     TEXT NOT NULL,
+    url      TEXT NOT NULL,
+    host     TEXT NOT NULL,
+    event_id TEXT
+);
+CREATE INDEX IF NOT EXISTS reports_ts ON reports (ts);
+CREATE INDEX IF NOT EXISTS reports_client_ts ON reports (client, ts);
 """
 _INSERT = (
     f"INSERT INTO events ({_COLS}) VALUES ({', '.join(['%s'] * len(_COLUMNS))})"
     " ON CONFLICT (id) DO NOTHING"
 )
+# Taken (shared) by every batch of events before its rows get their seq, and held until it
+# commits: the dashboard takes it alone for a moment (pgstore.py) to know that every seq
+# handed out so far is committed. An advisory lock, not a table lock, so that neither a
+# long prune nor autovacuum is in the way.
+_WRITING_KEY = "hashtext('qinglang.events.writing')"
+WRITING = f"SELECT pg_advisory_xact_lock_shared({_WRITING_KEY})"
+ALL_WRITTEN = f"SELECT pg_advisory_xact_lock({_WRITING_KEY})"  # waits for every WRITING
 CONNECT_TIMEOUT = 3  # seconds: a dead server must not hold the writer for long
 _WARN_EVERY = 60.0
 
@@ -54,18 +92,91 @@ def store_url(url: str) -> ServerURL:
     return parse(url, STORE_SCHEMES, "qinglang_store")
 
 
-def connect(url: ServerURL) -> psycopg.Connection[Any]:
-    """A connection with the events table in place. Two workers starting together could
-    both try to create it: a transaction-scoped advisory lock puts them in turn."""
-    conn = psycopg.connect(url.url, connect_timeout=CONNECT_TIMEOUT, application_name="qinglang")
+def connect(url: ServerURL, schema: str = SCHEMA, **kw: Any) -> psycopg.Connection[Any]:
+    """A connection with the events and reports tables (or ``schema``) in place. Two
+    workers starting together could both try to create them: a transaction-scoped advisory
+    lock puts them in turn."""
+    conn = psycopg.connect(
+        url.url, connect_timeout=CONNECT_TIMEOUT, application_name="qinglang", **kw
+    )
     try:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('qinglang.events.schema'))")
-            conn.execute(_SCHEMA)
+            conn.execute(schema)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def pg_sql(sql: str) -> str:
+    """SQL written for the SQLite modules, for PostgreSQL: ``?`` placeholders become ``%s``
+    (their SQL has no other ``?`` and no ``%``), ``instr`` becomes ``strpos``."""
+    return sql.replace("instr(", "strpos(").replace("?", "%s")
+
+
+class Row(tuple[Any, ...]):
+    """A row that reads like ``sqlite3.Row``: by position, by column name, ``dict(row)``."""
+
+    names: tuple[str, ...] = ()
+
+    def keys(self) -> list[str]:
+        return list(self.names)
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self.names.index(key))
+        return tuple.__getitem__(self, key)
+
+
+def _row_factory(cursor: Any) -> Any:
+    names = tuple(d.name for d in cursor.description or ())
+    cls = type("Row", (Row,), {"names": names})
+    return cls
+
+
+class Db:
+    """PostgreSQL behind the interface the dashboard's SQLite code uses: ``execute`` takes
+    its SQL (``pg_sql``), rows are ``Row``, and ``with db:`` is one transaction (as with
+    ``sqlite3``; it does not close the connection as psycopg's own ``with`` does)."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+        self._tx: list[Any] = []
+
+    def execute(self, sql: str, args: Any = ()) -> Any:
+        return self.conn.execute(pg_sql(sql), tuple(args))  # type: ignore[arg-type]
+
+    def __enter__(self) -> Db:
+        tx = self.conn.transaction()
+        tx.__enter__()
+        self._tx.append(tx)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._tx.pop().__exit__(*exc)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+_READY: set[tuple[str, str]] = set()
+
+
+def open_db(url: ServerURL, schema: str = SCHEMA) -> Db:
+    """A ``Db`` (autocommit outside ``with``) for the report entry and the dashboard; the
+    tables are made on the first call in this process, not on every one (creating an index
+    that exists still locks its table against writes for a moment)."""
+    key = (url.url, schema)
+    if key in _READY:
+        conn = psycopg.connect(
+            url.url, connect_timeout=CONNECT_TIMEOUT, application_name="qinglang",
+            autocommit=True, row_factory=_row_factory,
+        )  # fmt: skip
+    else:
+        conn = connect(url, schema, autocommit=True, row_factory=_row_factory)
+        _READY.add(key)
+    return Db(conn)
 
 
 def _decode(row: dict[str, Any]) -> dict[str, Any]:
@@ -182,6 +293,7 @@ class PgEventStore(EventStore):
             items = [self._pending[i] for i in range(min(self.batch, len(self._pending)))]
             try:
                 with self._conn.transaction(), self._conn.cursor() as cur:
+                    cur.execute(WRITING)
                     cur.executemany(_INSERT, [e.row() for e in items])
             except psycopg.OperationalError as e:
                 # The connection is gone: keep the batch and try again later.
@@ -226,8 +338,7 @@ class ReadOnlyEvents:
         self._conn.read_only = True
 
     def execute(self, sql: str, args: Any = ()) -> psycopg.Cursor[dict[str, Any]]:
-        sql = sql.replace("instr(", "strpos(").replace("?", "%s")
-        return self._conn.execute(sql, tuple(args))  # type: ignore[arg-type]
+        return self._conn.execute(pg_sql(sql), tuple(args))  # type: ignore[arg-type]
 
     def close(self) -> None:
         self._conn.close()

@@ -2,10 +2,11 @@
 
 The risk notice on a masked page and the block page of a doxxing page link here
 (``risknotice.report_link``). A report is recorded in a ``reports`` table in the event
-database (beside the ``events`` table), and the child gets a thank-you page in both
-languages. No upstream is ever contacted for this host, the way mitmproxy answers
-``mitm.it`` itself. Load this addon before ``Qinglang`` so that rules that stop requests
-(time limits, allow-only profiles) never stop a report.
+database (beside the ``events`` table; with ``qinglang_store``, in PostgreSQL, so a school's
+workers share one table), and the child gets a thank-you page in both languages. No
+upstream is ever contacted for this host, the way mitmproxy answers ``mitm.it`` itself.
+Load this addon before ``Qinglang`` so that rules that stop requests (time limits,
+allow-only profiles) never stop a report.
 
 What is kept: the page's address without its query or fragment, the kind (``harmful`` or
 ``pii``), the time, the device's address, its proxy log-in and profile, and the event id
@@ -24,14 +25,17 @@ import time
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from mitmproxy import ctx, http
 
 from . import blockpage
+from .backends import ServerURL
 from .clients import listener_port, peer_ip, proxy_user
 from .proxyaddon import Qinglang, running_qinglang
 from .risknotice import REPORT_HOST, REPORT_KINDS, REPORT_PATH
+from .scaleout import store_option
 
 log = logging.getLogger(__name__)
 
@@ -100,39 +104,73 @@ def connect(path: str | Path) -> sqlite3.Connection:
     return db
 
 
-def add_report(path: str | Path, report: Report) -> bool:
-    """Record a report; False when it repeats a recent one or the device is over its
-    hourly limit (the child is thanked either way)."""
-    db = connect(path)
+# Shared by both stores: PostgreSQL takes them through pgevents.pg_sql.
+_REPEAT = "SELECT COUNT(*) FROM reports WHERE client = ? AND kind = ? AND url = ? AND ts > ?"
+_RECENT = "SELECT COUNT(*) FROM reports WHERE client = ? AND ts > ?"
+_INSERT = (
+    'INSERT INTO reports (ts, client, "user", profile, kind, url, host, event_id) '
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _add(db: Any, report: Report) -> bool:
+    """The checks and the insert, inside the caller's transaction."""
+    (repeat,) = db.execute(
+        _REPEAT, (report.client, report.kind, report.url, report.ts - REPEAT_SECONDS)
+    ).fetchone()
+    (recent,) = db.execute(_RECENT, (report.client, report.ts - 3600.0)).fetchone()
+    if repeat or recent >= MAX_PER_HOUR:
+        return False
+    db.execute(
+        _INSERT,
+        (
+            report.ts,
+            report.client,
+            report.user,
+            report.profile,
+            report.kind,
+            report.url,
+            report.host,
+            report.event_id,
+        ),
+    )
+    return True
+
+
+def add_report(where: str | Path | ServerURL, report: Report) -> bool:
+    """Record a report in the SQLite event database, or (scale-out) in PostgreSQL; False
+    when it repeats a recent one or the device is over its hourly limit (the child is
+    thanked either way). A PostgreSQL error is raised as ``OSError`` without the password."""
+    if isinstance(where, ServerURL):
+        return _add_pg(where, report)
+    db = connect(where)
     try:
         with db:
-            (repeat,) = db.execute(
-                "SELECT COUNT(*) FROM reports WHERE client = ? AND kind = ? AND url = ? AND ts > ?",
-                (report.client, report.kind, report.url, report.ts - REPEAT_SECONDS),
-            ).fetchone()
-            (recent,) = db.execute(
-                "SELECT COUNT(*) FROM reports WHERE client = ? AND ts > ?",
-                (report.client, report.ts - 3600.0),
-            ).fetchone()
-            if repeat or recent >= MAX_PER_HOUR:
-                return False
-            db.execute(
-                "INSERT INTO reports (ts, client, user, profile, kind, url, host, event_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    report.ts,
-                    report.client,
-                    report.user,
-                    report.profile,
-                    report.kind,
-                    report.url,
-                    report.host,
-                    report.event_id,
-                ),
-            )
-            return True
+            return _add(db, report)
     finally:
         db.close()
+
+
+def _add_pg(url: ServerURL, report: Report) -> bool:
+    import psycopg
+
+    from . import pgevents
+
+    try:
+        db = pgevents.open_db(url)
+        try:
+            with db:
+                # Workers take reports side by side: one device's reports in turn, so that
+                # two workers cannot both let a repeat or a 31st report of the hour in.
+                db.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext('qinglang.reports'), hashtext(?))",
+                    (report.client,),
+                )
+                return _add(db, report)
+        finally:
+            db.close()
+    except psycopg.Error as e:
+        raise OSError(url.scrub(str(e))) from None
 
 
 _TEXT = {
@@ -199,13 +237,21 @@ def render_page(outcome: str, lang: str, url: str | None = None) -> str:
     )
 
 
-def report_db(main: Qinglang) -> Path | None:
-    """The event database: reports are kept beside the events (also when the event log
-    is switched off, since a report is something the child chose to send)."""
-    if main.events is not None:
-        return main.events.path
+def report_db(main: Qinglang) -> Path | ServerURL | None:
+    """Where reports go: beside the events (also when the event log is switched off, since
+    a report is something the child chose to send), so in PostgreSQL with ``qinglang_store``."""
+    events = main.events
+    if events is not None:
+        url = getattr(events, "url", None)  # pgevents.PgEventStore
+        return url if isinstance(url, ServerURL) else events.path
     if main.live is None:
         return None
+    try:
+        url = store_option()
+    except ValueError:
+        url = None  # the proxy addon has reported the bad option
+    if url is not None:
+        return url
     db = main.live.config.events.db
     if db:
         return Path(db).expanduser()
@@ -225,8 +271,8 @@ class ReportEntry:
         # The table exists from the start, so that the dashboard can list no reports.
         main = self._qinglang()
         db = report_db(main) if main is not None else None
-        if db is None:
-            return
+        if db is None or isinstance(db, ServerURL):
+            return  # PostgreSQL: made on the first report, or by the dashboard
         try:
             connect(db).close()
         except (sqlite3.Error, OSError) as e:

@@ -18,21 +18,28 @@ import http.client
 import io
 import json
 import os
+import re
 import signal
 import tarfile
 import textwrap
 import threading
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import psycopg
 import pytest
 
 from qinglang import pgevents
+from qinglang.dashboard import accounts, db
+from qinglang.dashboard.app import create_app
+from qinglang.dashboard.settings import Settings
+from qinglang.risknotice import REPORT_HOST
 
 from .conftest import LISTS, Proxy
 from .youth_support import API, ROUTE, UPSTREAM_PAGE, ZH, RecordingUpstream, TestClock
@@ -280,6 +287,56 @@ def test_http_mode_haproxy_passes_on_the_device_address(school: School) -> None:
             break
         time.sleep(0.2)
     assert sorted(r[0] for r in rows) == ["127.0.0.1"] * 4  # the device, never 127.0.0.9
+
+
+def test_a_report_through_the_balancer_is_on_the_dashboards_reports_page(
+    school: School, tmp_path: Path
+) -> None:
+    """A pupil reports a page through HAProxy (whichever worker takes it, the report is in
+    PostgreSQL), and the dashboard's reports page, reading PostgreSQL, lists it."""
+    tag = str(time.time_ns())
+    page_url = f"http://www.example.test/homework-{tag}"
+    query = urlencode({"url": f"{page_url}?q=private", "kind": "harmful"})
+    auth = base64.b64encode(f"reporter-{tag}:pw".encode()).decode()
+    conn = http.client.HTTPConnection("127.0.0.1", school.haproxy.port, timeout=20)
+    try:
+        conn.request("GET", f"http://{REPORT_HOST}/report?{query}",
+                     headers={"Host": REPORT_HOST, "Proxy-Authorization": f"Basic {auth}",
+                              "Accept-Language": "en", "Connection": "close"})  # fmt: skip
+        resp = conn.getresponse()
+        thanks = resp.read().decode()
+    finally:
+        conn.close()
+    assert resp.status == 200 and "Thank you for your report" in thanks
+    with psycopg.connect(school.pg.url) as c:
+        rows = c.execute(
+            'SELECT "user", profile, kind FROM reports WHERE url = %s', (page_url,)
+        ).fetchall()
+    assert rows == [(f"reporter-{tag}", "child", "harmful")]  # the query string is not kept
+
+    settings = Settings(
+        config_path=None,
+        events_db=tmp_path / "events.sqlite",
+        state_db=tmp_path / "dashboard.sqlite",
+        secret_key_file=tmp_path / "dashboard.key",
+    )
+    state = db.connect(settings.state_db)
+    accounts.set_password(state, "teacher", "correct horse battery")
+    state.close()
+    app = create_app(settings)
+    app.state.dash.store = pgevents.store_url(school.pg.url)  # as DashboardAddon sets it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+    with TestClient(app, client=("127.0.0.1", 40000), headers={"accept-language": "en"}) as web:
+        form = web.get("/signin").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        web.post("/signin", data={"csrf": csrf, "user": "teacher",
+                                  "password": "correct horse battery"})  # fmt: skip
+        page = web.get("/reports").text
+    assert page_url in page and "harmful" in page.lower()
+    assert "private" not in page
+    assert not settings.events_db.exists()
 
 
 def test_a_killed_worker_loses_only_its_in_flight_requests(school: School) -> None:

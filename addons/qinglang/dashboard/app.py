@@ -111,6 +111,14 @@ class ConfigCache:
         return self.config
 
 
+class StoreUnavailable(Exception):
+    """PostgreSQL (qinglang_store) does not answer: a page says so (``store_down``)."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where  # the URL without its password
+
+
 class Dash:
     """What the routes share."""
 
@@ -133,8 +141,10 @@ class Dash:
         self.env.filters["when"] = self.when
         # qinglang_state (scale-out): grants and revocations also go to every worker.
         self.shared: ServerURL | None = None
-        # qinglang_store (scale-out): the event list and an event's page read PostgreSQL.
+        # qinglang_store (scale-out): the event list, an event's page, the overview's
+        # roll-ups and the reports are in PostgreSQL.
         self.store: ServerURL | None = None
+        self._pg_rollup: Any = None  # pgstore.PgRollup for self.store
 
     def share(self, o: overrides.Override, *, revoked: bool = False) -> None:
         if self.shared is not None:
@@ -151,8 +161,15 @@ class Dash:
             conn.close()
 
     @contextlib.contextmanager
-    def reports(self) -> Iterator[sqlite3.Connection]:
-        """The event database's reports (written by the proxy) with this database's labels."""
+    def reports(self) -> Iterator[Any]:
+        """The event database's reports (written by the proxy) with this database's labels;
+        (qinglang_store) both in PostgreSQL."""
+        if self.store is not None:
+            from .pgstore import open_db
+
+            with self._pg(open_db) as pg:
+                yield pg
+            return
         conn = reports.connect(self.s.events_db, self.s.state_db)
         try:
             yield conn
@@ -160,16 +177,45 @@ class Dash:
             conn.close()
 
     @contextlib.contextmanager
+    def _pg(self, opener: Callable[[ServerURL], Any]) -> Iterator[Any]:
+        """A connection to qinglang_store; StoreUnavailable when it is down."""
+        import psycopg
+
+        assert self.store is not None
+        try:
+            conn = opener(self.store)
+            try:
+                yield conn
+            finally:
+                conn.close()
+        except psycopg.OperationalError:
+            raise StoreUnavailable(str(self.store)) from None
+
+    @contextlib.contextmanager
+    def rollups(self) -> Iterator[Any]:
+        """The overview's roll-ups, brought up to date: in this database, or
+        (qinglang_store) in PostgreSQL beside the events."""
+        if self.store is None:
+            self.rollup.catch_up()
+            with self.db() as conn:
+                yield conn
+            return
+        from .pgstore import PgRollup, open_db
+
+        if self._pg_rollup is None or self._pg_rollup.url != self.store:
+            self._pg_rollup = PgRollup(self.store, self.s.tz)
+        with self._pg(open_db) as pg:
+            self._pg_rollup.catch_up(pg)
+            yield pg
+
+    @contextlib.contextmanager
     def events(self) -> Iterator[Any]:
         """The event log: the SQLite file, or (qinglang_store) PostgreSQL; None: none yet."""
         if self.store is not None:
             from ..pgevents import ReadOnlyEvents
 
-            pg = ReadOnlyEvents(self.store)
-            try:
+            with self._pg(ReadOnlyEvents) as pg:
                 yield pg
-            finally:
-                pg.close()
             return
         if not self.s.events_db.exists():
             yield None
@@ -410,6 +456,12 @@ async def signout(request: Request) -> Response:
     return RedirectResponse("/signin", status_code=303)
 
 
+async def store_down(request: Request, exc: Exception) -> Response:
+    where = exc.where if isinstance(exc, StoreUnavailable) else ""
+    t = translator(_lang(request))
+    return await render(request, "message.html", {"message": t("err.store", where=where)}, 503)
+
+
 # --- overview ------------------------------------------------------------------------------
 
 
@@ -422,10 +474,10 @@ async def overview(request: Request, user: str) -> Response:
     now = dash.now()
 
     def work() -> dict[str, Any]:
-        dash.rollup.catch_up()
         cfg = dash.config.get()
+        with dash.rollups() as rconn:
+            ov = stats.overview(rconn, period, now, dash.s.tz)
         with dash.db() as conn:
-            ov = stats.overview(conn, period, now, dash.s.tz)
             live = overrides.live(conn, dash.key, now)
             open_asks = asks.open_count(conn)
         extra: dict[str, int] = {}
@@ -492,11 +544,10 @@ async def events_page(request: Request, user: str) -> Response:
     now = dash.now()
 
     def work() -> dict[str, Any]:
-        dash.rollup.catch_up()
         with dash.events() as conn:
             page = eventlog.query(conn, f) if conn is not None else eventlog.Page()
         first = date.fromordinal(stats.day_function(dash.s.tz)(now)) - timedelta(days=40)
-        with dash.db() as conn2:
+        with dash.rollups() as conn2:
             menus = {
                 col: [
                     r[0]
@@ -1018,6 +1069,7 @@ def create_app(settings: Settings) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
+        exception_handlers={StoreUnavailable: store_down},
         middleware=[
             Middleware(SecurityHeaders),
             Middleware(AccessGate, dash=dash),

@@ -192,6 +192,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "cl.default": ("默认档案", "Default profile"),
     "rep.title": ("举报", "Reports"),
     "rep.none": ("没有待处理的举报。", "No open reports."),
+    "err.store": (
+        "暂时连不上事件数据库 {where}，请稍后再试。",
+        "The event store {where} cannot be reached just now. Try again later.",
+    ),
     "rep.kind.mistake": ("误拦截", "blocked by mistake"),
     "rep.kind.harmful": ("有害内容", "harmful"),
     "rep.kind.pii": ("公开个人信息", "exposes personal information"),

@@ -5,7 +5,9 @@ maintainer and exported as a labelled corpus that ``qinglang lists test`` reads.
 The proxy's report entry (``reportentry.py``) records them in the ``reports`` table of
 the event database; the dashboard reads that table and keeps a maintainer's labels
 (status: open, exported, dismissed; a category) in its own database, so each file has
-one writer.
+one writer. With the events in PostgreSQL (a school's workers, ``qinglang_store``) the
+reports and the labels are both there (``pgstore.py``), so every dashboard of the school
+shows the same queue; these functions take either connection (``pgevents.Db``).
 
 The event log keeps no page content, so the export fetches each reported address again
 (``fetch`` is given by the caller: the dashboard's uses plain HTTP(S) with a size cap)
@@ -46,24 +48,35 @@ def connect(events_db: str | Path, state_db: str | Path) -> sqlite3.Connection:
     return conn
 
 
-def _has_events(conn: sqlite3.Connection) -> bool:
+# Where the two stores differ (the rest of the SQL is the same): in SQLite the labels are in
+# the dashboard's file, attached as ``dash``; in PostgreSQL (pgstore.py) they are beside the
+# reports and the events table is always there.
+
+
+def _labels(conn: Any) -> str:
+    return "dash.report_labels" if isinstance(conn, sqlite3.Connection) else "report_labels"
+
+
+def _has_events(conn: Any) -> bool:
+    if not isinstance(conn, sqlite3.Connection):
+        return True
     row = conn.execute(
         "SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'events'"
     ).fetchone()
     return row is not None
 
 
-def queue(conn: sqlite3.Connection, status: str = "open", limit: int = 200) -> list[dict[str, Any]]:
+def queue(conn: Any, status: str = "open", limit: int = 200) -> list[dict[str, Any]]:
     """Reports with this status, newest first, with the decision and the terms of the
     event the block page named (joined from the event log)."""
     joined = _has_events(conn)
     rows = conn.execute(
-        "SELECT r.id, r.ts, r.client, r.user, r.profile, r.kind, r.url, r.host, r.event_id,"
+        'SELECT r.id, r.ts, r.client, r."user", r.profile, r.kind, r.url, r.host, r.event_id,'
         f" {_EVENT_COLUMNS if joined else _NO_EVENT_COLUMNS},"
         " coalesce(l.status, 'open') AS status, l.category AS label"
         " FROM reports r"
         + (" LEFT JOIN events e ON e.id = r.event_id" if joined else "")
-        + " LEFT JOIN dash.report_labels l ON l.report_id = r.id"
+        + f" LEFT JOIN {_labels(conn)} l ON l.report_id = r.id"
         " WHERE coalesce(l.status, 'open') = ? ORDER BY r.ts DESC, r.id DESC LIMIT ?",
         (status, limit),
     ).fetchall()
@@ -80,26 +93,26 @@ def queue(conn: sqlite3.Connection, status: str = "open", limit: int = 200) -> l
     return out
 
 
-def _label(conn: sqlite3.Connection, report_id: int, column: str, value: str | None) -> None:
+def _label(conn: Any, report_id: int, column: str, value: str | None) -> None:
     conn.execute(
-        f"INSERT INTO dash.report_labels (report_id, {column}) VALUES (?, ?)"
+        f"INSERT INTO {_labels(conn)} (report_id, {column}) VALUES (?, ?)"
         f" ON CONFLICT (report_id) DO UPDATE SET {column} = excluded.{column}",
         (report_id, value),
     )
 
 
-def set_category(conn: sqlite3.Connection, report_id: int, category: str | None) -> None:
+def set_category(conn: Any, report_id: int, category: str | None) -> None:
     if category and not _CATEGORY.match(category):
         raise ValueError("a category is lower-case letters, digits, - or _")
     with conn:
         _label(conn, report_id, "category", category or None)
 
 
-def dismiss(conn: sqlite3.Connection, report_id: int) -> bool:
+def dismiss(conn: Any, report_id: int) -> bool:
     with conn:
         row = conn.execute(
             "SELECT coalesce(l.status, 'open') FROM reports r"
-            " LEFT JOIN dash.report_labels l ON l.report_id = r.id WHERE r.id = ?",
+            f" LEFT JOIN {_labels(conn)} l ON l.report_id = r.id WHERE r.id = ?",
             (report_id,),
         ).fetchone()
         if row is None or row[0] != "open":
@@ -121,7 +134,7 @@ def _suffix(content_type: str | None, body: bytes) -> str:
     return _SUFFIX.get(kind_for(content_type, head), ".txt")
 
 
-def export(conn: sqlite3.Connection, dest: Path, fetch: Fetch) -> Exported:
+def export(conn: Any, dest: Path, fetch: Fetch) -> Exported:
     """Write the open reports as a labelled corpus under ``dest``; mark them exported."""
     result = Exported()
     manifest: list[dict[str, Any]] = []

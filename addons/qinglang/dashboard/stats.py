@@ -6,6 +6,8 @@ Counting a month of a million events straight from ``events`` took about 9 s her
 and category, per day and host, so the overview sums a few thousand rows instead. New
 events are folded in by rowid (the event log only appends), in chunks, each in one
 ``BEGIN IMMEDIATE`` transaction so two dashboard workers never count a row twice.
+With the events in PostgreSQL (``qinglang_store``) the same tables and statements are
+kept there (``pgstore.py``); ``Dialect`` holds what differs.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import Any
 
 from . import db as dbmod
 
@@ -58,20 +61,68 @@ def day_function(tz: tzinfo | None) -> Callable[[float], int]:
     return qday
 
 
+def day_starts(tz: tzinfo | None, first: int, last: int) -> list[float]:
+    """When each local day ``first`` .. ``last`` (ordinals) begins, as ``day_function``
+    counts days (by 15-minute bucket): PostgreSQL buckets its events by these instants
+    (pgstore.py), so both stores put every event on the same day."""
+    qday = day_function(tz)
+    out = []
+    for n in range(first, last + 1):
+        d = date.fromordinal(n)
+        guess = datetime(d.year, d.month, d.day, tzinfo=tz).timestamp()
+        b = int(guess) // _BUCKET * _BUCKET
+        while qday(b) >= n:
+            b -= _BUCKET
+        while qday(b) < n:
+            b += _BUCKET
+        out.append(float(b))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Dialect:
+    """What differs between the stores in the roll-up SQL (``fold_sql``): where the events
+    are, what orders them as written, a day from ``ts``, and the categories as JSON."""
+
+    events: str
+    order: str
+    day: str
+    categories: str
+
+
+SQLITE = Dialect(events="ev.events", order="rowid", day="qday(ts)", categories="e.categories")
+
 _FOLD = (
     "INSERT INTO rollup_actions (day, client, profile, action, n)"
-    " SELECT qday(ts), client, profile, action, COUNT(*) FROM ev.events"
-    " WHERE rowid > ? AND rowid <= ? GROUP BY 1, 2, 3, 4"
-    " ON CONFLICT (day, client, profile, action) DO UPDATE SET n = n + excluded.n",
+    " SELECT {day}, client, profile, action, COUNT(*) FROM {events}"
+    " WHERE {order} > ? AND {order} <= ? GROUP BY 1, 2, 3, 4"
+    " ON CONFLICT (day, client, profile, action) DO UPDATE SET n = rollup_actions.n + excluded.n",
     "INSERT INTO rollup_categories (day, category, action, n)"
-    " SELECT qday(e.ts), j.key, e.action, COUNT(*) FROM ev.events e, json_each(e.categories) j"
-    " WHERE e.rowid > ? AND e.rowid <= ? GROUP BY 1, 2, 3"
-    " ON CONFLICT (day, category, action) DO UPDATE SET n = n + excluded.n",
+    " SELECT {day}, j.key, e.action, COUNT(*) FROM {events} e, json_each({categories}) j"
+    " WHERE e.{order} > ? AND e.{order} <= ? GROUP BY 1, 2, 3"
+    " ON CONFLICT (day, category, action) DO UPDATE SET n = rollup_categories.n + excluded.n",
     "INSERT INTO rollup_hosts (day, host, action, n)"
-    " SELECT qday(ts), host, action, COUNT(*) FROM ev.events"
-    " WHERE rowid > ? AND rowid <= ? AND action IN ('block', 'mask') GROUP BY 1, 2, 3"
-    " ON CONFLICT (day, host, action) DO UPDATE SET n = n + excluded.n",
+    " SELECT {day}, host, action, COUNT(*) FROM {events}"
+    " WHERE {order} > ? AND {order} <= ? AND action IN ('block', 'mask') GROUP BY 1, 2, 3"
+    " ON CONFLICT (day, host, action) DO UPDATE SET n = rollup_hosts.n + excluded.n",
 )
+ROLLUP_TABLES = ("rollup_actions", "rollup_categories", "rollup_hosts")
+
+
+def fold_sql(dialect: Dialect) -> tuple[str, ...]:
+    """The statements that add the events in ``(order > ?, order <= ?]`` to the roll-ups."""
+    return tuple(
+        sql.format(
+            events=dialect.events,
+            order=dialect.order,
+            day=dialect.day,  # ``ts`` alone: json_each has no column of that name
+            categories=dialect.categories,
+        )
+        for sql in _FOLD
+    )
+
+
+_SQLITE_FOLD = fold_sql(SQLITE)
 
 
 class Rollup:
@@ -117,12 +168,12 @@ class Rollup:
                 last = int(row[0]) if row else 0
                 (top,) = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM ev.events").fetchone()
                 if top < last:  # a new event log: count from its start
-                    for t in ("rollup_actions", "rollup_categories", "rollup_hosts"):
+                    for t in ROLLUP_TABLES:
                         conn.execute(f"DELETE FROM {t}")
                     last = 0
                 upto = min(top, last + CHUNK)
                 if upto > last:
-                    for sql in _FOLD:
+                    for sql in _SQLITE_FOLD:
                         conn.execute(sql, (last, upto))
                     conn.execute(
                         "INSERT OR REPLACE INTO rollup_state (key, value) VALUES"
@@ -155,8 +206,9 @@ def day_range(period: str, now: float, tz: tzinfo | None) -> tuple[date, date]:
     return today - timedelta(days=PERIODS[period] - 1), today
 
 
-def overview(conn: sqlite3.Connection, period: str, now: float, tz: tzinfo | None) -> Overview:
-    """The overview for ``today``, ``7d`` or ``30d`` from the roll-ups (catch up first)."""
+def overview(conn: Any, period: str, now: float, tz: tzinfo | None) -> Overview:
+    """The overview for ``today``, ``7d`` or ``30d`` from the roll-ups (catch up first): in
+    SQLite, or in PostgreSQL through ``pgevents.Db``."""
     first, last = day_range(period, now, tz)
     a, b = first.toordinal(), last.toordinal()
     ov = Overview(period, first, last)
