@@ -354,6 +354,9 @@ def test_a_killed_worker_loses_only_its_in_flight_requests(school: School) -> No
         at_kill.update(in_flight=state["in_flight"], failed=state["failed"])
         assert school.a.proc is not None
         os.killpg(os.getpgid(school.a.proc.pid), signal.SIGKILL)
+        # SIGKILL lands a moment later: until the worker is gone (its port closed), a new
+        # request could still be accepted by it and lost without having been in flight.
+        school.a.proc.wait(timeout=30)
 
     def client() -> None:
         while True:
