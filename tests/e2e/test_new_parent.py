@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -47,8 +48,8 @@ class Machine:
         env = {k: v for k, v in os.environ.items() if k not in ("QINGLANG_HOME", "XDG_DATA_HOME")}
         return {**env, "HOME": str(self.home)}
 
-    def run(self) -> str:
-        """`qinglang run` with the ports (loopback only here); the log once it listens."""
+    def _start(self) -> subprocess.Popen[bytes]:
+        """`qinglang run` with the ports (loopback only here), nothing else."""
         self.log.write_bytes(b"")
         with self.log.open("wb") as f:
             self.proc = subprocess.Popen(
@@ -57,7 +58,15 @@ class Machine:
                 stdout=f, stderr=subprocess.STDOUT, start_new_session=True, env=self.env,
                 cwd=self.home,
             )  # fmt: skip
-        return _wait(self.proc, self.log)
+        return self.proc
+
+    def run(self) -> str:
+        """The log, once the proxy listens."""
+        return _wait(self._start(), self.log)
+
+    def run_until_exit(self) -> None:
+        """A start that is expected to give up by itself."""
+        self._start().wait(40)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -240,3 +249,22 @@ def test_a_new_parent_gets_a_childs_phone_filtered(
     assert f"{{name: mei-phone, profile: child, wireguard_port: {wg}}}" in config
     m.stop()
     assert m.proc is not None and m.proc.returncode == 0
+
+
+def test_taken_ports_say_how_to_choose_others(machine: Machine) -> None:
+    """8080 or 8081 already used by something else on the parent's machine."""
+    m = machine
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", m.dash))
+        taken.listen()
+        text = m.run()  # the proxy still filters; the log says how to move the dashboard
+        assert f"the dashboard cannot listen on 127.0.0.1:{m.dash}" in text
+        assert "qinglang run --set qinglang_dashboard=127.0.0.1:PORT" in text
+    m.stop()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", m.port))
+        taken.listen()
+        m.run_until_exit()
+    text = m.log.read_text("utf-8", "replace")
+    assert m.proc is not None and m.proc.returncode != 0
+    assert f"failed to listen on 127.0.0.1:{m.port}" in text and "address already in use" in text
