@@ -173,7 +173,7 @@ def test_a_new_parent_gets_a_childs_phone_filtered(
         # 4. The printed steps, in a second terminal, with the laptop's address.
         set_password, allow = printed
         out = m.type(f"{set_password} --password-stdin", stdin=f"{PASSWORD}\n")
-        assert "admin" in out
+        assert "dashboard account 'admin' created; sign in to the dashboard" in out
         m.type(allow.replace("<its address>", PARENT_LAPTOP))
         deadline = time.monotonic() + 15  # the running proxy picks the rule up by itself
         while (r := laptop.get(f"http://127.0.0.1:{m.dash}/")).status_code == 403:
