@@ -61,8 +61,13 @@ class Machine:
         return self.proc
 
     def run(self) -> str:
-        """The log, once the proxy listens."""
-        return _wait(self._start(), self.log)
+        """The log, once the proxy listens and has said how to get the CA (its last line)."""
+        text = _wait(self._start(), self.log)
+        deadline = time.monotonic() + 10
+        while "to install the CA certificate" not in text and time.monotonic() < deadline:
+            time.sleep(0.1)
+            text = self.log.read_text("utf-8", "replace")
+        return text
 
     def run_until_exit(self) -> None:
         """A start that is expected to give up by itself."""
