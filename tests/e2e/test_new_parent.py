@@ -195,6 +195,10 @@ def test_a_new_parent_gets_a_childs_phone_filtered(
     assert config_of is not None
     out = m.type(f"qinglang add-phone mei-phone --port {wg}")
     assert "Restart qinglang" in out
+    deadline = time.monotonic() + 15  # the running proxy notices the edit and says so too
+    while f"mei-phone (UDP {wg}): restart qinglang" not in m.log.read_text("utf-8", "replace"):
+        assert time.monotonic() < deadline, m.log.read_text("utf-8", "replace")[-3000:]
+        time.sleep(0.2)
     m.stop()
     banner = m.run()
     assert f"WireGuard server listening at 127.0.0.1:{wg}" in banner
