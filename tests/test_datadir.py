@@ -316,6 +316,7 @@ def test_add_phone_adds_a_wireguard_device_without_editing_a_file(
         (["x", "--profile", "adult"], "no profile 'adult'"),
         (["bad name"], "not a device name"),
         (["kid2", "--port", "51822"], "already another device's"),
+        (["kid2", "--port", "70000"], "not a UDP port"),
     ):
         assert main(["add-phone", *argv, "--config", cfg_path]) == 2
         err = capsys.readouterr().err

@@ -145,13 +145,12 @@ def cmd_add_phone(args: argparse.Namespace) -> int:
         port = args.port or next(p for p in range(FIRST_WIREGUARD_PORT, 65536) if p not in used)
         if port in used:
             return _fail(f"UDP port {port} is already another device's")
+        if not 0 < port < 65536:
+            return _fail(f"not a UDP port: {port}")
         try:
             Device(name=args.name, profile=args.profile, wireguard_port=port)
         except ValidationError:
-            return _fail(
-                f"not a device name: {args.name!r} (up to 32 letters, digits, - and _) or "
-                f"not a port: {port}"
-            )
+            return _fail(f"not a device name: {args.name!r} (up to 32 letters, digits, - and _)")
         data = configedit._load(text, path)  # the round-trip document configedit edits
         seq = data.get("devices")
         if not isinstance(seq, CommentedSeq):
