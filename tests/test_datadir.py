@@ -293,3 +293,32 @@ def test_the_dashboard_reads_the_stores_the_proxy_writes(home: datadir.DataDir) 
     assert quota == quota_db_path(cfg, home.ca) == home.root / "qinglang-quota.sqlite"
     assert events == home.root / "qinglang-events.sqlite"
     assert state == home.root / "qinglang-dashboard.sqlite"
+
+
+def test_add_phone_adds_a_wireguard_device_without_editing_a_file(
+    home: datadir.DataDir, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg_path = str(home.config)
+    assert main(["add-phone", "mei-phone", "--config", cfg_path]) == 0
+    out = capsys.readouterr().out
+    assert "Restart qinglang" in out and "51821" in out
+    assert main(["add-phone", "dad-phone", "--profile", "parent", "--config", cfg_path]) == 0
+    cfg = load_config(home.config)
+    assert [(d.name, d.profile, d.wireguard_port) for d in cfg.devices] == [
+        ("mei-phone", "child", 51821),
+        ("dad-phone", "parent", 51822),
+    ]
+    assert "配置档" in home.config.read_text("utf-8")  # comments kept
+    # Mistakes are said plainly and leave the file alone.
+    before = home.config.read_text("utf-8")
+    for argv, says in (
+        (["mei-phone"], "already a device 'mei-phone'"),
+        (["x", "--profile", "adult"], "no profile 'adult'"),
+        (["bad name"], "not a device name"),
+        (["kid2", "--port", "51822"], "already another device's"),
+        (["kid2", "--port", "70000"], "not a UDP port"),
+    ):
+        assert main(["add-phone", *argv, "--config", cfg_path]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("qinglang: ") and says in err, err
+    assert home.config.read_text("utf-8") == before

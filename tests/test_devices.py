@@ -235,3 +235,26 @@ def test_the_lan_address_is_never_loopback_unless_nothing_else() -> None:
     assert lan_host("::ffff:192.168.1.2") == "192.168.1.2"
     assert lan_host("127.0.0.1") == outgoing  # the parent at the machine itself
     assert lan_host(None) == outgoing
+
+
+def test_a_proxy_bound_to_one_address_is_given_as_that_address() -> None:
+    # `qinglang run --listen-host 192.168.1.5`: the set-up page, the PAC file and the
+    # WireGuard endpoint name the one address the proxy listens on, not another of the
+    # machine's (nothing answers there).
+    from mitmproxy.test import taddons
+
+    from qinglang.devicesetup import DeviceSetup, lan_host
+
+    with taddons.context(DeviceSetup()) as tctx:
+        tctx.configure(tctx.master.addons.get("devicesetup"), listen_host="192.168.1.5")
+        assert lan_host("127.0.0.1") == "192.168.1.5"
+        assert lan_host(None) == "192.168.1.5"
+        assert lan_host("192.168.1.5") == "192.168.1.5"
+        tctx.configure(tctx.master.addons.get("devicesetup"), listen_host="127.0.0.1")
+        assert lan_host("127.0.0.1") == "127.0.0.1"  # only this machine can use it anyway
+        tctx.configure(
+            tctx.master.addons.get("devicesetup"),
+            listen_host="0.0.0.0",
+            qinglang_lan_host="10.1.2.3",
+        )
+        assert lan_host("127.0.0.1") == "10.1.2.3"  # the option still wins

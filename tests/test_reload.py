@@ -52,3 +52,29 @@ def test_reloader(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
         assert applied[-1].config.profiles["child"].mask is False
 
     asyncio.run(body())
+
+
+def test_a_phone_added_while_running_says_to_restart(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `qinglang add-phone` edits the config of a running proxy: the rules reload, but the
+    # phone's WireGuard listener starts with the process only, so the log says so.
+    (tmp_path / "lists").mkdir()
+    write(tmp_path / "lists" / "a.yaml", "category: gambling\nterms: [赌博]\n")
+    cfg = tmp_path / "q.yaml"
+    base = "lists: [lists]\nprofiles: {child: {}}\n"
+    write(cfg, base + "devices: [{name: mei-phone, profile: child, wireguard_port: 51821}]\n")
+
+    async def apply(rules: Rules) -> None:
+        pass
+
+    async def body() -> None:
+        r = Reloader(load_rules(str(cfg)), 1, apply)
+        with caplog.at_level(logging.INFO):
+            write(cfg, base + "devices: [{name: mei-phone, profile: child, wireguard_port: "
+                  "51821}, {name: li-phone, profile: child, wireguard_port: 51822}]\n")  # fmt: skip
+            assert await r.check()
+        assert "restart qinglang" in caplog.text and "li-phone (UDP 51822)" in caplog.text
+        assert "mei-phone" not in caplog.text  # it has its listener
+
+    asyncio.run(body())

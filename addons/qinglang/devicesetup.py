@@ -17,6 +17,7 @@ also:
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 from pathlib import Path
@@ -75,8 +76,9 @@ def regular_port() -> int:
 
 def lan_host(seen: str | None = None) -> str:
     """The configured LAN address, else ``seen`` (the local address a device reached),
-    else this machine's outgoing address. A loopback ``seen`` (a parent at the machine
-    itself) is no address for another device."""
+    else the one address the proxy listens on (``--listen-host``), else this machine's
+    outgoing address. A loopback ``seen`` (a parent at the machine itself) is no address
+    for another device; a proxy bound to one address is reachable at that one only."""
     options = getattr(ctx, "options", None)  # None outside a running mitmproxy
     given = str(getattr(options, "qinglang_lan_host", "") or "").strip()
     if given:
@@ -90,6 +92,10 @@ def lan_host(seen: str | None = None) -> str:
             if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
                 return str(ip.ipv4_mapped)
             return str(ip)
+    bound = str(getattr(options, "listen_host", "") or "").strip()
+    with contextlib.suppress(ValueError):
+        if not ipaddress.ip_address(bound).is_unspecified:
+            return bound
     return local_ip.get_local_ip() or "127.0.0.1"
 
 

@@ -3,6 +3,7 @@
 qinglang backup [--data-dir DIR] [-o FILE]      the data directory as one tar.gz
 qinglang restore FILE [--data-dir DIR]          put a backup back (old data kept aside)
 qinglang allow-device IP [--profile NAME]       let a parent's device in, unfiltered
+qinglang add-phone NAME [--profile P] [--port N] a phone with its own WireGuard listener
 """
 
 from __future__ import annotations
@@ -118,6 +119,57 @@ def cmd_allow_device(args: argparse.Namespace) -> int:
     return 0
 
 
+FIRST_WIREGUARD_PORT = 51821  # the WireGuard app's usual 51820, plus one per phone
+
+
+def cmd_add_phone(args: argparse.Namespace) -> int:
+    """A ``devices`` entry for a phone, so a parent never edits YAML to use WireGuard."""
+    from pydantic import ValidationError
+    from ruamel.yaml.comments import CommentedSeq
+
+    from .config import Device
+    from .dashboard import configedit
+
+    path = Path(args.config) if args.config else datadir.resolve(args.data_dir).config
+    text = configedit.read(path)
+    if not text:
+        return _fail(f"{path}: no config (run `qinglang run` once to create it)")
+    try:
+        cfg = configedit.validate(text, path)
+        if args.profile not in cfg.profiles:
+            known = ", ".join(cfg.profiles)
+            return _fail(f"no profile {args.profile!r} in {path} (there are: {known})")
+        if any(d.name == args.name for d in cfg.devices):
+            return _fail(f"there is already a device {args.name!r} in {path}")
+        used = {d.wireguard_port for d in cfg.devices}
+        port = args.port or next(p for p in range(FIRST_WIREGUARD_PORT, 65536) if p not in used)
+        if port in used:
+            return _fail(f"UDP port {port} is already another device's")
+        if not 0 < port < 65536:
+            return _fail(f"not a UDP port: {port}")
+        try:
+            Device(name=args.name, profile=args.profile, wireguard_port=port)
+        except ValidationError:
+            return _fail(f"not a device name: {args.name!r} (up to 32 letters, digits, - and _)")
+        data = configedit._load(text, path)  # the round-trip document configedit edits
+        seq = data.get("devices")
+        if not isinstance(seq, CommentedSeq):
+            seq = CommentedSeq()
+        seq.append(configedit._flow({"name": args.name, "profile": args.profile,
+                                     "wireguard_port": port}))  # fmt: skip
+        data["devices"] = seq
+        configedit.write(path, configedit._dump(data), configedit.digest(text))
+    except configedit.EditError as e:
+        return _fail(str(e))
+    print(
+        f"qinglang: phone {args.name!r} added to {path} (profile {args.profile!r}, WireGuard "
+        f"on UDP port {port}). Restart qinglang to start its listener (Ctrl-C, then "
+        "`qinglang run` again; as a service: sudo systemctl restart qinglang), then open the "
+        "dashboard's WireGuard page and scan the QR code with the phone's WireGuard app."
+    )
+    return 0
+
+
 def _first_rule(text: str, path: Path, rule: dict[str, str]) -> str:
     """The config with ``rule`` as the first client rule (first match wins), replacing any
     rule for the same address; other rules keep their comments."""
@@ -165,3 +217,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--config", help="config file (default: the data directory's)")
     p.add_argument("--data-dir", help=data_help)
     p.set_defaults(func=cmd_allow_device)
+
+    p = sub.add_parser(
+        "add-phone", help="add a phone with its own WireGuard listener (restart to start it)"
+    )
+    p.add_argument("name", help="the phone's name: letters, digits, - and _ (e.g. mei-phone)")
+    p.add_argument("--profile", default="child", help="its profile (default: child)")
+    p.add_argument(
+        "--port",
+        type=int,
+        help=f"its UDP port (default: the first free from {FIRST_WIREGUARD_PORT})",
+    )
+    p.add_argument("--config", help="config file (default: the data directory's)")
+    p.add_argument("--data-dir", help=data_help)
+    p.set_defaults(func=cmd_add_phone)

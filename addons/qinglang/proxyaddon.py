@@ -402,9 +402,12 @@ class Qinglang:
             scaleout.where_quota(self.quota, self._quota_key),
         )
         log.info(
+            # The set-up page (devicesetup.py) is what the README and the start-up banner
+            # send parents to; mitm.it still works but has no PAC file or fingerprint.
             "qinglang: to install the CA certificate on a device, set its proxy to this "
-            "machine and open http://mitm.it, or copy %s (iOS: also turn on full trust "
-            "under Settings > General > About > Certificate Trust Settings)",
+            "machine and open http://qinglang.home.arpa/setup (or http://mitm.it), or copy "
+            "%s (iOS: also turn on full trust under Settings > General > About > "
+            "Certificate Trust Settings)",
             confdir / "mitmproxy-ca-cert.pem",
         )
 

@@ -79,6 +79,8 @@ class Reloader:
         self.interval = interval
         self.apply = apply
         self._sig = signature(rules.source, rules.config.lists)
+        # WireGuard listeners start with the process only (wireguard.run_args).
+        self._listening = {(d.name, d.wireguard_port) for d in rules.config.devices}
 
     async def run(self) -> None:
         while True:
@@ -117,4 +119,14 @@ class Reloader:
             len(new.lists.terms),
             len(new.lists.files),
         )
+        waiting = [
+            f"{d.name} (UDP {d.wireguard_port})"
+            for d in new.config.devices
+            if (d.name, d.wireguard_port) not in self._listening
+        ]
+        if waiting:
+            log.warning(
+                "qinglang: WireGuard listener not started yet for %s: restart qinglang to start it",
+                ", ".join(waiting),
+            )
         return True

@@ -101,6 +101,9 @@ def test_filtered_devices_cannot_open_it(make_client: Callable[..., TestClient])
     assert (
         "10.0.0.7" in r.text and "child" in r.text and "{match: 10.0.0.7, profile: adult}" in r.text
     )
+    # The page names the command that does it, so no one has to edit the YAML by hand
+    # (the config's unfiltered profile here is "adult", not the default "parent").
+    assert "qinglang allow-device 10.0.0.7 --profile adult" in r.text
     assert child.get("/static/dashboard.css").status_code == 403
     # An unknown device gets the default profile (child): closed too.
     assert make_client("192.0.2.9", signed_in=False).get("/signin").status_code == 403

@@ -49,7 +49,7 @@ def test_qinglang_run_filters_and_says_how_to_install_the_ca(
             time.sleep(0.1)
         text = out.read_text("utf-8", "replace")
         assert f"127.0.0.1:{port}" in text
-        assert "http://mitm.it" in text and "mitmproxy-ca-cert.pem" in text
+        assert "http://qinglang.home.arpa/setup" in text and "mitmproxy-ca-cert.pem" in text
         fresh_proxy.port = port  # the client helper talks to this process
         with fresh_proxy.client(CHILD) as c:
             r = c.get(upstream.url("/mask.html", True))

@@ -77,8 +77,11 @@ def cmd_set_password(args: argparse.Namespace) -> int:
         accounts.audit(conn, who, "admin.create" if new else "admin.password", args.user)
     finally:
         conn.close()
-    verb = "created" if new else "password changed for"
-    print(f"qinglang: admin {verb} {args.user!r} (accounts in {s.state_db})")
+    done = "created" if new else "has a new password"
+    print(
+        f"qinglang: dashboard account {args.user!r} {done}; sign in to the dashboard with "
+        f"it (accounts in {s.state_db})"
+    )
     return 0
 
 

@@ -31,9 +31,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "share it.",
     ),
     "wg.empty": (
-        "还没有设备。在 qinglang.yaml 里加入 devices（名字、档案、WireGuard 端口），然后重启清朗。",
-        "No devices yet. Add them under devices in qinglang.yaml (name, profile, WireGuard "
-        "port), then restart qinglang.",
+        "还没有设备。在运行清朗的电脑上执行 qinglang add-phone 手机名（例如 mei-phone；"
+        "家长的手机加 --profile parent），然后重启清朗。",
+        "No devices yet. On the machine that runs qinglang, run qinglang add-phone NAME "
+        "(e.g. mei-phone; a parent's phone: --profile parent), then restart qinglang.",
     ),
     "wg.device": ("设备", "Device"),
     "wg.port": ("UDP 端口", "UDP port"),
@@ -64,10 +65,14 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "denied.title": ("这台设备不能打开家长面板", "This device cannot open the dashboard"),
     "denied.body": (
         "设备 {ip} 属于受过滤的档案“{profile}”。家长面板只对不受过滤的设备开放。"
-        "要从这台设备管理清朗，请在 qinglang.yaml 的 clients 中把它设为不过滤的档案，例如：",
+        "要从这台设备管理清朗，请在运行清朗的电脑上执行：",
         "Device {ip} has the filtered profile “{profile}”. The dashboard opens only for "
-        "devices that are not filtered. To manage qinglang from this device, give it an "
-        "unfiltered profile in qinglang.yaml's clients, for example:",
+        "devices that are not filtered. To manage qinglang from this device, run this on the "
+        "machine that runs qinglang:",
+    ),
+    "denied.or_edit": (
+        "（它会在 qinglang.yaml 的 clients 最前面加入这一条，几秒内生效：）",
+        "(it puts this rule first in qinglang.yaml's clients; it works within seconds:)",
     ),
     "csrf": (
         "表单已过期，请返回并重试。",

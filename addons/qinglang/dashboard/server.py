@@ -278,8 +278,9 @@ class DashboardAddon:
             # A warning, not an error: mitmdump exits on an error logged at start-up, and
             # the proxy keeps filtering without its dashboard.
             log.warning(
-                "qinglang: the dashboard cannot listen on %s (%s); the proxy runs without it",
-                listen, e,
+                "qinglang: the dashboard cannot listen on %s (%s); the proxy runs without it. "
+                "Another port: qinglang run --set qinglang_dashboard=%s:PORT",
+                listen, e, f"[{host}]" if ":" in host else host,
             )  # fmt: skip
             return
         self.port = port
