@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"qinglang: {e}", file=sys.stderr)
         return 2
+    if not _option_given(rest, "flow_detail"):
+        # mitmdump prints every request's URL by default: a child's browsing in the
+        # terminal. What was decided is in the event log; `--set flow_detail=1` shows it.
+        rest = [*rest, "--set", "flow_detail=0"]
     _print_addresses(cfg, replace(prepared, rest=rest))
     return _mitmdump(config, rest)
 
