@@ -8,7 +8,6 @@ import os
 import pwd
 import shlex
 import shutil
-import signal
 import socket
 import stat
 import subprocess
@@ -18,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from e2e.conftest import stop_group
 
 ROOT = Path(__file__).resolve().parents[1]
 INSTALL = ROOT / "scripts" / "install.sh"
@@ -126,12 +126,7 @@ def test_install_into_a_temporary_root(target: tuple[Path, str]) -> None:
             assert time.monotonic() < deadline, text
             time.sleep(0.1)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_group(proc)
     assert f"qinglang: data directory {data}" in text
     assert f"proxy (HTTP(S) proxy) on 127.0.0.1:{port}" in text
     assert str(data / "ca" / "mitmproxy-ca-cert.pem") in text

@@ -6,9 +6,7 @@ per-device WireGuard configuration shown to a signed-in parent only."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
 import socket
 import subprocess
 import textwrap
@@ -25,7 +23,7 @@ import zxingcpp
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
-from e2e.conftest import ROOT, Proxy, free_port
+from e2e.conftest import ROOT, Proxy, free_port, stop_group
 from e2e.upstream import Upstream
 from e2e.youth_support import ROUTE
 from mitmproxy import dns
@@ -421,12 +419,7 @@ def test_qinglang_run_starts_a_wireguard_listener_per_device(tmp_path: Path) -> 
             path = key_path(tmp_path / "conf", name)
             assert path.stat().st_mode & 0o777 == 0o600
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_group(proc)
 
 
 def test_the_proxy_answers_dns_for_its_own_name(home: Home) -> None:

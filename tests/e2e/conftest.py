@@ -77,6 +77,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process started with ``start_new_session=True`` and its whole group (a
+    mitmdump's scan workers share it): SIGTERM, ten seconds, then SIGKILL for the rest."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(5)
+
+
 class Proxy:
     """One mitmdump process with the addon, its files and its log."""
 
@@ -162,14 +175,7 @@ class Proxy:
         if self.proc is None or self.proc.poll() is not None:
             return
         self._served_log = self.log()
-        pgid = os.getpgid(self.proc.pid)
-        os.killpg(pgid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(10)
-        # The scan workers share the process group; whatever is left goes now.
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pgid, signal.SIGKILL)
-        self.proc.wait(5)
+        stop_group(self.proc)
 
     def client(
         self,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import signal
 import stat
 import subprocess
 import time
@@ -15,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from .conftest import CHILD, Proxy, free_port
+from .conftest import CHILD, Proxy, free_port, stop_group
 from .upstream import Page, Upstream, html
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -41,15 +40,6 @@ def _wait(proc: subprocess.Popen[bytes], log: Path) -> str:
         assert time.monotonic() < deadline, text
         time.sleep(0.1)
     return text
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    os.killpg(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(5)
 
 
 def test_first_run_makes_the_data_directory_and_says_what_to_do(
@@ -79,7 +69,7 @@ def test_first_run_makes_the_data_directory_and_says_what_to_do(
             assert c.get("http://qinglang.home.arpa/setup").status_code == 200
         assert httpx.get(f"http://127.0.0.1:{dash}/setup", timeout=20).status_code == 200
     finally:
-        _stop(proc)
+        stop_group(proc)
     assert proc.returncode == 0, text
 
     config = home / "qinglang.yaml"
@@ -112,7 +102,7 @@ def test_first_run_makes_the_data_directory_and_says_what_to_do(
     try:
         text2 = _wait(proc, log2)
     finally:
-        _stop(proc)
+        stop_group(proc)
     assert "first run" not in text2 and f"data directory {home}" in text2
     assert "set-password" not in text2  # an account exists now
     assert config.read_text("utf-8").endswith("# my note\n")

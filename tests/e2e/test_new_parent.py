@@ -22,8 +22,8 @@ from dashboard.test_dashboard_browser import ARGS, CHROMIUM
 from dashboard.test_device_setup import _conf_fields, _qr_text, free_udp_port
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from .conftest import free_port
-from .test_first_run import _stop, _wait
+from .conftest import free_port, stop_group
+from .test_first_run import _wait
 from .upstream import MASK_TERM, Upstream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -75,7 +75,7 @@ class Machine:
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
-            _stop(self.proc)
+            stop_group(self.proc)
 
     def type(self, command: str, stdin: str | None = None) -> str:
         """A command typed in a second terminal, as printed or as the README gives it."""

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
-from .conftest import CHILD, Proxy, free_port
+from .conftest import CHILD, Proxy, free_port, stop_group
 from .upstream import MASK_TERM, Upstream
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -55,12 +53,7 @@ def test_qinglang_run_filters_and_says_how_to_install_the_ca(
             r = c.get(upstream.url("/mask.html", True))
         assert r.status_code == 200 and MASK_TERM not in r.text and "****" in r.text
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
+        stop_group(proc)
     assert proc.returncode == 0
     # The child's browsing is not printed: mitmdump's one line per request is off unless
     # asked for (the event log says what was decided).

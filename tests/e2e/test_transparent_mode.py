@@ -5,7 +5,6 @@ a third namespace. The client has no proxy setting at all."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import stop_group
 from .netns import NFT_SCRIPT, in_ns, namespaces, sh, veth
 from .upstream import make_cert
 
@@ -94,16 +94,6 @@ def _wait_for(log: Path, text: str, proc: subprocess.Popen[bytes], seconds: floa
         assert proc.poll() is None, out
         assert time.monotonic() < deadline, out
         time.sleep(0.1)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(5)
 
 
 @pytest.fixture
@@ -190,7 +180,7 @@ def test_transparent_mode_filters_a_client_without_proxy_settings(
         assert OWN_TERM in _fetch(cli)
     finally:
         for p in procs:
-            _stop(p)
+            stop_group(p)
 
 
 def _fetch(ns: str, url: str = f"http://{SERVER}/page.html", *cafile: str) -> str:
