@@ -173,11 +173,24 @@ def extract(doc: str, kind: Kind) -> Extracted:
 
 _ENTITY_RE = re.compile(r"&(?:#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
 
-_ATTR = re.compile(
-    r"""(?P<name>[^\t\n\f\r />"'=]+)
-        (?:[\t\n\f\r ]*=[\t\n\f\r ]*
-           (?: "(?P<dq>[^"]*)" | '(?P<sq>[^']*)' | (?P<uq>[^\t\n\f\r >]+) ))?""",
-    re.X,
+# An attribute as the tokenizer reads it: a name, and maybe `=` and a value.
+_NAME = r"""[^\t\n\f\r />"'=]+"""
+_VALUE = (
+    r"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<uq>[^\t\n\f\r >]+)))?"""
+)
+_VISIBLE_NAME = r"""(?i:title|alt|placeholder|aria-label)(?=[\t\n\f\r />"'=]|\Z)"""
+# From a position in a tag to its next visible attribute, in one match: the characters
+# that cannot start a name, and whole other attributes, are passed over possessively (at
+# C speed, no backtracking), then the visible attribute's value is captured.
+_NEXT_VISIBLE = re.compile(
+    r"""(?:[\t\n\f\r />"'=]+|(?!"""
+    + _VISIBLE_NAME
+    + ")"
+    + _NAME
+    + _VALUE.replace("?P<dq>", "?:").replace("?P<sq>", "?:").replace("?P<uq>", "?:")
+    + ")*+"
+    + _VISIBLE_NAME
+    + _VALUE
 )
 
 VISIBLE_ATTRS = frozenset({"title", "alt", "placeholder", "aria-label"})
@@ -283,15 +296,15 @@ class _Segments:
         self.add(key, doc[d0:d1], d0, d1 - d0, _RUN)
 
     def attributes(self, key: int, doc: str, a0: int, a1: int) -> None:
-        for m in _ATTR.finditer(doc, a0, a1):
-            if m.group("name").lower() not in VISIBLE_ATTRS:
-                continue
+        at = a0
+        while (m := _NEXT_VISIBLE.match(doc, at, a1)) is not None:
             for g in ("dq", "sq", "uq"):
                 if m.group(g) is not None:
                     self.add(key, BOUNDARY, m.start(g), 0, _SYNTH)
                     self.text_run(key, doc, m.start(g), m.end(g))
                     self.add(key, BOUNDARY, m.end(g), 0, _SYNTH)
                     break
+            at = m.end()
 
 
 # Common block-level names too, so that most tags are found without lower-casing.
