@@ -279,6 +279,7 @@ class Bench:
         """(label, tool, path, tls) of every saturation row."""
         rows = [(self.pages[p].label, "wrk", p, False) for p in ("/clean.html", "/match.html")]
         rows.append((self.pages["/api.json"].label, "wrk", "/api.json", False))
+        rows.append((self.pages["/photo.jpg"].label, "wrk", "/photo.jpg", False))
         for enc in setup.ENCODINGS:
             for name in ("clean", "match"):
                 path = f"/{name}.html.{enc}"
@@ -606,7 +607,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             bench.start()
             env = environment(args.workers)
-            order = ["/clean.html", "/match.html", "/api.json"]
+            order = ["/clean.html", "/match.html", "/api.json", "/photo.jpg"]
             order += [f"/{n}.html.{e}" for e in setup.ENCODINGS for n in ("clean", "match")]
             order.append("/big.html")
             received = check_pages(

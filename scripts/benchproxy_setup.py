@@ -224,6 +224,17 @@ def bench_pages(big_bytes: int) -> dict[str, BenchPage]:
                 )
             )
     pages.append(
+        BenchPage(
+            "/photo.jpg",
+            "JPEG 20 KB (not scanned)",
+            # Most requests of a page load are media: what qinglang costs where it only
+            # looks at the headers.
+            b"\xff\xd8\xff\xe0" + random.Random(5).randbytes(20_000),
+            {"content-type": "image/jpeg"},
+            False,
+        )
+    )
+    pages.append(
         BenchPage("/small.html", "HTML 2 KB", html_page(SMALL_BYTES, 3, False), html_h, False)
     )
     pages.append(

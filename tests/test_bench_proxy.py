@@ -47,6 +47,7 @@ def test_quick_run_prints_every_table(tmp_path: Path) -> None:
     assert "`python scripts/bench_proxy.py --quick --duration 1 --rate-duration 1" in out
     assert "| page | tool | bare req/s | qinglang req/s | qinglang / bare (target ≥ 50%) |" in out
     pages = ["HTML 100 KB, no match", "HTML 100 KB, masked", "JSON API 30 KB, masked"]
+    pages.append("JPEG 20 KB (not scanned)")
     for enc in ("gzip", "br", "zstd"):
         pages += [f"HTML 100 KB, no match, {enc} upstream", f"HTML 100 KB, masked, {enc} upstream"]
     for page in pages:
@@ -71,7 +72,8 @@ def test_quick_run_prints_every_table(tmp_path: Path) -> None:
     assert received["/match.html"]["status"] == 200
     assert received["/match.html"]["identical"] is False
     assert received["/match.html"]["terms_left"] == 0
-    assert len(data["saturation"]) == 10
+    assert received["/photo.jpg"]["identical"] is True  # media: byte for byte
+    assert len(data["saturation"]) == 11
     assert data["fixed_rate"]["median"]["qinglang"]["rps"] > 0
 
 

@@ -115,6 +115,8 @@ class Engine:
         return self._decide(ex, norm, found, pii, profile, details)
 
     def _counted(self, profile: Profile) -> np.ndarray:
+        if profile.categories is None:  # every category counts (the usual profile)
+            return np.ones(len(self.category_names), dtype=bool)
         return np.array([profile.counts(c) for c in self.category_names], dtype=bool)
 
     def _decide(
@@ -144,7 +146,9 @@ class Engine:
             cats[self.category_names[i]] = int(scores[i])
 
         combos: list[ComboOut] = []
-        for c_id, c in enumerate(self.lists.combinations):
+        # Only combinations with a part on the page can be complete (most pages: none).
+        for c_id in sorted({c for c, _ in found.parts}):
+            c = self.lists.combinations[c_id]
             if not profile.counts(c.category):
                 continue
             if all((c_id, p) in found.parts for p in range(len(c.parts))):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import sqlite3
 from collections.abc import Awaitable
@@ -275,6 +276,7 @@ class Qinglang:
             await pool.start()
         except Exception as e:
             log.error("qinglang: scan workers failed to start: %s", e)
+        _settle_heap()
 
     def _swap(self, new: _Live) -> None:
         old, self.live = self.live, new  # one assignment: flows see old or new, never a mix
@@ -289,6 +291,7 @@ class Qinglang:
         youth = await asyncio.to_thread(youthgate.build, rules.config)
         if rules is self.live.rules:  # only the domain lists changed: the workers stay
             self.live = _Live(rules, self.live.pool, youth)
+            _settle_heap()
             return
         pool = ScanPool(rules.lists, self.live.pool.workers, self.live.pool.timeout)
         try:
@@ -299,6 +302,7 @@ class Qinglang:
         self._open_events(rules.config)
         self._open_quota(rules.config)
         self._swap(_Live(rules, pool, youth))
+        _settle_heap()
 
     def _start_reloader(self) -> None:
         if self._reloader is not None:
@@ -928,6 +932,19 @@ class Qinglang:
         if self.events is not None:
             self.events.record(ev)
         return ev.id
+
+
+def _settle_heap() -> None:
+    """Take what lives as long as the rules (mitmproxy itself, lists, config, automaton
+    wrappers: about 130,000 objects) out of the cyclic garbage collector's full passes.
+
+    Measured on the proxy benchmark: every few seconds under load a full collection walked
+    them all and stopped every connection for 60-75 ms. Frozen objects are still freed by
+    reference counting; a reload unfreezes first, so the previous rules' cycles are
+    collected once (one such pause per reload) before the new ones are frozen."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 def running_qinglang(main: Qinglang | None) -> Qinglang | None:
