@@ -8,8 +8,9 @@ shipped lists and the default child profile, in explicit (regular) proxy mode.
 
 - **Saturation**: ``wrk`` with 16 connections for ``--duration`` seconds per run, over
   plain HTTP, for each page: 100 KB HTML without a match (passed on untouched), the same
-  page with matches (masked), a JSON API response with matches, and both HTML pages from a
-  gzip, a brotli and a zstd upstream. One HTTPS row (masked page) uses ``curl --parallel``,
+  page with matches (masked), a JSON API response with matches, a 20 KB JPEG (never
+  scanned: what qinglang costs on media), and both HTML pages from a gzip, a brotli and a
+  zstd upstream. One HTTPS row (masked page) uses ``curl --parallel``,
   which tunnels through a proxy with CONNECT (``wrk`` cannot) and trusts the proxy's CA.
   Requests per second, p50 and p99 latency, and the CPU that each process used (from
   /proc/<pid>/stat, and the load generator's own rusage): mitmdump, qinglang's scan
