@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from headless import launch
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from qinglang.dashboard import asks, db
@@ -18,12 +19,6 @@ from qinglang.dashboard.app import create_app
 from qinglang.dashboard.server import serve
 
 from .conftest import HOSTILE, PASSWORD, Home, blocked
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 class LiveServer:
@@ -56,7 +51,7 @@ def live(home: Home) -> Iterator[LiveServer]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = launch(p)
         yield b
         b.close()
 

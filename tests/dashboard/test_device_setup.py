@@ -26,14 +26,13 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from e2e.conftest import ROOT, Proxy, free_port, stop_group
 from e2e.upstream import Upstream
 from e2e.youth_support import ROUTE
+from headless import launch
 from mitmproxy import dns
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from qinglang.config import load_config
 from qinglang.dashboard import accounts, db
 from qinglang.wireguard import key_path, run_args
-
-from .test_dashboard_browser import ARGS, CHROMIUM
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 PASSWORD = "correct horse battery"
@@ -118,13 +117,6 @@ def playwright() -> Iterator[object]:
         yield p
 
 
-def _browser(playwright: object, *extra: str, proxy: str | None = None) -> Browser:
-    kw: dict[str, object] = {"executable_path": CHROMIUM, "args": [*ARGS, *extra]}
-    if proxy:
-        kw["proxy"] = {"server": proxy}
-    return playwright.chromium.launch(**kw)  # type: ignore[attr-defined]
-
-
 def _page(browser: Browser, lang: str = "en-US") -> Page:
     ctx = browser.new_context(locale=lang, extra_http_headers={"accept-language": lang})
     return ctx.new_page()
@@ -191,7 +183,7 @@ def _check_setup_page(page: Page, home: Home, *, via_proxy: bool) -> None:
 
 
 def test_setup_page_through_the_proxy(home: Home, playwright: object) -> None:
-    browser = _browser(playwright, proxy=f"http://127.0.0.1:{home.proxy.port}")
+    browser = launch(playwright, proxy=f"http://127.0.0.1:{home.proxy.port}")
     try:
         page = _page(browser, "en-US")
         page.goto("http://qinglang.home.arpa/setup")
@@ -209,7 +201,7 @@ def test_setup_page_through_the_proxy(home: Home, playwright: object) -> None:
 
 
 def test_setup_page_on_the_dashboard_port_without_sign_in(home: Home, playwright: object) -> None:
-    browser = _browser(playwright)
+    browser = launch(playwright)
     try:
         page = _page(browser, "en-US")
         page.goto(f"{home.dash}/setup")
@@ -253,7 +245,7 @@ def test_pac_file_fails_closed_for_a_child_and_names_the_proxy(home: Home) -> No
 def test_chromium_with_the_pac_file_goes_through_the_proxy(home: Home, playwright: object) -> None:
     # No proxy server given: only the PAC file sends Chromium to the proxy, and
     # qinglang.home.arpa resolves nowhere but in the proxy.
-    browser = _browser(playwright, f"--proxy-pac-url={home.dash}/proxy.pac")
+    browser = launch(playwright, f"--proxy-pac-url={home.dash}/proxy.pac")
     try:
         page = _page(browser)
         page.goto("http://qinglang.home.arpa/setup")
@@ -322,7 +314,7 @@ def test_wireguard_configuration_for_a_signed_in_parent(home: Home, playwright: 
     for port in (home.w1, home.w2):
         assert f"WireGuard server listening at 127.0.0.1:{port}" in log
     assert "PrivateKey" not in log  # mitmproxy prints the client conf; qinglang hides it
-    browser = _browser(playwright)
+    browser = launch(playwright)
     try:
         page = _page(browser)
         page.goto(f"{home.dash}/signin")

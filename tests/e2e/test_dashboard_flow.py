@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+from headless import launch
 from playwright.sync_api import expect, sync_playwright
 
 from qinglang.dashboard import accounts, db
@@ -37,11 +38,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 CHILD, ADULT, TEEN = "127.0.0.1", "127.0.0.2", "127.0.0.3"
 SIBLING = "127.0.0.4"  # the default profile, child
 PASSWORD = "correct horse battery"
-CHROMIUM = "/usr/bin/chromium"  # Debian's, installed by .ci/run
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 TZ = ZoneInfo("Asia/Shanghai")
 CONFIG = """
     lists: [lists]
@@ -206,9 +202,8 @@ def test_child_asks_in_chromium(world: tuple[World, int]) -> None:
     """The child's side in a real headless Chromium set to use the proxy: the block page,
     its link, the form; the parent answers from their own device."""
     w, port = world
-    args = [*CHROMIUM_ARGS, f"--proxy-server=http://127.0.0.1:{w.proxy.port}"]
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=args)
+        browser = launch(p, f"--proxy-server=http://127.0.0.1:{w.proxy.port}")
         try:
             ctx = browser.new_context(
                 ignore_https_errors=True,  # the proxy's test CA is not in this profile

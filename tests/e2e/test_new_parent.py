@@ -18,8 +18,8 @@ import httpx
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
-from dashboard.test_dashboard_browser import ARGS, CHROMIUM
 from dashboard.test_device_setup import _conf_fields, _qr_text, free_udp_port
+from headless import launch
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from .conftest import free_port, stop_group
@@ -107,13 +107,6 @@ def chromium() -> Iterator[Playwright]:
         yield p
 
 
-def _browser(p: Playwright, *args: str, proxy: str | None = None) -> Browser:
-    kw: dict[str, object] = {"executable_path": CHROMIUM, "args": [*ARGS, *args]}
-    if proxy:
-        kw["proxy"] = {"server": proxy}
-    return p.chromium.launch(**kw)  # type: ignore[arg-type]
-
-
 def _page(b: Browser) -> Page:
     return b.new_context(locale="en-US", extra_http_headers={"accept-language": "en"}).new_page()
 
@@ -147,7 +140,7 @@ def test_a_new_parent_gets_a_childs_phone_filtered(
     # nothing else sends this Chromium to the proxy. qinglang.home.arpa exists nowhere but
     # in the proxy, so the page itself proves the PAC file works.
     pac_url = f"http://127.0.0.1:{m.dash}/proxy.pac"
-    phone = _browser(chromium, f"--proxy-pac-url={pac_url}")
+    phone = launch(chromium, f"--proxy-pac-url={pac_url}")
     try:
         page = _page(phone)
         page.goto("http://qinglang.home.arpa/setup")
@@ -205,7 +198,7 @@ def test_a_new_parent_gets_a_childs_phone_filtered(
     assert "set-password" not in banner  # signing in is set up now
 
     # 6. Signed in on the machine itself: the phone's configuration and QR code.
-    desk = _browser(chromium)
+    desk = launch(chromium)
     try:
         page = _page(desk)
         page.goto(f"http://127.0.0.1:{m.dash}/")
@@ -226,7 +219,7 @@ def test_a_new_parent_gets_a_childs_phone_filtered(
 
         # 7. The child's browser, with the proxy address from the set-up page (the
         # test's pages are on loopback, which the PAC file rightly leaves direct).
-        child = _browser(chromium, "--proxy-bypass-list=<-loopback>",
+        child = launch(chromium, "--proxy-bypass-list=<-loopback>",
                          proxy=f"http://127.0.0.1:{m.port}")  # fmt: skip
         try:
             kid = _page(child)
