@@ -21,7 +21,6 @@ anything it does not recognise as text, the way browsers do.
 
 from __future__ import annotations
 
-import html
 import itertools
 import operator
 import re
@@ -30,6 +29,7 @@ from typing import Literal
 
 import numpy as np
 
+from . import _htmltext
 from .normalize import BOUNDARY
 
 Kind = Literal["html", "json", "text"]
@@ -171,34 +171,8 @@ def extract(doc: str, kind: Kind) -> Extracted:
 
 # --- HTML -------------------------------------------------------------------
 
-_ENTITY_RE = re.compile(r"&(?:#[0-9]{1,8};?|#[xX][0-9a-fA-F]{1,8};?|[A-Za-z][A-Za-z0-9]{1,31};?)")
+VISIBLE_ATTRS = frozenset({"title", "alt", "placeholder", "aria-label"})  # (_htmltext)
 
-# An attribute as the tokenizer reads it: a name, and maybe `=` and a value.
-_NAME = r"""[^\t\n\f\r />"'=]+"""
-_VALUE = (
-    r"""(?:[\t\n\f\r ]*=[\t\n\f\r ]*(?:"(?P<dq>[^"]*)"|'(?P<sq>[^']*)'|(?P<uq>[^\t\n\f\r >]+)))?"""
-)
-_VISIBLE_NAME = r"""(?i:title|alt|placeholder|aria-label)(?=[\t\n\f\r />"'=]|\Z)"""
-# From a position in a tag to its next visible attribute, in one match: the characters
-# that cannot start a name, and whole other attributes, are passed over possessively (at
-# C speed, no backtracking), then the visible attribute's value is captured.
-_NEXT_VISIBLE = re.compile(
-    r"""(?:[\t\n\f\r />"'=]+|(?!"""
-    + _VISIBLE_NAME
-    + ")"
-    + _NAME
-    + _VALUE.replace("?P<dq>", "?:").replace("?P<sq>", "?:").replace("?P<uq>", "?:")
-    + ")*+"
-    + _VISIBLE_NAME
-    + _VALUE
-)
-
-VISIBLE_ATTRS = frozenset({"title", "alt", "placeholder", "aria-label"})
-
-# Text inside these is not shown, or is code: never scanned, never changed.
-_RAW_SKIP = frozenset({"script", "style", "xmp", "iframe", "noembed", "noframes", "template"})
-# RCDATA: text with entities, no tags inside.
-_RCDATA = frozenset({"title", "textarea"})
 # Inline elements do not break a word; everything else does.
 _INLINE = frozenset(
     [
@@ -241,72 +215,7 @@ _INLINE = frozenset(
 )
 
 
-# One split of the document into text and markup tokens, at C speed: group 1 is the
-# whole token, group 2 a tag's name, group 3 the name of a raw-text or RCDATA
-# element, which is taken whole (its content is never parsed as tags).
-_ATTRS = r"""[^>"']*(?:(?:"[^"]*"|'[^']*')[^>"']*)*"""
-_RAW_NAMES = "script|style|xmp|iframe|noembed|noframes|template|title|textarea|plaintext"
-_SPLIT = re.compile(
-    r"(<(?:"
-    r"(?!(?i:" + _RAW_NAMES + r")[\t\n\f\r />])/?([A-Za-z][^\t\n\f\r />]*)" + _ATTRS + r"(?:>|\Z)"
-    r"|!--[^-]*(?:-(?!->|-!>)[^-]*)*(?:-->|--!>|\Z)"
-    r"|[!?][^>]*(?:>|\Z)"
-    r"|((?i:"
-    + _RAW_NAMES
-    + r"))(?=[\t\n\f\r />])"
-    + _ATTRS
-    + r"(?:>[^<]*(?:<(?!/(?i:\3)[^>]*>)[^<]*)*(?:</(?i:\3)[^>]*>|\Z)|\Z)"
-    r"))",
-    re.S,
-)
-_START_TAG = re.compile(r"<[A-Za-z][^\t\n\f\r />]*" + _ATTRS + r"(?:>|\Z)")
-_VISIBLE_HINT = re.compile(r"(?i)(?:title|alt|placeholder|aria-label)[\t\n\f\r ]*=")
-
-_SKIP, _INLINE_TAG, _BLOCK_TAG, _BR_TAG, _RAW_TAG = range(5)
-
-
-class _Segments:
-    """Segments collected out of document order, each with a sort key."""
-
-    def __init__(self) -> None:
-        self.key: list[int] = []
-        self.text: list[str] = []
-        self.doc: list[int] = []
-        self.raw: list[int] = []
-        self.kind: list[int] = []
-
-    def add(self, key: int, text: str, d0: int, raw: int, kind: int) -> None:
-        if text:
-            self.key.append(key)
-            self.text.append(text)
-            self.doc.append(d0)
-            self.raw.append(raw)
-            self.kind.append(kind)
-
-    def text_run(self, key: int, doc: str, d0: int, d1: int) -> None:
-        """Text with entities: runs and decoded entities, in order under one key."""
-        for m in _ENTITY_RE.finditer(doc, d0, d1):
-            raw = m.group()
-            dec = html.unescape(raw)
-            if dec == raw:
-                continue
-            self.add(key, doc[d0 : m.start()], d0, m.start() - d0, _RUN)
-            self.add(key, dec, m.start(), len(raw), _ENTITY)
-            d0 = m.end()
-        self.add(key, doc[d0:d1], d0, d1 - d0, _RUN)
-
-    def attributes(self, key: int, doc: str, a0: int, a1: int) -> None:
-        at = a0
-        while (m := _NEXT_VISIBLE.match(doc, at, a1)) is not None:
-            for g in ("dq", "sq", "uq"):
-                if m.group(g) is not None:
-                    self.add(key, BOUNDARY, m.start(g), 0, _SYNTH)
-                    self.text_run(key, doc, m.start(g), m.end(g))
-                    self.add(key, BOUNDARY, m.end(g), 0, _SYNTH)
-                    break
-            at = m.end()
-
-
+_INLINE_TAG, _BLOCK_TAG, _BR_TAG = 1, 2, 3
 # Common block-level names too, so that most tags are found without lower-casing.
 _COMMON_BLOCK = [
     "html",
@@ -374,131 +283,30 @@ _TAG_CODES = (
 )
 
 
-def _tag_code(name: str | None, raw: str | None) -> int:
-    if name:
-        low = name.lower()
-        return _BR_TAG if low == "br" else (_INLINE_TAG if low in _INLINE else _BLOCK_TAG)
-    return _RAW_TAG if raw else _SKIP
-
-
-def _tag_codes(names: list[str | None], raws: list[str | None]) -> np.ndarray:
-    """Each token's code: one dict lookup per tag at C speed (``map``), the rest (names
-    in capitals or not in the table, comments, raw elements) one by one."""
-    codes = list(map(_TAG_CODES.get, names))
-    for i in [i for i, c in enumerate(codes) if c is None]:
-        codes[i] = _tag_code(names[i], raws[i])
-    return np.fromiter(codes, dtype=np.int8, count=len(codes))
-
-
-def _visible_hints(tags: str) -> list[int]:
-    """Where, in the markup ``tags``, a visible attribute's name is followed by ``=``: the
-    tags worth parsing for attributes. ``str.find`` per name is several times faster than
-    one case-insensitive regex scan."""
-    low = tags.lower()
-    if len(low) != len(tags):  # a few characters lower-case to two ("İ"): rare, keep exact
-        return [m.start() for m in _VISIBLE_HINT.finditer(tags)]
-    n = len(low)
-    out: list[int] = []
-    for name in VISIBLE_ATTRS:
-        at = low.find(name)
-        while at >= 0:
-            j = at + len(name)
-            while j < n and low[j] in "\t\n\f\r ":
-                j += 1
-            if j < n and low[j] == "=":
-                out.append(at)
-            at = low.find(name, at + 1)
-    return out
-
-
 def extract_html(doc: str) -> Extracted:
-    parts = _SPLIT.split(doc)
-    texts, toks, names, raws = parts[0::4], parts[1::4], parts[2::4], parts[3::4]
-    n_tok = len(toks)
-    t_len = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    k_len = np.fromiter(map(len, toks), dtype=np.int64, count=n_tok)
-    text_at = np.concatenate(([0], np.cumsum(t_len[:-1] + k_len)))
-    tok_at = text_at[:-1] + t_len[:-1]
-
-    # Keys order segments as in the document: text i at 4i, tag i's attributes at
-    # 4i+2, the break a tag makes at 4i+3. The common cases are built as arrays.
-    code = _tag_codes(names, raws)
-    amp = np.fromiter(
-        map(operator.contains, texts, itertools.repeat("&")), dtype=bool, count=len(texts)
-    )
-    plain = np.flatnonzero((t_len > 0) & ~amp)
-    block = np.flatnonzero(code == _BLOCK_TAG)
-    br = np.flatnonzero(code == _BR_TAG)
-
-    extra = _Segments()
-    for i in np.flatnonzero(amp).tolist():
-        extra.text_run(4 * i, doc, int(text_at[i]), int(text_at[i] + t_len[i]))
-    hints = np.array(_visible_hints("".join(toks)), dtype=np.int64)
-    if len(hints):
-        owner = np.searchsorted(np.cumsum(k_len), hints, side="right")
-        for i in np.unique(owner).tolist():
-            if code[i] in (_INLINE_TAG, _BLOCK_TAG) and toks[i][1] != "/":
-                extra.attributes(4 * i + 2, doc, int(tok_at[i]), int(tok_at[i] + k_len[i]))
-    for i in np.flatnonzero(code == _RAW_TAG).tolist():
-        _raw_element(extra, i, doc, toks[i], raws[i].lower(), int(tok_at[i]))
-
-    keys = np.concatenate(
-        (4 * plain, 4 * block + 3, 4 * br + 3, np.array(extra.key, dtype=np.int64))
-    )
-    strs = [texts[i] for i in plain.tolist()]
-    strs += [BOUNDARY] * len(block) + ["\n"] * len(br) + extra.text
-    d0 = np.concatenate(
-        (text_at[plain], tok_at[block], tok_at[br], np.array(extra.doc, dtype=np.int64))
-    )
-    raw = np.concatenate(
-        (
-            t_len[plain],
-            np.zeros(len(block) + len(br), dtype=np.int64),
-            np.array(extra.raw, dtype=np.int64),
-        )
-    )
-    kind = np.concatenate(
-        (
-            np.full(len(plain), _RUN, dtype=np.int64),
-            np.full(len(block) + len(br), _SYNTH, dtype=np.int64),
-            np.array(extra.kind, dtype=np.int64),
-        )
-    )
-    if not strs:
-        return _Builder(doc).build()
-    order = np.argsort(keys, kind="stable")
-    # One boundary is enough between two pieces of text (a label and its table cell).
-    is_b = np.concatenate(
-        (
-            np.zeros(len(plain), dtype=bool),
-            np.ones(len(block), dtype=bool),
-            np.zeros(len(br), dtype=bool),
-            np.array([x == BOUNDARY for x in extra.text], dtype=bool),
-        )
-    )[order]
-    repeat = np.zeros(len(order), dtype=bool)
-    repeat[1:] = is_b[1:] & is_b[:-1]
-    order = order[~repeat]
-    ordered = [strs[j] for j in order.tolist()]
-    seg_len = np.fromiter(map(len, ordered), dtype=np.int64, count=len(ordered))
-    seg_scan = np.concatenate(([0], np.cumsum(seg_len[:-1])))
-    return Extracted(doc, "".join(ordered), seg_scan, d0[order], seg_len, raw[order], kind[order])
+    """The text nodes and visible attributes of an HTML page (``_htmltext`` has the
+    token rules)."""
+    text, scan, d0, length, raw, kind = _htmltext.extract_html(doc, _TAG_CODES)
+    return Extracted(doc, text, scan, d0, length, raw, kind)
 
 
-def _raw_element(extra: _Segments, i: int, doc: str, tok: str, name: str, at: int) -> None:
-    """A raw-text or RCDATA element taken whole: its attributes, and for title,
-    textarea and plaintext its text."""
-    key = 4 * i + 2
-    start = _START_TAG.match(tok)
-    head = start.end() if start else len(tok)
-    if "=" in tok[:head]:
-        extra.attributes(key, doc, at, at + head)
-    extra.add(key, BOUNDARY, at, 0, _SYNTH)
-    if name in _RCDATA or name == "plaintext":
-        close = re.compile(r"</" + name, re.I).search(tok, head) if name != "plaintext" else None
-        end = close.start() if close else len(tok)
-        extra.text_run(key, doc, at + head, at + end)
-        extra.add(key, BOUNDARY, at + end, 0, _SYNTH)
+class _Segments:
+    """Segments collected out of document order, each with a sort key."""
+
+    def __init__(self) -> None:
+        self.key: list[int] = []
+        self.text: list[str] = []
+        self.doc: list[int] = []
+        self.raw: list[int] = []
+        self.kind: list[int] = []
+
+    def add(self, key: int, text: str, d0: int, raw: int, kind: int) -> None:
+        if text:
+            self.key.append(key)
+            self.text.append(text)
+            self.doc.append(d0)
+            self.raw.append(raw)
+            self.kind.append(kind)
 
 
 # --- JSON -------------------------------------------------------------------
