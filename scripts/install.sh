@@ -69,6 +69,11 @@ done
 "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' ||
     die "$PYTHON is older than 3.11"
 "$PYTHON" -m venv --help >/dev/null 2>&1 || die "no venv module: apt-get install python3-venv"
+# The scan path has compiled parts (Cython): pip builds them with a C++ compiler.
+command -v g++ >/dev/null 2>&1 || die "no C++ compiler: apt-get install g++"
+"$PYTHON" -c 'import os, sysconfig, sys
+sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' ||
+    die "no Python headers for $PYTHON: apt-get install python3-dev"
 
 # 1. The service user.
 if ! id -u "$SVC_USER" >/dev/null 2>&1; then

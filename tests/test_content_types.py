@@ -192,3 +192,13 @@ def test_plaintext_and_unclosed_elements(scan) -> None:
     assert r.body == "<title>**"
     r = scan("<script>赌博", "html", lists=LISTS)
     assert r.body == "<script>赌博"
+
+
+def test_tag_names_are_ascii_case_insensitive_only(scan) -> None:
+    # A browser lower-cases tag names in ASCII only: "<ſcript>" (long s) is not a tag but
+    # text on the screen, and "<ſtyle>" cannot hide words either; "<SCRİPT>" is no script.
+    doc = "<p>a</p><ſcript>赌博</ſcript><ſtyle>赌博</ſtyle><ScRiPt>赌博()</sCrIpT>"
+    r = scan(doc, "html", lists=LISTS)
+    assert r.body == "<p>a</p><ſcript>**</ſcript><ſtyle>**</ſtyle><ScRiPt>赌博()</sCrIpT>"
+    r = scan("<tİtle>赌博</tİtle><a tİtle='赌博' TITLE='赌博'>x</a>", "html", lists=LISTS)
+    assert r.body == "<tİtle>**</tİtle><a tİtle='赌博' TITLE='**'>x</a>"

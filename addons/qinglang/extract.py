@@ -9,14 +9,15 @@ kept apart by ``BOUNDARY``. A segment table maps every scan character back to
 the document characters it came from, so masks land on the original bytes and
 everything else (markup, scripts, styles, JSON structure) stays byte-for-byte.
 
-Why a hand-written tokenizer: masking in place needs the source offset of every
+Why a tokenizer of our own: masking in place needs the source offset of every
 text character, entity and escape. html.parser reports line/column per token
 only and costs several times more per page (measured in
 scripts/bench_engine.py's notes); lxml, selectolax and html5lib report no text
-offsets at all. The JSON standard library has no offsets either. The tokenizer
-below follows the HTML tokenizer's states that matter for text (tags with quoted
-attributes, comments, doctype, CDATA, raw-text and RCDATA elements) and treats
-anything it does not recognise as text, the way browsers do.
+offsets at all. The JSON standard library has no offsets either. The HTML
+tokenizer (``_htmltext.pyx``, compiled with Cython) follows the HTML tokenizer's
+states that matter for text (tags with quoted attributes, comments, doctype,
+CDATA, raw-text and RCDATA elements) and treats anything it does not recognise
+as text, the way browsers do.
 """
 
 from __future__ import annotations
@@ -29,8 +30,15 @@ from typing import Literal
 
 import numpy as np
 
-from . import _htmltext
 from .normalize import BOUNDARY
+
+try:
+    from . import _htmltext
+except ImportError as e:  # a source checkout used before its first build
+    raise ImportError(
+        "qinglang's compiled parts are not built: run `pip install -e .` in the checkout "
+        "(needs a C++ compiler and Python's headers)"
+    ) from e
 
 Kind = Literal["html", "json", "text"]
 
