@@ -78,6 +78,10 @@ def header_charset(content_type: str | None) -> str | None:
 
 
 def _decode(data: bytes, codec: str) -> tuple[str, int]:
+    try:
+        return data.decode(codec), 0  # the usual page: no counting pass needed
+    except UnicodeDecodeError:
+        pass
     text = data.decode(codec, "surrogateescape")
     # Count lone surrogates without a Python loop over the text.
     errors = len(text) - len(text.encode("utf-8", "ignore").decode("utf-8"))
