@@ -182,6 +182,16 @@ def test_json_escapes_of_every_kind(scan) -> None:
     assert extract(doc, "json").text == '\x1e赌博\U0001f600\x1e赌博qu12\x1ex"赌博"\n\x1eA/'
 
 
+def test_json_lone_surrogate_escapes_neither_fail_nor_hide_words(scan) -> None:
+    # Half an emoji (a string cut inside a surrogate pair) cannot go to the matcher: it
+    # once failed the whole scan, and the response went out unfiltered.
+    doc = '{"a": "\\ud83d赌博", "b": ["赌\\udc00博", "\\uD83D\\u0041\\u0041\\uDC00 ok"]}'
+    r = scan(doc, "json", lists=LISTS)
+    assert r.action == "mask"
+    assert r.body == '{"a": "\\ud83d**", "b": ["*\\udc00*", "\\uD83D\\u0041\\u0041\\uDC00 ok"]}'
+    assert extract(doc, "json").text == "\x1e赌博\x1e赌博\x1eAA ok"
+
+
 def test_plain_text(scan) -> None:
     r = scan("赌博\ncasino\nclassic", "text", lists=LISTS)
     assert r.body == "**\n******\nclassic"

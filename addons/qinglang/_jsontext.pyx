@@ -19,9 +19,10 @@ Token rules (kept from the former regular-expression split), best effort on anyt
 - Every value string starts with one boundary; strings with no text between them share
   it. Keys are neither text nor boundaries.
 - Escapes: ``\\uXXXX`` (four hex digits), joined with a following ``\\uDCXX``-``\\uDFXX``
-  into one character when it is a high surrogate (into two characters, one segment,
-  when it is not); ``\\b \\f \\n \\r \\t`` their control characters; a backslash with any
-  other character (``\\"``, ``\\q``, a ``\\u`` with too few hex digits) that character.
+  into one character when it is a high surrogate (one segment, the low half dropped, when
+  it is not); a lone surrogate stands for nothing; ``\\b \\f \\n \\r \\t`` their control
+  characters; a backslash with any other character (``\\"``, ``\\q``, a ``\\u`` with too few
+  hex digits) that character.
 """
 
 from libc.stdint cimport int64_t
@@ -66,6 +67,15 @@ cdef int _hex4(str doc, Py_ssize_t at):
             return -1
         v = v * 16 + d
     return v
+
+
+cdef inline str _char(int cp):
+    """The character of a ``\\uXXXX`` escape; nothing for a lone surrogate, which the
+    matcher cannot take (not UTF-8) and a browser shows as a replacement character, so
+    that it neither fails the scan nor hides a word (as invalid bytes, scanjob.py)."""
+    if 0xD800 <= cp < 0xE000:
+        return ""
+    return chr(cp)
 
 
 cdef inline Py_UCS4 _simple(Py_UCS4 c):
@@ -137,14 +147,15 @@ cdef class _Segments:
                 end = at + 6
                 lo = _low_escape(doc, end, b)
                 if lo < 0:
-                    dec = chr(hi)
+                    dec = _char(hi)
                 else:
                     end += 6
                     if 0xD800 <= hi < 0xDC00:
                         dec = chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
-                    else:  # not a surrogate pair after all: two characters, one segment
-                        dec = chr(hi) + chr(lo)
-            self.add(dec, at, end - at, ENTITY)
+                    else:  # not a surrogate pair after all: the low half stands alone
+                        dec = _char(hi)
+            if dec:
+                self.add(dec, at, end - at, ENTITY)
             a = end
         self.run(doc, a, b)
 
