@@ -7,6 +7,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from qinglang.extract import extract
+
 LISTS = """
 category: gambling
 weight: 10
@@ -162,6 +164,32 @@ def test_broken_or_deep_json_is_safe(scan, doc: str) -> None:
     assert r.action in ("allow", "mask")
     if '"赌博"' in doc:
         assert '"**"' in r.body
+
+
+def test_json_escapes_of_every_kind(scan) -> None:
+    # Words spelled with escapes are found and masked escape by escape; keys, broken
+    # escapes, a surrogate pair and an unterminated last string stay as they were.
+    doc = (
+        '{"\\u8d4c\\u535a": "\\u8d4c\\u535a\\uD83D\\uDE00", "b" : "赌\\u535a\\q\\u12",'
+        ' "c": ["", "", "x\\"赌博\\"\\n"], "d": "\\u0041\\/", "e": "赌博'
+    )
+    r = scan(doc, "json", lists=LISTS)
+    assert r.body == (
+        '{"\\u8d4c\\u535a": "**\\uD83D\\uDE00", "b" : "**\\q\\u12",'
+        ' "c": ["", "", "x\\"**\\"\\n"], "d": "\\u0041\\/", "e": "赌博'
+    )
+    # One boundary before each value; the empty values share theirs with the next one.
+    assert extract(doc, "json").text == '\x1e赌博\U0001f600\x1e赌博qu12\x1ex"赌博"\n\x1eA/'
+
+
+def test_json_lone_surrogate_escapes_neither_fail_nor_hide_words(scan) -> None:
+    # Half an emoji (a string cut inside a surrogate pair) cannot go to the matcher: it
+    # once failed the whole scan, and the response went out unfiltered.
+    doc = '{"a": "\\ud83d赌博", "b": ["赌\\udc00博", "\\uD83D\\u0041\\u0041\\uDC00 ok"]}'
+    r = scan(doc, "json", lists=LISTS)
+    assert r.action == "mask"
+    assert r.body == '{"a": "\\ud83d**", "b": ["*\\udc00*", "\\uD83D\\u0041\\u0041\\uDC00 ok"]}'
+    assert extract(doc, "json").text == "\x1e赌博\x1e赌博\x1eAA ok"
 
 
 def test_plain_text(scan) -> None:

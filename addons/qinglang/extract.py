@@ -14,26 +14,21 @@ text character, entity and escape. html.parser reports line/column per token
 only and costs several times more per page (measured in
 scripts/bench_engine.py's notes); lxml, selectolax and html5lib report no text
 offsets at all. The JSON standard library has no offsets either. The HTML
-tokenizer (``_htmltext.pyx``, compiled with Cython) follows the HTML tokenizer's
-states that matter for text (tags with quoted attributes, comments, doctype,
-CDATA, raw-text and RCDATA elements) and treats anything it does not recognise
-as text, the way browsers do.
+tokenizer (``_htmltext.pyx``, compiled with Cython, as is ``_jsontext.pyx``)
+follows the HTML tokenizer's states that matter for text (tags with quoted
+attributes, comments, doctype, CDATA, raw-text and RCDATA elements) and treats
+anything it does not recognise as text, the way browsers do.
 """
 
 from __future__ import annotations
 
-import itertools
-import operator
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
-from .normalize import BOUNDARY
-
 try:
-    from . import _htmltext
+    from . import _htmltext, _jsontext
 except ImportError as e:  # a source checkout used before its first build
     raise ImportError(
         "qinglang's compiled parts are not built: run `pip install -e .` in the checkout "
@@ -298,100 +293,11 @@ def extract_html(doc: str) -> Extracted:
     return Extracted(doc, text, scan, d0, length, raw, kind)
 
 
-class _Segments:
-    """Segments collected out of document order, each with a sort key."""
-
-    def __init__(self) -> None:
-        self.key: list[int] = []
-        self.text: list[str] = []
-        self.doc: list[int] = []
-        self.raw: list[int] = []
-        self.kind: list[int] = []
-
-    def add(self, key: int, text: str, d0: int, raw: int, kind: int) -> None:
-        if text:
-            self.key.append(key)
-            self.text.append(text)
-            self.doc.append(d0)
-            self.raw.append(raw)
-            self.kind.append(kind)
-
-
 # --- JSON -------------------------------------------------------------------
-
-_JSON_ESCAPE = re.compile(r"\\(?:u([0-9a-fA-F]{4})(?:\\u([dD][c-fC-F][0-9a-fA-F]{2}))?|(.))", re.S)
-_SIMPLE_ESCAPES = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f", "n": "\n", "r": "\r"}
-_SIMPLE_ESCAPES["t"] = "\t"
-# A string and what follows it: blanks, and the colon that makes it an object key.
-# (The unrolled form of a string runs through plain characters a class at a time: three
-# times faster than an alternation per character.)
-_JSON_SPLIT = re.compile(r'"([^"\\]*(?:\\.[^"\\]*)*)"([ \t\r\n]*:?)', re.S)
 
 
 def extract_json(doc: str) -> Extracted:
-    """String values of a JSON document. Works on truncated JSON too (best effort).
-
-    One split finds every string with what follows it (a key is followed by ``:``); the
-    segments of strings without escapes are built as arrays, the rest one by one."""
-    parts = _JSON_SPLIT.split(doc)
-    strs, tails = parts[1::3], parts[2::3]
-    n = len(strs)
-    if n == 0:
-        return _Builder(doc).build()
-    g_len = np.fromiter(map(len, parts[0::3]), dtype=np.int64, count=n + 1)
-    s_len = np.fromiter(map(len, strs), dtype=np.int64, count=n)
-    tok_len = s_len + 2 + np.fromiter(map(len, tails), dtype=np.int64, count=n)
-    at = np.cumsum(g_len[:-1]) + np.concatenate(([0], np.cumsum(tok_len[:-1])))
-    is_value = ~np.fromiter(map(str.endswith, tails, itertools.repeat(":")), dtype=bool, count=n)
-    escaped = np.fromiter(map(operator.contains, strs, itertools.repeat("\\")), dtype=bool, count=n)
-    plain = np.flatnonzero(is_value & ~escaped & (s_len > 0))
-    values = np.flatnonzero(is_value)
-
-    # Keys keep document order: a string's boundary at 2i, its text at 2i + 1.
-    extra = _Segments()
-    for i in np.flatnonzero(is_value & escaped).tolist():
-        s0 = int(at[i]) + 1
-        pos = s0
-        for e in _JSON_ESCAPE.finditer(doc, s0, s0 + int(s_len[i])):
-            extra.add(2 * i + 1, doc[pos : e.start()], pos, e.start() - pos, _RUN)
-            extra.add(2 * i + 1, _unescape_json(e), e.start(), e.end() - e.start(), _ENTITY)
-            pos = e.end()
-        end = s0 + int(s_len[i])
-        extra.add(2 * i + 1, doc[pos:end], pos, end - pos, _RUN)
-    if len(values) == 0:
-        return _Builder(doc).build()
-    keys = np.concatenate((2 * values, 2 * plain + 1, np.array(extra.key, dtype=np.int64)))
-    texts = [BOUNDARY] * len(values) + [strs[i] for i in plain.tolist()] + extra.text
-    d0 = np.concatenate((at[values], at[plain] + 1, np.array(extra.doc, dtype=np.int64)))
-    raw = np.concatenate(
-        (np.zeros(len(values), dtype=np.int64), s_len[plain], np.array(extra.raw, dtype=np.int64))
-    )
-    kind = np.concatenate(
-        (
-            np.full(len(values), _SYNTH, dtype=np.int64),
-            np.full(len(plain), _RUN, dtype=np.int64),
-            np.array(extra.kind, dtype=np.int64),
-        )
-    )
-    order = np.argsort(keys, kind="stable")
-    # Strings with no text between them (empty values) share one boundary.
-    is_b = (kind == _SYNTH)[order]
-    repeat = np.zeros(len(order), dtype=bool)
-    repeat[1:] = is_b[1:] & is_b[:-1]
-    order = order[~repeat]
-    ordered = [texts[j] for j in order.tolist()]
-    seg_len = np.fromiter(map(len, ordered), dtype=np.int64, count=len(ordered))
-    seg_scan = np.concatenate(([0], np.cumsum(seg_len[:-1])))
-    return Extracted(doc, "".join(ordered), seg_scan, d0[order], seg_len, raw[order], kind[order])
-
-
-def _unescape_json(e: re.Match[str]) -> str:
-    hi, lo, simple = e.group(1), e.group(2), e.group(3)
-    if simple is not None:
-        return _SIMPLE_ESCAPES.get(simple, simple)
-    cp = int(hi, 16)
-    if lo is not None and 0xD800 <= cp < 0xDC00:
-        return chr(0x10000 + ((cp - 0xD800) << 10) + (int(lo, 16) - 0xDC00))
-    if lo is not None:  # not a surrogate pair after all: two separate escapes
-        return chr(cp) + chr(int(lo, 16))
-    return chr(cp)
+    """String values of a JSON document, escapes decoded; works on truncated or broken JSON
+    too, best effort (``_jsontext`` has the token rules)."""
+    text, scan, d0, length, raw, kind = _jsontext.extract_json(doc)
+    return Extracted(doc, text, scan, d0, length, raw, kind)
