@@ -52,3 +52,37 @@ def test_undecodable_bytes_survive() -> None:
 
 def test_empty() -> None:
     assert normalize("").text == ""
+
+
+@pytest.mark.parametrize(
+    "src, norm",
+    [
+        ("a b cd", "ab cd"),  # single letters join; a longer word keeps its gap
+        ("cd a b", "cd ab"),
+        ("ab. c", "ab c"),  # one side longer than a letter is enough
+        ("a*b cd", "ab cd"),  # "*" joins without making a word gap
+        ("p o\x1er n", "po\x1ern"),  # a boundary is kept, never noise
+        ("  . \u200b", ""),  # all noise
+        ("赌 博 ab cd", "赌博ab cd"),
+        ("１２ ３４", "12 34"),  # full-width digits are words too
+    ],
+)
+def test_word_gaps(src: str, norm: str) -> None:
+    assert normalize(src).text == norm
+
+
+def test_a_kept_word_gap_maps_to_its_first_noise_character() -> None:
+    src = "an \u200b. Al"
+    n = normalize(src)
+    assert n.text == "an al"
+    assert n.pos.tolist() == [0, 1, 2, 6, 7]
+
+
+def test_lone_surrogates_and_astral_characters_keep_their_place() -> None:
+    # Decoded pages carry undecodable bytes as lone surrogates; CJK extension B is astral.
+    src = "ab\udc80 cd \U00020000 賭"
+    n = normalize(src)
+    assert n.text == "ab\udc80cd\U00020000赌"
+    assert [src[i] for i in n.pos] == list("ab\udc80cd\U00020000賭")
+    assert n.cps.tolist() == [ord(c) for c in src]
+    assert n.cps.dtype.name == "uint32"

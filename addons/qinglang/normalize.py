@@ -1,12 +1,13 @@
 """Normalisation of scan text with a map back to the original characters.
 
-One code-point table, applied with numpy, does case folding, NFKC reduced to one
-character, number and letter styles (①, ⒈, ❶, Ⓐ) and character-level traditional
-to simplified Chinese. Noise characters (spaces, ``*``, ``_``, ``.``, zero-width …)
-are then dropped while ``pos`` keeps, for every normalised character, the index
-of the character it came from. ENGINE-NOTES.md measured this at about four times
-the speed of ``unicodedata.normalize`` + ``str.translate`` and a per-character
-Python loop; that speed is why the table exists instead of calling those per page.
+One code-point table does case folding, NFKC reduced to one character, number and
+letter styles (①, ⒈, ❶, Ⓐ) and character-level traditional to simplified Chinese.
+Noise characters (spaces, ``*``, ``_``, ``.``, zero-width …) are then dropped while
+``pos`` keeps, for every normalised character, the index of the character it came
+from. ENGINE-NOTES.md measured the table at about four times the speed of
+``unicodedata.normalize`` + ``str.translate`` and a per-character Python loop; that
+speed is why the table exists instead of calling those per page. The tables are
+built here; ``_normtext.pyx`` applies them in one compiled pass over the characters.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from functools import cache
 
 import numpy as np
 import zhconv_rs
+
+from . import _normtext
 
 MAX_CP = 0x110000
 
@@ -136,62 +139,26 @@ def hard_table() -> np.ndarray:
     return noise & hard[canon]
 
 
+@cache
+def _pass_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The tables as the compiled pass reads them (flags as uint8 views, no copies)."""
+    canon, noise, word = tables()
+    return canon, noise.view(np.uint8), word.view(np.uint8), hard_table().view(np.uint8)
+
+
 def normalize(source: str) -> Normalized:
     """Normalise ``source``; noise is dropped, except that a word gap between two
     Latin words of more than one letter stays as one space.
 
     That keeps ``an Al Jazeera`` from containing ``anal`` while ``p o r n`` and
     ``p.o.r.n`` (single letters) still read as ``porn``, and CJK text (which has no
-    spaces between words) is joined: ``賭 博`` reads as ``赌博``.
+    spaces between words) is joined: ``賭 博`` reads as ``赌博``. A word gap is noise
+    holding whitespace or "." between two word characters; its space sits at the
+    first noise character after the left word. Text decoded with surrogateescape
+    carries lone surrogates: they stay as they are, in ``text`` and ``cps``.
     """
-    canon, noise, word = tables()
-    if not source:
-        return Normalized("", np.zeros(0, dtype=np.int64), source, np.zeros(0, dtype=np.uint32))
-    # surrogatepass: text decoded with surrogateescape carries lone surrogates.
-    cps = np.frombuffer(source.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    is_noise = noise[cps]
-    keep = ~is_noise
-    pos = np.flatnonzero(keep)
-    spaces = _word_gaps(cps, is_noise, pos, word) if len(pos) > 1 else pos[:0]
-    if len(spaces):
-        keep[spaces] = True
-        pos = np.flatnonzero(keep)
-    out = canon[cps[pos]]
-    if len(spaces):
-        out[np.searchsorted(pos, spaces)] = ord(" ")
-    text = out.tobytes().decode("utf-32-le", "surrogatepass")
+    text, pos, cps = _normtext.normalize_text(source, *_pass_tables())
     return Normalized(text, pos, source, cps)
-
-
-def _word_gaps(
-    cps: np.ndarray, is_noise: np.ndarray, pos: np.ndarray, word: np.ndarray
-) -> np.ndarray:
-    """Source positions of the noise characters that stay as a space: the first
-    after a word, where a word gap separates two Latin words not both single
-    letters."""
-    # Only places where noise was dropped between two word characters can be word
-    # gaps: work on those alone (a pass over every character cost half the engine).
-    jump = np.flatnonzero(np.diff(pos) > 1) + 1  # noise lies between kept k-1 and k
-    jump = jump[word[cps[pos[jump - 1]]] & word[cps[pos[jump]]]]
-    if len(jump) == 0:
-        return jump
-    noise_at = np.flatnonzero(is_noise)
-    hard_at = noise_at[hard_table()[cps[noise_at]]]
-    has_hard = np.searchsorted(hard_at, pos[jump]) > np.searchsorted(hard_at, pos[jump - 1])
-    gaps = jump[has_hard]  # a word gap between two word characters
-    if len(gaps) == 0:
-        return gaps
-    n = len(pos)
-    gap = np.zeros(n + 1, dtype=bool)
-    gap[gaps] = True
-    # A character is a single letter when no word character is joined to it on
-    # either side (joined: adjacent, both word characters, no word gap between).
-    left = gaps - 1
-    left_single = (left == 0) | ~word[cps[pos[np.maximum(left - 1, 0)]]] | gap[left]
-    right = gaps + 1
-    right_single = (right >= n) | ~word[cps[pos[np.minimum(right, n - 1)]]] | gap[right]
-    at = gaps[~(left_single & right_single)]
-    return pos[at - 1] + 1
 
 
 def normalize_term(term: str) -> str:

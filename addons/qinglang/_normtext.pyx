@@ -1,0 +1,106 @@
+# cython: language_level=3, boundscheck=True, wraparound=False
+"""Normalisation of scan text in one compiled pass over its characters (``normalize.py``
+builds the tables and documents the rules).
+
+Why compiled: table lookups, dropping noise with a map back to the source, and the word
+gap rule were a dozen numpy passes and temporary arrays per page; one loop over the
+characters does all of it at C speed. Cython keeps Python's semantics (bounds-checked
+indexing, exceptions), so this is not hand-written C over hostile text.
+
+The word gap rule, kept character by kept character: noise between two word characters
+that holds a hard gap (whitespace, ".") is a *gap*; a gap stays as one space (at the
+first noise character after the left word character) unless the characters on both of
+its sides are single letters, i.e. not joined to a word character beyond them without a
+gap. The left side is known when the right character arrives; the right side is known
+one kept character later, so a gap whose left side is single waits in a slot of the
+output until then. Most characters are neither after a hard gap nor after a waiting
+slot: they only go through the tables and into the output (the word table is read for
+the others alone, from the kept characters' code points).
+"""
+
+from libc.stdint cimport int64_t, uint32_t
+
+import numpy as np
+
+cdef extern from "Python.h":
+    int PyUnicode_4BYTE_KIND
+    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+
+cdef Py_UCS4 SPACE = u" "
+
+
+def normalize_text(
+    str source not None,
+    const uint32_t[::1] canon,
+    const unsigned char[::1] noise,
+    const unsigned char[::1] word,
+    const unsigned char[::1] hard,
+):
+    """(text, pos, cps) of ``source``: normalised text, the source index of each of its
+    characters (int64) and the source's code points (uint32, read-only; lone surrogates
+    as they are). ``canon`` maps code points; ``noise``, ``word`` and ``hard`` flag them
+    (uint8)."""
+    cdef Py_ssize_t n = len(source)
+    out = np.empty(n, dtype=np.uint32)  # never longer than the source: a space is noise
+    pos = np.empty(n, dtype=np.int64)
+    cps = np.empty(n, dtype=np.uint32)
+    cdef uint32_t[::1] outv = out
+    cdef int64_t[::1] posv = pos
+    cdef uint32_t[::1] cpsv = cps
+    cdef Py_ssize_t i = 0, m = 0  # source index, output length
+    cdef Py_ssize_t slot = -1  # output index of a gap waiting for its right side
+    cdef Py_ssize_t gap_at = -1  # first noise character since the last kept one
+    cdef Py_ssize_t gapped = -1  # output index of the last kept character after a gap
+    cdef bint hard_seen = False, w, g
+    cdef Py_UCS4 c
+
+    for c in source:
+        cpsv[i] = c
+        if noise[c]:
+            if gap_at < 0:
+                gap_at = i
+            if not hard_seen and hard[c]:
+                hard_seen = True
+        else:
+            if slot >= 0 or hard_seen:
+                # outv[m - 1] is always the previous kept character (a slot or space is
+                # followed by one).
+                w = word[c]
+                g = hard_seen and w and m > 0 and word[cpsv[posv[m - 1]]]
+                if slot >= 0:
+                    # The waiting gap's right character is single unless joined to this.
+                    if w and not g:
+                        outv[slot] = SPACE
+                    else:
+                        outv[slot] = outv[slot + 1]
+                        posv[slot] = posv[slot + 1]
+                        m -= 1
+                        gapped = slot
+                    slot = -1
+                if g:
+                    # The left character is part of a longer word if joined to the one
+                    # before it (a word character with no gap between).
+                    if m >= 2 and gapped != m - 1 and word[cpsv[posv[m - 2]]]:
+                        outv[m] = SPACE
+                    else:
+                        slot = m
+                    posv[m] = gap_at
+                    m += 1
+                    gapped = m
+                hard_seen = False
+            outv[m] = canon[c]
+            posv[m] = i
+            m += 1
+            gap_at = -1
+        i += 1
+    if slot >= 0:
+        # The last character has nothing on its right: single, so the gap goes.
+        outv[slot] = outv[slot + 1]
+        posv[slot] = posv[slot + 1]
+        m -= 1
+
+    text = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, &outv[0], m) if m else ""
+    del outv, posv, cpsv  # release the buffers so that pos can shrink in place
+    pos.resize(m)
+    cps.flags.writeable = False  # one array for every user of the result, as before
+    return text, pos, cps
