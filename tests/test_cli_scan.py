@@ -109,3 +109,14 @@ def test_adult_profile_passes_untouched(tmp_path: Path) -> None:
     )
     out = json.loads(run("--config", str(cfg), "--profile", "adult", "-", stdin=b"porn").stdout)
     assert out["action"] == "allow" and out["body"] == "porn"
+
+
+def test_invalid_bytes_neither_fail_the_scan_nor_hide_a_word(tmp_path: Path) -> None:
+    # A byte invalid in the page's charset shows as "?" inside the word on screen.
+    page = "<p>裸\udcff聊 ok \udcfe</p>".encode("utf-8", "surrogateescape")
+    p = run("--lists", lists_dir(tmp_path), "--content-type", "text/html; charset=utf-8", "-",
+            stdin=page)  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["action"] == "mask" and out["categories"] == {"porn": 40}
+    assert [m["term"] for m in out["matches"]] == ["裸聊"]

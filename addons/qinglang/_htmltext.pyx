@@ -425,7 +425,7 @@ def extract_html(str doc, dict tag_codes):
         kindv[i] = out.kind[i]
         lenv[i] = out.length[i]
     scan = np.zeros(nseg, dtype=np.int64)
-    np.cumsum(length[:-1], out=scan[1:])
+    np.cumsum(length[: nseg - 1], out=scan[1:])
     return "".join(out.parts), scan, d0, length, raw, kind
 
 

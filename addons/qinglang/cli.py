@@ -52,7 +52,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if dec.errors:
         print(
             f"qinglang: warning: {dec.errors} bytes are not valid {dec.charset}; "
-            "they are kept as they are and not matched",
+            "they are kept as they are (a word around one still matches)",
             file=sys.stderr,
         )
     if not profile.filter:

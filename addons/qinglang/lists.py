@@ -33,6 +33,7 @@ from pydantic import (
     field_validator,
 )
 
+from . import _normtext
 from .normalize import BOUNDARY, normalize, tables
 from .yamlloc import SourceError, format_loc, line_of, load_yaml
 
@@ -272,6 +273,7 @@ def _code_version() -> str:
     h = hashlib.sha256(zhconv_rs.__name__.encode())
     for mod in ("lists.py", "normalize.py", "yamlloc.py"):
         h.update((Path(__file__).parent / mod).read_bytes())
+    h.update(Path(_normtext.__file__ or "").read_bytes())  # the compiled normalisation
     return h.hexdigest()[:16]
 
 

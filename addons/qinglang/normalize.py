@@ -108,6 +108,9 @@ def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # A character is noise if what it normalises to is noise (full-width forms).
     noise = noise | noise[canon]
     noise[ord(BOUNDARY)] = False
+    # Lone surrogates stand for bytes invalid in the page's charset (surrogateescape): a
+    # reader sees a replacement character inside the word, so the word still counts.
+    noise[0xD800:0xE000] = True
 
     word = np.zeros(MAX_CP, dtype=bool)
     for cp in range(CJK_START):
