@@ -450,6 +450,36 @@ def test_look_alike_corpus_as_documents() -> None:
     assert res.pii == [] and res.body == doc
 
 
+def test_news_list_dates_and_counts_stay_visible_around_values() -> None:
+    # "2024-04-04 · 51093 views" is 13 digits once the noise is dropped: never a value, in
+    # text or in a page; a phone, an ID and a card written among such lines are still found.
+    dates = [f"2024-{k % 12 + 1:02d}-{k % 28 + 1:02d} · {51093 + 37 * k} views" for k in range(40)]
+    card = " ".join(CARD16[k : k + 4] for k in range(0, 16, 4))
+    lines = [*dates[:10], "联系电话 138-1234-5678", *dates[10:20], f"身份证 {ID}"]
+    lines += [*dates[20:30], f"卡号 {card}", *dates[30:]]
+    text = "\n".join(lines)
+    assert found(text) == [("cn_mobile", "138-1234-5678"), ("cn_id", ID), ("bank_card", card)]
+    body = masked(text)
+    assert all(line in body for line in dates)
+    assert "138-****-5678" in body and f"**** **** **** {CARD16[-4:]}" in body
+    page = "<ul>" + "".join(f"<li>{ln}</li>" for ln in lines) + "</ul>"
+    res = scan(page, "html")
+    assert [p.kind for p in res.pii] == ["cn_mobile", "cn_id", "bank_card"]
+    assert all(f"<li>{line}</li>" in res.body for line in dates)
+
+
+def test_longest_label_at_a_place_names_the_value() -> None:
+    # "家庭住址" (a home address: identifies a person) holds "住址"; "通讯地址" holds "地址".
+    home = detect_pii(normalize("家庭住址：北京市朝阳区建国路88号3栋501室"))
+    post = detect_pii(normalize("通讯地址：北京市朝阳区建国路88号3栋501室"))
+    assert [(p.kind, p.identifies) for p in home] == [("address", True)]
+    assert [(p.kind, p.identifies) for p in post] == [("address", False)]
+    assert found("QQ号码：12345678，微信号：happy_panda88") == [
+        ("qq", "12345678"),
+        ("wechat", "happy_panda88"),
+    ]
+
+
 # --- masking through the engine, per content type -------------------------------------------
 
 
