@@ -1,7 +1,8 @@
 """Build of qinglang's compiled parts (everything else is in pyproject.toml).
 
-The per-character loops of the scan path (HTML text extraction, normalisation) are
-Cython: plain Python semantics compiled to C, bounds-checked, with no hand-written C.
+The per-character loops of the scan path (HTML and JSON text extraction, normalisation,
+the personal-information pre-pass) are Cython: plain Python semantics compiled to C,
+bounds-checked, with no hand-written C.
 """
 
 from pathlib import Path
