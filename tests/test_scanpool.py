@@ -109,3 +109,33 @@ def test_closed_pool_refuses_new_scans_but_finishes_running_ones(lists: ListSet)
             await pool.scan(job("x"))
 
     asyncio.run(body())
+
+
+def test_a_large_masked_page_comes_back_whole(lists: ListSet) -> None:
+    # 3 MB out and back: the worker's answer arrives in many reads of the socket.
+    text = "今天天气很好。" * 150_000 + "网络赌场" + "再见" * 1000
+
+    async def body() -> None:
+        pool = ScanPool(lists, 1)
+        await pool.start()
+        outs = await asyncio.gather(pool.scan(job(text)), pool.scan(job("网络赌场 ok")))
+        assert [o.status for o in outs] == ["mask", "mask"]
+        assert outs[0].body == f"<p>{text.replace('网络赌场', '****')}</p>".encode()
+        assert outs[1].body == b"<p>**** ok</p>"
+        pool.kill()
+
+    asyncio.run(body())
+
+
+def test_a_client_that_goes_away_does_not_cost_a_worker(lists: ListSet) -> None:
+    async def body() -> None:
+        pool = ScanPool(lists, 1)
+        await pool.start()
+        gone = asyncio.ensure_future(pool.scan(job("网络赌场" * 100_000)))
+        await asyncio.sleep(0.01)
+        gone.cancel()  # the flow was killed while its page was being scanned
+        out = await asyncio.wait_for(pool.scan(job("网络赌场")), 30)
+        assert out.status == "mask" and gone.cancelled()
+        pool.kill()
+
+    asyncio.run(body())

@@ -17,7 +17,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 # Crockford's base32 without I, L, O, U: easy to read out and type from a block page.
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _MAX_PATH = 512
+# How long the writer waits for more events after the first of a batch. Under load one
+# transaction per event (a commit and a thread wake-up each) cost the proxy 0.3 ms of CPU
+# per masked page; flush() and close() cut the wait short.
+_GATHER_SECONDS = 0.1
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     id TEXT PRIMARY KEY,
@@ -62,7 +66,9 @@ _COLUMNS = (
 
 
 def new_event_id() -> str:
-    return "".join(secrets.choice(_ID_ALPHABET) for _ in range(10))
+    # 32 letters: five random bits per letter, uniform (ten secrets.choice calls were 20 us
+    # of the event loop per recorded event).
+    return "".join([_ID_ALPHABET[b & 31] for b in secrets.token_bytes(10)])
 
 
 def path_only(path: str) -> str:
@@ -88,11 +94,23 @@ class Event:
     ts: float = field(default_factory=time.time)
 
     def row(self) -> tuple[Any, ...]:
-        d = asdict(self)
-        d["categories"] = json.dumps(self.categories, ensure_ascii=False, sort_keys=True)
-        d["decided_by"] = json.dumps(list(self.decided_by), ensure_ascii=False)
-        d["path"] = path_only(self.path)
-        return tuple(d[c] for c in _COLUMNS)
+        """The values for _COLUMNS (without asdict, which deep-copied every event: 40 us
+        holding the GIL in the writer thread while the proxy serves)."""
+        return (
+            self.id,
+            self.ts,
+            self.client,
+            self.user,
+            self.profile,
+            self.host,
+            path_only(self.path),
+            self.action,
+            self.reason,
+            json.dumps(self.categories, ensure_ascii=False, sort_keys=True),
+            self.score,
+            json.dumps(list(self.decided_by), ensure_ascii=False),
+            self.detail,
+        )
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -161,6 +179,7 @@ class EventStore:
         self.dropped = 0
         self._queue: queue.Queue[Event | None] = queue.Queue(max_queue)
         self._flushed = threading.Condition()
+        self._hurry = threading.Event()  # write what is queued now (flush, close)
         self._written = 0
         self._submitted = 0
         self._thread = threading.Thread(target=self._run, name="qinglang-events", daemon=True)
@@ -192,6 +211,7 @@ class EventStore:
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every event recorded so far is written (tests, shutdown)."""
         target = self._submitted
+        self._hurry.set()
         with self._flushed:
             return self._flushed.wait_for(lambda: self._written >= target, timeout)
 
@@ -200,6 +220,7 @@ class EventStore:
             self._queue.put(None, timeout=timeout)
         except queue.Full:  # the writer is stuck: it is a daemon thread, let it go
             return
+        self._hurry.set()
         self._thread.join(timeout)
 
     def _batches(self) -> Iterator[list[Event] | None]:
@@ -213,6 +234,8 @@ class EventStore:
             if first is None:
                 yield None
                 return
+            self._hurry.wait(_GATHER_SECONDS)
+            self._hurry.clear()
             items = [first]
             closing = False
             while len(items) < self.batch:
