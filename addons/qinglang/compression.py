@@ -25,6 +25,7 @@ IDENTITY = ("", "identity", "none")
 # zstd input slice: an RLE block is 4 bytes for 128 KB of output, so one slice can expand to
 # at most about 8 MB past the limit before the check below sees it.
 _ZSTD_SLICE = 256
+_BROTLI_STEP = 256 * 1024
 
 
 class BodyTooLarge(Exception):
@@ -93,10 +94,13 @@ def _brotli(data: bytes, limit: int) -> bytes:
         return _brotli_sliced(data, limit)
     d = brotlicffi.Decompressor()
     out = bytearray()
+    # brotlicffi allocates (and zeroes) the whole output buffer on every call: steps of
+    # 256 KB, not the 10 MB limit at once (0.6 -> 0.2 ms for a 100 KB page).
+    step = _BROTLI_STEP
     try:
-        out += d.process(data, output_buffer_limit=limit + 1)
+        out += d.process(data, output_buffer_limit=min(limit + 1, step))
         while len(out) <= limit and not d.is_finished() and not d.can_accept_more_data():
-            out += d.process(b"", output_buffer_limit=limit + 1 - len(out))
+            out += d.process(b"", output_buffer_limit=min(limit + 1 - len(out), step))
     except brotlicffi.error as e:
         raise BadEncoding(f"corrupt brotli body: {e}") from None
     if len(out) > limit:
