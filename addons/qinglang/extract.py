@@ -89,31 +89,38 @@ class Extracted:
         idx = np.flatnonzero(mask)
         if len(idx) == 0:
             return self.doc
+        doc = self.doc
         k = self._seg_of(idx)
         kinds = self.seg_kind[k]
         run = kinds == _RUN
-        if doc_cps is None:
-            doc_cps = np.frombuffer(self.doc.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        doc_cps = doc_cps.copy()
         at = self.seg_doc[k[run]] + (idx[run] - self.seg_scan[k[run]])
-        at = at[~_SPACE[doc_cps[at]]]
-        doc_cps[at] = ord(char)
-        out = doc_cps.tobytes().decode("utf-32-le", "surrogatepass")
-        ent = np.unique(k[kinds == _ENTITY])
-        if len(ent) == 0:
-            return out
-        pieces: list[str] = []
-        last = 0
-        for seg in ent.tolist():
+        # Only the masked characters' code points are looked at: the page is copied once,
+        # by the join below, not turned into an array and back.
+        if doc_cps is not None:
+            cps = doc_cps[at]
+        else:
+            cps = np.fromiter(map(ord, map(doc.__getitem__, at.tolist())), np.uint32, len(at))
+        at = np.unique(at[~_SPACE[cps]])
+        edits: list[tuple[int, int, str]] = []
+        if len(at):
+            cut = np.flatnonzero(np.diff(at) != 1) + 1
+            starts = at[np.concatenate(([0], cut))].tolist()
+            ends = (at[np.concatenate((cut - 1, [len(at) - 1]))] + 1).tolist()
+            edits = [(x, y, char * (y - x)) for x, y in zip(starts, ends, strict=True)]
+        for seg in np.unique(k[kinds == _ENTITY]).tolist():
             d0 = int(self.seg_doc[seg])
             s0, n = int(self.seg_scan[seg]), int(self.seg_len[seg])
             shown = self.text[s0 : s0 + n].strip()
-            if not shown:
-                continue
-            pieces.append(out[last:d0])
-            pieces.append(char * len(shown))
-            last = d0 + int(self.seg_raw[seg])
-        pieces.append(out[last:])
+            if shown:
+                edits.append((d0, d0 + int(self.seg_raw[seg]), char * len(shown)))
+        edits.sort()
+        pieces: list[str] = []
+        last = 0
+        for x, y, rep in edits:
+            pieces.append(doc[last:x])
+            pieces.append(rep)
+            last = y
+        pieces.append(doc[last:])
         return "".join(pieces)
 
 
