@@ -21,23 +21,9 @@ matched ASCII-case-insensitively, as the HTML standard says):
   scan text; the rest is never scanned.
 """
 
-from libc.stdint cimport int64_t
-from libcpp.vector cimport vector
-
 import html
 
-import numpy as np
-
-cdef extern from "Python.h":
-    Py_ssize_t PyUnicode_FindChar(
-        object s, Py_UCS4 ch, Py_ssize_t start, Py_ssize_t end, int direction
-    ) except -2
-
-# Segment kinds (extract.py: _RUN, _ENTITY, _SYNTH)
-cdef enum:
-    RUN = 0
-    ENTITY = 1
-    SYNTH = 2
+from ._segments cimport ENTITY, SYNTH, PyUnicode_FindChar, Segments
 
 # Token codes
 cdef enum:
@@ -47,7 +33,6 @@ cdef enum:
     BR_TAG = 3
     RAW_TAG = 4
 
-cdef str BOUNDARY = "\x1e"
 cdef str NEWLINE = "\n"
 
 _RAW_NAMES = (
@@ -99,41 +84,8 @@ cdef bint _word_at(str doc, Py_ssize_t at, Py_ssize_t end, str word):
     return True
 
 
-cdef class _Segments:
-    """Scan text pieces and their segments, in document order."""
-
-    cdef list parts
-    cdef vector[int64_t] d0
-    cdef vector[int64_t] raw
-    cdef vector[int64_t] kind
-    cdef vector[int64_t] length
-    cdef bint last_boundary
-
-    def __cinit__(self):
-        self.parts = []
-        self.last_boundary = False
-
-    cdef void add(self, str text, int64_t d0, int64_t raw, int64_t kind, bint is_b):
-        # One boundary is enough between two pieces of text.
-        if is_b and self.last_boundary:
-            return
-        self.last_boundary = is_b
-        self.parts.append(text)
-        self.d0.push_back(d0)
-        self.raw.push_back(raw)
-        self.kind.push_back(kind)
-        self.length.push_back(len(text))
-
-    cdef void piece(self, str doc, Py_ssize_t a, Py_ssize_t b, bint loose):
-        """A run of document text; ``loose`` pieces (entity-split text, attribute values,
-        RCDATA) count as boundaries when they are one, as before."""
-        cdef str text
-        if b > a:
-            text = doc[a:b]
-            self.add(text, a, b - a, RUN, loose and text == BOUNDARY)
-
-    cdef void boundary(self, int64_t d0):
-        self.add(BOUNDARY, d0, 0, SYNTH, True)
+cdef class _Segments(Segments):
+    """The segment table, with HTML's entities and attributes."""
 
     cdef void text_run(self, str doc, Py_ssize_t a, Py_ssize_t b):
         """Text with entities: runs and decoded entities."""
@@ -150,12 +102,12 @@ cdef class _Segments:
             raw = doc[at:e]
             dec = _unescape(raw)
             if dec != raw:
-                self.piece(doc, a, at, True)
+                self.run(doc, a, at, True)
                 if dec:
-                    self.add(dec, at, e - at, ENTITY, dec == BOUNDARY)
+                    self.add(dec, at, e - at, ENTITY, True)
                 a = e
             at = e
-        self.piece(doc, a, b, True)
+        self.run(doc, a, b, True)
 
     cdef void attributes(self, str doc, Py_ssize_t a0, Py_ssize_t a1):
         """The values of the visible attributes (title, alt, placeholder, aria-label) of
@@ -410,23 +362,7 @@ def extract_html(str doc, dict tag_codes):
         text_at = p = tok_end
 
     _text(out, doc, text_at, n)
-    cdef Py_ssize_t nseg = out.d0.size(), i
-    if nseg == 0:
-        z = np.zeros(1, dtype=np.int64)
-        return "", z, z.copy(), z.copy(), z.copy(), np.full(1, SYNTH, dtype=np.int64)
-    d0 = np.empty(nseg, dtype=np.int64)
-    raw = np.empty(nseg, dtype=np.int64)
-    kind = np.empty(nseg, dtype=np.int64)
-    length = np.empty(nseg, dtype=np.int64)
-    cdef int64_t[::1] d0v = d0, rawv = raw, kindv = kind, lenv = length
-    for i in range(nseg):
-        d0v[i] = out.d0[i]
-        rawv[i] = out.raw[i]
-        kindv[i] = out.kind[i]
-        lenv[i] = out.length[i]
-    scan = np.zeros(nseg, dtype=np.int64)
-    np.cumsum(length[: nseg - 1], out=scan[1:])
-    return "".join(out.parts), scan, d0, length, raw, kind
+    return out.result()
 
 
 cdef Py_ssize_t _comment_end(str doc, Py_ssize_t j, Py_ssize_t n):
@@ -451,7 +387,7 @@ cdef void _text(_Segments out, str doc, Py_ssize_t a, Py_ssize_t b):
     if PyUnicode_FindChar(doc, u"&", a, b, 1) >= 0:
         out.text_run(doc, a, b)
     else:
-        out.add(doc[a:b], a, b - a, RUN, False)
+        out.run(doc, a, b, False)
 
 
 cdef void _raw_element(

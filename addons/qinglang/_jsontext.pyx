@@ -25,23 +25,7 @@ Token rules (kept from the former regular-expression split), best effort on anyt
   hex digits) that character.
 """
 
-from libc.stdint cimport int64_t
-from libcpp.vector cimport vector
-
-import numpy as np
-
-cdef extern from "Python.h":
-    Py_ssize_t PyUnicode_FindChar(
-        object s, Py_UCS4 ch, Py_ssize_t start, Py_ssize_t end, int direction
-    ) except -2
-
-# Segment kinds (extract.py: _RUN, _ENTITY, _SYNTH)
-cdef enum:
-    RUN = 0
-    ENTITY = 1
-    SYNTH = 2
-
-cdef str BOUNDARY = "\x1e"
+from ._segments cimport ENTITY, PyUnicode_FindChar, Segments
 
 
 cdef inline int _hex(Py_UCS4 ch):
@@ -93,38 +77,9 @@ cdef inline Py_UCS4 _simple(Py_UCS4 c):
     return c  # ", \, / and anything else: the character itself
 
 
-cdef class _Segments:
-    """Scan text pieces and their segments, in document order."""
-
-    cdef list parts
-    cdef vector[int64_t] d0
-    cdef vector[int64_t] raw
-    cdef vector[int64_t] kind
-    cdef vector[int64_t] length
-    cdef bint last_boundary
-
-    def __cinit__(self):
-        self.parts = []
-        self.last_boundary = False
-
-    cdef inline void add(self, str text, int64_t d0, int64_t raw, int64_t kind):
-        self.last_boundary = False
-        self.parts.append(text)
-        self.d0.push_back(d0)
-        self.raw.push_back(raw)
-        self.kind.push_back(kind)
-        self.length.push_back(len(text))
-
-    cdef void boundary(self, int64_t d0):
-        # Only synthetic boundaries count: a decoded \u001e is text.
-        if self.last_boundary:
-            return
-        self.add(BOUNDARY, d0, 0, SYNTH)
-        self.last_boundary = True
-
-    cdef void run(self, str doc, Py_ssize_t a, Py_ssize_t b):
-        if b > a:
-            self.add(doc[a:b], a, b - a, RUN)
+cdef class _Segments(Segments):
+    """The segment table, with JSON's escapes. Only synthetic boundaries count: a decoded
+    ``\\u001e`` is text."""
 
     cdef void escaped(self, str doc, Py_ssize_t a, Py_ssize_t b):
         """The text ``doc[a:b]`` of a string with escapes: runs and decoded escapes."""
@@ -136,7 +91,7 @@ cdef class _Segments:
             if at < 0:
                 break
             # The string's split guarantees a character after every backslash.
-            self.run(doc, a, at)
+            self.run(doc, a, at, False)
             hi = -1
             if doc[at + 1] == u"u" and at + 6 <= b:
                 hi = _hex4(doc, at + 2)
@@ -155,9 +110,9 @@ cdef class _Segments:
                     else:  # not a surrogate pair after all: the low half stands alone
                         dec = _char(hi)
             if dec:
-                self.add(dec, at, end - at, ENTITY)
+                self.add(dec, at, end - at, ENTITY, False)
             a = end
-        self.run(doc, a, b)
+        self.run(doc, a, b, False)
 
 
 cdef int _low_escape(str doc, Py_ssize_t at, Py_ssize_t b):
@@ -220,22 +175,6 @@ def extract_json(str doc):
         if has_escape:
             out.escaped(doc, q + 1, e)
         else:
-            out.run(doc, q + 1, e)
+            out.run(doc, q + 1, e, False)
 
-    cdef Py_ssize_t nseg = out.d0.size(), i
-    if nseg == 0:
-        z = np.zeros(1, dtype=np.int64)
-        return "", z, z.copy(), z.copy(), z.copy(), np.full(1, SYNTH, dtype=np.int64)
-    d0 = np.empty(nseg, dtype=np.int64)
-    raw = np.empty(nseg, dtype=np.int64)
-    kind = np.empty(nseg, dtype=np.int64)
-    length = np.empty(nseg, dtype=np.int64)
-    cdef int64_t[::1] d0v = d0, rawv = raw, kindv = kind, lenv = length
-    for i in range(nseg):
-        d0v[i] = out.d0[i]
-        rawv[i] = out.raw[i]
-        kindv[i] = out.kind[i]
-        lenv[i] = out.length[i]
-    scan = np.zeros(nseg, dtype=np.int64)
-    np.cumsum(length[: nseg - 1], out=scan[1:])
-    return "".join(out.parts), scan, d0, length, raw, kind
+    return out.result()
