@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pickle
 import signal
 import socket
+import struct
 import textwrap
 from pathlib import Path
 
@@ -72,6 +74,33 @@ def test_stuck_scan_times_out_and_the_worker_is_replaced(lists: ListSet) -> None
         out = await pool.scan(job("网络赌场"))
         assert out.status == "error" and "longer than 1 s" in (out.problem or "")
         for _ in range(200):
+            if pool._all and w not in pool._all and not pool._idle.empty():  # type: ignore[union-attr]
+                break
+            await asyncio.sleep(0.05)
+        assert (await pool.scan(job("网络赌场"))).status == "mask"
+        pool.kill()
+
+    asyncio.run(body())
+
+
+class _Unreadable:
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (int, ("not a number",))  # unpickling raises ValueError
+
+
+def test_a_reply_that_cannot_be_read_fails_the_scan_instead_of_hanging(lists: ListSet) -> None:
+    async def body() -> None:
+        pool = ScanPool(lists, 1, timeout=60.0)
+        await pool.start()
+        (w,) = pool._all
+        os.kill(w.pid, signal.SIGSTOP)  # its own answer never comes...
+        scan = asyncio.ensure_future(pool.scan(job("网络赌场")))
+        await asyncio.sleep(0.2)
+        payload = pickle.dumps(_Unreadable())
+        w.data_received(struct.pack("!I", len(payload)) + payload)  # ...this one does
+        with pytest.raises(ValueError):
+            await asyncio.wait_for(scan, 5)
+        for _ in range(200):  # the worker, in an unknown state, is replaced
             if pool._all and w not in pool._all and not pool._idle.empty():  # type: ignore[union-attr]
                 break
             await asyncio.sleep(0.05)
