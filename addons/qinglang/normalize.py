@@ -158,7 +158,7 @@ def normalize(source: str) -> Normalized:
     spaces between words) is joined: ``賭 博`` reads as ``赌博``. A word gap is noise
     holding whitespace or "." between two word characters; its space sits at the
     first noise character after the left word. Text decoded with surrogateescape
-    carries lone surrogates: they stay as they are, in ``text`` and ``cps``.
+    carries lone surrogates: they are noise (see ``tables``) and stay in ``cps``.
     """
     text, pos, cps = _normtext.normalize_text(source, *_pass_tables())
     return Normalized(text, pos, source, cps)
