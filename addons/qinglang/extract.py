@@ -135,48 +135,21 @@ def _space_table() -> np.ndarray:
 _SPACE = _space_table()
 
 
-class _Builder:
-    def __init__(self, doc: str) -> None:
-        self.doc = doc
-        self.parts: list[str] = []
-        self.segs: list[tuple[int, int, int, int, int]] = []
-        self.n = 0
-
-    def run(self, d0: int, d1: int) -> None:
-        if d1 > d0:
-            self._add(self.doc[d0:d1], d0, d1 - d0, _RUN)
-
-    def entity(self, decoded: str, d0: int, raw: int) -> None:
-        if decoded:
-            self._add(decoded, d0, raw, _ENTITY)
-
-    def synth(self, text: str, d0: int) -> None:
-        if self.parts and self.parts[-1] == text:
-            return
-        self._add(text, d0, 0, _SYNTH)
-
-    def _add(self, text: str, d0: int, raw: int, kind: int) -> None:
-        self.parts.append(text)
-        self.segs.append((self.n, d0, len(text), raw, kind))
-        self.n += len(text)
-
-    def build(self, problem: str | None = None) -> Extracted:
-        if not self.segs:
-            self.segs.append((0, 0, 0, 0, _SYNTH))
-        a = np.array(self.segs, dtype=np.int64)
-        return Extracted(
-            self.doc, "".join(self.parts), a[:, 0], a[:, 1], a[:, 2], a[:, 3], a[:, 4], problem
-        )
-
-
 def extract(doc: str, kind: Kind) -> Extracted:
     if kind == "html":
         return extract_html(doc)
     if kind == "json":
         return extract_json(doc)
-    b = _Builder(doc)
-    b.run(0, len(doc))
-    return b.build()
+    return _plain(doc)
+
+
+def _plain(doc: str) -> Extracted:
+    """Plain text is its own scan text (the very same string, which the engine relies
+    on): one run, or one empty synthetic segment when there is no text."""
+    zero = np.zeros(1, dtype=np.int64)
+    n = np.full(1, len(doc), dtype=np.int64)
+    kind = np.full(1, _RUN if doc else _SYNTH, dtype=np.int64)
+    return Extracted(doc, doc, zero, zero.copy(), n, n.copy(), kind)
 
 
 # --- HTML -------------------------------------------------------------------
