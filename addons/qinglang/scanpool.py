@@ -36,6 +36,7 @@ import socket
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -262,7 +263,13 @@ class ScanPool:
             self._inline = Engine(lists)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="qinglang-scan")
         self._all: set[_Worker] = set()
-        self._idle: asyncio.Queue[_Worker] | None = None
+        # Free workers, and the scans waiting for one in the order they came. Not an
+        # asyncio.Queue: a scan arriving just as a worker frees takes it ahead of the one
+        # that Queue woke, which then queues again at the back. Under saturation a page
+        # waited over a second for a 2 KB scan that takes a millisecond.
+        self._idle: deque[_Worker] = deque()
+        self._waiting: deque[asyncio.Future[_Worker]] = deque()
+        self._spawning = 0  # workers forked and not yet ready
         self._starting: asyncio.Task[None] | None = None
 
     # lifecycle
@@ -278,7 +285,6 @@ class ScanPool:
             raise RuntimeError(self.problem)
 
     async def _start(self) -> None:
-        self._idle = asyncio.Queue()
         normalize.tables()  # built once here, inherited by every worker
         results = await asyncio.gather(
             *(self._spawn() for _ in range(self.workers)), return_exceptions=True
@@ -288,8 +294,20 @@ class ScanPool:
             self.problem = f"scan workers failed to start: {errors[0]}"
 
     async def _spawn(self) -> None:
+        self._spawning += 1
+        try:
+            await self._fork()
+        finally:
+            self._spawning -= 1
+
+    async def _fork(self) -> None:
         parent_end, child_end = socket.socketpair()
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError:
+            parent_end.close()
+            child_end.close()
+            raise
         if pid == 0:  # the worker
             try:
                 parent_end.close()
@@ -307,23 +325,24 @@ class ScanPool:
         if ready != _READY:
             w.stop(kill=True)
             raise RuntimeError(pickle.loads(ready))
-        if self.closed:
-            w.stop()
-            return
         self._all.add(w)
-        assert self._idle is not None
-        self._idle.put_nowait(w)
+        self._release(w)
 
     def close(self) -> None:
-        """Stop the workers; scans already running finish first (does not block)."""
+        """Stop the workers; scans already running finish first (does not block), and scans
+        still waiting for a worker get the RuntimeError of a closed pool at once (after a
+        reload, the caller then asks the new pool)."""
         self.closed = True
         if self._thread is not None:
             self._thread.shutdown(wait=False)
-        if self._idle is not None:
-            while not self._idle.empty():
-                w = self._idle.get_nowait()
-                self._all.discard(w)
-                w.stop()
+        while self._waiting:
+            fut = self._waiting.popleft()
+            if not fut.done():
+                fut.set_exception(RuntimeError("scan pool closed"))
+        while self._idle:
+            w = self._idle.popleft()
+            self._all.discard(w)
+            w.stop()
 
     def kill(self) -> None:
         """Stop every worker now (mitmproxy is shutting down)."""
@@ -349,8 +368,10 @@ class ScanPool:
             await self.start()
         except RuntimeError as e:
             return ScanOutcome("error", problem=str(e))
-        assert self._idle is not None
-        w = await self._idle.get()
+        try:
+            w = await self._acquire()  # raises RuntimeError if the pool closes meanwhile
+        except _NoWorkers as e:
+            return ScanOutcome("error", problem=str(e))
         # The job owns the worker until the worker answers: the callbacks below run from
         # the event loop, so if the flow is cancelled (the client went away) the worker
         # still goes back idle when its answer comes.
@@ -389,14 +410,40 @@ class ScanPool:
                 done.set_exception(e)
             return
         else:
-            if self.closed:
-                self._all.discard(w)
-                w.stop()
-            else:
-                assert self._idle is not None
-                self._idle.put_nowait(w)
+            self._release(w)
         if not done.done():
             done.set_result(out)
+
+    async def _acquire(self) -> _Worker:
+        """A free worker, first come first served."""
+        if self.closed:
+            raise RuntimeError("scan pool closed")
+        if not self._all and not self._spawning:
+            raise _NoWorkers("no scan worker is running")
+        if self._idle and not self._waiting:
+            return self._idle.popleft()
+        fut: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
+        self._waiting.append(fut)
+        try:
+            return await fut
+        except asyncio.CancelledError:
+            # The flow went away after a worker was handed to it: pass the worker on.
+            if fut.done() and not fut.cancelled():
+                self._release(fut.result())
+            raise
+
+    def _release(self, w: _Worker) -> None:
+        """A worker is free: the longest-waiting scan gets it, else it waits idle."""
+        while self._waiting:
+            fut = self._waiting.popleft()
+            if not fut.done():  # a cancelled flow's future is done
+                fut.set_result(w)
+                return
+        if self.closed:
+            self._all.discard(w)
+            w.stop()
+        else:
+            self._idle.append(w)
 
     def _expired(self, w: _Worker, done: asyncio.Future[ScanOutcome]) -> None:
         self._replace(w)  # stop() forgets the job's callback: a late answer is dropped
@@ -412,9 +459,21 @@ class ScanPool:
         w.stop(kill=True)
         if not self.closed:
             task = asyncio.get_running_loop().create_task(self._spawn())
-            task.add_done_callback(_log_spawn_failure)
+            task.add_done_callback(self._spawned)
 
-
-def _log_spawn_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
+    def _spawned(self, task: asyncio.Task[None]) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
         log.error("qinglang: could not start a scan worker: %s", task.exception())
+        if self._all or self._spawning:
+            return
+        # None is left to answer the scans waiting: they fail now (the profile's error
+        # policy decides), not when their timeout never comes.
+        while self._waiting:
+            fut = self._waiting.popleft()
+            if not fut.done():
+                fut.set_exception(_NoWorkers("no scan worker could be started"))
+
+
+class _NoWorkers(Exception):
+    """Every worker died and none could be started in its place."""
