@@ -139,7 +139,7 @@ def test_for_page_drops_the_query_from_the_report_address() -> None:
         "https://search.example/s?q=13812345678&tok=secret",
         headers={"accept-language": "en", "sec-fetch-dest": "document"},
     )
-    job = ScanJob(b"", "text/html", None, None, Profile()).for_page(req)
+    job = ScanJob(b"", "text/html", None, None, Profile()).for_page(req, req.pretty_host)
     assert job.url == "https://search.example/s"
     assert job.accept_language == "en" and job.fetch_dest == "document"
 

@@ -26,6 +26,7 @@ from .config import OwnData, Profile
 from .events import Event, path_only
 from .owndata import OwnDataMatcher
 from .proxyaddon import META, Qinglang, running_qinglang
+from .reqhost import request_host
 from .reqtext import body_texts, url_texts
 
 REASON_OWN_DATA = "own personal information"
@@ -213,7 +214,7 @@ class OutboundGuard:
             return
         main, meta, prof = who
         req = flow.request
-        if prof.own_data is None or host_matches(req.pretty_host, prof.own_data_allow):
+        if prof.own_data is None or host_matches(request_host(req), prof.own_data_allow):
             return
         matcher = self._matcher(prof.own_data)
         if not matcher:
@@ -241,7 +242,7 @@ class OutboundGuard:
             client=meta.get("client", ""),
             user=meta.get("user"),
             profile=meta.get("profile", ""),
-            host=req.pretty_host,
+            host=request_host(req),
             path=safe_path(req.path, matcher) if found.in_url else path_only(req.path),
             action="block",
             reason=REASON_OWN_DATA,
@@ -253,7 +254,7 @@ class OutboundGuard:
             main.events.record(ev)
         body, ctype = response_body(
             found.kinds,
-            req.pretty_host,
+            request_host(req),
             ev.id,
             req.headers.get("accept"),
             req.headers.get("accept-language"),

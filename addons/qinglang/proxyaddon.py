@@ -50,6 +50,7 @@ from .normalize import BOUNDARY
 from .plan import Sniffer, content_length, plan_head, range_is_partial
 from .quota import Activity, QuotaTracker, SqliteQuotaStore, StateUnavailable, classify
 from .reload import Rules, load_rules
+from .reqhost import request_host
 from .risknotice import page_url
 from .scanjob import ScanJob, ScanOutcome
 from .scanpool import ScanPool, default_workers
@@ -568,7 +569,7 @@ class Qinglang:
         """A parent granted this page or site: no rules, no scan. The host dialled must
         be granted too (a forged Host header must not borrow a granted site)."""
         req = flow.request
-        host = req.pretty_host
+        host = request_host(req)
         o = store.lookup(client, host, req.path, ts, user)
         dialed = youthgate.other_name(req.host, host) if o is not None else None
         if o is None or (
@@ -646,7 +647,7 @@ class Qinglang:
             return
         prof = self._profile(meta)
         resp = flow.response
-        if prof.filter and host_matches(flow.request.pretty_host, prof.passthrough_hosts):
+        if prof.filter and host_matches(request_host(flow.request), prof.passthrough_hosts):
             meta["plan"] = "pass"
             resp.stream = True
             return
@@ -699,7 +700,7 @@ class Qinglang:
         if not compression.codings(cenc) and not content.plan_for(ctype, raw).scans:
             return  # images, fonts, scripts: byte for byte, without a trip to a worker
         job = ScanJob(raw, ctype, cenc, flow.request.headers.get("accept-encoding"), prof)
-        job = job.for_page(flow.request)  # the risk notice's language and report address
+        job = job.for_page(flow.request, request_host(flow.request))  # the notice's language, link
         outcome = await self._scan(job)
         if flow.live and flow.response is resp:
             self._apply(flow, prof, outcome)
@@ -755,7 +756,7 @@ class Qinglang:
             headers=req.headers,
             category=d.category,
             tz=rules.rules.time.tz,
-            ask=time_ask_url(page_url(req.scheme, req.pretty_host, req.port, req.path))
+            ask=time_ask_url(page_url(req.scheme, request_host(req), req.port, req.path))
             if self.overrides is not None  # the dashboard answers it
             else None,
         )
@@ -882,7 +883,7 @@ class Qinglang:
             accept=req.headers.get("accept"),
             accept_language=req.headers.get("accept-language"),
             kind=kind,
-            url=f"{req.pretty_host}{path_only(req.path)}",
+            url=f"{request_host(req)}{path_only(req.path)}",
             asks=self.overrides is not None,  # the dashboard answers them
         )
         headers = {
@@ -912,12 +913,13 @@ class Qinglang:
         detail: str | None = None,
     ) -> str:
         meta = flow.metadata.get(META) or {}
+        host = request_host(flow.request)
         ev = Event(
             client=meta.get("client", ""),
             user=meta.get("user"),
             profile=meta.get("profile", ""),
-            host=flow.request.pretty_host,
-            path=youthgate.event_path(flow.request.pretty_host, flow.request.path),
+            host=host,
+            path=youthgate.event_path(host, flow.request.path),
             action=action,
             reason=reason,
             categories=dict(outcome.categories) if outcome else {},

@@ -20,6 +20,8 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from .reqhost import request_host
+
 if TYPE_CHECKING:  # pragma: no cover
     from mitmproxy.http import Request
 
@@ -319,7 +321,7 @@ def search_query(host: str, path: str) -> SearchQuery | None:
 def enforce(req: Request) -> Enforced:
     """Force the engine's safe-search switch on ``req`` (in place) and add RFC 8674's
     ``Prefer: safe``. Requests to other hosts are left alone."""
-    engine = engine_for(req.pretty_host)
+    engine = engine_for(request_host(req))
     if engine is None:
         return Enforced(None)
     if engine.rewrite is None:

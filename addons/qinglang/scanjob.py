@@ -43,9 +43,6 @@ class _Request(Protocol):
     path: str
 
     @property
-    def pretty_host(self) -> str: ...
-
-    @property
     def headers(self) -> _Headers: ...
 
 
@@ -60,15 +57,14 @@ class ScanJob:
     url: str | None = None  # scheme://host/path (no query): the notice's report link
     fetch_dest: str | None = None  # the request's Sec-Fetch-Dest: document, iframe, empty ...
 
-    def for_page(self, request: _Request) -> ScanJob:
-        """This job with the request's language and the page's address (risk notice)."""
+    def for_page(self, request: _Request, host: str) -> ScanJob:
+        """This job with the request's language and the page's address (risk notice);
+        ``host`` is the request's (``reqhost.request_host``)."""
         return replace(
             self,
             accept_language=request.headers.get("accept-language"),
             fetch_dest=request.headers.get("sec-fetch-dest"),
-            url=risknotice.page_url(
-                request.scheme, request.pretty_host, request.port, request.path
-            ),
+            url=risknotice.page_url(request.scheme, host, request.port, request.path),
         )
 
 

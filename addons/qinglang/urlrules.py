@@ -35,6 +35,7 @@ from urllib.parse import unquote, unquote_plus
 
 from . import timerules
 from .quota import Activity, classify
+from .reqhost import request_host
 from .safesearch import engine_for, search_query
 from .timerules import QuotaState
 
@@ -321,7 +322,9 @@ class RequestInfo:
     @classmethod
     def of(cls, request: Any) -> RequestInfo:
         """From a ``mitmproxy.http.Request``."""
-        return cls(request.method, request.pretty_host, request.path, request.headers, request.port)
+        return cls(
+            request.method, request_host(request), request.path, request.headers, request.port
+        )
 
 
 @dataclass(frozen=True, slots=True)

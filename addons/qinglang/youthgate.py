@@ -23,6 +23,7 @@ from .domains import DomainLists, domain_files, load_domains
 from .presets import EffectiveRules
 from .quota import QuotaTracker
 from .reload import Reloader, Rules, Signature
+from .reqhost import request_host
 from .safesearch import ENGINES, search_query
 from .timerules import Clock, FileClock, QuotaState, SystemClock
 from .urlrules import ALWAYS_ALLOWED, Decision, RequestInfo, RequestRules, canonical, parse_ip
@@ -107,7 +108,7 @@ def request_info(request: Any) -> RequestInfo:
         name = k.decode("latin-1").lower()
         value = v.decode("utf-8", "surrogateescape")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return RequestInfo(request.method, request.pretty_host, request.path, headers, request.port)
+    return RequestInfo(request.method, request_host(request), request.path, headers, request.port)
 
 
 def event_path(host: str, path: str) -> str:

@@ -43,6 +43,7 @@ from .. import devicesetup
 from ..backends import STATE_SCHEMES, STORE_SCHEMES, parse
 from ..clients import LISTENER_SCOPE, listener_port, peer_ip
 from ..config import default_config, load_config
+from ..reqhost import request_host
 from . import access, childpages, setuppage
 from .app import create_app
 from .settings import parse_listen, settings_for
@@ -290,7 +291,7 @@ class DashboardAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         if (
             self.child is not None
-            and flow.request.pretty_host.lower().rstrip(".") == childpages.HOST
+            and request_host(flow.request).lower().rstrip(".") == childpages.HOST
             and flow.request.path.split("?", 1)[0].rstrip("/") == childpages.ASK_PATH
             and flow.live
             and not flow.response

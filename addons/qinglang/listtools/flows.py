@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from ..config import Profile
 from ..lists import ListSet
+from ..reqhost import request_host
 
 ALLOW, BLOCK = "allow", "block"
 
@@ -84,7 +85,7 @@ def replay(flow: Any, engine: Any, profile: Profile, domains: Any = None) -> dic
     req, resp = flow.request, flow.response
     out: dict[str, Any] = {"url": req.pretty_url, "method": req.method}
     if domains:
-        cats = sorted(domains.categories_for(req.pretty_host))
+        cats = sorted(domains.categories_for(request_host(req)))
         if cats:
             out["domain_categories"] = cats
     if resp is None:
