@@ -280,3 +280,20 @@ def test_scans_fail_instead_of_waiting_when_no_worker_can_be_started(
         pool.kill()
 
     asyncio.run(body())
+
+
+def test_bodies_too_big_for_the_shared_area_go_through_the_socket(lists: ListSet) -> None:
+    # Pages up to a couple of megabytes cross in shared memory, bigger ones inline: both
+    # come back masked, whole, and a small page after a big one is not mixed with it.
+    async def body() -> None:
+        pool = ScanPool(lists, 1)
+        await pool.start()
+        filler = "好" * (1 << 20)  # 3 MB of UTF-8
+        big = await pool.scan(job(f"网络赌场{filler}网络赌场"))
+        assert big.status == "mask"
+        assert big.body == f"<p>****{filler}****</p>".encode()
+        small = await pool.scan(job("网络赌场!"))
+        assert small.status == "mask" and small.body == b"<p>****!</p>"
+        pool.kill()
+
+    asyncio.run(body())
