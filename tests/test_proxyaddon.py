@@ -129,6 +129,37 @@ def test_gzip_page_is_masked_and_recompressed_cheaply(config: Path) -> None:
     run(body)
 
 
+def test_a_masked_page_drops_the_headers_its_new_body_falsifies(config: Path) -> None:
+    async def body() -> None:
+        addon = Qinglang()
+        with taddons.context(addon) as tctx:
+            tctx.configure(addon, qinglang_config=str(config), qinglang_workers=0)
+            f = make_flow(
+                gzip.compress(page("网络赌场")),
+                headers={
+                    "content-encoding": "gzip",
+                    "content-md5": "Q2hlY2sgSW50ZWdyaXR5IQ==",
+                    "Digest": "sha-256=X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=",
+                    "repr-digest": "sha-256=:X48E9qOokqqrvdts8nOJRJN3OWDUoyWxBf7kbu9DBPE=:",
+                    "etag": '"v1"',
+                },
+            )
+            f.response.headers.add("Set-Cookie", "a=1")
+            f.response.headers.add("Set-Cookie", "b=2")
+            await through(addon, f)
+            h = f.response.headers
+            assert f.response.content == page("****")
+            assert h["content-length"] == str(len(f.response.raw_content))
+            assert "content-encoding" not in h  # the client accepts no encoding here
+            for gone in ("content-md5", "digest", "repr-digest"):
+                assert gone not in h
+            assert h["etag"] == '"v1"' and h.get_all("set-cookie") == ["a=1", "b=2"]
+            assert h["content-type"] == "text/html; charset=utf-8"
+            addon.done()
+
+    run(body)
+
+
 def test_user_name_of_proxy_auth_picks_the_profile(config: Path) -> None:
     async def body() -> None:
         addon = Qinglang()

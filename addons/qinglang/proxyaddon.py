@@ -73,7 +73,11 @@ OPTIONS = frozenset(
         "stream_large_bodies",
     }
 )
-_DROP_WHEN_CHANGED = ("content-md5", "digest", "content-digest", "repr-digest")
+# Response headers a rewritten page drops: set again from the new body, or no longer true.
+_REWRITTEN = frozenset(
+    {b"content-encoding", b"content-length", b"transfer-encoding"}
+    | {b"content-md5", b"digest", b"content-digest", b"repr-digest"}
+)
 
 
 class _Decision:
@@ -817,22 +821,22 @@ class Qinglang:
         # mask
         assert out.body is not None
         resp.raw_content = out.body
-        h = resp.headers
-        if out.content_encoding:
-            h["content-encoding"] = out.content_encoding
-        elif "content-encoding" in h:
-            del h["content-encoding"]
-        for name in ("transfer-encoding", *_DROP_WHEN_CHANGED):
-            if name in h:
-                del h[name]
-        h["content-length"] = str(len(out.body))
+        # One pass over the fields: each look-up, set or delete in mitmproxy's Headers
+        # walks all of them (measured: 30 us for this block done name by name).
+        drop = _REWRITTEN
         if out.content_type:
-            h["content-type"] = out.content_type
+            drop = drop | {b"content-type"}
         if resp.status_code == 206:  # a whole-resource range, now rewritten: a plain 200
             resp.status_code = 200
             resp.reason = "OK"
-            if "content-range" in h:
-                del h["content-range"]
+            drop = drop | {b"content-range"}
+        fields = [(k, v) for k, v in resp.headers.fields if k.lower() not in drop]
+        if out.content_encoding:
+            fields.append((b"content-encoding", out.content_encoding.encode("ascii")))
+        fields.append((b"content-length", str(len(out.body)).encode("ascii")))
+        if out.content_type:
+            fields.append((b"content-type", out.content_type.encode("utf-8", "surrogateescape")))
+        resp.headers = http.Headers(fields)
         reason = blockpage.REASON_PII if out.pii and not out.decided_by else "keywords"
         self._record(flow, "mask", reason, outcome=out)
 

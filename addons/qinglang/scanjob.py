@@ -109,7 +109,7 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
     if not plan.scans:
         return ScanOutcome("skip")
     ctype = job.content_type
-    if _utf8_but_cut(raw) and not charset.header_charset(ctype):
+    if not charset.header_charset(ctype) and _utf8_but_cut(raw):  # the cheap test first
         # A range or a cut-off download can start or end inside a UTF-8 character; the
         # strict UTF-8 check would then hand the page to the detector, which guesses wrong.
         ctype = f"{ctype or 'text/plain'}; charset=utf-8"
