@@ -9,7 +9,8 @@ shipped lists and the default child profile, in explicit (regular) proxy mode.
 - **Saturation**: ``wrk`` with 16 connections for ``--duration`` seconds per run, over
   plain HTTP, for each page: 100 KB HTML without a match (passed on untouched), the same
   page with matches (masked), a JSON API response with matches, a 20 KB JPEG (never
-  scanned: what qinglang costs on media), and both HTML pages from a gzip, a brotli and a
+  scanned: what qinglang costs on media), a 2 KB HTML page (many small scans: the queue
+  for the workers shows in the p99), and both HTML pages from a gzip, a brotli and a
   zstd upstream. One HTTPS row (masked page) uses ``curl --parallel``,
   which tunnels through a proxy with CONNECT (``wrk`` cannot) and trusts the proxy's CA.
   Requests per second, p50 and p99 latency, and the CPU that each process used (from
@@ -281,6 +282,9 @@ class Bench:
         rows = [(self.pages[p].label, "wrk", p, False) for p in ("/clean.html", "/match.html")]
         rows.append((self.pages["/api.json"].label, "wrk", "/api.json", False))
         rows.append((self.pages["/photo.jpg"].label, "wrk", "/photo.jpg", False))
+        # Many small pages: the scan round trip dominates, and queueing for the workers
+        # shows in the p99 (a page waiting behind later ones once took over a second).
+        rows.append((self.pages["/small.html"].label, "wrk", "/small.html", False))
         for enc in setup.ENCODINGS:
             for name in ("clean", "match"):
                 path = f"/{name}.html.{enc}"
@@ -608,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             bench.start()
             env = environment(args.workers)
-            order = ["/clean.html", "/match.html", "/api.json", "/photo.jpg"]
+            order = ["/clean.html", "/match.html", "/api.json", "/photo.jpg", "/small.html"]
             order += [f"/{n}.html.{e}" for e in setup.ENCODINGS for n in ("clean", "match")]
             order.append("/big.html")
             received = check_pages(

@@ -47,7 +47,7 @@ def test_quick_run_prints_every_table(tmp_path: Path) -> None:
     assert "`python scripts/bench_proxy.py --quick --duration 1 --rate-duration 1" in out
     assert "| page | tool | bare req/s | qinglang req/s | qinglang / bare (target ≥ 50%) |" in out
     pages = ["HTML 100 KB, no match", "HTML 100 KB, masked", "JSON API 30 KB, masked"]
-    pages.append("JPEG 20 KB (not scanned)")
+    pages += ["JPEG 20 KB (not scanned)", "HTML 2 KB"]
     for enc in ("gzip", "br", "zstd"):
         pages += [f"HTML 100 KB, no match, {enc} upstream", f"HTML 100 KB, masked, {enc} upstream"]
     for page in pages:
@@ -73,7 +73,8 @@ def test_quick_run_prints_every_table(tmp_path: Path) -> None:
     assert received["/match.html"]["identical"] is False
     assert received["/match.html"]["terms_left"] == 0
     assert received["/photo.jpg"]["identical"] is True  # media: byte for byte
-    assert len(data["saturation"]) == 11
+    assert received["/small.html"]["identical"] is True
+    assert len(data["saturation"]) == 12
     assert data["fixed_rate"]["median"]["qinglang"]["rps"] > 0
 
 
