@@ -48,6 +48,7 @@ from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from typing import Any, TypeVar
 
 from . import normalize
 from .engine import Engine
@@ -62,6 +63,7 @@ _JOIN_BELOW = 1 << 20  # bytes: frames smaller than this go in one write
 # Per worker, for the body of the job and then of the answer (the worker holds one job at
 # a time). Only the pages a body touches are ever resident.
 _SHARED_BYTES = 2 << 20
+_Msg = TypeVar("_Msg", ScanJob, ScanOutcome)
 
 
 def default_workers() -> int:
@@ -91,12 +93,20 @@ def _framed(payload: bytes) -> tuple[bytes, ...]:
     return (head + payload,) if len(payload) < _JOIN_BELOW else (head, payload)
 
 
-def _put(shared: mmap.mmap, body: bytes | None) -> int:
-    """Copy a body into the shared area: its length, or -1 when it must go inline."""
+def _pack(shared: mmap.mmap, msg: _Msg) -> bytes:
+    """A job or an answer as the socket carries it: its body copied into the shared area
+    (the pickle holds its length), or inline when there is none or it does not fit."""
+    body = msg.body
     if body is None or len(body) > len(shared):
-        return -1
+        return pickle.dumps((-1, msg), protocol=pickle.HIGHEST_PROTOCOL)
     shared[: len(body)] = body
-    return len(body)
+    return pickle.dumps((len(body), replace(msg, body=b"")), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _unpack(shared: mmap.mmap, payload: bytes | memoryview) -> Any:
+    """What ``_pack`` sent, its body read back from the shared area."""
+    n, msg = pickle.loads(payload)
+    return replace(msg, body=shared[:n]) if n >= 0 else msg
 
 
 def _send_frame(sock: socket.socket, payload: bytes) -> None:
@@ -130,15 +140,8 @@ def _worker_main(sock: socket.socket, shared: mmap.mmap, lists: ListSet, parent:
         data = _recv_exact(sock, _HEADER.unpack(head)[0])
         if data is None:
             return
-        n: int
-        job: ScanJob
-        n, job = pickle.loads(data)
-        if n >= 0:
-            job = replace(job, body=shared[:n])
-        out = run_job(engine, job)
-        n = _put(shared, out.body)
-        reply = (n, replace(out, body=None) if n >= 0 else out)
-        _send_frame(sock, pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL))
+        job: ScanJob = _unpack(shared, data)
+        _send_frame(sock, _pack(shared, run_job(engine, job)))
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -367,10 +370,7 @@ class ScanPool:
         self.closed = True
         if self._thread is not None:
             self._thread.shutdown(wait=False)
-        while self._waiting:
-            fut = self._waiting.popleft()
-            if not fut.done():
-                fut.set_exception(RuntimeError("scan pool closed"))
+        self._fail_waiting(RuntimeError("scan pool closed"))
         while self._idle:
             w = self._idle.popleft()
             self._all.discard(w)
@@ -411,9 +411,7 @@ class ScanPool:
         done: asyncio.Future[ScanOutcome] = loop.create_future()
         timer = loop.call_later(self.timeout, self._expired, w, done)
         try:
-            n = _put(w.shared, job.body)
-            msg = (n, replace(job, body=b"") if n >= 0 else job)
-            payload = pickle.dumps(msg, protocol=pickle.HIGHEST_PROTOCOL)
+            payload = _pack(w.shared, job)
         except pickle.PickleError as e:
             self._answered(w, done, timer, e)
         else:
@@ -431,11 +429,7 @@ class ScanPool:
         try:
             if isinstance(frame, BaseException):
                 raise frame
-            n: int
-            out: ScanOutcome
-            n, out = pickle.loads(frame)
-            if n >= 0:
-                out = replace(out, body=w.shared[:n])
+            out: ScanOutcome = _unpack(w.shared, frame)
         except (OSError, EOFError, pickle.PickleError) as e:
             log.error("qinglang: a scan worker died (%s); starting another", type(e).__name__)
             self._replace(w)
@@ -507,10 +501,14 @@ class ScanPool:
             return
         # None is left to answer the scans waiting: they fail now (the profile's error
         # policy decides), not when their timeout never comes.
+        self._fail_waiting(_NoWorkers("no scan worker could be started"))
+
+    def _fail_waiting(self, error: Exception) -> None:
+        """Every scan still waiting for a worker gets ``error`` now."""
         while self._waiting:
             fut = self._waiting.popleft()
-            if not fut.done():
-                fut.set_exception(_NoWorkers("no scan worker could be started"))
+            if not fut.done():  # a cancelled flow's future is done
+                fut.set_exception(error)
 
 
 class _NoWorkers(Exception):
