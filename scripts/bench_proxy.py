@@ -2,8 +2,11 @@
 
 Both proxies run side by side on 127.0.0.1 in front of the same upstream server (the
 end-to-end tests' server, in a process of its own), and every measurement is taken on both,
-interleaved (bare, qinglang, bare, qinglang, ...) so that other work on a shared machine
-hits both alike; each figure is the median of ``--repeats`` runs. qinglang runs with the
+interleaved (bare, qinglang, then qinglang, bare, ...) so that other work on a shared
+machine hits both alike; each figure is the median of ``--repeats`` runs. The machine's
+speed drifts from one minute to the next, so the saturation table also gives the ratio of
+each pair of adjacent runs (lowest to highest): the spread shows how far one figure
+can be trusted. qinglang runs with the
 shipped lists and the default child profile, in explicit (regular) proxy mode.
 
 - **Saturation**: ``wrk`` with 16 connections for ``--duration`` seconds per run, over
@@ -230,6 +233,14 @@ class Row:
         vals = [getattr(r, attr) for r in self.runs[proxy]]
         return statistics.median(vals) if vals else 0.0
 
+    def pair_ratios(self) -> list[float]:
+        """qinglang's requests per second over bare's, for each pair of adjacent runs."""
+        return [
+            q.rps / b.rps
+            for b, q in zip(self.runs["bare"], self.runs["qinglang"], strict=False)
+            if b.rps
+        ]
+
     def cpu_pct(self, proxy: str, proc: str) -> float:
         """Median share of one core that ``proc`` used during the runs (100 = one core)."""
         vals = [100 * r.cpu.get(proc, 0.0) / r.seconds for r in self.runs[proxy] if r.seconds]
@@ -243,6 +254,12 @@ class Row:
             if r.requests
         ]
         return statistics.median(vals) if vals else 0.0
+
+
+def _order(rep: int) -> tuple[str, ...]:
+    """Bare first in even rounds, qinglang first in odd ones: a machine that slows down or
+    speeds up during a round then favours neither."""
+    return PROXIES if rep % 2 == 0 else PROXIES[::-1]
 
 
 class Bench:
@@ -322,7 +339,7 @@ class Bench:
         for label, tool, path, tls in self.saturation_rows():
             row = Row(label, tool)
             for rep in range(self.args.repeats):
-                for name in PROXIES:
+                for name in _order(rep):
                     r = self.saturate(name, tool, path, tls, self.args.duration)
                     row.runs[name].append(r)
                     self.log(
@@ -349,7 +366,7 @@ class Bench:
     def run_fixed_rate(self) -> Row:
         row = Row(f"{self.args.rate:g} pages/s of 100 KB HTML, 1 in 5 masked", "hey")
         for rep in range(self.args.repeats):
-            for name in PROXIES:
+            for name in _order(rep):
                 r = self.fixed_rate(name)
                 row.runs[name].append(r)
                 self.log(
@@ -390,7 +407,7 @@ class Bench:
         row = Row(f"small pages while a {self.args.big_mb:g} MB page is scanned", "hey")
         big: dict[str, list[float]] = {p: [] for p in PROXIES}
         for rep in range(self.args.repeats):
-            for name in PROXIES:
+            for name in _order(rep):
                 r, t = self.stall(name)
                 row.runs[name].append(r)
                 big[name].append(t)
@@ -420,7 +437,8 @@ def report_head(command: str, args: argparse.Namespace, env: dict[str, str]) -> 
         f"{env['wrk']}, {env['hey']}, {env['curl']}; qinglang on the shipped lists, child "
         f"profile, `qinglang_workers={args.workers}` ({env['workers']} scan workers). "
         f"Loopback, explicit proxy, `Accept-Encoding: {BROWSER_ACCEPT_ENCODING}`. Bare and "
-        f"qinglang interleaved, median of {args.repeats} run(s) each. CPU pressure during "
+        f"qinglang interleaved (which goes first alternates), median of {args.repeats} "
+        "run(s) each. CPU pressure during "
         f"the run: {env['cpu_pressure']} (share of time other runnable work waited for a "
         "core; near 0% on an idle machine).\n",
     ]
@@ -430,12 +448,16 @@ def report_saturation(args: argparse.Namespace, env: dict[str, str], sat: list[R
     L = [
         f"### Saturation: {args.connections} connections, {args.duration} s per run\n\n"
         "| page | tool | bare req/s | qinglang req/s | qinglang / bare (target ≥ 50%) | "
-        "bare p50 / p99 ms | qinglang p50 / p99 ms |\n|---|---|---|---|---|---|---|"
+        "per pair of runs | bare p50 / p99 ms | qinglang p50 / p99 ms |\n"
+        "|---|---|---|---|---|---|---|---|"
     ]
     for row in sat:
         b, q = row.median("bare", "rps"), row.median("qinglang", "rps")
+        pairs = row.pair_ratios()
+        spread = f"{100 * min(pairs):.0f}–{100 * max(pairs):.0f}%" if pairs else "–"
         L.append(
             f"| {row.name} | {row.tool} | {_f(b)} | {_f(q)} | {100 * q / b if b else 0:.0f}% | "
+            f"{spread} | "
             f"{_ms(row.median('bare', 'p50_ms'))} / {_ms(row.median('bare', 'p99_ms'))} | "
             f"{_ms(row.median('qinglang', 'p50_ms'))} / {_ms(row.median('qinglang', 'p99_ms'))} |"
         )
@@ -690,7 +712,13 @@ def _row_json(row: Row) -> dict[str, Any]:
         for p in PROXIES
     }
     runs = {p: [{**asdict(r), "rps": r.rps} for r in rs] for p, rs in row.runs.items()}
-    return {"name": row.name, "tool": row.tool, "median": med, "runs": runs}
+    return {
+        "name": row.name,
+        "tool": row.tool,
+        "median": med,
+        "pair_ratios": row.pair_ratios(),
+        "runs": runs,
+    }
 
 
 if __name__ == "__main__":

@@ -45,7 +45,10 @@ def test_quick_run_prints_every_table(tmp_path: Path) -> None:
 
     # The exact command, ready to paste next to the table.
     assert "`python scripts/bench_proxy.py --quick --duration 1 --rate-duration 1" in out
-    assert "| page | tool | bare req/s | qinglang req/s | qinglang / bare (target ≥ 50%) |" in out
+    assert (
+        "| page | tool | bare req/s | qinglang req/s | qinglang / bare (target ≥ 50%) "
+        "| per pair of runs |" in out
+    )
     pages = ["HTML 100 KB, no match", "HTML 100 KB, masked", "JSON API 30 KB, masked"]
     pages += ["JPEG 20 KB (not scanned)", "HTML 2 KB"]
     for enc in ("gzip", "br", "zstd"):
@@ -54,6 +57,7 @@ def test_quick_run_prints_every_table(tmp_path: Path) -> None:
         sat = _cells(out, page)  # the first row with this name: saturation
         assert float(sat[2].replace(",", "")) > 0 and float(sat[3].replace(",", "")) > 0
         assert sat[4].endswith("%")
+        assert re.fullmatch(r"\d+–\d+%", sat[5])  # the lowest and highest pair of runs
     assert _cells(out, "HTML 100 KB, masked, HTTPS (CONNECT)")[1] == "curl"
 
     assert "### CPU at saturation" in out
@@ -75,6 +79,8 @@ def test_quick_run_prints_every_table(tmp_path: Path) -> None:
     assert received["/photo.jpg"]["identical"] is True  # media: byte for byte
     assert received["/small.html"]["identical"] is True
     assert len(data["saturation"]) == 12
+    for row in data["saturation"]:
+        assert len(row["pair_ratios"]) == len(row["runs"]["bare"]) == len(row["runs"]["qinglang"])
     assert data["fixed_rate"]["median"]["qinglang"]["rps"] > 0
 
 
