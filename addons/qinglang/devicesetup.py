@@ -31,7 +31,7 @@ from mitmproxy.proxy import mode_specs
 from .clients import listener_port, peer_ip, proxy_user
 from .dashboard.setuppage import Where, create_setup_app, is_setup_path
 from .proxyaddon import Qinglang, running_qinglang
-from .reqhost import request_host
+from .reqhost import asks_for
 from .risknotice import REPORT_HOST
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ class DeviceSetup:
         if flow.response or flow.error or not flow.live:
             return
         req = flow.request
-        if request_host(req).lower().rstrip(".") != REPORT_HOST or not is_setup_path(req.path):
+        if not asks_for(req, REPORT_HOST) or not is_setup_path(req.path):
             return
         where = self.where(flow)
         app = self.app

@@ -34,7 +34,7 @@ from . import blockpage
 from .backends import ServerURL
 from .clients import listener_port, peer_ip, proxy_user
 from .proxyaddon import Qinglang, running_qinglang
-from .reqhost import request_host
+from .reqhost import asks_for
 from .risknotice import REPORT_HOST, REPORT_KINDS, REPORT_PATH
 from .scaleout import store_option
 
@@ -283,7 +283,7 @@ class ReportEntry:
         if flow.response or flow.error or not flow.live:
             return
         req = flow.request
-        if request_host(req).lower().rstrip(".") != REPORT_HOST:
+        if not asks_for(req, REPORT_HOST):
             return
         lang = blockpage.choose_lang(req.headers.get("accept-language"))
         path, _, query = req.path.partition("?")

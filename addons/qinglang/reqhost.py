@@ -24,3 +24,9 @@ def request_host(request: Any) -> str:
     HTTP/2 authority's) host, else the host the request was sent to."""
     authority = request.host_header
     return _host_in(authority) if authority else request.host
+
+
+def asks_for(request: Any, name: str) -> bool:
+    """Whether ``request`` is for ``name`` (lower case, no trailing dot): one of the names
+    the proxy answers itself."""
+    return request_host(request).lower().rstrip(".") == name

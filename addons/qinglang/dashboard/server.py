@@ -43,7 +43,7 @@ from .. import devicesetup
 from ..backends import STATE_SCHEMES, STORE_SCHEMES, parse
 from ..clients import LISTENER_SCOPE, listener_port, peer_ip
 from ..config import default_config, load_config
-from ..reqhost import request_host
+from ..reqhost import asks_for
 from . import access, childpages, setuppage
 from .app import create_app
 from .settings import parse_listen, settings_for
@@ -291,7 +291,7 @@ class DashboardAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         if (
             self.child is not None
-            and request_host(flow.request).lower().rstrip(".") == childpages.HOST
+            and asks_for(flow.request, childpages.HOST)
             and flow.request.path.split("?", 1)[0].rstrip("/") == childpages.ASK_PATH
             and flow.live
             and not flow.response
