@@ -5,9 +5,9 @@ end-to-end tests' server, in a process of its own), and every measurement is tak
 interleaved (bare, qinglang, then qinglang, bare, ...) so that other work on a shared
 machine hits both alike; each figure is the median of ``--repeats`` runs. The machine's
 speed drifts from one minute to the next, so the saturation table also gives the ratio of
-each pair of adjacent runs (lowest to highest): the spread shows how far one figure
-can be trusted. qinglang runs with the
-shipped lists and the default child profile, in explicit (regular) proxy mode.
+each pair of adjacent runs (lowest to highest): the spread shows how far one figure can be
+trusted. qinglang runs with the shipped lists and the default child profile, in explicit
+(regular) proxy mode.
 
 - **Saturation**: ``wrk`` with 16 connections for ``--duration`` seconds per run, over
   plain HTTP, for each page: 100 KB HTML without a match (passed on untouched), the same
