@@ -9,7 +9,15 @@ import brotli
 import pytest
 import zstandard
 
-from qinglang.compression import BadEncoding, BodyTooLarge, codings, decode, encode_cheap
+from qinglang import compression
+from qinglang.compression import (
+    BadEncoding,
+    BodyTooLarge,
+    accepted_codings,
+    codings,
+    decode,
+    encode_cheap,
+)
 
 PAGE = ("<p>你好，世界 hello world</p>\n" * 3000).encode()
 ENCODERS = {
@@ -53,10 +61,57 @@ def test_unknown_coding_is_an_error() -> None:
     assert codings("gzip, identity, br") == ["gzip", "br"]
 
 
+# Both inflaters: ISA-L where installed, and the standard library's zlib it falls back to.
+INFLATERS = [zlib] + ([compression.isal_zlib] if compression.isal_zlib else [])
+
+
+@pytest.fixture(params=INFLATERS, ids=lambda m: m.__name__)
+def inflater(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(compression, "_INFLATE", request.param)
+
+
+@pytest.mark.usefixtures("inflater")
+def test_gzip_members_padding_bombs_and_corruption_with_each_inflater() -> None:
+    two = gzip.compress(PAGE[:5000]) + gzip.compress(PAGE[5000:]) + b"\0" * 16
+    assert decode(two, "gzip", 10_000_000) == PAGE  # members one after the other, padded
+    assert decode(zlib.compress(PAGE), "deflate", 10_000_000) == PAGE
+    with pytest.raises(BodyTooLarge):
+        decode(gzip.compress(b"\0" * 30_000_000), "gzip", 1_000_000)
+    data = bytearray(gzip.compress(PAGE))
+    data[len(data) // 2 : len(data) // 2 + 8] = b"\xff" * 8
+    with pytest.raises(BadEncoding, match="corrupt"):
+        decode(bytes(data), "gzip", 10_000_000)
+    with pytest.raises(BadEncoding, match="truncated"):
+        decode(gzip.compress(PAGE)[:-100], "gzip", 10_000_000)
+    with pytest.raises(BadEncoding):
+        decode(b"not compressed at all", "gzip", 10_000_000)
+
+
 def test_cheap_reencoding() -> None:
+    # The cheapest encoder the client takes: ISA-L's gzip level 1 where it is installed
+    # (faster than zstd level 1), else zstd level 1 (six times faster than zlib's gzip).
+    cheapest = "gzip" if compression.igzip is not None else "zstd"
+    body, enc = encode_cheap(PAGE, "br", "gzip, deflate, br, zstd")
+    assert enc == cheapest
+    assert decode(body, enc, 10_000_000) == PAGE
     body, enc = encode_cheap(PAGE, "br", "gzip, deflate, br")
     assert enc == "gzip" and gzip.decompress(body) == PAGE
-    body, enc = encode_cheap(PAGE, "zstd", "zstd, gzip")
+    body, enc = encode_cheap(PAGE, "zstd", "zstd")
     assert enc == "zstd" and zstandard.ZstdDecompressor().decompress(body) == PAGE
+    body, enc = encode_cheap(PAGE, "gzip", "gzip;q=0, zstd")  # q=0: "not this one"
+    assert enc == "zstd"
     assert encode_cheap(PAGE, "", "gzip") == (PAGE, "")  # came uncompressed, stays so
     assert encode_cheap(PAGE, "gzip", "identity") == (PAGE, "")
+    assert encode_cheap(PAGE, "gzip", None) == (PAGE, "")  # asked for no compression
+    assert encode_cheap(PAGE, "gzip", "br") == (PAGE, "")  # nothing cheap that it takes
+
+
+def test_accept_encoding_weights_and_wildcard() -> None:
+    assert accepted_codings("gzip, deflate, br, zstd") == {"gzip", "zstd"}
+    assert accepted_codings("GZIP;Q=0.5") == {"gzip"}
+    assert accepted_codings("gzip;q=0, zstd;q=0.1") == {"zstd"}
+    assert accepted_codings("*") == {"gzip", "zstd"}
+    assert accepted_codings("*;q=0.5, zstd;q=0") == {"gzip"}
+    assert accepted_codings("*;q=0") == set()
+    assert accepted_codings("gzip;q=abc, zstd") == {"zstd"}  # a malformed weight allows nothing
+    assert accepted_codings("") == set() == accepted_codings(None)
