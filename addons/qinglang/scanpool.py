@@ -294,12 +294,14 @@ class ScanPool:
             self._inline = Engine(lists)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="qinglang-scan")
         self._all: set[_Worker] = set()
-        # Free workers, and the scans waiting for one in the order they came. Not an
-        # asyncio.Queue: a scan arriving just as a worker frees takes it ahead of the one
-        # that Queue woke, which then queues again at the back. Under saturation a page
-        # waited over a second for a 2 KB scan that takes a millisecond.
+        # Free workers, and the scans waiting for one in the order they came. A worker that
+        # frees takes the first waiting job at once, from the callback that read its
+        # answer: handing it the worker through a future instead left it idle until the
+        # waiting flow's task ran, after everything else the event loop had ready (under
+        # saturation a tenth of the machine's CPU sat idle). Not an asyncio.Queue either:
+        # a scan arriving just as a worker frees took it ahead of the one Queue woke.
         self._idle: deque[_Worker] = deque()
-        self._waiting: deque[asyncio.Future[_Worker]] = deque()
+        self._waiting: deque[tuple[ScanJob, asyncio.Future[ScanOutcome]]] = deque()
         self._spawning = 0  # workers forked and not yet ready
         self._starting: asyncio.Task[None] | None = None
 
@@ -400,23 +402,31 @@ class ScanPool:
             await self.start()
         except RuntimeError as e:
             return ScanOutcome("error", problem=str(e))
+        if not self._all and not self._spawning:
+            return ScanOutcome("error", problem="no scan worker is running")
+        done: asyncio.Future[ScanOutcome] = asyncio.get_running_loop().create_future()
+        if self._idle and not self._waiting:
+            self._dispatch(self._idle.popleft(), job, done)
+        else:
+            self._waiting.append((job, done))
         try:
-            w = await self._acquire()  # raises RuntimeError if the pool closes meanwhile
+            # RuntimeError when the pool closes before a worker took the job.
+            return await done
         except _NoWorkers as e:
             return ScanOutcome("error", problem=str(e))
-        # The job owns the worker until the worker answers: the callbacks below run from
-        # the event loop, so if the flow is cancelled (the client went away) the worker
-        # still goes back idle when its answer comes.
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[ScanOutcome] = loop.create_future()
-        timer = loop.call_later(self.timeout, self._expired, w, done)
+
+    def _dispatch(self, w: _Worker, job: ScanJob, done: asyncio.Future[ScanOutcome]) -> None:
+        """Send ``job`` to the free worker ``w``; its answer settles ``done``. The job owns
+        the worker until the worker answers: the callbacks run from the event loop, so if
+        the flow is cancelled (the client went away) the worker still frees when its
+        answer comes. The timeout counts from here, not from when the job began waiting."""
+        timer = asyncio.get_running_loop().call_later(self.timeout, self._expired, w, done)
         try:
             payload = _pack(w.shared, job)
         except pickle.PickleError as e:
             self._answered(w, done, timer, e)
         else:
             w.send(payload, functools.partial(self._answered, w, done, timer))
-        return await done
 
     def _answered(
         self,
@@ -446,30 +456,12 @@ class ScanPool:
         if not done.done():
             done.set_result(out)
 
-    async def _acquire(self) -> _Worker:
-        """A free worker, first come first served."""
-        if self.closed:
-            raise RuntimeError("scan pool closed")
-        if not self._all and not self._spawning:
-            raise _NoWorkers("no scan worker is running")
-        if self._idle and not self._waiting:
-            return self._idle.popleft()
-        fut: asyncio.Future[_Worker] = asyncio.get_running_loop().create_future()
-        self._waiting.append(fut)
-        try:
-            return await fut
-        except asyncio.CancelledError:
-            # The flow went away after a worker was handed to it: pass the worker on.
-            if fut.done() and not fut.cancelled():
-                self._release(fut.result())
-            raise
-
     def _release(self, w: _Worker) -> None:
-        """A worker is free: the longest-waiting scan gets it, else it waits idle."""
+        """A worker is free: the longest-waiting job goes to it now, else it waits idle."""
         while self._waiting:
-            fut = self._waiting.popleft()
-            if not fut.done():  # a cancelled flow's future is done
-                fut.set_result(w)
+            job, done = self._waiting.popleft()
+            if not done.done():  # a cancelled flow's future is done
+                self._dispatch(w, job, done)
                 return
         if self.closed:
             self._all.discard(w)
@@ -506,9 +498,9 @@ class ScanPool:
     def _fail_waiting(self, error: Exception) -> None:
         """Every scan still waiting for a worker gets ``error`` now."""
         while self._waiting:
-            fut = self._waiting.popleft()
-            if not fut.done():  # a cancelled flow's future is done
-                fut.set_exception(error)
+            _, done = self._waiting.popleft()
+            if not done.done():  # a cancelled flow's future is done
+                done.set_exception(error)
 
 
 class _NoWorkers(Exception):
