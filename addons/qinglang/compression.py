@@ -9,7 +9,7 @@ brotli: the ``brotli`` module mitmproxy pins (<= 1.1.0) has no output limit, so 
 ``brotlicffi`` (>= 1.2), whose ``process`` takes ``output_buffer_limit``.
 
 gzip and deflate go through ISA-L (``isal``) where it is installed: the same interface as
-``zlib``, with inflate 2.4x as fast, and gzip level 1 faster than zstd level 1, so a masked
+``zlib``, with inflate 2.3x as fast, and gzip level 1 faster than zstd level 1, so a masked
 page goes back out as gzip (``scripts/bench_codecs.py``). Without it (no wheel for the
 platform), ``zlib`` decodes and zstd level 1 is the cheapest encoder.
 """
