@@ -14,7 +14,7 @@ its sides are single letters, i.e. not joined to a word character beyond them wi
 gap. The left side is known when the right character arrives; the right side is known
 one kept character later, so a gap whose left side is single waits in a slot of the
 output until then. Most characters are neither after a hard gap nor after a waiting
-slot: they only go through the tables and into the output (the word table is read for
+slot: they only go through the table and into the output (the word flag is read for
 the others alone, from the kept characters' code points).
 """
 
@@ -28,18 +28,22 @@ cdef extern from "Python.h":
 
 cdef Py_UCS4 SPACE = u" "
 
+# The packed table's bits (normalize.py builds it)
+cdef enum:
+    CANON = 0x1FFFFF
+    NOISE = 1 << 24
+    WORD = 1 << 25
+    HARD = 1 << 26
+
 
 def normalize_text(
     str source not None,
-    const uint32_t[::1] canon,
-    const unsigned char[::1] noise,
-    const unsigned char[::1] word,
-    const unsigned char[::1] hard,
+    const uint32_t[::1] packed,
 ):
     """(text, pos, cps) of ``source``: normalised text, the source index of each of its
     characters (int64) and the source's code points (uint32, read-only; lone surrogates
-    as they are). ``canon`` maps code points; ``noise``, ``word`` and ``hard`` flag them
-    (uint8)."""
+    as they are). ``packed`` holds, per code point, its canonical code point (low 21 bits)
+    and its noise, word and hard flags."""
     cdef Py_ssize_t n = len(source)
     out = np.empty(n, dtype=np.uint32)  # never longer than the source: a space is noise
     pos = np.empty(n, dtype=np.int64)
@@ -53,20 +57,22 @@ def normalize_text(
     cdef Py_ssize_t gapped = -1  # output index of the last kept character after a gap
     cdef bint hard_seen = False, w, g
     cdef Py_UCS4 c
+    cdef uint32_t e
 
     for c in source:
         cpsv[i] = c
-        if noise[c]:
+        e = packed[c]
+        if e & NOISE:
             if gap_at < 0:
                 gap_at = i
-            if not hard_seen and hard[c]:
+            if not hard_seen and e & HARD:
                 hard_seen = True
         else:
             if slot >= 0 or hard_seen:
                 # outv[m - 1] is always the previous kept character (a slot or space is
                 # followed by one).
-                w = word[c]
-                g = hard_seen and w and m > 0 and word[cpsv[posv[m - 1]]]
+                w = (e & WORD) != 0
+                g = hard_seen and w and m > 0 and (packed[cpsv[posv[m - 1]]] & WORD) != 0
                 if slot >= 0:
                     # The waiting gap's right character is single unless joined to this.
                     if w and not g:
@@ -80,7 +86,7 @@ def normalize_text(
                 if g:
                     # The left character is part of a longer word if joined to the one
                     # before it (a word character with no gap between).
-                    if m >= 2 and gapped != m - 1 and word[cpsv[posv[m - 2]]]:
+                    if m >= 2 and gapped != m - 1 and packed[cpsv[posv[m - 2]]] & WORD:
                         outv[m] = SPACE
                     else:
                         slot = m
@@ -88,7 +94,7 @@ def normalize_text(
                     m += 1
                     gapped = m
                 hard_seen = False
-            outv[m] = canon[c]
+            outv[m] = e & CANON
             posv[m] = i
             m += 1
             gap_at = -1

