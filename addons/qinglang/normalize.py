@@ -142,9 +142,8 @@ def hard_table() -> np.ndarray:
     return noise & hard[canon]
 
 
-# Bits of the packed table (_normtext.pyx reads the same ones): the canonical code point
-# fits in 21 bits, the flags go above it.
-_CANON_BITS = 0x1FFFFF
+# Flag bits of the packed table (_normtext.pyx's enum reads the same ones): the canonical
+# code point (below MAX_CP) takes the low 21 bits, the flags go above it.
 _NOISE, _WORD, _HARD = 1 << 24, 1 << 25, 1 << 26
 
 
