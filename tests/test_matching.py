@@ -121,6 +121,22 @@ def test_offsets_point_at_the_original_text(scan) -> None:
     assert [m.text for m in r.matches] == ["ＰＯＲＮ", "賭*博"]
 
 
+@pytest.mark.parametrize("filler", ["é", "中", "😀", "a", "é中😀"])
+def test_offsets_hold_after_characters_of_every_utf8_width(scan, filler: str) -> None:
+    # The automaton reports byte offsets into UTF-8; 1- to 4-byte characters (and runs
+    # longer than the 8-byte steps of the count) come before and between the hits.
+    for k in (0, 1, 7, 8, 9, 23):
+        pad = (filler + " ") * k
+        doc = f"{pad}porn {pad}赌博 {pad}sex"
+        r = scan(doc, lists=LISTS)
+        assert [(m.text, doc[m.start : m.end]) for m in r.matches] == [
+            ("porn", "porn"),
+            ("赌博", "赌博"),
+            ("sex", "sex"),
+        ]
+        assert r.body == f"{pad}**** {pad}** {pad}***"
+
+
 def test_categories_outside_profile_are_ignored(scan) -> None:
     r = scan("porn", lists=LISTS, profile=Profile(categories=["gambling"]))
     assert r.matches == [] and r.action == "allow"

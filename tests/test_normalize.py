@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import random
+
+import numpy as np
 import pytest
 
+from qinglang._normtext import char_offsets
 from qinglang.normalize import normalize
 
 
@@ -88,3 +92,18 @@ def test_lone_surrogates_and_astral_characters_keep_their_place() -> None:
     assert [src[i] for i in n.pos] == list("ab\udc80cd\U00020000賭")
     assert n.cps.tolist() == [ord(c) for c in src]
     assert n.cps.dtype.name == "uint32"
+
+
+def test_byte_offsets_become_character_offsets() -> None:
+    # The matcher's map from the automaton's UTF-8 byte offsets back to characters.
+    rng = random.Random(7)
+    for _ in range(500):
+        text = "".join(rng.choice("aé中😀 \u0800") for _ in range(rng.randint(0, 70)))
+        data = text.encode()
+        starts = [i for i in range(len(data) + 1) if i == len(data) or data[i] & 0xC0 != 0x80]
+        offsets = np.array(rng.choices(starts, k=rng.randint(0, 12)), dtype=np.int64)
+        expected = [len(data[:o].decode()) for o in offsets.tolist()]
+        char_offsets(data, offsets)
+        assert offsets.tolist() == expected
+    with pytest.raises(ValueError, match="outside the text"):
+        char_offsets(b"abc", np.array([4], dtype=np.int64))

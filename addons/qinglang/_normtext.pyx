@@ -110,3 +110,48 @@ def normalize_text(
     pos.resize(m)
     cps.flags.writeable = False  # one array for every user of the result, as before
     return text, pos, cps
+
+
+
+cdef extern from *:
+    """
+    #include <string.h>
+    static inline int qinglang_continuations(const unsigned char* p) {
+        /* UTF-8 continuation bytes (10xxxxxx) among the 8 at p. */
+        unsigned long long x;
+        memcpy(&x, p, 8);
+        unsigned long long c = (x & (~x << 1) & 0x8080808080808080ULL) >> 7;
+        /* one bit per byte: the multiply sums them into the top byte (no popcnt
+           instruction is assumed: the build targets any x86-64) */
+        return (int)((c * 0x0101010101010101ULL) >> 56);
+    }
+    """
+    int qinglang_continuations(const unsigned char* p) nogil
+
+
+def char_offsets(const unsigned char[::1] utf8, int64_t[::1] offsets):
+    """Turn byte offsets into UTF-8 text into character indexes, in place (every offset at
+    a character boundary, at most ``len(utf8)``).
+
+    Why: the automaton searches the UTF-8 bytes, because ahocorasick-rs's ``str`` search
+    builds a byte-to-character table of the whole text on every call; only the hits need
+    character offsets, counted here in one walk up to the last of them, 8 bytes a step."""
+    cdef Py_ssize_t n = offsets.shape[0], size = utf8.shape[0], j, k, at = 0, target
+    cdef int64_t chars = 0
+    if n == 0:
+        return
+    order = np.argsort(offsets)
+    cdef int64_t[::1] ov = order
+    cdef const unsigned char* p = &utf8[0] if size else NULL
+    for k in range(n):
+        j = ov[k]
+        target = offsets[j]
+        if target > size or target < 0:
+            raise ValueError(f"byte offset {target} is outside the text ({size} bytes)")
+        while at + 8 <= target:
+            chars += 8 - qinglang_continuations(p + at)
+            at += 8
+        while at < target:
+            chars += (p[at] & 0xC0) != 0x80
+            at += 1
+        offsets[j] = chars
