@@ -84,7 +84,7 @@ def test_stuck_scan_times_out_and_the_worker_is_replaced(lists: ListSet) -> None
             out = await pool.scan(job("网络赌场"))
             assert out.status == "error" and "longer than 1 s" in (out.problem or "")
             for _ in range(200):
-                if pool._all and w not in pool._all and pool._idle:
+                if pool._all and w not in pool._all and not pool._all[0].jobs:
                     break
                 await asyncio.sleep(0.05)
             assert (await pool.scan(job("网络赌场"))).status == "mask"
@@ -109,7 +109,7 @@ def test_a_reply_that_cannot_be_read_fails_the_scan_instead_of_hanging(lists: Li
             with pytest.raises(ValueError):
                 await asyncio.wait_for(scan, 5)
             for _ in range(200):  # the worker, in an unknown state, is replaced
-                if pool._all and w not in pool._all and pool._idle:
+                if pool._all and w not in pool._all and not pool._all[0].jobs:
                     break
                 await asyncio.sleep(0.05)
             assert (await pool.scan(job("网络赌场"))).status == "mask"
@@ -208,14 +208,18 @@ def test_scans_waiting_when_the_pool_closes_are_turned_away_not_left_hanging(
 ) -> None:
     # After a reload the old pool closes; a flow still waiting for one of its workers gets
     # the closed pool's error (the addon then asks the new pool), not an endless wait.
+    # The worker holds two jobs (the one it scans, the next): those finish.
     async def body() -> None:
         async with started(lists, 1) as pool:
             running = asyncio.ensure_future(pool.scan(job("网络赌场")))
+            await asyncio.sleep(0)
+            next_one = asyncio.ensure_future(pool.scan(job("网络赌场")))
             await asyncio.sleep(0)
             waiting = asyncio.ensure_future(pool.scan(job("网络赌场")))
             await asyncio.sleep(0)
             pool.close()
             assert (await asyncio.wait_for(running, 10)).status == "mask"
+            assert (await asyncio.wait_for(next_one, 10)).status == "mask"
             with pytest.raises(RuntimeError, match="closed"):
                 await asyncio.wait_for(waiting, 5)
 

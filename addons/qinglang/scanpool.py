@@ -18,6 +18,13 @@ a tenth of mitmdump's time per request. The socket carries the rest of the job a
 the answer, and wakes the other side. A body bigger than the area goes through the
 socket as before.
 
+A worker holds up to two jobs: the next is sent while it scans the current one, so it
+starts the next as soon as it has answered instead of idling until the proxy's event loop
+gets round to reading the answer (at saturation the loop is busy for a millisecond or
+more at a time; with one job per worker the two cores stood idle 9-12% of the time). Each
+of the two has its own half of the shared area. Only a light job (a page of ordinary
+size) gets another queued behind it: a small page must not wait behind a 10 MB one.
+
 Each worker is forked from the proxy once the lists are validated, so it inherits them and
 the normalisation tables (built in the parent first) instead of unpickling them, builds its
 engine once, closes every descriptor it inherited (client connections must close when the
@@ -47,7 +54,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from . import normalize
@@ -60,9 +67,13 @@ log = logging.getLogger(__name__)
 _HEADER = struct.Struct("!I")
 _READY = b"ready"
 _JOIN_BELOW = 1 << 20  # bytes: frames smaller than this go in one write
-# Per worker, for the body of the job and then of the answer (the worker holds one job at
-# a time). Only the pages a body touches are ever resident.
+# Per job a worker holds (two), for the body of the job and then of its answer. Only the
+# pages a body touches are ever resident.
 _SHARED_BYTES = 2 << 20
+_DEPTH = 2  # jobs a worker holds: the one it scans and the next
+# A job another may queue behind: a body this size scans in a few milliseconds. Compressed
+# HTML expands 5-8 times, so a content-encoded body counts as eight times its size.
+_LIGHT_BYTES = 256 << 10
 _Msg = TypeVar("_Msg", ScanJob, ScanOutcome)
 
 
@@ -93,20 +104,31 @@ def _framed(payload: bytes) -> tuple[bytes, ...]:
     return (head + payload,) if len(payload) < _JOIN_BELOW else (head, payload)
 
 
-def _pack(shared: mmap.mmap, msg: _Msg) -> bytes:
-    """A job or an answer as the socket carries it: its body copied into the shared area
-    (the pickle holds its length), or inline when there is none or it does not fit."""
+def _pack(shared: mmap.mmap, slot: int, msg: _Msg) -> bytes:
+    """A job or an answer as the socket carries it: its body copied into the job's slot of
+    the shared area (the pickle says where and how long), or inline when there is none or
+    it does not fit."""
     body = msg.body
-    if body is None or len(body) > len(shared):
-        return pickle.dumps((-1, msg), protocol=pickle.HIGHEST_PROTOCOL)
-    shared[: len(body)] = body
-    return pickle.dumps((len(body), replace(msg, body=b"")), protocol=pickle.HIGHEST_PROTOCOL)
+    if body is None or len(body) > _SHARED_BYTES:
+        return pickle.dumps((slot, -1, msg), protocol=pickle.HIGHEST_PROTOCOL)
+    at = slot * _SHARED_BYTES
+    shared[at : at + len(body)] = body
+    return pickle.dumps((slot, len(body), replace(msg, body=b"")), protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _unpack(shared: mmap.mmap, payload: bytes | memoryview) -> Any:
-    """What ``_pack`` sent, its body read back from the shared area."""
-    n, msg = pickle.loads(payload)
-    return replace(msg, body=shared[:n]) if n >= 0 else msg
+def _unpack(shared: mmap.mmap, payload: bytes | memoryview) -> tuple[int, Any]:
+    """The slot and the message ``_pack`` sent, its body read back from the shared area."""
+    slot, n, msg = pickle.loads(payload)
+    if n < 0:
+        return slot, msg
+    at = slot * _SHARED_BYTES
+    return slot, replace(msg, body=shared[at : at + n])
+
+
+def _light(job: ScanJob) -> bool:
+    """Whether another job may wait behind this one on its worker."""
+    size = len(job.body) * (8 if job.content_encoding else 1)
+    return size <= _LIGHT_BYTES
 
 
 def _send_frame(sock: socket.socket, payload: bytes) -> None:
@@ -140,8 +162,8 @@ def _worker_main(sock: socket.socket, shared: mmap.mmap, lists: ListSet, parent:
         data = _recv_exact(sock, _HEADER.unpack(head)[0])
         if data is None:
             return
-        job: ScanJob = _unpack(shared, data)
-        _send_frame(sock, _pack(shared, run_job(engine, job)))
+        slot, job = _unpack(shared, data)
+        _send_frame(sock, _pack(shared, slot, run_job(engine, job)))
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -154,9 +176,29 @@ def _exit_with_parent(parent: int) -> None:
 # --- the proxy side -------------------------------------------------------------
 
 
+@dataclass(slots=True)
+class _Sent:
+    """A job a worker holds: sent, not yet answered."""
+
+    job: ScanJob
+    done: asyncio.Future[ScanOutcome]
+    slot: int  # its half of the shared area
+    timer: asyncio.TimerHandle | None = None  # the timeout, set once sent
+
+    def settle(self, out: ScanOutcome | BaseException) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+        if self.done.done():  # the flow was cancelled
+            return
+        if isinstance(out, BaseException):
+            self.done.set_exception(out)
+        else:
+            self.done.set_result(out)
+
+
 class _Worker(asyncio.Protocol):
     """A worker seen from the proxy: the event loop reads its socket through this protocol,
-    which hands each complete frame to ``on_frame`` (set per job).
+    which hands each complete frame to ``on_frame``.
 
     Why not ``asyncio.StreamReader`` and a task per job: at saturation each scan then took a
     ``readexactly`` waiter per header and body, a task for ``wait_for``, a task and a
@@ -167,12 +209,12 @@ class _Worker(asyncio.Protocol):
     def __init__(self, pid: int, sock: socket.socket, shared: mmap.mmap) -> None:
         self.pid = pid
         self.sock = sock
-        self.shared = shared  # the bodies of the job and of its answer
+        self.shared = shared  # the bodies of the jobs and of their answers, a slot each
         self.transport: asyncio.Transport | None = None
         self.lost = False  # the socket is closed: no frame will come
-        # Called once per frame with its payload, or with an exception once the socket is
-        # lost; None between jobs.
+        # Called with each frame's payload, and with an exception once the socket is lost.
         self.on_frame: Callable[[memoryview | BaseException], None] | None = None
+        self.jobs: deque[_Sent] = deque()  # held, in the order they were sent (and answered)
         self._chunks: list[bytes] = []
         self._have = 0  # bytes in _chunks
         self._need = -1  # bytes of the frame being read, header included; -1: unknown yet
@@ -213,15 +255,15 @@ class _Worker(asyncio.Protocol):
         self._deliver(exc or EOFError("scan worker closed its socket"))
 
     def _deliver(self, frame: memoryview | BaseException) -> None:
-        callback, self.on_frame = self.on_frame, None
-        if callback is not None:
-            callback(frame)
+        if self.on_frame is not None:
+            self.on_frame(frame)
 
     def next_frame(self) -> asyncio.Future[memoryview]:
         """The next frame the worker sends (its ready message at start-up)."""
         fut: asyncio.Future[memoryview] = asyncio.get_running_loop().create_future()
 
         def settle(frame: memoryview | BaseException) -> None:
+            self.on_frame = None
             if fut.done():
                 return
             if isinstance(frame, BaseException):
@@ -234,14 +276,22 @@ class _Worker(asyncio.Protocol):
             self._deliver(EOFError("scan worker closed its socket"))
         return fut
 
-    def send(self, payload: bytes, on_reply: Callable[[memoryview | BaseException], None]) -> None:
-        """Send one job; ``on_reply`` gets the worker's answer (or why none will come)."""
-        self.on_frame = on_reply
+    def can_take(self) -> bool:
+        """Free, or scanning a light job with none queued behind it."""
+        n = len(self.jobs)
+        return n == 0 or (n < _DEPTH and _light(self.jobs[-1].job))
+
+    def free_slot(self) -> int:
+        # Two jobs at most: the next takes the slot the last one sent does not use.
+        return 1 - self.jobs[-1].slot if self.jobs else 0
+
+    def send(self, payload: bytes) -> bool:
+        """Send one job's frame; False if the socket is gone."""
         if self.lost or self.transport is None:
-            self._deliver(EOFError("scan worker closed its socket"))
-            return
+            return False
         for part in _framed(payload):
             self.transport.write(part)
+        return True
 
     def stop(self, kill: bool = False) -> None:
         """Close our end (the worker exits on EOF), or kill it; reap it either way."""
@@ -293,15 +343,13 @@ class ScanPool:
         if workers == 0:
             self._inline = Engine(lists)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="qinglang-scan")
-        self._all: set[_Worker] = set()
-        # Free workers, and the scans waiting for one in the order they came. A worker that
-        # frees takes the first waiting job at once, from the callback that read its
-        # answer: handing it the worker through a future instead left it idle until the
-        # waiting flow's task ran, after everything else the event loop had ready (with
-        # the loop kept busy, 259-279 against 342-405 jobs/s of 100 KB pages). Not an
-        # asyncio.Queue either: a scan arriving just as a worker frees took it ahead of
-        # the one Queue woke.
-        self._idle: deque[_Worker] = deque()
+        self._all: list[_Worker] = []  # running, in the order they started
+        # The scans waiting for a worker in the order they came. A worker that frees takes
+        # the first waiting job at once, from the callback that read its answer: handing it
+        # the worker through a future instead left it idle until the waiting flow's task
+        # ran, after everything else the event loop had ready (with the loop kept busy,
+        # 259-279 against 342-405 jobs/s of 100 KB pages). Not an asyncio.Queue either: a
+        # scan arriving just as a worker frees took it ahead of the one Queue woke.
         self._waiting: deque[tuple[ScanJob, asyncio.Future[ScanOutcome]]] = deque()
         self._spawning = 0  # workers forked and not yet ready
         self._starting: asyncio.Task[None] | None = None
@@ -338,7 +386,7 @@ class ScanPool:
         parent_end, child_end = socket.socketpair()
         shared = None
         try:
-            shared = mmap.mmap(-1, _SHARED_BYTES)  # anonymous and shared: kept across fork
+            shared = mmap.mmap(-1, _DEPTH * _SHARED_BYTES)  # anonymous, shared: kept across fork
             pid = os.fork()
         except OSError:
             parent_end.close()
@@ -363,27 +411,30 @@ class ScanPool:
         if ready != _READY:
             w.stop(kill=True)
             raise RuntimeError(pickle.loads(ready))
-        self._all.add(w)
-        self._release(w)
+        w.on_frame = functools.partial(self._on_frame, w)
+        self._all.append(w)
+        self._fill(w)
 
     def close(self) -> None:
-        """Stop the workers; scans already running finish first (does not block), and scans
+        """Stop the workers; scans already sent finish first (does not block), and scans
         still waiting for a worker get the RuntimeError of a closed pool at once (after a
         reload, the caller then asks the new pool)."""
         self.closed = True
         if self._thread is not None:
             self._thread.shutdown(wait=False)
         self._fail_waiting(RuntimeError("scan pool closed"))
-        while self._idle:
-            w = self._idle.popleft()
-            self._all.discard(w)
+        for w in [w for w in self._all if not w.jobs]:
+            self._all.remove(w)
             w.stop()
 
     def kill(self) -> None:
         """Stop every worker now (mitmproxy is shutting down)."""
         self.close()
         for w in list(self._all):
-            self._all.discard(w)
+            self._all.remove(w)
+            for sent in w.jobs:
+                if sent.timer is not None:
+                    sent.timer.cancel()
             w.stop(kill=True)
 
     # scanning
@@ -406,8 +457,9 @@ class ScanPool:
         if not self._all and not self._spawning:
             return ScanOutcome("error", problem="no scan worker is running")
         done: asyncio.Future[ScanOutcome] = asyncio.get_running_loop().create_future()
-        if self._idle and not self._waiting:
-            self._dispatch(self._idle.popleft(), job, done)
+        w = None if self._waiting else self._taker()
+        if w is not None:
+            self._dispatch(w, job, done)
         else:
             self._waiting.append((job, done))
         try:
@@ -416,75 +468,95 @@ class ScanPool:
         except _NoWorkers as e:
             return ScanOutcome("error", problem=str(e))
 
-    def _dispatch(self, w: _Worker, job: ScanJob, done: asyncio.Future[ScanOutcome]) -> None:
-        """Send ``job`` to the free worker ``w``; its answer settles ``done``. The job owns
-        the worker until the worker answers: the callbacks run from the event loop, so if
-        the flow is cancelled (the client went away) the worker still frees when its
-        answer comes. The timeout counts from here, not from when the job began waiting."""
-        timer = asyncio.get_running_loop().call_later(self.timeout, self._expired, w, done)
-        try:
-            payload = _pack(w.shared, job)
-        except pickle.PickleError as e:
-            self._answered(w, done, timer, e)
-        else:
-            w.send(payload, functools.partial(self._answered, w, done, timer))
+    def _taker(self) -> _Worker | None:
+        """A free worker, else one that can queue the job behind a light one."""
+        behind = None
+        for w in self._all:
+            if not w.jobs:
+                return w
+            if behind is None and w.can_take():
+                behind = w
+        return behind
 
-    def _answered(
-        self,
-        w: _Worker,
-        done: asyncio.Future[ScanOutcome],
-        timer: asyncio.TimerHandle,
-        frame: memoryview | BaseException,
-    ) -> None:
-        timer.cancel()
+    def _dispatch(self, w: _Worker, job: ScanJob, done: asyncio.Future[ScanOutcome]) -> None:
+        """Send ``job`` to ``w``; its answer settles ``done``. The job stays with the worker
+        until the worker answers: the callbacks run from the event loop, so if the flow is
+        cancelled (the client went away) the worker still frees when its answer comes. The
+        timeout counts from here, not from when the job began waiting."""
+        slot = w.free_slot()
+        try:
+            payload = _pack(w.shared, slot, job)
+        except (pickle.PickleError, TypeError, AttributeError) as e:
+            done.set_result(ScanOutcome("error", problem=f"cannot send the job: {e}"))
+            return
+        sent = _Sent(job, done, slot)
+        sent.timer = asyncio.get_running_loop().call_later(self.timeout, self._expired, w)
+        w.jobs.append(sent)
+        if not w.send(payload):
+            self._lost(w, _died())
+
+    def _on_frame(self, w: _Worker, frame: memoryview | BaseException) -> None:
+        """A worker's answer to its oldest job, or the news that its socket is gone."""
         try:
             if isinstance(frame, BaseException):
                 raise frame
-            out: ScanOutcome = _unpack(w.shared, frame)
+            if not w.jobs:
+                raise EOFError("an answer to no job")
+            slot, out = _unpack(w.shared, frame)
+            if slot != w.jobs[0].slot or not isinstance(out, ScanOutcome):
+                raise EOFError("an answer out of step")
         except (OSError, EOFError, pickle.PickleError) as e:
             log.error("qinglang: a scan worker died (%s); starting another", type(e).__name__)
-            self._replace(w)
-            out = ScanOutcome("error", problem="scan worker died")
-        except Exception as e:
-            # Anything else still reaches the flow that waits (the timer is cancelled: it
-            # would wait for ever), and the worker, in an unknown state, is replaced.
-            self._replace(w)
-            if not done.done():
-                done.set_exception(e)
+            self._lost(w, _died())
             return
-        else:
-            self._release(w)
-        if not done.done():
-            done.set_result(out)
+        except Exception as e:
+            # Anything else still reaches the flow that waits (its timer is cancelled: it
+            # would wait for ever), and the worker, in an unknown state, is replaced.
+            self._lost(w, e)
+            return
+        w.jobs.popleft().settle(out)
+        self._fill(w)
 
-    def _release(self, w: _Worker) -> None:
-        """A worker is free: the longest-waiting job goes to it now, else it waits idle."""
-        while self._waiting:
+    def _fill(self, w: _Worker) -> None:
+        """Hand ``w`` the longest-waiting jobs it can take now."""
+        while self._waiting and w.can_take():
             job, done = self._waiting.popleft()
             if not done.done():  # a cancelled flow's future is done
                 self._dispatch(w, job, done)
-                return
-        if self.closed:
-            self._all.discard(w)
+        if self.closed and not w.jobs and w in self._all:
+            self._all.remove(w)
             w.stop()
-        else:
-            self._idle.append(w)
 
-    def _expired(self, w: _Worker, done: asyncio.Future[ScanOutcome]) -> None:
-        self._replace(w)  # stop() forgets the job's callback: a late answer is dropped
-        if not done.done():
-            done.set_result(self._timed_out())
+    def _expired(self, w: _Worker) -> None:
+        # An older job's timer fires first, and answering a job cancels its timer: the one
+        # that fires is the oldest job's, the one the worker is stuck on.
+        self._lost(w, self._timed_out())
 
     def _timed_out(self) -> ScanOutcome:
         return ScanOutcome("error", problem=f"scan took longer than {self.timeout:g} s")
 
-    def _replace(self, w: _Worker) -> None:
-        """Kill a worker that is stuck or broken, and start a fresh one in its place."""
-        self._all.discard(w)
+    def _lost(self, w: _Worker, head: ScanOutcome | BaseException) -> None:
+        """Kill a worker that is stuck, dead or broken and start a fresh one in its place.
+        The job it was scanning gets ``head``; jobs queued behind it never started, so
+        they go back to the front of the queue."""
+        jobs = list(w.jobs)
+        w.jobs.clear()
+        for sent in jobs:
+            if sent.timer is not None:
+                sent.timer.cancel()
+        if jobs:
+            jobs[0].settle(head)
+        self._waiting.extendleft((s.job, s.done) for s in reversed(jobs[1:]))
+        if w in self._all:
+            self._all.remove(w)
         w.stop(kill=True)
-        if not self.closed:
-            task = asyncio.get_running_loop().create_task(self._spawn())
-            task.add_done_callback(self._spawned)
+        if self.closed:
+            self._fail_waiting(RuntimeError("scan pool closed"))
+            return
+        task = asyncio.get_running_loop().create_task(self._spawn())
+        task.add_done_callback(self._spawned)
+        for other in self._all:  # the requeued jobs need not wait for the new worker
+            self._fill(other)
 
     def _spawned(self, task: asyncio.Task[None]) -> None:
         if task.cancelled() or task.exception() is None:
@@ -502,6 +574,10 @@ class ScanPool:
             _, done = self._waiting.popleft()
             if not done.done():  # a cancelled flow's future is done
                 done.set_exception(error)
+
+
+def _died() -> ScanOutcome:
+    return ScanOutcome("error", problem="scan worker died")
 
 
 class _NoWorkers(Exception):
