@@ -291,3 +291,55 @@ def test_bodies_too_big_for_the_shared_area_go_through_the_socket(lists: ListSet
             assert small.status == "mask" and small.body == b"<p>****!</p>"
 
     asyncio.run(body())
+
+
+def test_the_job_queued_behind_a_dead_workers_scan_is_scanned_by_another(
+    lists: ListSet,
+) -> None:
+    # A worker holds the job it scans and the next one; when it dies or hangs, only the
+    # first fails (the profile's on_error), the second never started and is scanned anew.
+    async def body() -> None:
+        async with started(lists, 1, timeout=2.0) as pool:
+            (w,) = pool._all
+            os.kill(w.pid, signal.SIGSTOP)
+            first = asyncio.ensure_future(pool.scan(job("网络赌场")))
+            await asyncio.sleep(0)
+            second = asyncio.ensure_future(pool.scan(job("网络赌场 again")))
+            await asyncio.sleep(0.1)
+            assert len(w.jobs) == 2  # both went to the worker
+            outs = await asyncio.wait_for(asyncio.gather(first, second), 20)
+            assert outs[0].status == "error" and "longer than 2 s" in (outs[0].problem or "")
+            assert outs[1].status == "mask" and outs[1].body == b"<p>**** again</p>"
+
+            (w,) = pool._all
+            os.kill(w.pid, signal.SIGSTOP)
+            first = asyncio.ensure_future(pool.scan(job("网络赌场")))
+            await asyncio.sleep(0)
+            second = asyncio.ensure_future(pool.scan(job("网络赌场 too")))
+            await asyncio.sleep(0.1)
+            os.kill(w.pid, signal.SIGKILL)
+            outs = await asyncio.wait_for(asyncio.gather(first, second), 20)
+            assert outs[0].status == "error" and outs[0].problem == "scan worker died"
+            assert outs[1].status == "mask" and outs[1].body == b"<p>**** too</p>"
+
+    asyncio.run(body())
+
+
+def test_small_pages_never_wait_behind_a_big_one(lists: ListSet) -> None:
+    # The worker scanning a big page takes no second job: small pages go to the other
+    # worker (two deep) or wait for the first free one.
+    async def body() -> None:
+        async with started(lists, 2) as pool:
+            busy = pool._all[0]  # free workers are taken in order: it gets the big page
+            os.kill(busy.pid, signal.SIGSTOP)  # a scan that takes its time
+            big = asyncio.ensure_future(pool.scan(job("网络赌场" + "好" * 200_000)))
+            await asyncio.sleep(0)
+            assert len(busy.jobs) == 1
+            small = [asyncio.ensure_future(pool.scan(job(f"网络赌场 {i}"))) for i in range(6)]
+            outs = await asyncio.wait_for(asyncio.gather(*small), 20)
+            assert [o.body for o in outs] == [f"<p>**** {i}</p>".encode() for i in range(6)]
+            assert not big.done() and len(busy.jobs) == 1
+            os.kill(busy.pid, signal.SIGCONT)
+            assert (await asyncio.wait_for(big, 20)).status == "mask"
+
+    asyncio.run(body())
