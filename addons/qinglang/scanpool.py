@@ -530,7 +530,8 @@ class ScanPool:
     def _expired(self, w: _Worker) -> None:
         # An older job's timer fires first, and answering a job cancels its timer: the one
         # that fires is the oldest job's, the one the worker is stuck on.
-        self._lost(w, self._timed_out())
+        if w in self._all:
+            self._lost(w, self._timed_out())
 
     def _timed_out(self) -> ScanOutcome:
         return ScanOutcome("error", problem=f"scan took longer than {self.timeout:g} s")
@@ -555,7 +556,7 @@ class ScanPool:
             return
         task = asyncio.get_running_loop().create_task(self._spawn())
         task.add_done_callback(self._spawned)
-        for other in self._all:  # the requeued jobs need not wait for the new worker
+        for other in list(self._all):  # the requeued jobs need not wait for the new worker
             self._fill(other)
 
     def _spawned(self, task: asyncio.Task[None]) -> None:
