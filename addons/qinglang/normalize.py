@@ -161,6 +161,12 @@ def _packed_table() -> np.ndarray:
     return packed
 
 
+def build_tables() -> None:
+    """Build every table a scan reads (the packed one is made from the others), e.g. in
+    the proxy before it forks its scan workers, which then share them."""
+    _packed_table()
+
+
 def normalize(source: str) -> Normalized:
     """Normalise ``source``; noise is dropped, except that a word gap between two
     Latin words of more than one letter stays as one space.

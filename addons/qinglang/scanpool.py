@@ -367,7 +367,7 @@ class ScanPool:
             raise RuntimeError(self.problem)
 
     async def _start(self) -> None:
-        normalize.tables()  # built once here, inherited by every worker
+        normalize.build_tables()  # built once here, inherited by every worker
         results = await asyncio.gather(
             *(self._spawn() for _ in range(self.workers)), return_exceptions=True
         )
