@@ -17,7 +17,7 @@ import pytest
 
 from qinglang.config import Profile
 from qinglang.lists import ListSet, load_lists
-from qinglang.scanjob import ScanJob
+from qinglang.scanjob import ScanJob, ScanOutcome
 from qinglang.scanpool import ScanPool
 
 pytestmark = pytest.mark.timeout(120)
@@ -298,27 +298,28 @@ def test_the_job_queued_behind_a_dead_workers_scan_is_scanned_by_another(
 ) -> None:
     # A worker holds the job it scans and the next one; when it dies or hangs, only the
     # first fails (the profile's on_error), the second never started and is scanned anew.
+    async def two_on_a_stopped_worker(
+        pool: ScanPool, tag: str
+    ) -> tuple[int, asyncio.Future[list[ScanOutcome]]]:
+        (w,) = pool._all
+        os.kill(w.pid, signal.SIGSTOP)
+        first = asyncio.ensure_future(pool.scan(job("网络赌场")))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(pool.scan(job(f"网络赌场 {tag}")))
+        await asyncio.sleep(0.1)
+        assert len(w.jobs) == 2  # both went to the worker
+        return w.pid, asyncio.gather(first, second)
+
     async def body() -> None:
         async with started(lists, 1, timeout=2.0) as pool:
-            (w,) = pool._all
-            os.kill(w.pid, signal.SIGSTOP)
-            first = asyncio.ensure_future(pool.scan(job("网络赌场")))
-            await asyncio.sleep(0)
-            second = asyncio.ensure_future(pool.scan(job("网络赌场 again")))
-            await asyncio.sleep(0.1)
-            assert len(w.jobs) == 2  # both went to the worker
-            outs = await asyncio.wait_for(asyncio.gather(first, second), 20)
+            _, both = await two_on_a_stopped_worker(pool, "again")  # it hangs
+            outs = await asyncio.wait_for(both, 20)
             assert outs[0].status == "error" and "longer than 2 s" in (outs[0].problem or "")
             assert outs[1].status == "mask" and outs[1].body == b"<p>**** again</p>"
 
-            (w,) = pool._all
-            os.kill(w.pid, signal.SIGSTOP)
-            first = asyncio.ensure_future(pool.scan(job("网络赌场")))
-            await asyncio.sleep(0)
-            second = asyncio.ensure_future(pool.scan(job("网络赌场 too")))
-            await asyncio.sleep(0.1)
-            os.kill(w.pid, signal.SIGKILL)
-            outs = await asyncio.wait_for(asyncio.gather(first, second), 20)
+            pid, both = await two_on_a_stopped_worker(pool, "too")
+            os.kill(pid, signal.SIGKILL)  # it dies
+            outs = await asyncio.wait_for(both, 20)
             assert outs[0].status == "error" and outs[0].problem == "scan worker died"
             assert outs[1].status == "mask" and outs[1].body == b"<p>**** too</p>"
 

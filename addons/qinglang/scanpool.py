@@ -185,9 +185,12 @@ class _Sent:
     slot: int  # its half of the shared area
     timer: asyncio.TimerHandle | None = None  # the timeout, set once sent
 
-    def settle(self, out: ScanOutcome | BaseException) -> None:
+    def stop_timer(self) -> None:
         if self.timer is not None:
             self.timer.cancel()
+
+    def settle(self, out: ScanOutcome | BaseException) -> None:
+        self.stop_timer()
         if self.done.done():  # the flow was cancelled
             return
         if isinstance(out, BaseException):
@@ -433,8 +436,7 @@ class ScanPool:
         for w in list(self._all):
             self._all.remove(w)
             for sent in w.jobs:
-                if sent.timer is not None:
-                    sent.timer.cancel()
+                sent.stop_timer()
             w.stop(kill=True)
 
     # scanning
@@ -543,8 +545,7 @@ class ScanPool:
         jobs = list(w.jobs)
         w.jobs.clear()
         for sent in jobs:
-            if sent.timer is not None:
-                sent.timer.cancel()
+            sent.stop_timer()
         if jobs:
             jobs[0].settle(head)
         self._waiting.extendleft((s.job, s.done) for s in reversed(jobs[1:]))
