@@ -10,10 +10,10 @@ from pathlib import Path
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-# Every addons/qinglang/_*.pyx is one extension module, qinglang._<name>.
+# Every addons/qinglang/engine/_*.pyx is one extension module, qinglang.engine._<name>.
 _MODULES = [
-    Extension(f"qinglang.{path.stem}", [str(path)], language="c++")
-    for path in sorted(Path("addons/qinglang").glob("_*.pyx"))
+    Extension(f"qinglang.engine.{path.stem}", [str(path)], language="c++")
+    for path in sorted(Path("addons/qinglang/engine").glob("_*.pyx"))
 ]
 
 setup(

@@ -37,11 +37,11 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 import benchproxy_setup as setup  # noqa: E402
 
-from qinglang import compression  # noqa: E402
-from qinglang.config import Profile  # noqa: E402
-from qinglang.engine import Engine  # noqa: E402
-from qinglang.lists import load_lists  # noqa: E402
-from qinglang.scanjob import ScanJob, ScanOutcome, run_job  # noqa: E402
+from qinglang.content import compression  # noqa: E402
+from qinglang.content.pipeline import ScanJob, ScanOutcome, run_job  # noqa: E402
+from qinglang.engine.lists import load_lists  # noqa: E402
+from qinglang.engine.scanner import Engine  # noqa: E402
+from qinglang.policy.config import Profile  # noqa: E402
 
 PAGES = {"HTML 100 KB": "/match.html", "JSON 30 KB": "/api.json", "HTML 2 KB": "/small.html"}
 ACCEPT = "gzip, deflate, br, zstd"

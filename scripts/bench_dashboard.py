@@ -20,10 +20,11 @@ import time
 import warnings
 from pathlib import Path
 
-from qinglang.dashboard import accounts, db, eventlog, stats
+from qinglang.dashboard import accounts, eventlog, stats
 from qinglang.dashboard.app import create_app
-from qinglang.dashboard.settings import Settings
-from qinglang.events import Event, connect
+from qinglang.store import dashdb as db
+from qinglang.store.events import Event, connect
+from qinglang.store.paths import Settings
 
 CATS = ["porn", "gambling", "violence", "drugs", "bullying", "pii", "self_harm", "fraud"]
 

@@ -24,11 +24,12 @@ from pathlib import Path
 
 import psycopg
 
-from qinglang import pgevents
-from qinglang.dashboard import accounts, db, pgstore, stats
+from qinglang.dashboard import accounts, pgstore, stats
 from qinglang.dashboard.app import create_app
-from qinglang.dashboard.settings import Settings
-from qinglang.events import _COLUMNS, Event
+from qinglang.store import dashdb as db
+from qinglang.store import pgevents
+from qinglang.store.events import _COLUMNS, Event
+from qinglang.store.paths import Settings
 
 HERE = Path(__file__).resolve().parent
 CATS = ["porn", "gambling", "violence", "drugs", "bullying", "pii", "self_harm", "fraud"]

@@ -168,7 +168,7 @@ def _profile_text(fn: Callable[[], Any], top: int) -> str:
 
 def _load(dirs: list[str], *, cache: bool) -> Any:
     """``load_lists``, with its content-keyed cache on or off where it has one."""
-    from qinglang.lists import load_lists
+    from qinglang.engine.lists import load_lists
 
     if "use_cache" in inspect.signature(load_lists).parameters:
         return load_lists(dirs, use_cache=cache)
@@ -177,8 +177,8 @@ def _load(dirs: list[str], *, cache: bool) -> Any:
 
 def build_worker(job: dict[str, Any]) -> dict[str, Any]:
     """A fresh process with an empty list cache: what the first start costs."""
-    from qinglang.engine import Engine
-    from qinglang.normalize import tables
+    from qinglang.engine.normalize import tables
+    from qinglang.engine.scanner import Engine
 
     tables()
     gc.collect()
@@ -197,9 +197,9 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     """Loads the lists again (from the cache the build worker wrote), then scans."""
     from ahocorasick_rs import AhoCorasick
 
-    from qinglang.config import Profile
-    from qinglang.engine import Engine
-    from qinglang.normalize import tables
+    from qinglang.engine.normalize import tables
+    from qinglang.engine.scanner import Engine
+    from qinglang.policy.config import Profile
 
     res: dict[str, Any] = {"rss_start": rss()}
     t0 = time.perf_counter()
@@ -500,7 +500,7 @@ def main(argv: list[str] | None = None) -> int:
         print(RESULT + json.dumps(fn(job)), flush=True)
         return 0
 
-    from qinglang.normalize import normalize_term
+    from qinglang.engine.normalize import normalize_term
 
     t0 = time.perf_counter()
     vocab = benchdata.load_vocab(a.wordlist)

@@ -20,8 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from qinglang.domains import load_domains
-from qinglang.lists import load_lists
+from qinglang.engine.lists import load_lists
+from qinglang.policy.domains import load_domains
 
 
 def word(rng: random.Random, k: int) -> str:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from qinglang.config import Profile
-from qinglang.engine import Engine, ScanResult
-from qinglang.lists import load_lists
+from qinglang.engine.lists import load_lists
+from qinglang.engine.scanner import Engine, ScanResult
+from qinglang.policy.config import Profile
 
 
 @pytest.fixture

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from qinglang import backup, datadir
-from qinglang.cli import main
-from qinglang.dashboard import accounts, db
+from qinglang.cli.main import main
+from qinglang.dashboard import accounts
+from qinglang.deploy import backup, datadir
+from qinglang.store import dashdb as db
 
 
 def _mode(p: Path) -> int:

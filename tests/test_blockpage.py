@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from qinglang.blockpage import block_body, choose_lang, render_block, wants_json
+from qinglang.pages.blockpage import block_body, choose_lang, render_block, wants_json
 
 
 @dataclass

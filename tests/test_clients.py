@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from qinglang.clients import ClientMap, host_matches, peer_ip, proxy_user
-from qinglang.config import parse_config
+from qinglang.policy.clients import ClientMap, host_matches, peer_ip, proxy_user
+from qinglang.policy.config import parse_config
 
 CFG = parse_config(
     """

@@ -9,8 +9,8 @@ import brotli
 import pytest
 import zstandard
 
-from qinglang import compression
-from qinglang.compression import (
+from qinglang.content import compression
+from qinglang.content.compression import (
     BadEncoding,
     BodyTooLarge,
     accepted_codings,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from qinglang.config import default_config, load_config, shipped_lists
-from qinglang.yamlloc import SourceError
+from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.config import default_config, load_config, shipped_lists
 
 GOOD = """
 lists: [blocklists]

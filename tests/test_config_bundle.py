@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from qinglang import bundle
+from qinglang.deploy import bundle
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qinglang.content import Plan, family, kind_for, plan_for, resolve
+from qinglang.content.mediatypes import Plan, family, kind_for, plan_for, resolve
 
 HTML = b"<!DOCTYPE html><html><body><p>hi</p></body></html>"
 

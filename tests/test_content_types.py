@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from qinglang.extract import extract
+from qinglang.engine.extract import extract
 
 LISTS = """
 category: gambling

@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from qinglang import datadir, firstrun, run
-from qinglang.cli import main
-from qinglang.config import Profile, load_config, shipped_lists
-from qinglang.dashboard import accounts, db
-from qinglang.dashboard.settings import settings_for
-from qinglang.youthgate import events_db_path, quota_db_path
+from qinglang.cli import run
+from qinglang.cli.main import main
+from qinglang.dashboard import accounts
+from qinglang.deploy import datadir, firstrun
+from qinglang.policy.config import Profile, load_config, shipped_lists
+from qinglang.policy.youthgate import events_db_path, quota_db_path
+from qinglang.store import dashdb as db
+from qinglang.store.paths import settings_for
 
 
 def _mode(p: Path) -> int:
@@ -269,7 +271,7 @@ def test_the_dashboard_reads_the_stores_the_proxy_writes(home: datadir.DataDir) 
     from mitmproxy.test import taddons
 
     from qinglang.dashboard.server import DashboardAddon
-    from qinglang.proxyaddon import Qinglang
+    from qinglang.proxy.filtering import Qinglang
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -13,11 +13,8 @@ import mitmproxy_rs
 import pytest
 from mitmproxy.proxy.mode_specs import ProxyMode
 
-from qinglang import pac, run
-from qinglang.clients import ClientMap, listener_port
-from qinglang.config import load_config, parse_config
-from qinglang.devicesetup import hide_private_keys
-from qinglang.wireguard import (
+from qinglang.cli import run
+from qinglang.deploy.wireguard import (
     KeyFileError,
     Keys,
     client_config,
@@ -26,6 +23,10 @@ from qinglang.wireguard import (
     read_keys,
     run_args,
 )
+from qinglang.pages import pac
+from qinglang.policy.clients import ClientMap, listener_port
+from qinglang.policy.config import load_config, parse_config
+from qinglang.proxy.devicesetup import hide_private_keys
 
 CFG = """\
 profiles: {child: {}, teen: {}, adult: {filter: false}}
@@ -228,7 +229,7 @@ def test_run_says_when_it_cannot_write_a_key_file(
 def test_the_lan_address_is_never_loopback_unless_nothing_else() -> None:
     from mitmproxy.net import local_ip
 
-    from qinglang.devicesetup import lan_host
+    from qinglang.proxy.devicesetup import lan_host
 
     outgoing = local_ip.get_local_ip() or "127.0.0.1"
     assert lan_host("192.168.1.2") == "192.168.1.2"
@@ -243,7 +244,7 @@ def test_a_proxy_bound_to_one_address_is_given_as_that_address() -> None:
     # machine's (nothing answers there).
     from mitmproxy.test import taddons
 
-    from qinglang.devicesetup import DeviceSetup, lan_host
+    from qinglang.proxy.devicesetup import DeviceSetup, lan_host
 
     with taddons.context(DeviceSetup()) as tctx:
         tctx.configure(tctx.master.addons.get("devicesetup"), listen_host="192.168.1.5")

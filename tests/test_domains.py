@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from qinglang.domains import canonical_host, load_domains
-from qinglang.yamlloc import SourceError
+from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.domains import canonical_host, load_domains
 
 
 def write(folder: Path, name: str, text: str) -> Path:

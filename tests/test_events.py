@@ -6,7 +6,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from qinglang.events import Event, EventStore, lookup, new_event_id, path_only, recent
+from qinglang.store.events import Event, EventStore, lookup, new_event_id, path_only, recent
 
 
 def test_events_are_written_and_looked_up(tmp_path: Path) -> None:

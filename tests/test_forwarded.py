@@ -7,7 +7,7 @@ import ipaddress
 
 import pytest
 
-from qinglang.forwarded import Forwarded, parse_networks
+from qinglang.policy.forwarded import Forwarded, parse_networks
 
 HA = ipaddress.ip_address("10.0.0.5")
 DEVICE = ipaddress.ip_address("10.1.2.3")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qinglang.lists import load_lists
-from qinglang.yamlloc import SourceError
+from qinglang.engine.lists import load_lists
+from qinglang.engine.yamlloc import SourceError
 
 
 def error_for(write_list, body: str) -> SourceError:  # type: ignore[no-untyped-def]

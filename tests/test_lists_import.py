@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from qinglang.config import Profile
-from qinglang.domains import load_domains
-from qinglang.engine import Engine
-from qinglang.lists import load_lists
+from qinglang.engine.lists import load_lists
+from qinglang.engine.scanner import Engine
 from qinglang.listtools.importers import ImportFailed, Options, run_import
+from qinglang.policy.config import Profile
+from qinglang.policy.domains import load_domains
 
 FIX = Path(__file__).parent / "fixtures" / "import"
 

@@ -7,7 +7,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from qinglang.lists import make_pattern
+from qinglang.engine.lists import make_pattern
 from qinglang.listtools.lint import DEFAULT_WORDS, always_cancels, lint
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qinglang.config import Profile
+from qinglang.policy.config import Profile
 
 LISTS = """
 category: porn

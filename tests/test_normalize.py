@@ -7,8 +7,8 @@ import random
 import numpy as np
 import pytest
 
-from qinglang._normtext import char_offsets
-from qinglang.normalize import normalize
+from qinglang.engine._normtext import char_offsets
+from qinglang.engine.normalize import normalize
 
 
 @pytest.mark.parametrize(

@@ -15,13 +15,13 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
-from qinglang.config import OwnData, parse_config
-from qinglang.events import EventStore
-from qinglang.outbound import REASON_OWN_DATA, OutboundGuard
-from qinglang.owndata import OwnDataMatcher
-from qinglang.proxyaddon import Qinglang
-from qinglang.reqtext import body_texts, url_texts
-from qinglang.yamlloc import SourceError
+from qinglang.content.reqtext import body_texts, url_texts
+from qinglang.engine.pii.owndata import OwnDataMatcher
+from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.config import OwnData, parse_config
+from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.outbound import REASON_OWN_DATA, OutboundGuard
+from qinglang.store.events import EventStore
 
 CHILD_ID = "110101201003071233"  # a valid resident ID number (check digit 3)
 CONFIG = f"""

@@ -7,11 +7,13 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from qinglang import overridegate, youthgate
-from qinglang.config import parse_config
-from qinglang.dashboard import db, keys, overrides
-from qinglang.timerules import QuotaState
-from qinglang.urlrules import RequestInfo
+from qinglang.policy import youthgate
+from qinglang.policy.config import parse_config
+from qinglang.policy.timerules import QuotaState
+from qinglang.policy.urlrules import RequestInfo
+from qinglang.proxy import overridegate
+from qinglang.store import dashdb as db
+from qinglang.store import keys, overrides
 
 TZ = ZoneInfo("Asia/Shanghai")
 CONFIG = """\

@@ -14,12 +14,10 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from qinglang.config import Profile, parse_config
-from qinglang.engine import BLOCK, MASK, REASON_PII, Engine, ScanResult
-from qinglang.extract import extract
-from qinglang.lists import ListSet
-from qinglang.normalize import normalize
-from qinglang.pii import (
+from qinglang.engine.extract import extract
+from qinglang.engine.lists import ListSet
+from qinglang.engine.normalize import normalize
+from qinglang.engine.pii.detect import (
     PiiFound,
     canonical,
     classify_value,
@@ -27,6 +25,8 @@ from qinglang.pii import (
     doxxing_exposure,
     find_value,
 )
+from qinglang.engine.scanner import BLOCK, MASK, REASON_PII, Engine, ScanResult
+from qinglang.policy.config import Profile, parse_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qinglang.config import Profile
-from qinglang.plan import Sniffer, plan_head, range_is_partial
+from qinglang.content.headplan import Sniffer, plan_head, range_is_partial
+from qinglang.policy.config import Profile
 
 CHILD = Profile(max_scan_bytes=1_000_000)
 ADULT = Profile(filter=False)

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qinglang import timerules as tr
-from qinglang.config import ADULT, Profile, load_config, parse_config
-from qinglang.presets import GAMES_PRESET, EffectiveRules, Window, resolve, resolve_all
-from qinglang.yamlloc import SourceError
+from qinglang.engine.yamlloc import SourceError
+from qinglang.policy import timerules as tr
+from qinglang.policy.config import ADULT, Profile, load_config, parse_config
+from qinglang.policy.presets import GAMES_PRESET, EffectiveRules, Window, resolve, resolve_all
 
 SH = ZoneInfo("Asia/Shanghai")
 DOCS = Path(__file__).resolve().parents[1] / "README.md"

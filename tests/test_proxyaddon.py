@@ -16,7 +16,7 @@ import pytest
 from mitmproxy import exceptions, http
 from mitmproxy.test import taddons, tflow
 
-from qinglang.proxyaddon import Qinglang
+from qinglang.proxy.filtering import Qinglang
 
 LIST = """
     category: gambling
@@ -321,7 +321,7 @@ def test_long_lived_objects_leave_the_collector_after_start_and_reload(config: P
     # reload (the new rules), they are frozen out of the collector's passes.
     import gc
 
-    from qinglang.reload import load_rules
+    from qinglang.policy.reload import load_rules
 
     def frozen(obj: object) -> bool:
         return not any(o is obj for o in gc.get_objects())  # not in generations 0-2

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qinglang import timerules as tr
-from qinglang.config import Profile
-from qinglang.presets import resolve
-from qinglang.quota import Activity, QuotaTracker, SqliteQuotaStore, classify
+from qinglang.policy import timerules as tr
+from qinglang.policy.config import Profile
+from qinglang.policy.presets import resolve
+from qinglang.policy.quota import Activity, QuotaTracker, SqliteQuotaStore, classify
 
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 6, 2, 18, 0, tzinfo=SH)  # a Monday evening

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qinglang.reload import Reloader, Rules, load_rules
+from qinglang.policy.reload import Reloader, Rules, load_rules
 
 
 def write(p: Path, text: str) -> None:

@@ -13,11 +13,11 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
-from qinglang import blockpage
-from qinglang.events import EventStore
-from qinglang.proxyaddon import Qinglang
-from qinglang.reportentry import MAX_PER_HOUR, Report, ReportEntry, add_report, clean_url
-from qinglang.risknotice import REPORT_HOST, report_link
+from qinglang.pages import blockpage
+from qinglang.pages.risknotice import REPORT_HOST, report_link
+from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.reportentry import MAX_PER_HOUR, Report, ReportEntry, add_report, clean_url
+from qinglang.store.events import EventStore
 
 CONFIG = """
     lists: [lists]

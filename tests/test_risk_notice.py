@@ -11,11 +11,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mitmproxy import http
 
-from qinglang.config import Profile
-from qinglang.engine import Engine
-from qinglang.lists import load_lists
-from qinglang.risknotice import REPORT_HOST, insert_notice, notice_html
-from qinglang.scanjob import ScanJob, ScanOutcome, run_job
+from qinglang.content.pipeline import ScanJob, ScanOutcome, run_job
+from qinglang.engine.lists import load_lists
+from qinglang.engine.scanner import Engine
+from qinglang.pages.risknotice import REPORT_HOST, insert_notice, notice_html
+from qinglang.policy.config import Profile
 
 LIST = """
     category: gambling

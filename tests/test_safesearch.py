@@ -10,7 +10,7 @@ import pytest
 from mitmproxy.http import Request
 from mitmproxy.test import tutils
 
-from qinglang.safesearch import ENGINES, enforce, engine_for, search_query
+from qinglang.policy.safesearch import ENGINES, enforce, engine_for, search_query
 
 
 def req(url: str, headers: dict[str, str] | None = None, method: str = "GET") -> Request:

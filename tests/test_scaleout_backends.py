@@ -13,13 +13,13 @@ from typing import Any
 import psycopg
 import pytest
 
-from qinglang import events as sqlite_events
-from qinglang import pgevents, redisstate
-from qinglang.backends import redact
-from qinglang.dashboard import overrides as ov
-from qinglang.events import Event
-from qinglang.quota import Activity, QuotaTracker, StateUnavailable
-from qinglang.timerules import TimeRules
+from qinglang.policy.quota import Activity, QuotaTracker, StateUnavailable
+from qinglang.policy.timerules import TimeRules
+from qinglang.store import events as sqlite_events
+from qinglang.store import overrides as ov
+from qinglang.store import pgevents, redisstate
+from qinglang.store.backends import redact
+from qinglang.store.events import Event
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -157,7 +157,7 @@ def test_redis_down_fails_fast(services: Any, caplog: pytest.LogCaptureFixture) 
 
 
 def _grant(key: bytes, tmp: Path, scope: str, **kw: Any) -> ov.Override:
-    from qinglang.dashboard import db as dbmod
+    from qinglang.store import dashdb as dbmod
 
     conn = dbmod.connect(tmp / "state.sqlite")
     try:

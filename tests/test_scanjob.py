@@ -7,10 +7,10 @@ import textwrap
 
 import pytest
 
-from qinglang.config import Profile
-from qinglang.engine import Engine
-from qinglang.lists import load_lists
-from qinglang.scanjob import ScanJob, run_job
+from qinglang.content.pipeline import ScanJob, run_job
+from qinglang.engine.lists import load_lists
+from qinglang.engine.scanner import Engine
+from qinglang.policy.config import Profile
 
 LIST = """
     category: gambling

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from qinglang.config import Profile
-from qinglang.lists import ListSet, load_lists
-from qinglang.scanjob import ScanJob, ScanOutcome
-from qinglang.scanpool import ScanPool
+from qinglang.content.pipeline import ScanJob, ScanOutcome
+from qinglang.engine.lists import ListSet, load_lists
+from qinglang.policy.config import Profile
+from qinglang.worker.pool import ScanPool
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qinglang.config import Profile
+from qinglang.policy.config import Profile
 
 LISTS = """
 category: gambling

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import zhconv_rs
 
-from qinglang.config import Profile, shipped_lists
-from qinglang.engine import Engine, ScanResult
-from qinglang.lists import load_lists, parse_list
+from qinglang.engine.lists import load_lists, parse_list
+from qinglang.engine.scanner import Engine, ScanResult
+from qinglang.policy.config import Profile, shipped_lists
 
 LISTS = shipped_lists()
 CORPUS = Path(__file__).parent / "corpus"

@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qinglang import timerules as tr
-from qinglang.config import Profile
-from qinglang.presets import resolve
-from qinglang.timerules import QuotaState
+from qinglang.policy import timerules as tr
+from qinglang.policy.config import Profile
+from qinglang.policy.presets import resolve
+from qinglang.policy.timerules import QuotaState
 
 SH = ZoneInfo("Asia/Shanghai")
 

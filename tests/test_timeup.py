@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qinglang.timeup import (
+from qinglang.pages.timeup import (
     choose_lang,
     format_when,
     render_rest_reminder,

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qinglang.config import Profile
-from qinglang.domains import load_domains
-from qinglang.engine import Engine
-from qinglang.lists import load_lists
-from qinglang.presets import resolve
-from qinglang.scanjob import ScanJob, run_job
-from qinglang.timerules import QuotaState
-from qinglang.urlrules import (
+from qinglang.content.pipeline import ScanJob, run_job
+from qinglang.engine.lists import load_lists
+from qinglang.engine.scanner import Engine
+from qinglang.policy.config import Profile
+from qinglang.policy.domains import load_domains
+from qinglang.policy.presets import resolve
+from qinglang.policy.timerules import QuotaState
+from qinglang.policy.urlrules import (
     Decision,
     RequestInfo,
     RequestRules,

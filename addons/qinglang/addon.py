@@ -15,10 +15,10 @@ except ImportError:  # running from a source checkout without `pip install`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qinglang.dashboard.server import DashboardAddon
-from qinglang.devicesetup import DeviceSetup
-from qinglang.outbound import OutboundGuard
-from qinglang.proxyaddon import Qinglang
-from qinglang.reportentry import ReportEntry
+from qinglang.proxy.devicesetup import DeviceSetup
+from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.outbound import OutboundGuard
+from qinglang.proxy.reportentry import ReportEntry
 
 # Order matters: the dashboard (its listener, and the ask-for-access page) and the report
 # entry answer the proxy's own host (qinglang.home.arpa) before any rule can stop it; the

@@ -7,8 +7,10 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-from qinglang.dashboard import asks, db, keys, overrides
+from qinglang.dashboard import asks
 from qinglang.dashboard.childpages import create_child_app
+from qinglang.store import dashdb as db
+from qinglang.store import keys, overrides
 
 from .conftest import Home, TestClient, blocked, csrf_of
 

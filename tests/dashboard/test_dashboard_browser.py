@@ -14,9 +14,10 @@ import pytest
 from headless import launch
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from qinglang.dashboard import asks, db
+from qinglang.dashboard import asks
 from qinglang.dashboard.app import create_app
 from qinglang.dashboard.server import serve
+from qinglang.store import dashdb as db
 
 from .conftest import HOSTILE, PASSWORD, Home, blocked
 

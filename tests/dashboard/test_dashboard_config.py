@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from qinglang.config import load_config
-from qinglang.yamlloc import SourceError
+from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.config import load_config
 
 
 def test_section_is_read_and_defaults_apply(tmp_path: Path) -> None:

@@ -9,9 +9,9 @@ from dataclasses import replace
 
 import mitmproxy_rs
 
-from qinglang.config import load_config
 from qinglang.dashboard.app import create_app
-from qinglang.wireguard import ensure_keys, key_path
+from qinglang.deploy.wireguard import ensure_keys, key_path
+from qinglang.policy.config import load_config
 
 from .conftest import Home, TestClient, csrf_of, sign_in
 

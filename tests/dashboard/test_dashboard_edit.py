@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from qinglang.config import load_config
 from qinglang.dashboard import reports
 from qinglang.listtools.corpus import discover
-from qinglang.reportentry import Report, add_report
+from qinglang.policy.config import load_config
+from qinglang.proxy.reportentry import Report, add_report
 
 from .conftest import Home, TestClient, blocked, csrf_of
 

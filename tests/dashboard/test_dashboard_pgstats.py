@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 
-from qinglang import pgevents
 from qinglang.dashboard import pgstore, reports
-from qinglang.events import Event, EventStore
-from qinglang.reportentry import MAX_PER_HOUR, Report, add_report
+from qinglang.proxy.reportentry import MAX_PER_HOUR, Report, add_report
+from qinglang.store import pgevents
+from qinglang.store.events import Event, EventStore
 
 from .conftest import Home, TestClient, blocked, csrf_of
 

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from e2e.conftest import ADULT, TEEN, Proxy, free_port
 
-from qinglang.dashboard import asks, childpages, db
+from qinglang.dashboard import asks, childpages
+from qinglang.store import dashdb as db
 
 pytestmark = pytest.mark.e2e
 

@@ -9,9 +9,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from qinglang import pgevents, redisstate
-from qinglang.dashboard import keys
 from qinglang.dashboard.childpages import create_child_app
+from qinglang.store import keys, pgevents, redisstate
 
 from .conftest import Home, TestClient, blocked, csrf_of
 

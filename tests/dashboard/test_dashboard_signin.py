@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable
 from dataclasses import replace
 
-from qinglang.dashboard import accounts, db
+from qinglang.dashboard import accounts
 from qinglang.dashboard.app import create_app
+from qinglang.store import dashdb as db
 
 from .conftest import PASSWORD, Home, TestClient, csrf_of, sign_in
 

@@ -30,9 +30,10 @@ from headless import launch
 from mitmproxy import dns
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from qinglang.config import load_config
-from qinglang.dashboard import accounts, db
-from qinglang.wireguard import key_path, run_args
+from qinglang.dashboard import accounts
+from qinglang.deploy.wireguard import key_path, run_args
+from qinglang.policy.config import load_config
+from qinglang.store import dashdb as db
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 PASSWORD = "correct horse battery"

@@ -27,7 +27,8 @@ import pytest
 from headless import launch
 from playwright.sync_api import expect, sync_playwright
 
-from qinglang.dashboard import accounts, db
+from qinglang.dashboard import accounts
+from qinglang.store import dashdb as db
 
 from .conftest import Proxy, free_port
 from .upstream import Upstream

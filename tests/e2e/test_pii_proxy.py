@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from qinglang.pii import cn_id_check_char
-from qinglang.risknotice import REPORT_HOST
+from qinglang.engine.pii.detect import cn_id_check_char
+from qinglang.pages.risknotice import REPORT_HOST
 
 from .conftest import CHILD, TEEN, Proxy
 from .upstream import Page, Upstream, html, make_cert

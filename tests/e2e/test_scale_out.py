@@ -35,11 +35,12 @@ from urllib.parse import urlencode
 import psycopg
 import pytest
 
-from qinglang import pgevents
-from qinglang.dashboard import accounts, db
+from qinglang.dashboard import accounts
 from qinglang.dashboard.app import create_app
-from qinglang.dashboard.settings import Settings
-from qinglang.risknotice import REPORT_HOST
+from qinglang.pages.risknotice import REPORT_HOST
+from qinglang.store import dashdb as db
+from qinglang.store import pgevents
+from qinglang.store.paths import Settings
 
 from .conftest import LISTS, Proxy
 from .youth_support import API, ROUTE, UPSTREAM_PAGE, ZH, RecordingUpstream, TestClock

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from qinglang.config import load_config
-from qinglang.wireguard import client_config, ensure_keys, key_path, mode_spec, read_keys
+from qinglang.deploy.wireguard import client_config, ensure_keys, key_path, mode_spec, read_keys
+from qinglang.policy.config import load_config
 
 from .conftest import Proxy
 from .upstream import Upstream

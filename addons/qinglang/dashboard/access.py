@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..clients import ClientMap, IPNetwork, peer_ip
-from ..config import Config
+from qinglang.policy.clients import ClientMap, IPNetwork, peer_ip
+from qinglang.policy.config import Config
 
 
 @dataclass(frozen=True, slots=True)

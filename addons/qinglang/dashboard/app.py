@@ -36,30 +36,29 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..backends import ServerURL
-from ..clients import ClientMap
-from ..config import Config, default_config, load_config
-from ..presets import resolve
-from ..timerules import quota_period
-from ..yamlloc import SourceError
-from . import (
+from qinglang.dashboard import (
     access,
     accounts,
     asks,
     configedit,
     eventlog,
-    keys,
-    overrides,
     quotaview,
     reports,
     stats,
     wgpage,
 )
-from . import db as dbmod
-from .fetch import fetch_page
-from .i18n import category_name, choose_lang, reason_text, translator
-from .ratelimit import SlidingWindow
-from .settings import Settings
+from qinglang.dashboard.fetch import fetch_page
+from qinglang.dashboard.ratelimit import SlidingWindow
+from qinglang.engine.yamlloc import SourceError
+from qinglang.pages.i18n import category_name, choose_lang, reason_text, translator
+from qinglang.policy.clients import ClientMap
+from qinglang.policy.config import Config, default_config, load_config
+from qinglang.policy.presets import resolve
+from qinglang.policy.timerules import quota_period
+from qinglang.store import dashdb as dbmod
+from qinglang.store import keys, overrides
+from qinglang.store.backends import ServerURL
+from qinglang.store.paths import Settings
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "qinglang_session"
@@ -148,7 +147,7 @@ class Dash:
 
     def share(self, o: overrides.Override, *, revoked: bool = False) -> None:
         if self.shared is not None:
-            from ..redisstate import share
+            from qinglang.store.redisstate import share
 
             share(self.shared, self.key, o, self.now(), revoked=revoked)
 
@@ -165,7 +164,7 @@ class Dash:
         """The event database's reports (written by the proxy) with this database's labels;
         (qinglang_store) both in PostgreSQL."""
         if self.store is not None:
-            from .pgstore import open_db
+            from qinglang.dashboard.pgstore import open_db
 
             with self._pg(open_db) as pg:
                 yield pg
@@ -200,7 +199,7 @@ class Dash:
             with self.db() as conn:
                 yield conn
             return
-        from .pgstore import PgRollup, open_db
+        from qinglang.dashboard.pgstore import PgRollup, open_db
 
         if self._pg_rollup is None or self._pg_rollup.url != self.store:
             self._pg_rollup = PgRollup(self.store, self.s.tz)
@@ -212,7 +211,7 @@ class Dash:
     def events(self) -> Iterator[Any]:
         """The event log: the SQLite file, or (qinglang_store) PostgreSQL; None: none yet."""
         if self.store is not None:
-            from ..pgevents import ReadOnlyEvents
+            from qinglang.store.pgevents import ReadOnlyEvents
 
             with self._pg(ReadOnlyEvents) as pg:
                 yield pg

@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
-from ..events import path_only
-from . import overrides
+from qinglang.store import overrides
+from qinglang.store.events import path_only
 
 KINDS = ("block", "time")
 MAX_OPEN_PER_CLIENT = 20  # a child (or a script on a page) cannot flood the queue

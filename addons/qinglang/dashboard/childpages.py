@@ -29,12 +29,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ..clients import peer_ip, scope_listener
-from ..reportentry import clean_url
-from . import asks, eventlog
-from . import db as dbmod
-from .i18n import choose_lang, reason_text, translator
-from .links import ASK_PATH, BOOKMARKLET, HOST, ask_url, mistake_url, time_ask_url
+from qinglang.dashboard import asks, eventlog
+from qinglang.pages.i18n import choose_lang, reason_text, translator
+from qinglang.pages.links import ASK_PATH, BOOKMARKLET, HOST, ask_url, mistake_url, time_ask_url
+from qinglang.policy.clients import peer_ip, scope_listener
+from qinglang.proxy.reportentry import clean_url
+from qinglang.store import dashdb as dbmod
 
 __all__ = ["ASK_PATH", "BOOKMARKLET", "HOST", "ask_url", "create_child_app", "mistake_url",
            "time_ask_url"]  # fmt: skip

@@ -24,8 +24,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError
 
-from ..config import Config, parse_config
-from ..yamlloc import SourceError
+from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.config import Config, parse_config
 
 PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 

@@ -24,9 +24,9 @@ from typing import Any
 
 import psycopg
 
-from .. import pgevents
-from ..backends import ServerURL
-from . import stats
+from qinglang.dashboard import stats
+from qinglang.store import pgevents
+from qinglang.store.backends import ServerURL
 
 log = logging.getLogger(__name__)
 

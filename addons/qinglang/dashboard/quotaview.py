@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..backends import ServerURL
-from ..config import Config
-from ..presets import resolve
-from ..quota import QuotaStore, SqliteQuotaStore, StateUnavailable, epoch_minute
-from ..timerules import daily_limit, quota_period
+from qinglang.policy.config import Config
+from qinglang.policy.presets import resolve
+from qinglang.policy.quota import QuotaStore, SqliteQuotaStore, StateUnavailable, epoch_minute
+from qinglang.policy.timerules import daily_limit, quota_period
+from qinglang.store.backends import ServerURL
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ def shared_usage(
 ) -> list[Usage]:
     """``usage`` from Redis, where several workers count minutes (qinglang_state); empty
     (logged by the store) while Redis cannot be reached."""
-    from ..redisstate import RedisQuotaStore
+    from qinglang.store.redisstate import RedisQuotaStore
 
     moment = datetime.fromtimestamp(now, UTC)
     store = RedisQuotaStore(url)

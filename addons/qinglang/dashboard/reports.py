@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import reportentry
+from qinglang.proxy import reportentry
 
 KINDS = ("mistake", "harmful", "pii")
 MAX_URL = 2048
@@ -128,7 +128,7 @@ class Exported:
 
 
 def _suffix(content_type: str | None, body: bytes) -> str:
-    from ..content import kind_for
+    from qinglang.content.mediatypes import kind_for
 
     head = body[:2048].decode("utf-8", "replace")
     return _SUFFIX.get(kind_for(content_type, head), ".txt")

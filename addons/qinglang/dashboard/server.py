@@ -39,14 +39,15 @@ from mitmproxy.addons import asgiapp
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from .. import devicesetup
-from ..backends import STATE_SCHEMES, STORE_SCHEMES, parse
-from ..clients import LISTENER_SCOPE, listener_port, peer_ip
-from ..config import default_config, load_config
-from ..reqhost import asks_for
-from . import access, childpages, setuppage
-from .app import create_app
-from .settings import parse_listen, settings_for
+from qinglang.dashboard import access, childpages
+from qinglang.dashboard.app import create_app
+from qinglang.pages import setuppage
+from qinglang.policy.clients import LISTENER_SCOPE, listener_port, peer_ip
+from qinglang.policy.config import default_config, load_config
+from qinglang.policy.reqhost import asks_for
+from qinglang.proxy import devicesetup
+from qinglang.store.backends import STATE_SCHEMES, STORE_SCHEMES, parse
+from qinglang.store.paths import parse_listen, settings_for
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = 10.0
@@ -159,7 +160,7 @@ def _device_address(flow: http.HTTPFlow) -> None:
     text = str(getattr(ctx.options, "qinglang_trusted_proxies", "") or "")
     if not text.strip():
         return
-    from ..forwarded import Forwarded, parse_networks
+    from qinglang.policy.forwarded import Forwarded, parse_networks
 
     with contextlib.suppress(ValueError):  # the proxy addon reports a bad option
         conn = flow.client_conn
@@ -205,7 +206,7 @@ class DashboardAddon:
         except ValueError as e:
             log.warning("qinglang: no dashboard: %s", e)
             return
-        from ..youthgate import quota_db_path
+        from qinglang.policy.youthgate import quota_db_path
 
         events_db = cfg.events.db or str(confdir / "qinglang-events.sqlite")
         settings = settings_for(
@@ -235,7 +236,7 @@ class DashboardAddon:
                 dash.store = parse(store, STORE_SCHEMES, "qinglang_store")
 
         def open_events() -> Any:
-            from ..pgevents import ReadOnlyEvents
+            from qinglang.store.pgevents import ReadOnlyEvents
 
             assert dash.store is not None
             return ReadOnlyEvents(dash.store)

@@ -20,7 +20,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
-from . import db as dbmod
+from qinglang.store import dashdb as dbmod
 
 # The event log's own index is on ts; these make the event list's client and host
 # filters fast. Added here (IF NOT EXISTS) so events.py stays as it is.

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import Config, Device
-from ..wireguard import KeyFileError, client_config, key_path, qr_svg, read_keys
+from qinglang.deploy.wireguard import KeyFileError, client_config, key_path, qr_svg, read_keys
+from qinglang.policy.config import Config, Device
 
 
 @dataclass(frozen=True, slots=True)

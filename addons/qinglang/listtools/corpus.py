@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from ..yamlloc import SourceError, format_loc, line_of, load_yaml
+from qinglang.engine.yamlloc import SourceError, format_loc, line_of, load_yaml
 
 ACTIONS = ("block", "mask", "allow")
 MANIFESTS = ("manifest.yaml", "manifest.yml", "manifest.json")
@@ -239,9 +239,9 @@ def read_manifest(path: Path) -> list[Doc]:
 
 
 def run(docs: list[Doc], lists: Any, cfg: Any, profile_name: str) -> Report:
-    from ..charset import decode
-    from ..cli import kind_for
-    from ..engine import Engine
+    from qinglang.cli.main import kind_for
+    from qinglang.content.charset import decode
+    from qinglang.engine.scanner import Engine
 
     engine = Engine(lists)
     report = Report()
@@ -314,8 +314,8 @@ def render(report: Report, verbose: bool = False) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..config import default_config, load_config
-    from ..lists import load_lists
+    from qinglang.engine.lists import load_lists
+    from qinglang.policy.config import default_config, load_config
 
     try:
         cfg = load_config(args.config) if args.config else default_config()

@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..config import Profile
-from ..lists import ListSet
-from ..reqhost import request_host
+from qinglang.engine.lists import ListSet
+from qinglang.policy.config import Profile
+from qinglang.policy.reqhost import request_host
 
 ALLOW, BLOCK = "allow", "block"
 
@@ -26,8 +26,8 @@ ALLOW, BLOCK = "allow", "block"
 def _decode_body(raw: bytes, encoding: str | None, limit: int) -> tuple[bytes | None, str | None]:
     """(body, problem): Content-Encoding undone the way the proxy does it."""
     try:
-        from ..compression import BadEncoding, BodyTooLarge
-        from ..compression import decode as cdecode
+        from qinglang.content.compression import BadEncoding, BodyTooLarge
+        from qinglang.content.compression import decode as cdecode
     except ImportError:  # pragma: no cover - older tree: mitmproxy's own decoder
         from mitmproxy.net.encoding import decode as mdecode
 
@@ -62,7 +62,7 @@ _SCRIPTS = ("text/javascript", "application/javascript", "text/css")
 
 def _plan(content_type: str | None, body: bytes) -> Any:
     try:
-        from .. import content
+        from qinglang.content import mediatypes as content
     except ImportError:  # pragma: no cover - tree without content.py
         return _SimplePlan(content_type, body)
     return content.plan_for(content_type, body)
@@ -70,17 +70,17 @@ def _plan(content_type: str | None, body: bytes) -> Any:
 
 def _resolve(plan: Any, text: str) -> str | None:
     if isinstance(plan, _SimplePlan):
-        from ..cli import kind_for
+        from qinglang.cli.main import kind_for
 
         return kind_for(plan.content_type, text)
-    from .. import content
+    from qinglang.content import mediatypes as content
 
     return content.resolve(plan, text)
 
 
 def replay(flow: Any, engine: Any, profile: Profile, domains: Any = None) -> dict[str, Any]:
     """The decision for one HTTP flow, as a JSON-ready dict."""
-    from ..charset import decode
+    from qinglang.content.charset import decode
 
     req, resp = flow.request, flow.response
     out: dict[str, Any] = {"url": req.pretty_url, "method": req.method}
@@ -154,9 +154,9 @@ def scan_flows(
 ) -> int:
     from mitmproxy.exceptions import FlowReadException
 
-    from ..domains import load_domains
-    from ..engine import Engine
-    from ..yamlloc import SourceError
+    from qinglang.engine.scanner import Engine
+    from qinglang.engine.yamlloc import SourceError
+    from qinglang.policy.domains import load_domains
 
     out = out or sys.stdout
     engine = Engine(lists)

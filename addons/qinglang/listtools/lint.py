@@ -32,10 +32,10 @@ from pathlib import Path
 import yaml
 from ahocorasick_rs import AhoCorasick, MatchKind
 
-from ..domains import load_domains
-from ..lists import ComboSpec, Pattern, list_files, make_patterns, parse_list
-from ..normalize import tables
-from ..yamlloc import SourceError
+from qinglang.engine.lists import ComboSpec, Pattern, list_files, make_patterns, parse_list
+from qinglang.engine.normalize import tables
+from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.domains import load_domains
 
 DEFAULT_WORDS = Path("/usr/share/dict/american-english")
 EXAMPLES = 6

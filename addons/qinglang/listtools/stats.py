@@ -9,9 +9,9 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..domains import load_domains
-from ..lists import ListSet, load_lists
-from ..yamlloc import SourceError
+from qinglang.engine.lists import ListSet, load_lists
+from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.domains import load_domains
 
 # Weight bands, read against the documented rule: 100 blocks on its own under
 # the default threshold, smaller weights only add up.

@@ -158,7 +158,7 @@ def read_lines(path: Path, report: ImportReport) -> list[str]:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        from ...charset import decode
+        from qinglang.content.charset import decode
 
         dec = decode(raw, None)
         text = dec.text.encode("utf-8", "replace").decode("utf-8")
@@ -183,7 +183,7 @@ Reader = Callable[[Path, Options, ImportReport], KeywordImport | DomainImport]
 
 
 def readers() -> dict[str, Reader]:
-    from . import adblock, domainlist, e2guardian, hosts
+    from qinglang.listtools.importers import adblock, domainlist, e2guardian, hosts
 
     return {
         "e2guardian": e2guardian.read,
@@ -198,7 +198,7 @@ FORMATS = ("e2guardian", "hosts", "domains", "adblock")
 
 def run_import(fmt: str, src: Path, out: Path, opts: Options, force: bool = False) -> ImportReport:
     """Read ``src`` in ``fmt`` and write qinglang list files under ``out``."""
-    from . import output
+    from qinglang.listtools.importers import output
 
     if not src.exists():
         raise ImportFailed(f"{src}: no such file or directory")

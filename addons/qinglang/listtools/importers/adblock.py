@@ -12,9 +12,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ...domains import canonical_host
-from . import DomainImport, ImportReport, Options, numbered, progress, read_lines
-from .domainlist import check_category, require_category
+from qinglang.listtools.importers import (
+    DomainImport,
+    ImportReport,
+    Options,
+    numbered,
+    progress,
+    read_lines,
+)
+from qinglang.listtools.importers.domainlist import check_category, require_category
+from qinglang.policy.domains import canonical_host
 
 _HOST_RULE = re.compile(r"^\|\|(?:\*\.)?([^/^$|*:?=&]+)(\^)?\|?(?:\$(.*))?$")
 # Options that leave a whole-host rule meaning "block this host".

@@ -11,9 +11,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...domains import CATEGORY_RE, parse_line
-from ..categories import qinglang_category
-from . import DomainImport, ImportFailed, ImportReport, Options, numbered, progress, read_lines
+from qinglang.listtools.categories import qinglang_category
+from qinglang.listtools.importers import (
+    DomainImport,
+    ImportFailed,
+    ImportReport,
+    Options,
+    numbered,
+    progress,
+    read_lines,
+)
+from qinglang.policy.domains import CATEGORY_RE, parse_line
 
 
 def require_category(src: Path, opts: Options, fmt: str) -> str:

@@ -32,8 +32,16 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..categories import qinglang_category
-from . import ImportFailed, ImportReport, KeywordImport, KwEntry, Options, progress, read_lines
+from qinglang.listtools.categories import qinglang_category
+from qinglang.listtools.importers import (
+    ImportFailed,
+    ImportReport,
+    KeywordImport,
+    KwEntry,
+    Options,
+    progress,
+    read_lines,
+)
 
 BANNED_WEIGHT = 100
 EXCEPTION_WEIGHT = -1000

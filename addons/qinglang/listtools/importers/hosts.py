@@ -11,9 +11,16 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 
-from ...domains import canonical_host
-from . import DomainImport, ImportReport, Options, numbered, progress, read_lines
-from .domainlist import require_category
+from qinglang.listtools.importers import (
+    DomainImport,
+    ImportReport,
+    Options,
+    numbered,
+    progress,
+    read_lines,
+)
+from qinglang.listtools.importers.domainlist import require_category
+from qinglang.policy.domains import canonical_host
 
 LOCAL_NAMES = frozenset(
     {

@@ -7,10 +7,9 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from ...domains import CATEGORY_RE, load_domains
-from ...lists import Pattern, make_patterns
-from ..categories import slug
-from . import (
+from qinglang.engine.lists import Pattern, make_patterns
+from qinglang.listtools.categories import slug
+from qinglang.listtools.importers import (
     DomainImport,
     ImportFailed,
     ImportReport,
@@ -20,6 +19,7 @@ from . import (
     Progress,
     progress,
 )
+from qinglang.policy.domains import CATEGORY_RE, load_domains
 
 # Written by hand rather than with yaml.dump: one flow mapping per term keeps a
 # 100,000-term file readable and diffable, and this is several times faster.

@@ -1,0 +1,2 @@
+"""The ``qinglang`` command: one module per group of subcommands (``main`` builds the
+parser)."""

@@ -1,0 +1,99 @@
+"""``qinglang lists …``: the maintainer's commands, registered into the main parser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def _fail(msg: str, code: int = 2) -> int:
+    print(f"qinglang: {msg}", file=sys.stderr)
+    return code
+
+
+def _default_dirs(dirs: list[str] | None) -> list[str]:
+    if dirs:
+        return dirs
+    from qinglang.policy.config import shipped_lists
+
+    return [str(shipped_lists())]
+
+
+def cmd_lint(args: argparse.Namespace) -> int:
+    from qinglang.listtools import lint
+
+    return lint.main(_default_dirs(args.dirs), words=args.words, strict=args.strict)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from qinglang.listtools.importers import ImportFailed, Options, run_import
+
+    opts = Options(category=args.category, lang=args.lang, kind=args.kind, progress=True)
+    try:
+        report = run_import(args.format, Path(args.src), Path(args.out), opts, force=args.force)
+    except ImportFailed as e:
+        return _fail(str(e))
+    except OSError as e:
+        return _fail(f"{e.filename or args.src}: {e.strerror}")
+    print(report.render(verbose=args.verbose), file=sys.stderr)
+    return 0 if report.written else 1
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    from qinglang.listtools import corpus
+
+    return corpus.main(args)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from qinglang.listtools import stats
+
+    return stats.main(_default_dirs(args.dirs), as_json=args.json)
+
+
+def register(sub: Any) -> None:
+    from qinglang.listtools.importers import FORMATS
+
+    p = sub.add_parser("lists", help="blocklist maintenance: lint, import, test, stats")
+    lsub = p.add_subparsers(dest="lists_cmd", required=True, metavar="COMMAND")
+
+    s = lsub.add_parser("lint", help="check list files for mistakes")
+    s.add_argument("dirs", nargs="*", metavar="DIR", help="list folders (default: shipped lists)")
+    s.add_argument(
+        "--words",
+        help="English word list for the substring check "
+        "(default: /usr/share/dict/american-english, Debian package wamerican)",
+    )
+    s.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
+    s.set_defaults(func=cmd_lint)
+
+    s = lsub.add_parser("import", help="convert another project's list into qinglang's format")
+    s.add_argument("format", choices=FORMATS, metavar="FORMAT", help=", ".join(FORMATS))
+    s.add_argument("src", metavar="SRC", help="list file (or folder, for UT1 category folders)")
+    s.add_argument("--category", help="category of everything imported (default: from the list)")
+    s.add_argument("--out", default=".", help="folder to write into (default: .)")
+    s.add_argument("--lang", help="language code written into keyword lists (e.g. en, zh)")
+    s.add_argument(
+        "--kind",
+        choices=["banned", "weighted", "exception"],
+        help="e2guardian: what kind of phrase list SRC is (default: from its file name)",
+    )
+    s.add_argument("--force", action="store_true", help="replace files that exist")
+    s.add_argument("-v", "--verbose", action="store_true", help="list every line not imported")
+    s.set_defaults(func=cmd_import)
+
+    s = lsub.add_parser("test", help="run a labelled corpus and report precision and recall")
+    s.add_argument("corpus", metavar="CORPUS", help="folder with block/ allow/ mask/, or manifest")
+    s.add_argument("--lists", action="append", help="list folder; replaces the configured lists")
+    s.add_argument("--config", help="qinglang.yaml (default: shipped lists, child profile)")
+    s.add_argument("--profile", help="profile name (default: the config's default_profile)")
+    s.add_argument("--json", action="store_true", help="print the results as JSON")
+    s.add_argument("-v", "--verbose", action="store_true", help="list every document")
+    s.set_defaults(func=cmd_test)
+
+    s = lsub.add_parser("stats", help="terms per category and language, weight distribution")
+    s.add_argument("dirs", nargs="*", metavar="DIR", help="list folders (default: shipped lists)")
+    s.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    s.set_defaults(func=cmd_stats)

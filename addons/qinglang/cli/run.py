@@ -1,0 +1,191 @@
+"""``qinglang run [--config FILE] [--data-dir DIR] [mitmdump options...]``: mitmdump with
+the addon loaded.
+
+Options this command does not know go to mitmdump unchanged. The config is checked before
+anything starts, so a mistake is reported with its file and line and nothing runs
+half-configured. Without ``--config`` the data directory (datadir.py) is created if needed
+and its ``qinglang.yaml`` is used: the shipped lists, with the child profile for every
+client. With ``--config`` and no ``--data-dir`` nothing is created (as before).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from qinglang.deploy import runscale
+from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.config import Config
+
+_HELP_EPILOG = """\
+Any other option is passed to mitmdump, for example:
+  --listen-port 8080          port to listen on (default 8080)
+  --listen-host 0.0.0.0       address to listen on (default: all)
+  --mode wireguard            transparent mode for phones (see README.md)
+  --set confdir=DIR           where the CA certificate lives (default: DATA_DIR/ca)
+  --set proxyauth=any         identify clients by proxy user name
+  --set qinglang_workers=N    scan processes (default: one per core)
+"""
+
+
+def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    p = argparse.ArgumentParser(
+        prog="qinglang run",
+        description="Start the qinglang filtering proxy (mitmdump with the qinglang addon).",
+        epilog=_HELP_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--config",
+        help="qinglang.yaml, or the URL of a config bundle (default: the one in the data "
+        "directory, made if missing)",
+    )
+    p.add_argument(
+        "--data-dir",
+        help="where the config, lists, stores and CA live (default: $QINGLANG_HOME, else "
+        "$XDG_DATA_HOME/qinglang, else ~/.local/share/qinglang)",
+    )
+    runscale.add_arguments(p)
+    return p.parse_known_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, rest = parse(sys.argv[1:] if argv is None else argv)
+    from qinglang.policy.reload import load_rules
+
+    try:  # scale-out: shared servers and a pinned config bundle (runscale.py)
+        args.config, rest = runscale.apply(args, rest)
+    except ValueError as e:
+        print(f"qinglang: {e}", file=sys.stderr)
+        return 2
+    try:
+        prepared = _prepare_data_dir(args, rest)
+    except OSError as e:
+        print(f"qinglang: cannot set up the data directory: {e}", file=sys.stderr)
+        return 2
+    config, rest = prepared.config, prepared.rest
+    try:
+        rules = load_rules(config)
+    except SourceError as e:
+        print(f"qinglang: {e}", file=sys.stderr)
+        return 2
+    cfg = rules.config
+    print(
+        f"qinglang: {len(rules.lists.terms)} terms from {len(rules.lists.files)} list files; "
+        f"profiles: {', '.join(cfg.profiles)}; default profile: {cfg.default_profile}",
+        flush=True,
+    )
+    try:
+        rest = _device_listeners(cfg, rest)
+    except ValueError as e:
+        print(f"qinglang: {e}", file=sys.stderr)
+        return 2
+    if not _option_given(rest, "flow_detail"):
+        # mitmdump prints every request's URL by default: a child's browsing in the
+        # terminal. What was decided is in the event log; `--set flow_detail=1` shows it.
+        rest = [*rest, "--set", "flow_detail=0"]
+    _print_addresses(cfg, replace(prepared, rest=rest))
+    return _mitmdump(config, rest)
+
+
+def _device_listeners(cfg: Config, rest: list[str]) -> list[str]:
+    """One WireGuard listener per configured device (key files made first, 0600)."""
+    from qinglang.deploy.wireguard import run_args
+
+    return run_args(cfg, rest)
+
+
+# --- the data directory and the start-up banner (issue 8, first run) ----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    config: str  # absolute path of the config file
+    rest: list[str]  # mitmdump's arguments, with the data directory's folders added
+    data_dir: Path | None  # None: --config without --data-dir (nothing was created)
+    created: bool  # the data directory's config was written just now
+
+
+def _option_given(rest: list[str], name: str) -> bool:
+    # `--set NAME=VALUE` (two arguments) or `--set=NAME=VALUE`.
+    return any(a.removeprefix("--set=").startswith(f"{name}=") for a in rest)
+
+
+def _prepare_data_dir(args: argparse.Namespace, rest: list[str]) -> Prepared:
+    from qinglang.deploy import datadir
+
+    if args.config and not args.data_dir:
+        return Prepared(str(Path(args.config).resolve()), rest, None, False)
+    d = datadir.resolve(args.data_dir)
+    created = datadir.ensure(d)
+    config = str(Path(args.config).resolve()) if args.config else str(d.config)
+    if not _option_given(rest, "confdir"):
+        rest = [*rest, "--set", f"confdir={d.ca}"]
+    if not _option_given(rest, "qinglang_data_dir"):  # WireGuard key files (wireguard.py)
+        rest = [*rest, "--set", f"qinglang_data_dir={d.root}"]
+    return Prepared(config, rest, d.root, created)
+
+
+def _print_addresses(cfg: Config, prepared: Prepared) -> None:
+    from qinglang.deploy.firstrun import banner
+    from qinglang.store.paths import DEFAULT_CONFDIR, settings_for
+
+    confdir = _confdir_of(prepared.rest)
+    state_db = settings_for(cfg.dashboard, config_path=prepared.config, confdir=confdir).state_db
+    # `qinglang admin` finds the accounts through the config's dashboard.db, else in the
+    # confdir, which it must then be told.
+    in_confdir = not cfg.dashboard.db
+    lines = banner(
+        cfg,
+        prepared.rest,
+        config_path=Path(prepared.config),
+        state_db=state_db,
+        data_dir=prepared.data_dir,
+        created=prepared.created,
+        confdir=confdir if in_confdir and confdir != DEFAULT_CONFDIR else None,
+    )
+    print("\n".join(lines), flush=True)
+
+
+def _confdir_of(rest: list[str]) -> str:
+    from qinglang.store.paths import DEFAULT_CONFDIR
+
+    found: str = DEFAULT_CONFDIR
+    for a in rest:
+        value = a.removeprefix("--set=")
+        if value.startswith("confdir="):
+            found = value.partition("=")[2]
+    return found
+
+
+def _mitmdump(config: str, rest: list[str]) -> int:
+    from mitmproxy.tools import cmdline
+    from mitmproxy.tools.dump import DumpMaster
+    from mitmproxy.tools.main import run
+
+    from qinglang.dashboard.server import DashboardAddon
+    from qinglang.proxy.devicesetup import DeviceSetup
+    from qinglang.proxy.filtering import Qinglang
+    from qinglang.proxy.outbound import OutboundGuard
+    from qinglang.proxy.reportentry import ReportEntry
+
+    class QinglangMaster(DumpMaster):
+        def __init__(self, options, **kwargs):  # type: ignore[no-untyped-def]
+            super().__init__(options, **kwargs)
+            # Added directly, not as a script: filtering is on from the first connection.
+            # The dashboard's ask page and the report entry first (the proxy's own host
+            # is never stopped), the outbound guard after Qinglang (it reads the profile
+            # Qinglang resolves).
+            self.addons.add(
+                DashboardAddon(), DeviceSetup(), ReportEntry(), Qinglang(config), OutboundGuard()
+            )
+
+    try:
+        run(QinglangMaster, cmdline.mitmdump, rest)
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

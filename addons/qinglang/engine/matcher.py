@@ -1,0 +1,196 @@
+"""One Aho-Corasick pass for terms, exceptions and combination parts, then the rules.
+
+The automaton runs over normalised text with overlapping Standard matching (a
+rejected hit must not hide an accepted one, ENGINE-NOTES.md). Each raw hit is then
+checked against its pattern's rules, vectorised with numpy because a page can
+produce many more raw hits than real ones:
+
+- Latin terms: whole words (``word``), a word start (``prefix``) or anywhere
+  (``substring``); the characters beside the hit in the source text decide.
+- Word gaps between Latin words stay in the normalised text as one space (see
+  ``normalize``), so a hit never spans two words unless the term has a space too.
+  A multi-word Latin term is also looked for without its spaces, so that
+  ``killyourself`` and ``k i l l y o u r s e l f`` match ``kill yourself``.
+- An exception phrase cancels every term or part hit it overlaps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+
+import numpy as np
+from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
+
+from qinglang.engine._normtext import char_offsets
+from qinglang.engine.lists import ListSet, Pattern
+from qinglang.engine.normalize import Normalized, tables
+
+KIND_TERM, KIND_EXCEPTION, KIND_PART = 0, 1, 2
+# The DFA searches a page about 25% faster than the default automaton but costs about
+# 2.6 MB and 7 ms to build per 1,000 patterns: worth it for lists of the usual size only
+# (100,000 terms would take 800 MB, ENGINE-NOTES.md).
+DFA_MAX_PATTERNS = 10_000
+_MODES = {"word": 0, "prefix": 1, "substring": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """Term hits that count, in normalised coordinates ``[start, end)``, sorted by start."""
+
+    term: np.ndarray  # index into ListSet.terms
+    start: np.ndarray
+    end: np.ndarray
+    parts: frozenset[tuple[int, int]]  # (combination index, part index) seen
+
+    def __len__(self) -> int:
+        return len(self.term)
+
+
+def _utf8(text: str) -> bytes:
+    # Normalised text holds no lone surrogates (they are noise), list terms neither; the
+    # error handler only keeps a stray one from raising.
+    return text.encode("utf-8", "surrogatepass")
+
+
+_EMPTY = np.zeros(0, dtype=np.int64)
+NOTHING = Found(_EMPTY, _EMPTY, _EMPTY, frozenset())
+
+
+class Matcher:
+    """Built once per list set; ``find`` is pure and thread-safe."""
+
+    def __init__(self, lists: ListSet) -> None:
+        self.lists = lists
+        index: dict[str, int] = {}
+        # (kind, id, sub, mode, cancellable): exceptions cancel harmful hits only, never
+        # context (negative weights), or "problem gambling" would lose its -40.
+        users: list[list[tuple[int, int, int, int, int]]] = []
+        latin: list[bool] = []
+
+        def add(p: Pattern, kind: int, ident: int, sub: int, cancellable: bool) -> None:
+            forms = [p.norm]
+            if p.latin and " " in p.norm:
+                forms.append(p.norm.replace(" ", ""))
+            for form in forms:
+                i = index.get(form)
+                if i is None:
+                    i = index[form] = len(users)
+                    users.append([])
+                    latin.append(p.latin)
+                users[i].append((kind, ident, sub, _MODES[p.match], int(cancellable)))
+
+        for t_id, t in enumerate(lists.terms):
+            add(t.pattern, KIND_TERM, t_id, 0, t.weight > 0)
+        for e_id, e in enumerate(lists.exceptions):
+            add(e.pattern, KIND_EXCEPTION, e_id, 0, False)
+        for c_id, c in enumerate(lists.combinations):
+            for p_id, p in enumerate(c.parts):
+                add(p, KIND_PART, c_id, p_id, c.weight > 0)
+
+        self._patterns = list(index)
+        # Users of each pattern as flat arrays (CSR): pattern p owns ptr[p]:ptr[p+1].
+        flat = [u for us in users for u in us]
+        self._ptr = np.concatenate(([0], np.cumsum([len(us) for us in users]))).astype(np.int64)
+        table = np.array(flat, dtype=np.int64).reshape(-1, 5)
+        self._u_kind, self._u_id, self._u_sub, self._u_mode = (table[:, i] for i in range(4))
+        self._u_cancellable = table[:, 4].astype(bool)
+        self._latin = np.array(latin, dtype=bool)
+        impl = Implementation.DFA if len(self._patterns) <= DFA_MAX_PATTERNS else None
+        # Searched as UTF-8 bytes: the str search converts every hit's offsets through a
+        # byte-to-character table it builds over the whole text per call (8 bytes per
+        # byte of text, ENGINE-NOTES.md); counting characters up to the hits alone is
+        # 30-50 us less per 100 KB page, and a 10 MB page needs no table of 80 MB.
+        self._ac = (
+            BytesAhoCorasick(
+                [_utf8(p) for p in self._patterns],
+                matchkind=MatchKind.Standard,
+                implementation=impl,
+            )
+            if users
+            else None
+        )
+
+    @property
+    def pattern_count(self) -> int:
+        return len(self._patterns)
+
+    def find(self, norm: Normalized) -> Found:
+        if self._ac is None or not norm.text:
+            return NOTHING
+        text = _utf8(norm.text)
+        raw = self._ac.find_matches_as_indexes(text, overlapping=True)
+        if not raw:
+            return NOTHING
+        arr = np.fromiter(chain.from_iterable(raw), dtype=np.int64, count=3 * len(raw))
+        arr = arr.reshape(-1, 3)
+        pid = arr[:, 0]
+        spans = arr[:, 1:].copy()  # (start, end) pairs, contiguous
+        if len(text) != len(norm.text):  # not ASCII: byte offsets to characters
+            char_offsets(text, spans.reshape(-1))
+        s, e = spans[:, 0], spans[:, 1]
+        ok = np.ones((3, len(arr)), dtype=bool)  # validity per mode: word, prefix, substring
+        latin = self._latin[pid]
+        if latin.any():
+            self._check_latin(norm, pid, s, e, latin, ok)
+
+        # Expand every hit to the entries (users) of its pattern.
+        hit = np.flatnonzero(ok[2])
+        first = self._ptr[pid[hit]]
+        count = self._ptr[pid[hit] + 1] - first
+        hit = np.repeat(hit, count)
+        group_start = np.repeat(np.cumsum(count) - count, count)
+        user = np.repeat(first, count) + (np.arange(len(hit)) - group_start)
+        valid = ok[self._u_mode[user], hit]
+        hit, user = hit[valid], user[valid]
+        kind = self._u_kind[user]
+        hs, he = s[hit], e[hit]
+
+        # An exception cancels every term or part hit it overlaps.
+        is_exc = kind == KIND_EXCEPTION
+        keep = ~is_exc
+        if is_exc.any():
+            order = np.argsort(hs[is_exc], kind="stable")
+            ex_s, ex_e = hs[is_exc][order], he[is_exc][order]
+            max_end = np.maximum.accumulate(ex_e)
+            k = np.searchsorted(ex_s, he, side="left")
+            cancelled = (k > 0) & (max_end[np.maximum(k - 1, 0)] > hs) & self._u_cancellable[user]
+            keep &= ~cancelled
+
+        is_term = keep & (kind == KIND_TERM)
+        is_part = keep & (kind == KIND_PART)
+        parts = frozenset(
+            zip(
+                self._u_id[user[is_part]].tolist(), self._u_sub[user[is_part]].tolist(), strict=True
+            )
+        )
+        t_id, t_s, t_e = self._u_id[user[is_term]], hs[is_term], he[is_term]
+        order = np.lexsort((t_e, t_s))
+        return Found(t_id[order], t_s[order], t_e[order], parts)
+
+    def _check_latin(
+        self,
+        norm: Normalized,
+        pid: np.ndarray,
+        s: np.ndarray,
+        e: np.ndarray,
+        latin: np.ndarray,
+        ok: np.ndarray,
+    ) -> None:
+        _, _, word = tables()
+        cps = norm.cps
+        n_src = len(cps)
+        idx = np.flatnonzero(latin)
+        first = norm.pos[s[idx]]
+        last = norm.pos[e[idx] - 1]
+
+        def word_at(where: np.ndarray) -> np.ndarray:
+            inside = (where >= 0) & (where < n_src)
+            out = np.zeros(len(where), dtype=bool)
+            out[inside] = word[cps[where[inside]]]
+            return out
+
+        left_ok = ~word_at(first - 1)
+        right_ok = ~word_at(last + 1)
+        ok[0, idx] = left_ok & right_ok
+        ok[1, idx] = left_ok

@@ -1,0 +1,194 @@
+"""Normalisation of scan text with a map back to the original characters.
+
+One code-point table does case folding, NFKC reduced to one character, number and
+letter styles (①, ⒈, ❶, Ⓐ) and character-level traditional to simplified Chinese.
+Noise characters (spaces, ``*``, ``_``, ``.``, zero-width …) are then dropped while
+``pos`` keeps, for every normalised character, the index of the character it came
+from. ENGINE-NOTES.md measured the table at about four times the speed of
+``unicodedata.normalize`` + ``str.translate`` and a per-character Python loop; that
+speed is why the table exists instead of calling those per page. The tables are
+built here; ``_normtext.pyx`` applies them in one compiled pass over the characters.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import zhconv_rs
+
+from qinglang.engine import _normtext
+
+MAX_CP = 0x110000
+
+# Characters ignored inside a term. Whitespace and "." also separate real words,
+# so the matcher treats gaps made of them specially for Latin terms (HARD_GAP).
+NOISE_CHARS = "*_.-|~·•+/\\^`#=・‧∙⋅"
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f"
+HARD_GAP_CHARS = "."
+
+# Separates text that must never be joined into one word (two HTML blocks, two
+# JSON strings). It is not noise and not a word character.
+BOUNDARY = "\x1e"
+
+# First code point of the CJK blocks: below it, letters and digits form words
+# that the whole-word rule applies to.
+CJK_START = 0x2E80
+
+_CJK_RANGES = (
+    (0x3400, 0x4DC0),
+    (0x4E00, 0xA000),
+    (0x20000, 0x2A6E0),
+    (0x2A700, 0x2EBF0),
+)
+
+
+def _single(ch: str) -> str | None:
+    """Reduce one character to one canonical character, or None to keep it."""
+    nf = unicodedata.normalize("NFKC", ch)
+    if len(nf) != 1:
+        # ⑴ -> "(1)", ⒈ -> "1.": keep the single letter or digit they stand for.
+        alnum = [c for c in nf if c.isalnum()]
+        if len(alnum) != 1:
+            return None
+        nf = alnum[0]
+    low = nf.lower()
+    if len(low) != 1:
+        return None
+    return low
+
+
+@cache
+def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(canon, noise, word): code point -> canonical code point, is noise, is a word char.
+
+    Built once per process (about half a second); forked scan workers inherit it.
+    """
+    canon = np.arange(MAX_CP, dtype=np.uint32)
+    # Only these ranges contain characters that NFKC or lower() change.
+    for lo, hi in ((0x41, 0x3400), (0xA000, 0x10000), (0x10000, 0x20000), (0x2F800, 0x2FA20)):
+        for cp in range(lo, hi):
+            if 0xD800 <= cp < 0xE000:
+                continue
+            ch = chr(cp)
+            s = _single(ch)
+            if s is not None and s != ch:
+                canon[cp] = ord(s)
+    # ❶..❿ and similar dingbat digits have no NFKC form but a digit value.
+    for cp in range(0x2776, 0x2794):
+        d = unicodedata.digit(chr(cp), None)
+        if d is not None:
+            canon[cp] = ord(str(d))
+
+    # Traditional -> simplified, one character at a time, so offsets stay valid.
+    chars: list[str] = []
+    for lo, hi in _CJK_RANGES:
+        chars.extend(chr(cp) for cp in range(lo, hi))
+    converted = zhconv_rs.zhconv("\n".join(chars), "zh-hans").split("\n")
+    if len(converted) == len(chars):
+        for src, dst in zip(chars, converted, strict=True):
+            if len(dst) == 1 and dst != src:
+                canon[ord(src)] = ord(dst)
+    # Apply t2s after NFKC too (CJK compatibility ideographs map to traditional forms).
+    canon = canon[canon]
+    # Typographic apostrophes and primes read as the ASCII one (don’t = don't).
+    for ch in "’‘ʼ′＇´":
+        canon[ord(ch)] = ord("'")
+
+    noise = np.zeros(MAX_CP, dtype=bool)
+    for ch in NOISE_CHARS + ZERO_WIDTH:
+        noise[ord(ch)] = True
+        noise[canon[ord(ch)]] = True
+    for cp in range(0x3100):
+        if chr(cp).isspace():
+            noise[cp] = True
+    noise[0x3000] = True
+    # A character is noise if what it normalises to is noise (full-width forms).
+    noise = noise | noise[canon]
+    noise[ord(BOUNDARY)] = False
+    # Lone surrogates stand for bytes invalid in the page's charset (surrogateescape): a
+    # reader sees a replacement character inside the word, so the word still counts.
+    noise[0xD800:0xE000] = True
+
+    word = np.zeros(MAX_CP, dtype=bool)
+    for cp in range(CJK_START):
+        if chr(cp).isalnum():
+            word[cp] = True
+    word = word[canon]
+    word[noise] = False
+    return canon, noise, word
+
+
+@dataclass(frozen=True, slots=True)
+class Normalized:
+    """Normalised text and, for each of its characters, the source index."""
+
+    text: str
+    pos: np.ndarray  # len(text); index into the source string
+    source: str
+    cps: np.ndarray  # the source's code points (uint32), for checks beside a match
+
+
+@cache
+def hard_table() -> np.ndarray:
+    """Noise that separates real words: whitespace and "." (and their full-width forms)."""
+    canon, noise, _ = tables()
+    hard = np.zeros(MAX_CP, dtype=bool)
+    for cp in range(0x3100):
+        if chr(cp).isspace() or chr(cp) in HARD_GAP_CHARS:
+            hard[cp] = True
+    return noise & hard[canon]
+
+
+# Flag bits of the packed table (_normtext.pyx's enum reads the same ones): the canonical
+# code point (below MAX_CP) takes the low 21 bits, the flags go above it.
+_NOISE, _WORD, _HARD = 1 << 24, 1 << 25, 1 << 26
+
+
+@cache
+def _packed_table() -> np.ndarray:
+    """One uint32 per code point: its canonical code point and its noise, word and hard
+    flags. The compiled pass then reads one entry per character instead of two or three
+    from separate tables (4.4 + 3 x 1.1 MB, mostly out of cache): 216 -> 131 us for a
+    100 KB page's scan text."""
+    canon, noise, word = tables()
+    packed = canon.copy()
+    packed[noise] |= _NOISE
+    packed[word] |= _WORD
+    packed[hard_table()] |= _HARD
+    return packed
+
+
+def build_tables() -> None:
+    """Build every table a scan reads (the packed one is made from the others), e.g. in
+    the proxy before it forks its scan workers, which then share them."""
+    _packed_table()
+
+
+def normalize(source: str) -> Normalized:
+    """Normalise ``source``; noise is dropped, except that a word gap between two
+    Latin words of more than one letter stays as one space.
+
+    That keeps ``an Al Jazeera`` from containing ``anal`` while ``p o r n`` and
+    ``p.o.r.n`` (single letters) still read as ``porn``, and CJK text (which has no
+    spaces between words) is joined: ``賭 博`` reads as ``赌博``. A word gap is noise
+    holding whitespace or "." between two word characters; its space sits at the
+    first noise character after the left word. Text decoded with surrogateescape
+    carries lone surrogates: they are noise (see ``tables``) and stay in ``cps``.
+    """
+    text, pos, cps = _normtext.normalize_text(source, _packed_table())
+    return Normalized(text, pos, source, cps)
+
+
+def normalize_term(term: str) -> str:
+    """The form a list term takes in the automaton (same table as the text)."""
+    return normalize(term).text
+
+
+def is_latin_term(norm_term: str) -> bool:
+    """Whole-word rules apply to terms made of letters or digits below the CJK blocks
+    (several words of them, separated by spaces, included)."""
+    _, _, word = tables()
+    return bool(norm_term.strip()) and all(word[ord(c)] or c in " '" for c in norm_term)

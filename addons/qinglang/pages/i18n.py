@@ -1,0 +1,251 @@
+"""The dashboard's words in Chinese and English; the language comes from the browser's
+Accept-Language (blockpage.choose_lang: Chinese unless the browser prefers English)."""
+
+from __future__ import annotations
+
+from qinglang.pages.blockpage import category_name, choose_lang, reason_text
+
+__all__ = ["MESSAGES", "category_name", "choose_lang", "reason_text", "translator"]
+
+# key -> (zh, en)
+MESSAGES: dict[str, tuple[str, str]] = {
+    "app": ("清朗 家长面板", "qinglang dashboard"),
+    "nav.overview": ("概览", "Overview"),
+    "nav.events": ("事件", "Events"),
+    "nav.asks": ("访问请求", "Requests"),
+    "nav.profiles": ("档案", "Profiles"),
+    "nav.clients": ("设备", "Devices"),
+    "nav.reports": ("举报", "Reports"),
+    "nav.audit": ("操作记录", "Audit log"),
+    "nav.signout": ("退出", "Sign out"),
+    "nav.wireguard": ("手机 WireGuard", "WireGuard"),
+    "wg.title": ("手机：WireGuard", "Phones: WireGuard"),
+    "wg.help": (
+        "每台设备有自己的 WireGuard 密钥和端口，清朗按端口认出设备并使用它的档案。"
+        "在手机上安装 WireGuard 应用，选“扫描二维码”，或者导入下载的配置文件。"
+        "配置里有这台设备的私钥：谁拿到它，谁就能以这台设备的身份上网，请不要分享。",
+        "Each device has its own WireGuard key and port; qinglang tells devices apart by "
+        "the port and gives each its profile. On the phone, install the WireGuard app and "
+        "choose 'scan from QR code', or import the downloaded file. The configuration holds "
+        "this device's private key: whoever has it can appear as this device, so do not "
+        "share it.",
+    ),
+    "wg.empty": (
+        "还没有设备。在运行清朗的电脑上执行 qinglang add-phone 手机名（例如 mei-phone；"
+        "家长的手机加 --profile parent），然后重启清朗。",
+        "No devices yet. On the machine that runs qinglang, run qinglang add-phone NAME "
+        "(e.g. mei-phone; a parent's phone: --profile parent), then restart qinglang.",
+    ),
+    "wg.device": ("设备", "Device"),
+    "wg.port": ("UDP 端口", "UDP port"),
+    "wg.download": ("下载 .conf 文件", "Download the .conf file"),
+    "wg.missing": (
+        "还没有密钥文件：重启清朗（qinglang run）后，这台设备的监听端口和密钥才会生成。",
+        "No key file yet: restart qinglang (qinglang run) to start this device's listener "
+        "and make its keys.",
+    ),
+    "wg.none": ("没有这台设备的配置。", "There is no configuration for this device."),
+    "wg.cert": (
+        "手机仍然需要安装并信任清朗的证书：在手机上打开设备设置页。",
+        "The phone still needs qinglang's certificate: open the set-up page on the phone.",
+    ),
+    "signin.title": ("登录", "Sign in"),
+    "signin.user": ("用户名", "Name"),
+    "signin.password": ("密码", "Password"),
+    "signin.submit": ("登录", "Sign in"),
+    "signin.failed": ("用户名或密码不正确。", "Wrong name or password."),
+    "signin.limited": (
+        "尝试次数过多，请 {s} 秒后再试。",
+        "Too many attempts; try again in {s} seconds.",
+    ),
+    "signin.noadmin": (
+        "还没有管理员账号。请在运行清朗的电脑上执行：qinglang admin set-password",
+        "No admin account yet. On the machine running qinglang, run: qinglang admin set-password",
+    ),
+    "denied.title": ("这台设备不能打开家长面板", "This device cannot open the dashboard"),
+    "denied.body": (
+        "设备 {ip} 属于受过滤的档案“{profile}”。家长面板只对不受过滤的设备开放。"
+        "要从这台设备管理清朗，请在运行清朗的电脑上执行：",
+        "Device {ip} has the filtered profile “{profile}”. The dashboard opens only for "
+        "devices that are not filtered. To manage qinglang from this device, run this on the "
+        "machine that runs qinglang:",
+    ),
+    "denied.or_edit": (
+        "（它会在 qinglang.yaml 的 clients 最前面加入这一条，几秒内生效：）",
+        "(it puts this rule first in qinglang.yaml's clients; it works within seconds:)",
+    ),
+    "csrf": (
+        "表单已过期，请返回并重试。",
+        "This form has expired; go back and try again.",
+    ),
+    "period.today": ("今天", "Today"),
+    "period.7d": ("最近 7 天", "Last 7 days"),
+    "period.30d": ("最近 30 天", "Last 30 days"),
+    "ov.blocked": ("拦截", "Blocked"),
+    "ov.masked": ("遮盖", "Masked"),
+    "ov.passed": ("放行记录", "Passed (noted)"),
+    "ov.by_category": ("按类别", "By category"),
+    "ov.by_client": ("按设备和档案", "By device and profile"),
+    "ov.top_hosts": ("拦截最多的网站", "Most blocked sites"),
+    "ov.per_day": ("每天", "Per day"),
+    "ov.quota": ("今天的上网时间", "Screen time today"),
+    "ov.minutes": ("{used} / {limit} 分钟", "{used} / {limit} minutes"),
+    "ov.no_limit": ("{used} 分钟（不限时）", "{used} minutes (no limit)"),
+    "ov.extra": ("（含额外 {n} 分钟）", "(with {n} extra minutes)"),
+    "ov.nothing": ("这段时间没有拦截或遮盖。", "Nothing was blocked or masked in this period."),
+    "ov.open_asks": ("有 {n} 个访问请求等待处理。", "{n} requests are waiting for an answer."),
+    "col.category": ("类别", "Category"),
+    "col.client": ("设备", "Device"),
+    "col.profile": ("档案", "Profile"),
+    "col.host": ("网站", "Site"),
+    "col.count": ("次数", "Count"),
+    "col.time": ("时间", "Time"),
+    "col.action": ("处理", "Action"),
+    "col.score": ("分数", "Score"),
+    "col.terms": ("触发词条", "Deciding terms"),
+    "col.reason": ("原因", "Reason"),
+    "col.path": ("路径", "Path"),
+    "col.user": ("用户", "User"),
+    "col.what": ("内容", "What"),
+    "col.detail": ("详情", "Detail"),
+    "col.message": ("留言", "Message"),
+    "col.status": ("状态", "Status"),
+    "col.url": ("网址", "Address"),
+    "col.kind": ("类型", "Kind"),
+    "col.decision": ("当时的决定", "Decision"),
+    "action.block": ("拦截", "blocked"),
+    "action.mask": ("遮盖", "masked"),
+    "action.pass": ("放行", "passed"),
+    "ev.filters": ("筛选", "Filters"),
+    "ev.from": ("从", "From"),
+    "ev.to": ("到", "To"),
+    "ev.any": ("全部", "Any"),
+    "ev.apply": ("筛选", "Apply"),
+    "ev.reset": ("清除", "Clear"),
+    "ev.next": ("更早的事件 →", "Older events →"),
+    "ev.first": ("← 最新", "← Newest"),
+    "ev.none": ("没有符合条件的事件。", "No events match."),
+    "ev.host_hint": (
+        "例如 example.com；*.example.com 含子域名",
+        "e.g. example.com; *.example.com with subdomains",
+    ),
+    "asks.title": ("访问请求", "Access requests"),
+    "asks.none": ("没有等待处理的请求。", "No requests are waiting."),
+    "asks.page": ("仅此页面", "This page"),
+    "asks.site": ("整个网站", "This site"),
+    "asks.hour": ("1 小时", "1 hour"),
+    "asks.today": ("今天", "today"),
+    "asks.week": ("7 天", "7 days"),
+    "asks.minutes30": ("今天多 30 分钟", "30 more minutes today"),
+    "asks.refuse": ("拒绝", "Refuse"),
+    "asks.kind.block": ("被拦截的页面", "blocked page"),
+    "asks.kind.time": ("时间已用完", "time is up"),
+    "asks.answered": ("已处理", "Answered"),
+    "asks.granted": ("已允许", "granted"),
+    "asks.refused": ("已拒绝", "refused"),
+    "asks.until": ("有效至 {t}", "until {t}"),
+    "asks.done_grant": (
+        "已允许。孩子的下一次访问将会放行。",
+        "Granted. The child's next request will pass.",
+    ),
+    "asks.done_refuse": ("已拒绝。", "Refused."),
+    "asks.overrides": ("生效中的许可", "Access granted now"),
+    "asks.revoke": ("撤销", "Revoke"),
+    "prof.title": ("档案", "Profiles"),
+    "prof.save": ("保存", "Save"),
+    "prof.saved": (
+        "已保存。清朗会在几秒内应用新设置。",
+        "Saved. qinglang applies it within seconds.",
+    ),
+    "prof.new": ("新建档案", "New profile"),
+    "prof.create": ("创建", "Create"),
+    "prof.delete": ("删除此档案", "Delete this profile"),
+    "prof.readonly": (
+        "清朗没有使用配置文件（启动时未指定 --config），所以这里只能查看。",
+        "qinglang runs without a config file (no --config), so this is read-only.",
+    ),
+    "prof.empty_default": ("留空则使用默认值", "Leave empty for the default"),
+    "f.filter": ("过滤网页", "Filter pages"),
+    "f.block_threshold": ("拦截分数线", "Block at score"),
+    "f.mask": ("遮盖不良词语", "Mask harmful words"),
+    "f.pii": ("个人信息", "Personal information"),
+    "f.categories": (
+        "计入的类别（逗号分隔，留空为全部）",
+        "Counted categories (comma-separated; empty: all)",
+    ),
+    "f.age": ("年龄（按指南自动设置时间规则）", "Age (sets time rules from the guideline)"),
+    "f.daily_minutes": ("每天上网分钟数", "Daily minutes"),
+    "f.curfew": ("休息时段", "Rest hours (curfew)"),
+    "f.safe_search": ("安全搜索", "Safe search"),
+    "f.always_allowed": ("总是允许的网站（每行一个）", "Always allowed sites (one per line)"),
+    "f.allow_domains": ("允许的网站（每行一个）", "Allowed sites (one per line)"),
+    "f.deny_domains": ("禁止的网站（每行一个）", "Blocked sites (one per line)"),
+    "f.deny_urls": ("禁止的网址（每行一个）", "Blocked addresses (one per line)"),
+    "f.default": ("默认", "default"),
+    "f.on": ("开", "on"),
+    "f.off": ("关", "off"),
+    "cl.title": ("设备", "Devices"),
+    "cl.help": (
+        "按顺序匹配，第一条符合的规则生效；其余设备使用默认档案。",
+        "Rules are tried in order, the first match wins; other devices get the default profile.",
+    ),
+    "cl.match": ("IP 地址或网段", "IP address or CIDR"),
+    "cl.listener": ("监听端口", "Listener port"),
+    "cl.user": ("代理用户名", "Proxy user name"),
+    "cl.remove": ("删除", "Remove"),
+    "cl.add": ("添加设备", "Add a device"),
+    "cl.default": ("默认档案", "Default profile"),
+    "rep.title": ("举报", "Reports"),
+    "rep.none": ("没有待处理的举报。", "No open reports."),
+    "err.store": (
+        "暂时连不上事件数据库 {where}，请稍后再试。",
+        "The event store {where} cannot be reached just now. Try again later.",
+    ),
+    "rep.kind.mistake": ("误拦截", "blocked by mistake"),
+    "rep.kind.harmful": ("有害内容", "harmful"),
+    "rep.kind.pii": ("公开个人信息", "exposes personal information"),
+    "rep.dismiss": ("忽略", "Dismiss"),
+    "rep.set_category": ("设定类别", "Set category"),
+    "rep.export": ("导出为语料（zip）", "Export as corpus (zip)"),
+    "rep.export_help": (
+        "导出会重新下载每个被举报的网址，按 allow/ 和 block/ 文件夹整理，"
+        "可直接用于 qinglang lists test。",
+        "The export fetches each reported address again and files it under allow/ and "
+        "block/, ready for qinglang lists test.",
+    ),
+    "audit.title": ("操作记录", "Audit log"),
+    "err.title": ("无法保存", "Not saved"),
+    "child.ask_title": ("请家长允许访问", "Ask a parent for access"),
+    "child.ask_body": (
+        "你可以请家长允许你打开这个页面。家长会在家长面板中看到你的请求。",
+        "You can ask a parent to let you open this page. They will see your request in "
+        "their dashboard.",
+    ),
+    "child.time_body": (
+        "你可以请家长给你更多时间。家长会在家长面板中看到你的请求。",
+        "You can ask a parent for more time. They will see your request in their dashboard.",
+    ),
+    "child.message": ("想对家长说的话（可不填）", "A message for your parent (optional)"),
+    "child.send": ("发送请求", "Send the request"),
+    "child.sent": (
+        "请求已发送。家长同意后，重新打开页面即可。",
+        "Your request was sent. When a parent says yes, open the page again.",
+    ),
+    "child.too_many": (
+        "请求太多了，请等家长处理后再试。",
+        "Too many requests; wait for a parent to answer.",
+    ),
+    "child.bad": ("这个请求无法处理。", "This request cannot be handled."),
+}
+
+
+def translator(lang: str):  # type: ignore[no-untyped-def]
+    """``t(key, **values)`` for one language; an unknown key shows as itself."""
+    i = 0 if lang == "zh" else 1
+
+    def t(key: str, **values: object) -> str:
+        pair = MESSAGES.get(key)
+        text = pair[i] if pair else key
+        return text.format(**values) if values else text
+
+    return t

@@ -1,0 +1,332 @@
+"""The configuration file (``qinglang.yaml``): validation into typed values.
+
+Every problem names the file, the line and the reason; nothing half-valid is returned.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from qinglang.engine.yamlloc import SourceError, format_loc, line_of, load_yaml
+from qinglang.policy.presets import YouthSettings
+from qinglang.store.paths import DashboardConfig
+
+CategoryName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+$")]
+OnError = Literal["block", "pass"]
+# A host name, IP address or `*.domain` (see clients.host_matches).
+_HOST_PATTERN = re.compile(r"^(\*\.)?[A-Za-z0-9_.:\[\]-]+$")
+
+
+class OwnData(BaseModel):
+    """The child's own personal data, for the outbound guard (``outbound.py``): a request
+    carrying any of it to a host not on ``own_data_allow`` is stopped. Each key takes one
+    value or a list. Values are kept as written and compared after normalisation, so
+    ``138 1234 5678`` also catches ``13812345678`` and ``１３８-１２３４-５６７８``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: list[StrictStr] = Field(default_factory=list)
+    phone: list[StrictStr] = Field(default_factory=list)
+    id: list[StrictStr] = Field(default_factory=list)
+    school: list[StrictStr] = Field(default_factory=list)
+    address: list[StrictStr] = Field(default_factory=list)
+    email: list[StrictStr] = Field(default_factory=list)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        # YAML reads an unquoted phone or ID number as an integer.
+        def text(x: Any) -> Any:
+            return str(x) if isinstance(x, int) and not isinstance(x, bool) else x
+
+        if v is None:
+            return []
+        return [text(x) for x in v] if isinstance(v, list) else [text(v)]
+
+    @field_validator("*")
+    @classmethod
+    def _values(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        # Imported here: pii.py imports this module. Messages never repeat the value
+        # (config errors are logged, and these are a child's personal data).
+        from qinglang.engine.pii.detect import canonical, classify_value, is_cn_id, is_mobile
+
+        for i, value in enumerate(v, 1):
+            key = canonical(value)
+            if not key:
+                raise ValueError(f"value {i} is empty")
+            if info.field_name == "phone" and not is_mobile(key):
+                raise ValueError(
+                    f"value {i} is not a mainland mobile number (11 digits starting 13-19; "
+                    "spaces, dashes and +86 are fine)"
+                )
+            if info.field_name == "id" and not is_cn_id(key):
+                raise ValueError(
+                    f"value {i} is not a resident ID number (18 characters, a real date of "
+                    "birth and the right check digit)"
+                )
+            if info.field_name == "email" and classify_value(value)[0] != "email":
+                raise ValueError(f"value {i} is not an e-mail address")
+            if len(key) < 2:
+                raise ValueError(f"value {i} is too short to look for (at least 2 characters)")
+        return v
+
+    def items(self) -> list[tuple[str, str]]:
+        """(key, value) for every value given."""
+        return [(k, v) for k in type(self).model_fields for v in getattr(self, k)]
+
+
+class Profile(YouthSettings):  # youth-mode fields: presets.py, README.md
+    """What one kind of client may see. The defaults are the child's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    filter: StrictBool = True
+    block_threshold: Annotated[StrictInt, Field(ge=1)] = 100
+    mask: StrictBool = True
+    # Mask only terms of at least this weight: e.g. 30 leaves the names of harms
+    # (weights 10-20 in the shipped lists) readable in news and prevention pages.
+    mask_min_weight: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
+    pii: Literal["mask", "off"] = "mask"
+    # Doxxing pages (with ``pii: mask``): a page showing at least this many distinct
+    # personal values, of at least two kinds, one of which identifies a person on its own
+    # (ID number, bank card, home address), is blocked as "personal information exposure".
+    # 0 turns the block off (values are still masked).
+    doxxing_threshold: Annotated[StrictInt, Field(ge=0)] = 5
+    categories: list[CategoryName] | None = None
+    count: Literal["once", "every"] = "once"
+    # Bodies over this size (bytes) are not scanned; they follow ``on_oversize``.
+    max_scan_bytes: Annotated[StrictInt, Field(ge=1024)] = 10 * 1024 * 1024
+    # Fail-closed (block) or fail-open (pass) for bodies too large, or that cannot be
+    # decoded or parsed.
+    on_oversize: OnError = "block"
+    on_error: OnError = "block"
+    # Hosts whose TLS is never intercepted (certificate-pinned apps, banking).
+    passthrough_hosts: list[StrictStr] = Field(default_factory=list)
+
+    @field_validator("passthrough_hosts")
+    @classmethod
+    def _hosts(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if not _HOST_PATTERN.match(h):
+                raise ValueError(f"not a host name or `*.domain` pattern: {h!r}")
+        return v
+
+    # On a page where personal information was masked, a notice with a report link.
+    pii_notice: StrictBool = True
+    # The child's own personal data, and the hosts it may be sent to (outbound.py).
+    own_data: OwnData | None = None
+    own_data_allow: list[StrictStr] = Field(default_factory=list)
+
+    @field_validator("own_data_allow")
+    @classmethod
+    def _own_data_hosts(cls, v: list[str]) -> list[str]:
+        for h in v:
+            if not _HOST_PATTERN.match(h):
+                raise ValueError(f"not a host name or `*.domain` pattern: {h!r}")
+        return v
+
+    def counts(self, category: str) -> bool:
+        return self.categories is None or category in self.categories
+
+
+ADULT = Profile(filter=False, on_oversize="pass", on_error="pass")
+
+
+Port = Annotated[StrictInt, Field(ge=1, le=65535)]
+DeviceName = Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")]
+
+
+class ClientRule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    match: StrictStr | None = None  # IP address or CIDR of the peer
+    user: StrictStr | None = None  # proxy-authentication user name
+    # The port of the proxy listener the connection came in on (`--mode ...@PORT`): over
+    # WireGuard every device has the same address, so the listener says which it is.
+    listener: Port | None = None
+    profile: StrictStr
+
+    @field_validator("match")
+    @classmethod
+    def _network(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            ipaddress.ip_network(v, strict=False)
+        except ValueError:
+            raise ValueError(f"not an IP address or CIDR: {v!r}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _one_key(self) -> ClientRule:
+        keys = [k for k in (self.match, self.user, self.listener) if k is not None]
+        if len(keys) != 1:
+            raise ValueError(
+                "a client rule needs exactly one of `match` (IP/CIDR), `user` or `listener`"
+            )
+        return self
+
+    def network(self) -> ipaddress.IPv4Network | ipaddress.IPv6Network | None:
+        return ipaddress.ip_network(self.match, strict=False) if self.match else None
+
+
+class Device(BaseModel):
+    """One device with its own WireGuard listener (``qinglang run`` adds
+    ``--mode wireguard:DATA/wireguard/NAME.conf@PORT``); the listener implies the profile."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: DeviceName  # also the key file's name
+    profile: StrictStr
+    wireguard_port: Port
+
+
+class EventsConfig(BaseModel):
+    """The event log (SQLite): where it is and how long events are kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: StrictBool = True
+    # Default: qinglang-events.sqlite in mitmproxy's confdir. Relative to the config file.
+    db: StrictStr | None = None
+    retention_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 30
+
+
+class QuotaConfig(BaseModel):
+    """Where the minutes of the daily quotas are kept (SQLite; survives restarts)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Default: qinglang-quota.sqlite next to the event log. Relative to the config file.
+    db: StrictStr | None = None
+    retention_days: Annotated[StrictInt, Field(ge=2, le=3650)] = 40
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lists: list[StrictStr] = Field(default_factory=lambda: ["blocklists"])
+    profiles: dict[StrictStr, Profile] = Field(default_factory=lambda: {"child": Profile()})
+    clients: list[ClientRule] = Field(default_factory=list)
+    # Phones and tablets on WireGuard, one listener each (README.md, "Phones: WireGuard").
+    devices: list[Device] = Field(default_factory=list)
+    default_profile: StrictStr = "child"
+    events: EventsConfig = Field(default_factory=EventsConfig)
+    quota: QuotaConfig = Field(default_factory=QuotaConfig)
+    # The parents' dashboard (README.md); its paths are resolved by the dashboard
+    # (relative to the config file, else mitmproxy's confdir).
+    dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+
+    @model_validator(mode="after")
+    def _profiles_exist(self) -> Config:
+        if self.default_profile not in self.profiles:
+            raise ValueError(f"default_profile {self.default_profile!r} is not in `profiles`")
+        for rule in self.clients:
+            if rule.profile not in self.profiles:
+                raise ValueError(f"client rule names unknown profile {rule.profile!r}")
+        return self
+
+    def device_problem(self) -> tuple[tuple[str | int, ...], str] | None:
+        """Where the ``devices`` section is wrong (its location and why), or None."""
+        names: dict[str, int] = {}
+        ports: dict[int, int] = {}
+        for i, d in enumerate(self.devices):
+            if d.profile not in self.profiles:
+                return ("devices", i, "profile"), f"unknown profile {d.profile!r}"
+            if d.name.lower() in names:
+                first = names[d.name.lower()]
+                return ("devices", i, "name"), f"device name {d.name!r} is also device {first}"
+            if d.wireguard_port in ports:
+                first = ports[d.wireguard_port]
+                return (
+                    ("devices", i, "wireguard_port"),
+                    f"port {d.wireguard_port} is also the port of device {first} "
+                    "(each device needs its own listener)",
+                )
+            names[d.name.lower()] = i
+            ports[d.wireguard_port] = i
+        return None
+
+    def profile(self, name: str | None) -> Profile:
+        return self.profiles[name or self.default_profile]
+
+
+def shipped_lists() -> Path:
+    """The blocklists/ folder next to the package (a source checkout or editable install),
+    else next to the virtual environment (scripts/install.sh puts it there)."""
+    env = os.environ.get("QINGLANG_LISTS")
+    if env:
+        return Path(env)
+    source = Path(__file__).resolve().parents[3] / "blocklists"
+    beside_venv = Path(sys.prefix).parent / "blocklists"
+    return beside_venv if not source.is_dir() and beside_venv.is_dir() else source
+
+
+# In `lists:`, the lists that come with qinglang wherever it is installed (the data
+# directory's default config uses it, so a reinstall never breaks the path).
+SHIPPED = "<shipped>"
+
+
+def _list_path(p: str, base: Path) -> str:
+    if p == SHIPPED:
+        return str(shipped_lists())
+    return str(p if Path(p).is_absolute() else base / p)
+
+
+def default_config() -> Config:
+    return Config(lists=[str(shipped_lists())])
+
+
+def parse_config(text: str, path: str | Path) -> Config:
+    """Validate a config's text; relative list paths are resolved against its folder."""
+    data: Any = load_yaml(text, path)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise SourceError(path, 1, "the config must be a mapping")
+    try:
+        cfg = Config.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = tuple(err["loc"])
+        msg = str(err["msg"]).removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = f"unknown key `{loc[-1]}`"
+        where = format_loc(loc)
+        raise SourceError(path, line_of(text, loc), f"{where}: {msg}" if where else msg) from None
+    problem = cfg.device_problem()
+    if problem is not None:
+        loc, msg = problem
+        raise SourceError(path, line_of(text, loc), f"{format_loc(loc)}: {msg}")
+    base = Path(path).resolve().parent
+    lists = [_list_path(p, base) for p in cfg.lists]
+    update: dict[str, Any] = {"lists": lists}
+    if cfg.events.db and not Path(cfg.events.db).expanduser().is_absolute():
+        update["events"] = cfg.events.model_copy(update={"db": str(base / cfg.events.db)})
+    if cfg.quota.db and not Path(cfg.quota.db).expanduser().is_absolute():
+        update["quota"] = cfg.quota.model_copy(update={"db": str(base / cfg.quota.db)})
+    return cfg.model_copy(update=update)
+
+
+def load_config(path: str | Path) -> Config:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise SourceError(path, None, f"cannot read config: {e.strerror}") from None
+    except UnicodeDecodeError:
+        raise SourceError(path, None, "config is not UTF-8") from None
+    return parse_config(text, path)

@@ -1,0 +1,195 @@
+"""Youth mode as the proxy holds it: every profile's request rules, built from a config.
+
+Built when the config is loaded or reloaded and swapped in with the rest of the rules, so
+a request sees the old rules or the new ones, never a mix. Building reads the domain lists
+(``<list dir>/domains/*.txt``); an unreadable list or a bad rule raises ``ValueError``
+(``SourceError`` with file and line) and the rules in force stay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from qinglang.policy import presets
+from qinglang.policy.config import Config
+from qinglang.policy.domains import DomainLists, domain_files, load_domains
+from qinglang.policy.presets import EffectiveRules
+from qinglang.policy.quota import QuotaTracker
+from qinglang.policy.reload import Reloader, Rules, Signature
+from qinglang.policy.reqhost import request_host
+from qinglang.policy.safesearch import ENGINES, search_query
+from qinglang.policy.timerules import Clock, FileClock, QuotaState, SystemClock
+from qinglang.policy.urlrules import (
+    ALWAYS_ALLOWED,
+    Decision,
+    RequestInfo,
+    RequestRules,
+    canonical,
+    parse_ip,
+)
+
+log = logging.getLogger(__name__)
+
+QUOTA_DB_NAME = "qinglang-quota.sqlite"
+EVENTS_DB_NAME = "qinglang-events.sqlite"
+
+
+@dataclass(frozen=True, slots=True)
+class YouthRules:
+    """One ``RequestRules`` per profile, over one set of domain lists."""
+
+    requests: Mapping[str, RequestRules]
+    domains: DomainLists
+    default_profile: str
+
+    def for_profile(self, name: str | None) -> RequestRules:
+        # After a reload the profile may be gone: the default then applies (as for scans).
+        found = self.requests.get(name) if name else None
+        return found if found is not None else self.requests[self.default_profile]
+
+
+def build(cfg: Config) -> YouthRules:
+    """Resolve every profile's presets and compile its request rules."""
+    effective: dict[str, EffectiveRules] = presets.resolve_all(cfg)
+    lists = load_domains(cfg.lists)
+    requests = {
+        name: RequestRules(rules, lists.categories_for) for name, rules in effective.items()
+    }
+    return YouthRules(requests, lists, cfg.default_profile)
+
+
+def events_db_path(cfg: Config, confdir: str | Path) -> Path:
+    if cfg.events.db:
+        return Path(cfg.events.db).expanduser()
+    return Path(confdir).expanduser() / EVENTS_DB_NAME
+
+
+def quota_db_path(cfg: Config, confdir: str | Path) -> Path:
+    """``quota.db`` from the config, else next to the event log (mitmproxy's confdir
+    unless ``events.db`` puts the log elsewhere)."""
+    if cfg.quota.db:
+        return Path(cfg.quota.db).expanduser()
+    return events_db_path(cfg, confdir).parent / QUOTA_DB_NAME
+
+
+def make_clock(path: str) -> Clock:
+    """The proxy's clock: the system's, or (tests only) the moment written in ``path``."""
+    return FileClock(path) if path else SystemClock()
+
+
+def client_key(user: str | None, client: str) -> str:
+    """Whose minutes: the proxy log-in, which follows a child across devices, else the
+    device's address (the ``client`` column of the quota database)."""
+    return user or client
+
+
+def quota_state(
+    tracker: QuotaTracker | None, key: str, rules: RequestRules, now: datetime
+) -> QuotaState | None:
+    """The client's usage when the profile has a daily limit (None: nothing to look up)."""
+    if tracker is None or rules.rules.time.daily_minutes is None:
+        return None
+    return tracker.state(key, rules.rules.time, now)
+
+
+def counts_time(rules: RequestRules) -> bool:
+    """Whether requests of this profile are counted: it has a daily limit or a reminder."""
+    t = rules.rules.time
+    return t.daily_minutes is not None or bool(t.rest_reminder)
+
+
+def request_info(request: Any) -> RequestInfo:
+    """``RequestInfo.of`` with the headers copied once into a plain dict (lower-case
+    names, repeated fields joined as mitmproxy joins them): the rules read a dozen
+    headers per request, and each look-up in mitmproxy's ``Headers`` costs as much as
+    all the rules together (measured here: 113 -> 55 us for the whole request hook)."""
+    headers: dict[str, str] = {}
+    for k, v in request.headers.fields:
+        name = k.decode("latin-1").lower()
+        value = v.decode("utf-8", "surrogateescape")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return RequestInfo(request.method, request_host(request), request.path, headers, request.port)
+
+
+def event_path(host: str, path: str) -> str:
+    """The path as the event log keeps it: the query string goes (events.py), and so does
+    a search text that an engine carries in the path (``/search/<text>``)."""
+    q = search_query(host, path)
+    if q is not None and q.param == "path":
+        engine = ENGINES[q.engine]
+        if engine.path_query and path.startswith(engine.path_query):
+            return engine.path_query
+    return path
+
+
+def other_name(dialed: str, shown: str) -> str | None:
+    """``dialed`` (the host the proxy connects to) when it is a name other than ``shown``
+    (the Host header or TLS server name); None when they agree or it is an address (in
+    transparent mode the dialled host is the server's IP and only the name says more)."""
+    if not dialed or parse_ip(dialed) is not None:
+        return None
+    a = canonical(dialed)
+    return a if a is not None and a != canonical(shown) else None
+
+
+def stricter(a: Decision, b: Decision) -> Decision:
+    """Of two verdicts on one request, the one that refuses; else the one that counts
+    (always-allowed only when both are)."""
+    if not a.allowed:
+        return a
+    if not b.allowed:
+        return b
+    return b if a.reason == ALWAYS_ALLOWED else a
+
+
+def _stat(path: Path) -> tuple[str, int, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (str(path), -1, -1, -1)
+    return (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def domain_signature(list_dirs: list[str]) -> Signature:
+    """Metadata of the domain lists (and their folders, so added or removed files show)."""
+    folders = [Path(d) / "domains" for d in list_dirs]
+    try:
+        files = domain_files(list_dirs)
+    except ValueError:  # a list folder disappeared: the keyword lists' reload says so
+        files = []
+    return tuple(_stat(p) for p in [*folders, *files])
+
+
+class YouthReloader(Reloader):
+    """``reload.Reloader`` that also watches the domain lists (``domains/*.txt``), which
+    the keyword lists' signature and digest do not cover. An edit there re-applies the
+    rules in force, so ``apply`` rebuilds the request rules; a broken list keeps the old."""
+
+    def __init__(
+        self, rules: Rules, interval: float, apply: Callable[[Rules], Awaitable[None]]
+    ) -> None:
+        super().__init__(rules, interval, apply)
+        self._domains = domain_signature(rules.config.lists)
+
+    async def check(self) -> bool:
+        if await super().check():
+            self._domains = await asyncio.to_thread(domain_signature, self.rules.config.lists)
+            return True
+        sig = await asyncio.to_thread(domain_signature, self.rules.config.lists)
+        if sig == self._domains:
+            return False
+        self._domains = sig  # a broken edit is reported once, not on every poll
+        try:
+            await self.apply(self.rules)
+        except Exception as e:
+            log.error("qinglang: domain list edit rejected, the previous rules stay: %s", e)
+            return False
+        log.info("qinglang: domain lists reloaded")
+        return True

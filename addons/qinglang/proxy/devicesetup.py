@@ -1,0 +1,204 @@
+"""The proxy's side of device set-up: it answers ``http://qinglang.home.arpa/setup`` (and
+``/proxy.pac``, ``/wpad.dat`` on that name) itself, as mitmproxy answers ``mitm.it``.
+
+``DeviceSetup`` is a mitmproxy addon; list it before ``ReportEntry`` (which answers the
+rest of that name) and ``Qinglang`` (whose rules must not stop a device setting up). It
+also:
+
+- adds the options ``qinglang_data_dir`` (where the WireGuard key files live; default:
+  mitmproxy's confdir) and ``qinglang_lan_host`` (the address devices reach this machine
+  at, for the PAC file and WireGuard configurations; default: the address each device
+  used, else this machine's outgoing address);
+- answers DNS queries for ``qinglang.home.arpa`` in the modes where mitmproxy sees DNS
+  (WireGuard, DNS), so a phone on WireGuard reaches the block page's links;
+- keeps the WireGuard client's private key out of mitmproxy's log (mitmproxy prints the
+  client configuration when a WireGuard listener starts).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import logging
+from pathlib import Path
+from typing import Any
+
+from mitmproxy import ctx, dns, http
+from mitmproxy.addons import asgiapp
+from mitmproxy.net import local_ip
+from mitmproxy.proxy import mode_specs
+
+from qinglang.pages.risknotice import REPORT_HOST
+from qinglang.pages.setuppage import Where, create_setup_app, is_setup_path
+from qinglang.policy.clients import listener_port, peer_ip, proxy_user
+from qinglang.policy.reqhost import asks_for
+from qinglang.proxy.filtering import Qinglang, running_qinglang
+
+log = logging.getLogger(__name__)
+WHERE_SCOPE = "qinglang.where"
+
+
+class _NoPrivateKeys(logging.Filter):
+    """Drops log records that carry a WireGuard private key."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            return "PrivateKey" not in record.getMessage()
+        except Exception:
+            return True
+
+
+_KEY_FILTER = _NoPrivateKeys()
+
+
+def hide_private_keys() -> None:
+    logger = logging.getLogger("mitmproxy.proxy.mode_servers")
+    if _KEY_FILTER not in logger.filters:
+        logger.addFilter(_KEY_FILTER)
+
+
+def data_dir() -> Path:
+    given = str(getattr(ctx.options, "qinglang_data_dir", "") or "")
+    return Path(given or ctx.options.confdir).expanduser()
+
+
+def regular_port() -> int:
+    """The port of the explicit proxy listener (what a PAC file points at)."""
+    default = ctx.options.listen_port
+    for spec in ctx.options.mode:
+        try:
+            mode = mode_specs.ProxyMode.parse(spec)
+        except ValueError:
+            continue
+        if isinstance(mode, mode_specs.RegularMode):
+            return int(mode.listen_port(default) or 8080)
+    return int(default or 8080)
+
+
+def lan_host(seen: str | None = None) -> str:
+    """The configured LAN address, else ``seen`` (the local address a device reached),
+    else the one address the proxy listens on (``--listen-host``), else this machine's
+    outgoing address. A loopback ``seen`` (a parent at the machine itself) is no address
+    for another device; a proxy bound to one address is reachable at that one only."""
+    options = getattr(ctx, "options", None)  # None outside a running mitmproxy
+    given = str(getattr(options, "qinglang_lan_host", "") or "").strip()
+    if given:
+        return given
+    if seen:
+        try:
+            ip = ipaddress.ip_address(seen.split("%", 1)[0])
+        except ValueError:
+            ip = None
+        if ip is not None and not ip.is_unspecified and not ip.is_loopback:
+            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+                return str(ip.ipv4_mapped)
+            return str(ip)
+    bound = str(getattr(options, "listen_host", "") or "").strip()
+    with contextlib.suppress(ValueError):
+        if not ipaddress.ip_address(bound).is_unspecified:
+            return bound
+    return local_ip.get_local_ip() or "127.0.0.1"
+
+
+def is_filtered(main: Qinglang | None, ip: Any, user: str | None, listener: int | None) -> bool:
+    """Whether the device's profile filters; True when unknown (fail closed)."""
+    if main is None or main.live is None:
+        return True
+    cfg = main.live.config
+    name = main.live.rules.clients.profile_for(ip, user, listener)
+    profile = cfg.profiles.get(name) or cfg.profile(None)
+    return profile.filter
+
+
+def dashboard_url(host: str) -> str | None:
+    """The dashboard's address on ``host``, when it runs in this process."""
+    try:
+        dash = ctx.master.addons.get("dashboardaddon")
+    except Exception:
+        return None
+    port = getattr(dash, "port", None)
+    if not port:
+        return None
+    scheme = getattr(dash, "scheme", "http")
+    h = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{h}:{port}"
+
+
+def where_from_scope(scope: dict[str, Any]) -> Where:
+    """The ``Where`` the proxy put in the scope of a flow it serves."""
+    where = (scope.get("extensions") or {}).get(WHERE_SCOPE)
+    if isinstance(where, Where):
+        return where
+    # Not through DeviceSetup: say what is safe.
+    return Where(lan_host(), regular_port(), None, True, False)
+
+
+class DeviceSetup:
+    def __init__(self, main: Qinglang | None = None) -> None:
+        self._main = main
+        self.app = create_setup_app(lambda: Path(ctx.options.confdir).expanduser(),
+                                    where_from_scope)  # fmt: skip
+
+    def load(self, loader: Any) -> None:
+        loader.add_option(
+            "qinglang_data_dir",
+            str,
+            "",
+            "Where qinglang keeps its data (WireGuard key files); empty: mitmproxy's confdir.",
+        )
+        loader.add_option(
+            "qinglang_lan_host",
+            str,
+            "",
+            "The address devices reach this machine at, for the PAC file and WireGuard "
+            "configurations; empty: the address each device used.",
+        )
+        hide_private_keys()
+
+    def where(self, flow: http.HTTPFlow) -> Where:
+        conn = flow.client_conn
+        mode = conn.proxy_mode
+        listener = listener_port(conn)
+        if isinstance(mode, mode_specs.RegularMode) and listener is not None:
+            host, port = lan_host(str(conn.sockname[0]) if conn.sockname else None), listener
+        else:  # WireGuard or transparent: the socket's address is inside the tunnel
+            host, port = lan_host(), regular_port()
+        dash = dashboard_url(host)
+        filtered = is_filtered(
+            running_qinglang(self._main), peer_ip(conn.peername), proxy_user(flow.metadata),
+            listener,
+        )  # fmt: skip
+        return Where(host, port, dash + "/proxy.pac" if dash else None, filtered, True)
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        req = flow.request
+        if not asks_for(req, REPORT_HOST) or not is_setup_path(req.path):
+            return
+        where = self.where(flow)
+        app = self.app
+
+        async def with_where(scope: Any, receive: Any, send: Any) -> None:
+            scope.setdefault("extensions", {})[WHERE_SCOPE] = where
+            await app(scope, receive, send)
+
+        await asgiapp.serve(with_where, flow)
+
+    def dns_request(self, flow: dns.DNSFlow) -> None:
+        # mitmproxy's own resolver runs first and answers "no such name": replaced here.
+        if not flow.request.questions:
+            return
+        q = flow.request.questions[0]
+        if q.name.lower().rstrip(".") != REPORT_HOST:
+            return
+        try:
+            ip = ipaddress.ip_address(lan_host())
+        except ValueError:
+            return
+        if q.type == dns.types.A and isinstance(ip, ipaddress.IPv4Address):
+            flow.response = flow.request.succeed([dns.ResourceRecord.A(q.name, ip)])
+        elif q.type == dns.types.AAAA and isinstance(ip, ipaddress.IPv6Address):
+            flow.response = flow.request.succeed([dns.ResourceRecord.AAAA(q.name, ip)])
+        else:
+            flow.response = flow.request.succeed([])
