@@ -22,9 +22,9 @@ from pathlib import Path
 
 from qinglang.dashboard import accounts, eventlog, stats
 from qinglang.dashboard.app import create_app
+from qinglang.dashboard.settings import Settings
 from qinglang.store import dashdb as db
 from qinglang.store.events import Event, connect
-from qinglang.store.paths import Settings
 
 CATS = ["porn", "gambling", "violence", "drugs", "bullying", "pii", "self_harm", "fraud"]
 

@@ -26,10 +26,10 @@ import psycopg
 
 from qinglang.dashboard import accounts, pgstore, stats
 from qinglang.dashboard.app import create_app
+from qinglang.dashboard.settings import Settings
 from qinglang.store import dashdb as db
 from qinglang.store import pgevents
 from qinglang.store.events import _COLUMNS, Event
-from qinglang.store.paths import Settings
 
 HERE = Path(__file__).resolve().parent
 CATS = ["porn", "gambling", "violence", "drugs", "bullying", "pii", "self_harm", "fraud"]

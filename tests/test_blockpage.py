@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
-from qinglang.pages.blockpage import block_body, choose_lang, render_block, wants_json
+from qinglang.engine.verdict import Action, Decision
+from qinglang.pages.blockpage import block_body, render_block, wants_json
+from qinglang.pages.i18n import choose_lang
 
 
-@dataclass
-class D:
-    reason: str | None
-    top_category: str | None
+def D(reason: str | None, category: str | None) -> Decision:
+    return Decision(Action.BLOCK, reason, category)  # type: ignore[arg-type]
 
 
 def test_language_choice() -> None:

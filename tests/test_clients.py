@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from qinglang.policy.clients import ClientMap, host_matches, peer_ip, proxy_user
+from qinglang.policy.clients import ClientMap, peer_ip, proxy_user
 from qinglang.policy.config import parse_config
+from qinglang.policy.hosts import host_matches
 
 CFG = parse_config(
     """

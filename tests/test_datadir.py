@@ -16,11 +16,11 @@ import pytest
 from qinglang.cli import run
 from qinglang.cli.main import main
 from qinglang.dashboard import accounts
+from qinglang.dashboard.settings import settings_for
 from qinglang.deploy import datadir, firstrun
 from qinglang.policy.config import Profile, load_config, shipped_lists
-from qinglang.policy.youthgate import events_db_path, quota_db_path
 from qinglang.store import dashdb as db
-from qinglang.store.paths import settings_for
+from qinglang.store.paths import events_db_path, quota_db_path
 
 
 def _mode(p: Path) -> int:

@@ -229,7 +229,7 @@ def test_run_says_when_it_cannot_write_a_key_file(
 def test_the_lan_address_is_never_loopback_unless_nothing_else() -> None:
     from mitmproxy.net import local_ip
 
-    from qinglang.proxy.devicesetup import lan_host
+    from qinglang.deploy.where import lan_host
 
     outgoing = local_ip.get_local_ip() or "127.0.0.1"
     assert lan_host("192.168.1.2") == "192.168.1.2"
@@ -244,7 +244,8 @@ def test_a_proxy_bound_to_one_address_is_given_as_that_address() -> None:
     # machine's (nothing answers there).
     from mitmproxy.test import taddons
 
-    from qinglang.proxy.devicesetup import DeviceSetup, lan_host
+    from qinglang.deploy.where import lan_host
+    from qinglang.proxy.devicesetup import DeviceSetup
 
     with taddons.context(DeviceSetup()) as tctx:
         tctx.configure(tctx.master.addons.get("devicesetup"), listen_host="192.168.1.5")

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from qinglang.engine.yamlloc import SourceError
-from qinglang.policy.domains import canonical_host, load_domains
+from qinglang.policy.domains import load_domains
+from qinglang.policy.hosts import canonical_name
 
 
 def write(folder: Path, name: str, text: str) -> Path:
@@ -144,7 +145,7 @@ def test_a_large_list(tmp_path: Path) -> None:
 
 
 def test_canonical_host() -> None:
-    assert canonical_host("WWW.Example.COM.") == "www.example.com"
-    assert canonical_host("[2001:DB8::1]") == "2001:db8::1"
-    assert canonical_host("münchen.de") == "xn--mnchen-3ya.de"
-    assert canonical_host("a b") is None
+    assert canonical_name("WWW.Example.COM.") == "www.example.com"
+    assert canonical_name("[2001:DB8::1]") == "2001:db8::1"
+    assert canonical_name("münchen.de") == "xn--mnchen-3ya.de"
+    assert canonical_name("a b") is None

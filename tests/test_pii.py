@@ -25,7 +25,8 @@ from qinglang.engine.pii.detect import (
     doxxing_exposure,
     find_value,
 )
-from qinglang.engine.scanner import BLOCK, MASK, REASON_PII, Engine, ScanResult
+from qinglang.engine.scanner import Engine, ScanResult
+from qinglang.engine.verdict import Action, Reason
 from qinglang.policy.config import Profile, parse_config
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -486,7 +487,7 @@ def test_longest_label_at_a_place_names_the_value() -> None:
 def test_text_masking_keeps_everything_else() -> None:
     doc = f"联系我：手机 138 1234 5678，身份证 {ID}，邮箱 zhang@example.com。\n谢谢！"
     res = scan(doc)
-    assert res.action == MASK
+    assert res.action == Action.MASK
     assert [p.kind for p in res.pii] == ["cn_mobile", "cn_id", "email"]
     assert res.body == (
         f"联系我：手机 138 **** 5678，身份证 {ID[:4]}{'*' * 10}{ID[-4:]}，"
@@ -507,7 +508,7 @@ def test_html_masking_across_inline_tags_entities_and_attributes() -> None:
         "</body></html>"
     )
     res = scan(doc, "html")
-    assert res.action == MASK
+    assert res.action == Action.MASK
     assert res.body == (
         "<html><body>"
         '<p class="x">手机：138<b>****</b>5678</p>'
@@ -618,7 +619,7 @@ def test_generated_fixture_values_pass_their_checks() -> None:
 def test_every_value_of_the_doxxing_page_is_masked_under_the_threshold() -> None:
     page, expected = dox_page()
     res = scan(page, "html", Profile(doxxing_threshold=100))
-    assert res.action == MASK
+    assert res.action == Action.MASK
 
     got = {(p.kind, p.value) for p in detect_pii(normalize(extract(page, "html").text))}
     assert got == expected
@@ -634,8 +635,8 @@ def test_every_value_of_the_doxxing_page_is_masked_under_the_threshold() -> None
 def test_doxxing_page_is_blocked_at_the_default_threshold() -> None:
     page, _ = dox_page()
     res = scan(page, "html", Profile())
-    assert res.action == BLOCK
-    assert res.reason == REASON_PII
+    assert res.action == Action.BLOCK
+    assert res.reason == Reason.PII
     assert res.body == ""
     assert res.to_json()["reason"] == "personal information exposure"
     assert res.categories == {}  # blocked without any keyword
@@ -643,7 +644,7 @@ def test_doxxing_page_is_blocked_at_the_default_threshold() -> None:
 
 def test_doxxing_block_can_be_turned_off_and_needs_pii_masking() -> None:
     page, _ = dox_page()
-    assert scan(page, "html", Profile(doxxing_threshold=0)).action == MASK
+    assert scan(page, "html", Profile(doxxing_threshold=0)).action == Action.MASK
     res = scan(page, "html", Profile(pii="off"))
     assert res.action == "allow" and res.body == page
 

@@ -13,7 +13,8 @@ import pytest
 from qinglang.policy import timerules as tr
 from qinglang.policy.config import Profile
 from qinglang.policy.presets import resolve
-from qinglang.policy.quota import Activity, QuotaTracker, SqliteQuotaStore, classify
+from qinglang.policy.quota import Activity, QuotaTracker, classify
+from qinglang.store.quota import SqliteQuotaStore
 
 SH = ZoneInfo("Asia/Shanghai")
 START = datetime(2025, 6, 2, 18, 0, tzinfo=SH)  # a Monday evening

@@ -13,11 +13,14 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import taddons, tflow
 
+from qinglang.engine.verdict import Action, Decision, Reason
 from qinglang.pages import blockpage
-from qinglang.pages.risknotice import REPORT_HOST, report_link
+from qinglang.pages.risknotice import report_link
+from qinglang.policy.hosts import PROXY_HOST
 from qinglang.proxy.filtering import Qinglang
-from qinglang.proxy.reportentry import MAX_PER_HOUR, Report, ReportEntry, add_report, clean_url
+from qinglang.proxy.reportentry import ReportEntry
 from qinglang.store.events import EventStore
+from qinglang.store.reports import MAX_PER_HOUR, Report, add_report, clean_url
 
 CONFIG = """
     lists: [lists]
@@ -88,7 +91,7 @@ def test_report_link_is_recorded_and_thanked(entry: tuple[ReportEntry, Path]) ->
 def test_query_of_the_reported_page_is_never_kept(entry: tuple[ReportEntry, Path]) -> None:
     rep, db = entry
     url = "https://user:pw@search.example:8443/s?q=13812345678#top"
-    visit(rep, f"http://{REPORT_HOST}/report?kind=harmful&url={quote(url)}&event=7q2m0k4zpx")
+    visit(rep, f"http://{PROXY_HOST}/report?kind=harmful&url={quote(url)}&event=7q2m0k4zpx")
     (row,) = rows(db)
     assert row["url"] == "https://search.example:8443/s" and row["kind"] == "harmful"
     assert row["event_id"] == "7Q2M0K4ZPX"
@@ -97,9 +100,9 @@ def test_query_of_the_reported_page_is_never_kept(entry: tuple[ReportEntry, Path
 def test_bad_reports_are_refused_and_other_paths_explained(entry: tuple[ReportEntry, Path]) -> None:
     rep, db = entry
     for q in ("kind=pii", "kind=other&url=https%3A%2F%2Fa.example%2F", "url=javascript%3Aalert(1)"):
-        f = visit(rep, f"http://{REPORT_HOST}/report?{q}")
+        f = visit(rep, f"http://{PROXY_HOST}/report?{q}")
         assert f.response is not None and f.response.status_code == 400
-    about = visit(rep, f"http://{REPORT_HOST}/")
+    about = visit(rep, f"http://{PROXY_HOST}/")
     assert about.response is not None and about.response.status_code == 200
     assert rows(db) == []
 
@@ -126,30 +129,21 @@ def test_clean_url() -> None:
     assert clean_url("forum.example/t/1") == "http://forum.example/t/1"  # the block page's form
     assert clean_url("HTTPS://Forum.Example") == "https://forum.example/"
     assert clean_url("ftp://a.example/x") is None
-    assert clean_url(f"http://{REPORT_HOST}/report") is None
+    assert clean_url(f"http://{PROXY_HOST}/report") is None
     assert clean_url("") is None and clean_url("http://") is None
 
 
-class _Decision:
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    @property
-    def top_category(self) -> str | None:
-        return "pii"
-
-
 def test_doxxing_block_page_carries_the_report_entry() -> None:
-    d = _Decision(blockpage.REASON_PII)
+    d = Decision(Action.BLOCK, Reason.PII, "pii")
     body, _ = blockpage.block_body(
         d, "7Q2M0K4ZPX", accept="text/html", accept_language="zh-CN", url="kaihe.example/list"
     )
     page = body.decode()
     assert "举报这个页面" in page and "Report this page" in page
-    href = page.split(f'href="http://{REPORT_HOST}', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    href = page.split(f'href="http://{PROXY_HOST}', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     q = parse_qs(urlsplit(href).query)
     assert q == {"kind": ["pii"], "url": ["kaihe.example/list"], "event": ["7Q2M0K4ZPX"]}
     other, _ = blockpage.block_body(
-        _Decision(blockpage.REASON_KEYWORDS), "X", accept="text/html", url="a.example/"
+        Decision(Action.BLOCK, Reason.KEYWORDS, "pii"), "X", accept="text/html", url="a.example/"
     )
     assert b"kind=pii" not in other  # the "blocked by mistake" link is on every block page

@@ -1,5 +1,5 @@
 """The risk notice on pages where personal information was masked (scan workers' code path:
-``scanjob.run_job``, no mitmproxy, no processes)."""
+``content.pipeline.run_job``, no mitmproxy, no processes)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mitmproxy import http
 
-from qinglang.content.pipeline import ScanJob, ScanOutcome, run_job
+from qinglang.content.pipeline import ScanJob, ScanOutcome, insert_notice, run_job
 from qinglang.engine.lists import load_lists
 from qinglang.engine.scanner import Engine
-from qinglang.pages.risknotice import REPORT_HOST, insert_notice, notice_html
+from qinglang.pages.risknotice import notice_for, notice_html
 from qinglang.policy.config import Profile
+from qinglang.policy.hosts import PROXY_HOST, page_url, request_host
 
 LIST = """
     category: gambling
@@ -51,7 +52,7 @@ def scan(
     profile: Profile | None = None,
 ) -> ScanOutcome:
     job = ScanJob(body, ctype, None, None, profile or Profile(), accept_language=lang, url=PAGE_URL)
-    return run_job(engine, job)
+    return run_job(engine, job, notice_for)
 
 
 class _Tree(HTMLParser):
@@ -129,7 +130,7 @@ def test_notice_links_to_the_report_entry_with_the_page_address(engine: Engine) 
     links = [a["href"] for tag, _, a in tree(out.body.decode()).starts if tag == "a"]
     assert len(links) == 1
     u = urlsplit(links[0] or "")
-    assert (u.scheme, u.hostname, u.path) == ("http", REPORT_HOST, "/report")
+    assert (u.scheme, u.hostname, u.path) == ("http", PROXY_HOST, "/report")
     assert parse_qs(u.query) == {"kind": ["pii"], "url": [PAGE_URL]}
 
 
@@ -139,7 +140,8 @@ def test_for_page_drops_the_query_from_the_report_address() -> None:
         "https://search.example/s?q=13812345678&tok=secret",
         headers={"accept-language": "en", "sec-fetch-dest": "document"},
     )
-    job = ScanJob(b"", "text/html", None, None, Profile()).for_page(req, req.pretty_host)
+    url = page_url(req.scheme, request_host(req), req.port, req.path)
+    job = ScanJob(b"", "text/html", None, None, Profile()).for_page(req.headers, url)
     assert job.url == "https://search.example/s"
     assert job.accept_language == "en" and job.fetch_dest == "document"
 
@@ -188,7 +190,7 @@ def test_only_in_the_page_of_the_tab_not_in_frames_or_script_requests(engine: En
 
     def notice(dest: str | None) -> bool:
         job = ScanJob(body, "text/html", None, None, Profile(), url=PAGE_URL, fetch_dest=dest)
-        out = run_job(engine, job)
+        out = run_job(engine, job, notice_for)
         assert out.status == "mask" and out.body is not None and PHONE.encode() not in out.body
         return b"pii-notice" in out.body
 

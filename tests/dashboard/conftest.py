@@ -15,9 +15,9 @@ import pytest
 
 from qinglang.dashboard import accounts
 from qinglang.dashboard.app import create_app
+from qinglang.dashboard.settings import Settings
 from qinglang.store import dashdb as db
 from qinglang.store.events import Event, EventStore
-from qinglang.store.paths import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = "<img src=x onerror=alert(1)>.example"

@@ -15,7 +15,7 @@ import pytest
 from qinglang.dashboard import reports
 from qinglang.listtools.corpus import discover
 from qinglang.policy.config import load_config
-from qinglang.proxy.reportentry import Report, add_report
+from qinglang.store.reports import Report, add_report
 
 from .conftest import Home, TestClient, blocked, csrf_of
 

@@ -20,9 +20,9 @@ import psycopg
 import pytest
 
 from qinglang.dashboard import pgstore, reports
-from qinglang.proxy.reportentry import MAX_PER_HOUR, Report, add_report
 from qinglang.store import pgevents
 from qinglang.store.events import Event, EventStore
+from qinglang.store.reports import MAX_PER_HOUR, Report, add_report
 
 from .conftest import Home, TestClient, blocked, csrf_of
 

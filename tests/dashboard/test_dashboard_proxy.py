@@ -12,7 +12,8 @@ import httpx
 import pytest
 from e2e.conftest import ADULT, TEEN, Proxy, free_port
 
-from qinglang.dashboard import asks, childpages
+from qinglang.dashboard import asks
+from qinglang.policy.hosts import PROXY_HOST
 from qinglang.store import dashdb as db
 
 pytestmark = pytest.mark.e2e
@@ -57,14 +58,14 @@ def test_child_asks_through_the_proxy(proxy: tuple[Proxy, int]) -> None:
     p, _port = proxy
     with p.client(TEEN) as c:
         form = c.get(
-            f"http://{childpages.HOST}/ask",
+            f"http://{PROXY_HOST}/ask",
             params={"kind": "time", "url": "https://school.example/work"},
             headers={"accept-language": "en"},
         )
         assert form.status_code == 200 and "Ask a parent" in form.text
         token = re.search(r'name="token" value="([^"]+)"', form.text).group(1)
         sent = c.post(
-            f"http://{childpages.HOST}/ask",
+            f"http://{PROXY_HOST}/ask",
             data={"token": token, "kind": "time", "url": "https://school.example/work"},
             headers={"accept-language": "en"},
         )

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from qinglang.engine.pii.detect import cn_id_check_char
-from qinglang.pages.risknotice import REPORT_HOST
+from qinglang.policy.hosts import PROXY_HOST
 
 from .conftest import CHILD, TEEN, Proxy
 from .upstream import Page, Upstream, html, make_cert
@@ -218,7 +218,7 @@ def test_report_link_records_a_report(pii_proxy: Proxy, upstream: Upstream) -> N
     page_url = upstream.url("/pii-phone.html")
     with pii_proxy.client(CHILD) as c:
         link = notice_link(c.get(page_url + "?from=search").text)
-        assert link.startswith(f"http://{REPORT_HOST}/report?")
+        assert link.startswith(f"http://{PROXY_HOST}/report?")
         thanks = c.get(link, headers={"accept-language": "zh-CN"})
     assert thanks.status_code == 200
     assert "谢谢你的举报" in thanks.text and "Thank you for your report" in thanks.text

@@ -19,9 +19,11 @@ from dataclasses import replace
 from pathlib import Path
 
 from qinglang.dashboard import accounts
+from qinglang.dashboard.settings import Settings, settings_for
 from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.config import DashboardConfig
 from qinglang.store import dashdb as db
-from qinglang.store.paths import DEFAULT_CONFDIR, DashboardConfig, Settings, settings_for
+from qinglang.store.paths import DEFAULT_CONFDIR
 
 
 def _fail(msg: str) -> int:

@@ -129,8 +129,9 @@ def _prepare_data_dir(args: argparse.Namespace, rest: list[str]) -> Prepared:
 
 
 def _print_addresses(cfg: Config, prepared: Prepared) -> None:
+    from qinglang.dashboard.settings import settings_for
     from qinglang.deploy.firstrun import banner
-    from qinglang.store.paths import DEFAULT_CONFDIR, settings_for
+    from qinglang.store.paths import DEFAULT_CONFDIR
 
     confdir = _confdir_of(prepared.rest)
     state_db = settings_for(cfg.dashboard, config_path=prepared.config, confdir=confdir).state_db

@@ -16,9 +16,9 @@ from typing import Literal
 
 from qinglang.content import compression
 from qinglang.content import mediatypes as content
-from qinglang.policy.config import Profile
+from qinglang.content.settings import ResponseSettings
 
-Action = Literal[
+Step = Literal[
     "none",  # no body (HEAD, 204, 304, 1xx): nothing to do
     "pass",  # stream through untouched (unfiltered profile)
     "buffer",  # receive the whole body, then scan it in the response hook
@@ -30,7 +30,7 @@ Action = Literal[
 
 @dataclass(frozen=True, slots=True)
 class HeadPlan:
-    action: Action
+    action: Step
     detail: str | None = None  # for the event log; never content
 
 
@@ -55,7 +55,7 @@ def plan_head(
     content_type: str | None,
     content_encoding: str | None,
     length: int | None,
-    profile: Profile,
+    profile: ResponseSettings,
 ) -> HeadPlan:
     if not has_body(method, status):
         return HeadPlan("none")

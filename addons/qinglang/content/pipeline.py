@@ -1,8 +1,13 @@
-"""One response body through the engine: raw bytes in, a verdict (and new bytes) out.
+"""The one scan pipeline: a body as received, its headers and a profile in; an outcome out.
 
-Runs inside a scan worker, so that decompression, charset decoding, scanning and
-re-encoding all happen off the proxy's event loop. Only plain data crosses the process
-boundary: the body as received and a few headers go in; the decision, the names of the
+bytes -> Content-Encoding undone (capped) -> what to scan it as (media type, sniffing) ->
+charset -> the engine -> the page as the profile receives it (masked, with the risk notice)
+-> charset and a cheap Content-Encoding again. The proxy's scan workers, ``qinglang scan``,
+``qinglang scan --flows`` and ``qinglang lists test`` all call ``scan_body``, so a page gets
+the same decision and the same bytes from each of them.
+
+The workers run it off the proxy's event loop: only plain data crosses the process
+boundary. The body as received and a few headers go in; the decision, the names of the
 terms that decided it and, only when the page changed, the new body come back.
 """
 
@@ -10,16 +15,23 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
+import numpy as np
+
 from qinglang.content import charset, compression
 from qinglang.content import mediatypes as content
-from qinglang.engine.scanner import BLOCK, Engine
-from qinglang.pages import blockpage, risknotice
-from qinglang.policy.config import Profile
+from qinglang.content.settings import ResponseSettings
+from qinglang.engine.scanner import Engine, ScanResult
+from qinglang.engine.verdict import ALLOW, Action, Decision, Reason
 
 Status = Literal["skip", "allow", "mask", "block", "oversize", "error"]
+
+# (Accept-Language, page address or None) -> the HTML of the risk notice. The words are
+# pages/risknotice.py's; this layer only decides where the notice goes.
+Notice = Callable[[str | None, str | None], str]
 
 # Lone surrogates stand for bytes that are not valid in the page's charset.
 _UNDECODABLE = re.compile("[\udc80-\udcff]+")
@@ -37,36 +49,25 @@ class _Headers(Protocol):
     def get(self, key: str, default: None = None) -> str | None: ...
 
 
-class _Request(Protocol):
-    """What ``ScanJob.for_page`` reads of a ``mitmproxy.http.Request``."""
-
-    scheme: str
-    port: int
-    path: str
-
-    @property
-    def headers(self) -> _Headers: ...
-
-
 @dataclass(frozen=True, slots=True)
 class ScanJob:
     body: bytes  # as received: still content-encoded
     content_type: str | None
     content_encoding: str | None
     accept_encoding: str | None  # the request's: how a changed body may be compressed
-    profile: Profile
+    profile: ResponseSettings
     accept_language: str | None = None  # the request's: the language of the risk notice
     url: str | None = None  # scheme://host/path (no query): the notice's report link
     fetch_dest: str | None = None  # the request's Sec-Fetch-Dest: document, iframe, empty ...
 
-    def for_page(self, request: _Request, host: str) -> ScanJob:
-        """This job with the request's language and the page's address (risk notice);
-        ``host`` is the request's (``reqhost.request_host``)."""
+    def for_page(self, headers: _Headers, url: str) -> ScanJob:
+        """This job with the request's language, what it fetches and the page's address
+        (``policy.hosts.page_url``), for the risk notice."""
         return replace(
             self,
-            accept_language=request.headers.get("accept-language"),
-            fetch_dest=request.headers.get("sec-fetch-dest"),
-            url=risknotice.page_url(request.scheme, host, request.port, request.path),
+            accept_language=headers.get("accept-language"),
+            fetch_dest=headers.get("sec-fetch-dest"),
+            url=url,
         )
 
 
@@ -89,27 +90,65 @@ class ScanOutcome:
     seconds: float = 0.0
 
 
-def run_job(engine: Engine, job: ScanJob) -> ScanOutcome:
+@dataclass(frozen=True, slots=True)
+class Scanned:
+    """Everything ``scan_body`` found: the outcome the proxy acts on and, for the tools
+    (``details=True``), the engine's result with offsets into ``text``."""
+
+    outcome: ScanOutcome
+    text: str | None = None  # the body decoded (undecodable bytes as lone surrogates)
+    result: ScanResult | None = None  # offsets are in ``text``
+    served: str | None = None  # the page as the profile receives it, when it changed
+
+
+def precheck(raw: bytes, job: ScanJob) -> ScanOutcome | None:
+    """What is decided before any decoding, without a trip to a worker: a body over the
+    profile's limit, or one that is never scanned (images, fonts, scripts). None: scan."""
+    limit = job.profile.max_scan_bytes
+    if len(raw) > limit:
+        return ScanOutcome("oversize", problem=f"body of {len(raw)} bytes is over {limit}")
+    if (
+        not compression.codings(job.content_encoding)
+        and not content.plan_for(job.content_type, raw).scans
+    ):
+        return ScanOutcome("skip")
+    return None
+
+
+def run_job(engine: Engine, job: ScanJob, notice: Notice | None = None) -> ScanOutcome:
+    """``scan_body`` as the workers run it: timed, and a failure is an outcome."""
     t0 = time.perf_counter()
     try:
-        out = _run(engine, job)
+        out = scan_body(engine, job, notice=notice).outcome
     except Exception as e:  # a bug or a pathological page must not take the proxy down
         out = ScanOutcome("error", problem=f"scan failed: {type(e).__name__}")
     return replace(out, seconds=time.perf_counter() - t0)
 
 
-def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
+def scan_body(
+    engine: Engine, job: ScanJob, *, notice: Notice | None = None, details: bool = False
+) -> Scanned:
+    """The pipeline. ``notice`` renders the risk notice for a page whose personal data was
+    masked; ``details`` keeps every occurrence with its offsets (the proxy needs only the
+    decision and the names of the terms)."""
+    if not job.profile.filter:
+        return Scanned(ScanOutcome("skip", problem="not filtered"))
+    early = precheck(job.body, job)
+    if early is not None:
+        return Scanned(early)
     limit = job.profile.max_scan_bytes
     try:
         raw = compression.decode(job.body, job.content_encoding, limit)
     except compression.BodyTooLarge:
-        return ScanOutcome("oversize", problem=f"decoded body is larger than {limit} bytes")
+        return Scanned(
+            ScanOutcome("oversize", problem=f"decoded body is larger than {limit} bytes")
+        )
     except compression.BadEncoding as e:
-        return ScanOutcome("error", problem=str(e))
+        return Scanned(ScanOutcome("error", problem=str(e)))
 
     plan = content.plan_for(job.content_type, raw)
     if not plan.scans:
-        return ScanOutcome("skip")
+        return Scanned(ScanOutcome("skip"))
     ctype = job.content_type
     if not charset.header_charset(ctype) and _utf8_but_cut(raw):  # the cheap test first
         # A range or a cut-off download can start or end inside a UTF-8 character; the
@@ -118,7 +157,7 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
     dec = charset.decode(raw, ctype, html=plan.kind == "html")
     kind = content.resolve(plan, dec.text)
     if kind is None:
-        return ScanOutcome("skip")
+        return Scanned(ScanOutcome("skip"), dec.text)
 
     doc = dec.text
     cleaned = False
@@ -129,7 +168,9 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
         doc = _UNDECODABLE.sub("", doc)
         cleaned = True
 
-    result = engine.scan(doc, kind, job.profile, details=False)  # names, not occurrences
+    result = engine.scan(doc, kind, job.profile, details=details)
+    if details and cleaned:
+        _to_decoded_offsets(result, dec.text)
     common = {
         "kind": kind,
         "score": result.score,
@@ -141,25 +182,99 @@ def _run(engine: Engine, job: ScanJob) -> ScanOutcome:
         "cleaned": cleaned,
         "problem": result.problem,
     }
-    if result.action == BLOCK:
-        return ScanOutcome("block", reason=result.reason, **common)  # type: ignore[arg-type]
+    if result.action == Action.BLOCK:
+        out = ScanOutcome("block", reason=result.reason, **common)  # type: ignore[arg-type]
+        return Scanned(out, dec.text, result)
     if not result.changed:
         # Nothing to hide: the response goes on exactly as it came.
-        return ScanOutcome("allow", **common)  # type: ignore[arg-type]
+        return Scanned(ScanOutcome("allow", **common), dec.text, result)  # type: ignore[arg-type]
 
     doc = result.body
-    if kind == "html" and result.pii and job.profile.pii_notice and _is_page(job):
-        lang = blockpage.choose_lang(job.accept_language)
-        doc = risknotice.insert_notice(doc, risknotice.notice_html(lang, job.url)) or doc
+    if kind == "html" and result.pii and job.profile.pii_notice and notice and _is_page(job):
+        doc = insert_notice(doc, notice(job.accept_language, job.url)) or doc
     new = charset.encode(doc, dec)
     body, encoding = compression.encode_cheap(new, job.content_encoding, job.accept_encoding)
-    return ScanOutcome(
+    out = ScanOutcome(
         "mask",
         body=body,
         content_encoding=encoding,
         content_type=_labelled(job.content_type, dec, kind),
         **common,  # type: ignore[arg-type]
     )
+    return Scanned(out, dec.text, result, doc)
+
+
+def verdict(out: ScanOutcome, profile: ResponseSettings, *, partial: bool = False) -> Decision:
+    """What the proxy does with a scanned response, in the one vocabulary: the engine's
+    decision, or the profile's ``on_oversize`` / ``on_error`` for a body that could not be
+    checked. ``partial``: the response is a fragment of the resource (a 206), which is only
+    let through whole and unchanged."""
+    if out.status == "oversize":
+        return Decision(_policy(profile.on_oversize), Reason.OVERSIZE)
+    if out.status == "error":
+        return Decision(_policy(profile.on_error), Reason.ERROR)
+    if out.status == "skip":
+        return ALLOW
+    if out.status == "block":
+        return Decision(Action.BLOCK, out.reason, out.top_category)
+    if partial and (profile.on_error == "block" or out.status == "mask"):
+        # A fragment can split a word at either end, and a masked fragment no longer fits
+        # its Content-Range.
+        return Decision(Action.BLOCK, Reason.PARTIAL)
+    if out.status == "allow":
+        return ALLOW
+    reason = Reason.PII if out.pii and not out.decided_by else Reason.KEYWORDS
+    return Decision(Action.MASK, reason, out.top_category)
+
+
+def _policy(rule: str) -> Action:
+    return Action.PASS if rule == "pass" else Action.BLOCK
+
+
+def served(job: ScanJob, out: ScanOutcome, decision: Decision) -> bytes | None:
+    """The body the client receives: the new one when the page was masked, the body as it
+    came when it passes (unchanged, unscanned, or by the profile's policy); None when it is
+    replaced by a block page."""
+    if decision.action == Action.BLOCK:
+        return None
+    if decision.action == Action.MASK:
+        return out.body
+    return job.body
+
+
+def _to_decoded_offsets(result: ScanResult, text: str) -> None:
+    """Offsets found in the text without its undecodable bytes, moved to ``text`` (what
+    ``qinglang scan`` reports: offsets in the decoded input)."""
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), np.uint32)
+    kept = np.flatnonzero((cps < 0xDC80) | (cps > 0xDCFF))  # index in text of each kept one
+    for m in result.matches:
+        m.start, m.end = int(kept[m.start]), int(kept[m.end - 1]) + 1
+        m.text = text[m.start : m.end]
+    for p in result.pii:
+        p.start, p.end = int(kept[p.start]), int(kept[p.end - 1]) + 1
+
+
+# The first <body> start tag that is not inside a comment, a script or a style element
+# (those are skipped as whole matches). Attribute values may hold ">".
+_BODY_SCAN = re.compile(
+    r"<!--.*?-->|<script\b.*?</script\s*>|<style\b.*?</style\s*>"
+    r"|(?P<body><body(?=[\s/>])(?:[^>\"']|\"[^\"]*\"|'[^']*')*>)",
+    re.I | re.S,
+)
+# A whole document, as opposed to a fragment that a script puts into another page (a
+# notice there would be repeated on every such request).
+_DOCUMENT = re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]", re.I)
+
+
+def insert_notice(doc: str, notice: str) -> str | None:
+    """``doc`` with ``notice`` right after its ``<body ...>`` tag, or at the end of a whole
+    document that has no body tag; None for an HTML fragment."""
+    for m in _BODY_SCAN.finditer(doc):
+        if m.group("body") is not None:
+            return doc[: m.end()] + notice + doc[m.end() :]
+    if _DOCUMENT.search(doc) is None:
+        return None
+    return doc + notice
 
 
 def _is_page(job: ScanJob) -> bool:

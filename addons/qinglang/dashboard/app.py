@@ -49,6 +49,7 @@ from qinglang.dashboard import (
 )
 from qinglang.dashboard.fetch import fetch_page
 from qinglang.dashboard.ratelimit import SlidingWindow
+from qinglang.dashboard.settings import Settings
 from qinglang.engine.yamlloc import SourceError
 from qinglang.pages.i18n import category_name, choose_lang, reason_text, translator
 from qinglang.policy.clients import ClientMap
@@ -58,7 +59,6 @@ from qinglang.policy.timerules import quota_period
 from qinglang.store import dashdb as dbmod
 from qinglang.store import keys, overrides
 from qinglang.store.backends import ServerURL
-from qinglang.store.paths import Settings
 
 HERE = Path(__file__).resolve().parent
 SESSION_COOKIE = "qinglang_session"

@@ -31,12 +31,19 @@ from starlette.routing import Route
 
 from qinglang.dashboard import asks, eventlog
 from qinglang.pages.i18n import choose_lang, reason_text, translator
-from qinglang.pages.links import ASK_PATH, BOOKMARKLET, HOST, ask_url, mistake_url, time_ask_url
+from qinglang.pages.links import (
+    ASK_PATH,
+    BOOKMARKLET,
+    PROXY_HOST,
+    ask_url,
+    mistake_url,
+    time_ask_url,
+)
 from qinglang.policy.clients import peer_ip, scope_listener
-from qinglang.proxy.reportentry import clean_url
 from qinglang.store import dashdb as dbmod
+from qinglang.store.reports import clean_url
 
-__all__ = ["ASK_PATH", "BOOKMARKLET", "HOST", "ask_url", "create_child_app", "mistake_url",
+__all__ = ["ASK_PATH", "BOOKMARKLET", "PROXY_HOST", "ask_url", "create_child_app", "mistake_url",
            "time_ask_url"]  # fmt: skip
 MAX_URL = 2048
 HERE = Path(__file__).resolve().parent

@@ -9,9 +9,10 @@ from pathlib import Path
 
 from qinglang.policy.config import Config
 from qinglang.policy.presets import resolve
-from qinglang.policy.quota import QuotaStore, SqliteQuotaStore, StateUnavailable, epoch_minute
+from qinglang.policy.quota import QuotaStore, StateUnavailable, epoch_minute
 from qinglang.policy.timerules import daily_limit, quota_period
 from qinglang.store.backends import ServerURL
+from qinglang.store.quota import SqliteQuotaStore
 
 
 @dataclass(frozen=True, slots=True)

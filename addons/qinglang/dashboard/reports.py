@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from qinglang.proxy import reportentry
+from qinglang.store import reports as reportstore
 
 KINDS = ("mistake", "harmful", "pii")
 MAX_URL = 2048
@@ -42,7 +42,7 @@ Fetch = Callable[[str], tuple[bytes, str | None]]
 def connect(events_db: str | Path, state_db: str | Path) -> sqlite3.Connection:
     """The event database (whose ``reports`` table the proxy's report entry writes) with
     the dashboard's database attached as ``dash`` (a maintainer's labels)."""
-    conn = reportentry.connect(events_db)
+    conn = reportstore.connect(events_db)
     conn.row_factory = sqlite3.Row
     conn.execute("ATTACH DATABASE ? AS dash", (str(state_db),))  # report_labels: db.py
     return conn

@@ -41,13 +41,13 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from qinglang.dashboard import access, childpages
 from qinglang.dashboard.app import create_app
+from qinglang.dashboard.settings import settings_for
+from qinglang.deploy.where import data_dir, lan_host, regular_port
 from qinglang.pages import setuppage
 from qinglang.policy.clients import LISTENER_SCOPE, listener_port, peer_ip
-from qinglang.policy.config import default_config, load_config
-from qinglang.policy.reqhost import asks_for
-from qinglang.proxy import devicesetup
+from qinglang.policy.config import default_config, load_config, parse_listen
+from qinglang.policy.hosts import PROXY_HOST, asks_for
 from qinglang.store.backends import STATE_SCHEMES, STORE_SCHEMES, parse
-from qinglang.store.paths import parse_listen, settings_for
 
 log = logging.getLogger(__name__)
 START_TIMEOUT = 10.0
@@ -206,7 +206,7 @@ class DashboardAddon:
         except ValueError as e:
             log.warning("qinglang: no dashboard: %s", e)
             return
-        from qinglang.policy.youthgate import quota_db_path
+        from qinglang.store.paths import quota_db_path
 
         events_db = cfg.events.db or str(confdir / "qinglang-events.sqlite")
         settings = settings_for(
@@ -216,8 +216,8 @@ class DashboardAddon:
             events_db=events_db,
             # Where the proxy keeps the minutes (the config's quota.db, else next to the log).
             quota_db=quota_db_path(cfg, confdir),
-            data_dir=devicesetup.data_dir(),
-            wireguard_endpoint=devicesetup.lan_host,
+            data_dir=data_dir(),
+            wireguard_endpoint=lan_host,
         )
         try:
             app = create_app(settings)
@@ -249,12 +249,12 @@ class DashboardAddon:
             # A device that addresses the dashboard directly: the address it used is this
             # machine's address on its network; its profile comes from its address.
             server = scope.get("server") or ("", 0)
-            lan = devicesetup.lan_host(str(server[0]) if server[0] else None)
+            lan = lan_host(str(server[0]) if server[0] else None)
             cfg = dash.config.get()
             name = dash.config.clients.profile_for(peer_ip(scope.get("client")), None, None)
             profile = cfg.profiles.get(name) or cfg.profile(None)
             pac = f"{self.scheme}://{setuppage.url_host(lan)}:{server[1]}/proxy.pac"
-            return setuppage.Where(lan, devicesetup.regular_port(), pac, profile.filter, False)
+            return setuppage.Where(lan, regular_port(), pac, profile.filter, False)
 
         setup = setuppage.create_setup_app(lambda: confdir, where)
 
@@ -292,7 +292,7 @@ class DashboardAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         if (
             self.child is not None
-            and asks_for(flow.request, childpages.HOST)
+            and asks_for(flow.request, PROXY_HOST)
             and flow.request.path.split("?", 1)[0].rstrip("/") == childpages.ASK_PATH
             and flow.live
             and not flow.response
@@ -300,7 +300,7 @@ class DashboardAddon:
         ):
             _device_address(flow)
             child = self.child
-            listener = listener_port(flow.client_conn)
+            listener = listener_port(flow.client_conn, ctx.options.listen_port)
 
             async def with_listener(scope: Any, receive: Any, send: Any) -> None:
                 scope.setdefault("extensions", {})[LISTENER_SCOPE] = listener
@@ -318,7 +318,7 @@ class DashboardAddon:
         cfg = dash.config.get()
         verdict = access.check(
             cfg, dash.config.clients, data.client.peername, dash.admin_networks,
-            listener_port(data.client),
+            listener_port(data.client, ctx.options.listen_port),
         )  # fmt: skip
         if not verdict.allowed:
             data.server.error = "qinglang: the dashboard is closed to filtered devices"

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qinglang.policy.config import Config
+from qinglang.policy.hosts import PROXY_HOST
 
-SETUP_HOST = "qinglang.home.arpa"
 SETUP_PATH = "/setup"
 _SIOCGIFADDR = 0x8915  # Linux ioctl: an interface's IPv4 address
 
@@ -98,7 +98,7 @@ def listeners(rest: Sequence[str]) -> list[Listener]:
 
 def dashboard_port(cfg: Config, rest: Sequence[str]) -> tuple[str, int] | None:
     """(host, port) of the dashboard, or None when it is off."""
-    from qinglang.store.paths import parse_listen
+    from qinglang.policy.config import parse_listen
 
     listen = cfg.dashboard.listen if cfg.dashboard.enabled else ""
     for i, item in enumerate(rest):
@@ -190,7 +190,7 @@ def banner(
         lines.append(f"qinglang: dashboard on {urls}")
         setup = f"{scheme}://{_url_host(hosts[0])}:{dash[1]}{SETUP_PATH}"
         lines.append(
-            f"qinglang: device set-up page: http://{SETUP_HOST}{SETUP_PATH} "
+            f"qinglang: device set-up page: http://{PROXY_HOST}{SETUP_PATH} "
             f"(on a device using the proxy) or {setup}"
         )
         if not has_admin(state_db):

@@ -17,13 +17,10 @@ from qinglang.engine.lists import ListSet
 from qinglang.engine.matcher import Found, Matcher
 from qinglang.engine.normalize import Normalized, normalize
 from qinglang.engine.pii.detect import PiiFound, detect_pii, doxxing_exposure
-from qinglang.policy.config import Profile
+from qinglang.engine.settings import ScanSettings
+from qinglang.engine.verdict import Action, Reason
 
 MASK_CHAR = "*"
-
-ALLOW, MASK, BLOCK = "allow", "mask", "block"
-REASON_KEYWORDS = "keywords"
-REASON_PII = "personal information exposure"
 
 
 @dataclass(slots=True)
@@ -52,14 +49,14 @@ class PiiOut:
 
 @dataclass(slots=True)
 class ScanResult:
-    action: str
+    action: Action
     score: int
     categories: dict[str, int]
     matches: list[MatchOut]
     pii: list[PiiOut]
     body: str
     combinations: list[ComboOut] = field(default_factory=list)
-    reason: str | None = None  # why it was blocked
+    reason: Reason | None = None  # why it was blocked
     changed: bool = False  # body differs from the input
     problem: str | None = None  # input was not what it claimed (e.g. broken JSON)
     term_names: list[str] = field(default_factory=list)  # distinct terms that counted
@@ -105,7 +102,9 @@ class Engine:
         self._t_weight = np.array([t.weight for t in terms], dtype=np.int64)
         self._t_every = np.array([t.every for t in terms], dtype=bool)
 
-    def scan(self, doc: str, kind: Kind, profile: Profile, *, details: bool = True) -> ScanResult:
+    def scan(
+        self, doc: str, kind: Kind, profile: ScanSettings, *, details: bool = True
+    ) -> ScanResult:
         """Decide on one document. ``details=False`` skips the per-occurrence match
         list (the proxy needs only the decision and the names of the terms)."""
         ex = extract(doc, kind)
@@ -114,7 +113,7 @@ class Engine:
         pii = detect_pii(norm) if profile.pii != "off" else []
         return self._decide(ex, norm, found, pii, profile, details)
 
-    def _counted(self, profile: Profile) -> np.ndarray:
+    def _counted(self, profile: ScanSettings) -> np.ndarray:
         if profile.categories is None:  # every category counts (the usual profile)
             return np.ones(len(self.category_names), dtype=bool)
         return np.array([profile.counts(c) for c in self.category_names], dtype=bool)
@@ -125,7 +124,7 @@ class Engine:
         norm: Normalized,
         found: Found,
         pii: list[PiiFound],
-        profile: Profile,
+        profile: ScanSettings,
         details: bool,
     ) -> ScanResult:
         ncat = len(self.category_names)
@@ -183,11 +182,11 @@ class Engine:
                 PiiOut(p.kind, x, y) for p, x, y in zip(pii, px.tolist(), py.tolist(), strict=True)
             ]
 
-        reason: str | None = None
+        reason: Reason | None = None
         if score >= profile.block_threshold:
-            action, reason = BLOCK, REASON_KEYWORDS
+            action, reason = Action.BLOCK, Reason.KEYWORDS
         elif profile.pii != "off" and doxxing_exposure(pii, profile):
-            action, reason = BLOCK, REASON_PII
+            action, reason = Action.BLOCK, Reason.PII
         if reason:
             return ScanResult(
                 action,
@@ -225,7 +224,7 @@ class Engine:
             cps = norm.cps if ex.text is ex.doc else None
             body = ex.masked(mask, MASK_CHAR, cps)
         changed = body != ex.doc
-        action = MASK if changed else ALLOW
+        action = Action.MASK if changed else Action.ALLOW
         return ScanResult(
             action,
             score,

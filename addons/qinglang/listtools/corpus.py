@@ -239,9 +239,10 @@ def read_manifest(path: Path) -> list[Doc]:
 
 
 def run(docs: list[Doc], lists: Any, cfg: Any, profile_name: str) -> Report:
-    from qinglang.cli.main import kind_for
-    from qinglang.content.charset import decode
+    from qinglang.content.pipeline import ScanJob, scan_body, verdict
     from qinglang.engine.scanner import Engine
+    from qinglang.engine.verdict import Action, Reason
+    from qinglang.pages.risknotice import notice_for
 
     engine = Engine(lists)
     report = Report()
@@ -250,19 +251,26 @@ def run(docs: list[Doc], lists: Any, cfg: Any, profile_name: str) -> Report:
         if name not in cfg.profiles:
             raise CorpusError(f"{doc.name}: no profile {name!r} in the config")
         profile = cfg.profiles[name]
-        data = doc.path.read_bytes()
-        hint = kind_for(doc.content_type) if doc.content_type else None
-        dec = decode(data, doc.content_type, html=hint == "html")
-        kind = hint or kind_for(None, dec.text)
-        if not profile.filter:
-            report.outcomes.append(Outcome(doc, "allow", 0, {}, None, []))
-            continue
-        r = engine.scan(dec.text, kind, profile)
-        top = r.top_category or (PII if r.reason and r.reason != "keywords" else None)
-        if top is None and r.action == "mask" and r.pii:
+        # The proxy's pipeline, as ``qinglang scan`` runs it: the document as a response
+        # with its Content-Type (from the manifest or the file's extension).
+        job = ScanJob(doc.path.read_bytes(), doc.content_type, None, None, profile)
+        out = scan_body(engine, job, notice=notice_for).outcome
+        d = verdict(out, profile)
+        action = Action.ALLOW if d.action == Action.PASS else d.action
+        top = out.top_category or (PII if d.reason == Reason.PII else None)
+        if top is None and action == Action.MASK and out.pii:
             top = PII
         report.outcomes.append(
-            Outcome(doc, r.action, r.score, r.categories, top, r.decided_by(), r.reason, r.problem)
+            Outcome(
+                doc,
+                action,
+                out.score,
+                out.categories,
+                top,
+                list(out.decided_by),
+                d.reason if action == Action.BLOCK else None,
+                out.problem,
+            )
         )
     return report
 

@@ -1,87 +1,40 @@
 """``qinglang scan --flows FILE``: replay the responses of a saved mitmproxy flow file.
 
 A maintainer who is told "this page was blocked" saves the traffic with
-``mitmdump -w FILE`` (or from the mitmproxy UI) and runs it through the same
-steps the proxy takes: Content-Encoding, which bodies are scanned and as what,
-charset sniffing, the engine with the chosen profile. One JSON line per HTTP
-flow says what the proxy would do and which terms decided it. Page text is not
-printed: only term names, as in the proxy's own records.
+``mitmdump -w FILE`` (or from the mitmproxy UI) and runs it through the steps the proxy
+takes, with the proxy's own functions: the head plan (``content.headplan``: no body, event
+streams, bodies over the size limit), then the scan pipeline (``content.pipeline``:
+Content-Encoding, what is scanned and as what, charset, the engine, the page as the profile
+receives it) and the verdict. One JSON line per HTTP flow says what the proxy would do and
+which terms decided it. Page text is not printed: only term names, as in the proxy's own
+records.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from qinglang.content.headplan import content_length, plan_head, range_is_partial
+from qinglang.content.mediatypes import plan_for
+from qinglang.content.pipeline import ScanJob, ScanOutcome, scan_body, served, verdict
 from qinglang.engine.lists import ListSet
+from qinglang.engine.scanner import Engine
+from qinglang.engine.verdict import Action, Decision, Reason
+from qinglang.pages.risknotice import notice_for
 from qinglang.policy.config import Profile
-from qinglang.policy.reqhost import request_host
-
-ALLOW, BLOCK = "allow", "block"
-
-
-def _decode_body(raw: bytes, encoding: str | None, limit: int) -> tuple[bytes | None, str | None]:
-    """(body, problem): Content-Encoding undone the way the proxy does it."""
-    try:
-        from qinglang.content.compression import BadEncoding, BodyTooLarge
-        from qinglang.content.compression import decode as cdecode
-    except ImportError:  # pragma: no cover - older tree: mitmproxy's own decoder
-        from mitmproxy.net.encoding import decode as mdecode
-
-        try:
-            body = mdecode(raw, encoding) if encoding else raw
-        except ValueError:
-            return None, "bad content-encoding"
-        if len(body) > limit:
-            return None, "oversize"
-        return body, None
-    try:
-        return cdecode(raw, encoding, limit), None
-    except BodyTooLarge:
-        return None, "oversize"
-    except BadEncoding:
-        return None, "bad content-encoding"
+from qinglang.policy.domains import DomainLists
+from qinglang.policy.hosts import host_matches, page_url, request_host
 
 
-class _SimplePlan:
-    """Used only where content.py (the proxy's own choice of what to scan) is absent."""
-
-    def __init__(self, content_type: str | None, body: bytes) -> None:
-        ct = (content_type or "").split(";")[0].strip().lower()
-        textual = ct.startswith("text/") or "json" in ct or "xml" in ct or not ct
-        self.content_type = content_type
-        self.scans = textual and b"\x00" not in body[:4096] and ct not in _SCRIPTS
-        self.kind = "html" if "html" in ct else None
-
-
-_SCRIPTS = ("text/javascript", "application/javascript", "text/css")
-
-
-def _plan(content_type: str | None, body: bytes) -> Any:
-    try:
-        from qinglang.content import mediatypes as content
-    except ImportError:  # pragma: no cover - tree without content.py
-        return _SimplePlan(content_type, body)
-    return content.plan_for(content_type, body)
-
-
-def _resolve(plan: Any, text: str) -> str | None:
-    if isinstance(plan, _SimplePlan):
-        from qinglang.cli.main import kind_for
-
-        return kind_for(plan.content_type, text)
-    from qinglang.content import mediatypes as content
-
-    return content.resolve(plan, text)
-
-
-def replay(flow: Any, engine: Any, profile: Profile, domains: Any = None) -> dict[str, Any]:
+def replay(
+    flow: Any, engine: Engine, profile: Profile, domains: DomainLists | None = None
+) -> dict[str, Any]:
     """The decision for one HTTP flow, as a JSON-ready dict."""
-    from qinglang.content.charset import decode
-
     req, resp = flow.request, flow.response
     out: dict[str, Any] = {"url": req.pretty_url, "method": req.method}
     if domains:
@@ -95,43 +48,62 @@ def replay(flow: Any, engine: Any, profile: Profile, domains: Any = None) -> dic
         return out
     ct = resp.headers.get("content-type")
     out.update(status=resp.status_code, content_type=ct)
-    if not profile.filter:
-        out.update(action=ALLOW, score=0, categories={}, decided_by=[], reason="not filtered")
-        return out
     raw = resp.raw_content
     if raw is None:
         out.update(action=None, reason="body not saved in the flow file")
         return out
-    body, problem = _decode_body(raw, resp.headers.get("content-encoding"), profile.max_scan_bytes)
-    if body is None:
-        rule = profile.on_oversize if problem == "oversize" else profile.on_error
-        action = BLOCK if rule == "block" else ALLOW
-        out.update(action=action, score=0, categories={}, decided_by=[], reason=problem)
-        return out
-    plan = _plan(ct, body)
-    if not plan.scans:
-        out.update(action=ALLOW, score=0, categories={}, decided_by=[], reason="not scanned")
-        return out
-    dec = decode(body, ct, html=plan.kind == "html")
-    kind = _resolve(plan, dec.text)
-    if kind is None:
-        out.update(action=ALLOW, score=0, categories={}, decided_by=[], reason="not scanned")
-        return out
-    r = engine.scan(dec.text, kind, profile)
-    out.update(
-        kind=kind,
-        charset=dec.charset,
-        action=r.action,
-        score=r.score,
-        categories=r.categories,
-        decided_by=r.decided_by(),
+    job = ScanJob(
+        raw,
+        ct,
+        resp.headers.get("content-encoding"),
+        req.headers.get("accept-encoding"),
+        profile,
+    ).for_page(req.headers, page_url(req.scheme, request_host(req), req.port, req.path))
+    head = plan_head(
+        method=req.method,
+        status=resp.status_code,
+        content_type=ct,
+        content_encoding=job.content_encoding,
+        length=content_length(resp.headers.get("content-length")),
+        profile=profile,
     )
-    if r.pii:
-        out["pii"] = sorted({p.kind for p in r.pii})
-    if r.reason:
-        out["reason"] = r.reason
-    if r.problem:
-        out["problem"] = r.problem
+    if profile.filter and host_matches(request_host(req), profile.passthrough_hosts):
+        return _done(out, job, ScanOutcome("skip"), ALLOWED, "pass-through host")
+    if head.action in ("none", "pass", "stream"):
+        reason = {"none": "no body", "pass": "not filtered", "stream": Reason.EVENT_STREAM}
+        return _done(out, job, ScanOutcome("skip"), ALLOWED, reason[head.action])
+    if head.action == "oversize" or (head.action == "sniff" and plan_for(ct, raw[:4096]).scans):
+        # Text in a body the proxy streams: what the sniffer finds at the first bytes.
+        too_big = ScanOutcome("oversize", problem=head.detail)
+        return _done(out, job, too_big, verdict(too_big, profile), None)
+    if head.action == "sniff":
+        return _done(out, job, ScanOutcome("skip"), ALLOWED, "not scanned")
+    result = scan_body(engine, job, notice=notice_for).outcome
+    partial = resp.status_code == 206 and range_is_partial(resp.headers.get("content-range"))
+    return _done(out, job, result, verdict(result, profile, partial=partial), None)
+
+
+ALLOWED = Decision(Action.ALLOW)
+
+
+def _done(
+    out: dict[str, Any], job: ScanJob, o: ScanOutcome, d: Decision, why: str | None
+) -> dict[str, Any]:
+    if o.kind:
+        out.update(kind=o.kind, charset=o.charset)
+    # `pass` (the profile lets an unchecked body through) is served as it came: allow.
+    action = Action.ALLOW if d.action == Action.PASS else d.action
+    out.update(action=action, score=o.score, categories=o.categories, decided_by=list(o.decided_by))
+    if o.pii:
+        out["pii"] = list(o.pii)
+    reason = d.reason or why or (None if o.status != "skip" else "not scanned")
+    if reason:
+        out["reason"] = reason
+    if o.problem:
+        out["problem"] = o.problem
+    body = served(job, o, d)
+    if body is not None:
+        out["served_sha256"] = hashlib.sha256(body).hexdigest()
     return out
 
 
@@ -154,7 +126,6 @@ def scan_flows(
 ) -> int:
     from mitmproxy.exceptions import FlowReadException
 
-    from qinglang.engine.scanner import Engine
     from qinglang.engine.yamlloc import SourceError
     from qinglang.policy.domains import load_domains
 

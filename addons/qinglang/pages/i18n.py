@@ -1,11 +1,49 @@
-"""The dashboard's words in Chinese and English; the language comes from the browser's
-Accept-Language (blockpage.choose_lang: Chinese unless the browser prefers English)."""
+"""Words in Chinese and English, and which of the two a reader gets.
+
+Every table of words has one shape, ``key -> (zh, en)``: the pages' own (block, time-up,
+risk notice, report, set-up) and the dashboard's (``MESSAGES``). ``choose_lang`` reads
+``Accept-Language`` for all of them; ``in_lang`` turns a table into one language's words.
+Reasons (``engine.verdict.Reason``) and category names are shared by the block page, the
+time-up page and the dashboard.
+"""
 
 from __future__ import annotations
 
-from qinglang.pages.blockpage import category_name, choose_lang, reason_text
+from collections.abc import Mapping
 
-__all__ = ["MESSAGES", "category_name", "choose_lang", "reason_text", "translator"]
+from qinglang.engine.verdict import Reason
+
+LANGS = ("zh", "en")
+Words = Mapping[str, tuple[str, str]]
+
+
+def choose_lang(accept_language: str | None, default: str = "zh") -> str:
+    """``zh`` or ``en``, whichever ``Accept-Language`` prefers (q-values honoured; the
+    earlier of two equal ones); ``default`` when it names neither."""
+    best: tuple[float, int, str] | None = None
+    for i, part in enumerate((accept_language or "").split(",")):
+        tag, *params = part.strip().split(";")
+        lang = tag.strip().lower().split("-", 1)[0]
+        if lang not in LANGS:
+            continue
+        q = 1.0
+        for p in params:
+            k, _, v = p.strip().partition("=")
+            if k.strip() == "q":
+                try:
+                    q = float(v)
+                except ValueError:
+                    q = 0.0
+        if q > 0 and (best is None or (q, -i) > (best[0], best[1])):
+            best = (q, -i, lang)
+    return best[2] if best else default
+
+
+def in_lang(words: Words, lang: str) -> dict[str, str]:
+    """One language's words of a table: Chinese for ``zh``, else English."""
+    i = 0 if lang == "zh" else 1
+    return {k: v[i] for k, v in words.items()}
+
 
 # key -> (zh, en)
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -249,3 +287,87 @@ def translator(lang: str):  # type: ignore[no-untyped-def]
         return text.format(**values) if values else text
 
     return t
+
+
+_REASONS: dict[Reason, tuple[str, str]] = {
+    Reason.KEYWORDS: ("页面包含不适宜的内容", "the page contains unsuitable content"),
+    Reason.PII: ("页面暴露了他人的个人信息", "the page exposes someone's personal information"),
+    Reason.OVERSIZE: ("页面太大，无法检查", "the page is too large to be checked"),
+    Reason.ERROR: ("页面无法被检查（内容损坏或格式不符）", "the page could not be checked"),
+    Reason.PARTIAL: (
+        "只请求了页面的一部分，无法完整检查",
+        "only part of the page was requested, so it could not be checked as a whole",
+    ),
+    Reason.UNCONFIGURED: ("过滤器还没有准备好", "the filter is not ready yet"),
+    # Request rules (urlrules.py reasons): decided before the page was fetched.
+    Reason.DENY_DOMAIN: (
+        "家长或学校设置了不能访问这个网站",
+        "a parent or school has blocked this site",
+    ),
+    Reason.DENY_URL: (
+        "家长或学校设置了不能访问这个网址",
+        "a parent or school has blocked this address",
+    ),
+    Reason.CATEGORY: ("这类网站不适合你", "sites of this kind are not suitable for you"),
+    Reason.SEARCH_ENGINE: (
+        "这个搜索引擎不能使用，请换一个",
+        "this search engine is not allowed; please use another one",
+    ),
+    Reason.SEARCH_KEYWORDS: ("搜索的内容不适宜", "the search contains unsuitable words"),
+    Reason.URL_KEYWORDS: ("网址包含不适宜的内容", "the address contains unsuitable words"),
+    Reason.PAYMENTS: ("这里不能付款或充值", "payments and top-ups are not allowed"),
+    Reason.DOH: (
+        "不能使用加密 DNS（DoH）绕过过滤",
+        "encrypted DNS (DNS over HTTPS) would bypass the filter, so it is not allowed",
+    ),
+    Reason.PROXIES_VPN: (
+        "不能使用代理或 VPN 绕过过滤",
+        "proxies and VPNs would bypass the filter, so they are not allowed",
+    ),
+    Reason.BARE_IP: (
+        "不能直接用 IP 地址访问",
+        "connecting to a bare IP address is not allowed",
+    ),
+}
+
+_CATEGORIES: dict[str, tuple[str, str]] = {
+    "porn": ("色情", "pornography"),
+    "sexual": ("色情", "sexual content"),
+    "gambling": ("赌博", "gambling"),
+    "violence": ("暴力", "violence"),
+    "drugs": ("毒品", "drugs"),
+    "self-harm": ("自我伤害", "self-harm"),
+    "self_harm": ("自我伤害", "self-harm"),
+    "suicide": ("自杀", "suicide"),
+    "weapons": ("武器", "weapons"),
+    "hate": ("仇恨言论", "hate speech"),
+    "profanity": ("粗言秽语", "profanity"),
+    "bullying": ("网络欺凌", "bullying"),
+    "fraud": ("诈骗", "fraud"),
+    "scam": ("诈骗", "scams"),
+    "extremism": ("极端主义", "extremism"),
+    "pii": ("个人信息", "personal information"),
+    "games": ("游戏", "games"),
+    "payments": ("支付", "payments"),
+    "doh": ("加密 DNS", "encrypted DNS"),
+    "proxies_vpn": ("代理和 VPN", "proxies and VPNs"),
+    "social": ("社交网络", "social networks"),
+    "video": ("视频", "video"),
+}
+
+
+def category_name(category: str | None, lang: str) -> str:
+    if not category:
+        return "-"
+    names = _CATEGORIES.get(category)
+    if names is None:
+        return category
+    return names[0] if lang == "zh" else names[1]
+
+
+def reason_text(reason: str | None, lang: str) -> str:
+    r = reason or Reason.KEYWORDS
+    texts = _REASONS.get(r)  # type: ignore[call-overload]
+    if texts is None:
+        return r
+    return texts[0] if lang == "zh" else texts[1]

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from qinglang.pages.risknotice import REPORT_HOST, report_link
+from qinglang.pages.risknotice import report_link
+from qinglang.policy.hosts import PROXY_HOST
 
-HOST = REPORT_HOST
 ASK_PATH = "/ask"
 
 
 def ask_url(event_id: str) -> str:
     """The block page's "ask for access" link."""
-    return f"http://{HOST}{ASK_PATH}?event={quote(event_id)}"
+    return f"http://{PROXY_HOST}{ASK_PATH}?event={quote(event_id)}"
 
 
 def mistake_url(event_id: str, url: str) -> str:
@@ -29,10 +29,10 @@ def mistake_url(event_id: str, url: str) -> str:
 
 def time_ask_url(url: str) -> str:
     """The time-is-up page's "ask for more time" link."""
-    return f"http://{HOST}{ASK_PATH}?kind=time&url={quote(url, safe='')}"
+    return f"http://{PROXY_HOST}{ASK_PATH}?kind=time&url={quote(url, safe='')}"
 
 
 BOOKMARKLET = (
-    f"javascript:location.href='http://{HOST}/report?kind=harmful&url='"
+    f"javascript:location.href='http://{PROXY_HOST}/report?kind=harmful&url='"
     "+encodeURIComponent(location.href)"
 )

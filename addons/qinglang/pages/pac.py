@@ -20,7 +20,7 @@ import ipaddress
 import json
 import re
 
-from qinglang.pages.risknotice import REPORT_HOST
+from qinglang.policy.hosts import PROXY_HOST
 
 CONTENT_TYPE = "application/x-ns-proxy-autoconfig"
 _HOSTNAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9-]{0,62})(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*$")
@@ -65,7 +65,7 @@ def render(host: str, port: int, *, fallback_direct: bool = False) -> str:
 function FindProxyForURL(url, host) {{
   var proxy = {json.dumps(proxy)};
   var h = host.toLowerCase().replace(/^\\[|\\]$/g, "");
-  if (h === {json.dumps(REPORT_HOST)}) return proxy;
+  if (h === {json.dumps(PROXY_HOST)}) return proxy;
   if (isPlainHostName(h) || h === "localhost" ||
       {suffixes})
     return "DIRECT";

@@ -9,46 +9,43 @@ fixed to the bottom of the window, so that it takes no room in the page's own la
 Content-Security-Policy forbids inline styles shows it unstyled at the top of the page,
 still readable and still closable.
 
-The report link points at the proxy's own short address (``REPORT_HOST``), answered by
+The report link points at the proxy's own short address (``PROXY_HOST``), answered by
 ``reportentry.ReportEntry`` before any upstream is contacted.
 """
 
 from __future__ import annotations
 
-import re
 from html import escape
 from urllib.parse import urlencode
 
-# A name under home.arpa (RFC 8375) is never delegated on the Internet: a link followed
-# without the proxy goes nowhere instead of telling a stranger which page was reported.
-# Through the proxy it is answered by the proxy itself, like mitmproxy's mitm.it.
-REPORT_HOST = "qinglang.home.arpa"
+from qinglang.pages.i18n import LANGS, Words, choose_lang, in_lang
+from qinglang.policy.hosts import PROXY_HOST
+
 REPORT_PATH = "/report"
 REPORT_KINDS = ("harmful", "pii", "mistake")  # mistake: from a block page
 
-_TEXT = {
-    "zh": {
-        "title": "清朗提醒：这个页面上别人的个人信息已被隐藏",
-        "body": (
-            "这个页面显示了别人的手机号、身份证号、住址之类的个人信息，清朗已经把它们遮住了。"
-            "公开、转发或搜索别人的个人信息（“开盒”）会让对方被骚扰、诈骗甚至伤害，也可能违法。"
-            "请不要转发或保存这些信息。如果你或同学的信息被人公开了，请告诉家长或老师。"
+_TEXT: Words = {
+    "title": (
+        "清朗提醒：这个页面上别人的个人信息已被隐藏",
+        "qinglang: someone's personal information on this page was hidden",
+    ),
+    "body": (
+        (
+            "这个页面显示了别人的手机号、身份证号、住址之类的个人信息，清朗已经把它们"
+            "遮住了。公开、转发或搜索别人的个人信息（“开盒”）会让对方被骚扰、诈骗甚"
+            "至伤害，也可能违法。请不要转发或保存这些信息。如果你或同学的信息被人公开"
+            "了，请告诉家长或老师。"
         ),
-        "report": "举报这个页面",
-        "close": "点击标题可以收起这条提醒。",
-    },
-    "en": {
-        "title": "qinglang: someone's personal information on this page was hidden",
-        "body": (
+        (
             "This page showed other people's personal information, such as phone numbers, "
-            "ID numbers or home addresses, and qinglang covered it up. Publishing, sharing or "
-            "looking up someone's personal details (doxxing) can get them harassed, cheated "
+            "ID numbers or home addresses, and qinglang covered it up. Publishing, sharing "
+            "or looking up someone's personal details (doxxing) can get them harassed, cheated "
             "or hurt, and can be against the law. Please do not share or keep it. If your "
             "own or a friend's details have been put online, tell a parent or teacher."
         ),
-        "report": "Report this page",
-        "close": "Click the title to close this notice.",
-    },
+    ),
+    "report": ("举报这个页面", "Report this page"),
+    "close": ("点击标题可以收起这条提醒。", "Click the title to close this notice."),
 }
 
 # Inline styles only: a <style> element would be out of place in <body>, and selectors
@@ -78,41 +75,24 @@ _PARA = _style(_FONT, "display:block;margin:6px 0 0")
 _LINK = _style(_FONT, "cursor:pointer;text-decoration:underline;font-weight:bold;color:#0b57d0")
 _SMALL = _style(_FONT, "display:block;margin:6px 0 0;font-size:12px")
 
-# The first <body> start tag that is not inside a comment, a script or a style element
-# (those are skipped as whole matches). Attribute values may hold ">".
-_BODY_SCAN = re.compile(
-    r"<!--.*?-->|<script\b.*?</script\s*>|<style\b.*?</style\s*>"
-    r"|(?P<body><body(?=[\s/>])(?:[^>\"']|\"[^\"]*\"|'[^']*')*>)",
-    re.I | re.S,
-)
-# A whole document, as opposed to a fragment that a script puts into another page (a
-# notice there would be repeated on every such request).
-_DOCUMENT = re.compile(r"<!doctype\s+html|<html[\s>]|<head[\s>]", re.I)
-
 
 def report_link(url: str, kind: str, event_id: str | None = None) -> str:
     """The proxy's report address for a page (its address should carry no query)."""
     params = {"kind": kind if kind in REPORT_KINDS else "harmful", "url": url}
     if event_id:
         params["event"] = event_id
-    return f"http://{REPORT_HOST}{REPORT_PATH}?{urlencode(params)}"
+    return f"http://{PROXY_HOST}{REPORT_PATH}?{urlencode(params)}"
 
 
-def page_url(scheme: str, host: str, port: int, path: str) -> str:
-    """``scheme://host[:port]/path`` without the query or fragment (they can carry
-    searches, tokens and personal data)."""
-    default = {"http": 80, "https": 443}.get(scheme)
-    netloc = f"[{host}]" if ":" in host else host
-    if port and port != default:
-        netloc = f"{netloc}:{port}"
-    p = path.split("?", 1)[0].split("#", 1)[0] or "/"
-    return f"{scheme}://{netloc}{p}"
+def notice_for(accept_language: str | None, url: str | None) -> str:
+    """The notice in the language the browser prefers (``content.pipeline.Notice``)."""
+    return notice_html(choose_lang(accept_language), url)
 
 
 def notice_html(lang: str, url: str | None) -> str:
     """The notice in one language (``zh`` or ``en``), with a report link when the page's
     address is known."""
-    t = _TEXT[lang if lang in _TEXT else "zh"]
+    t = in_lang(_TEXT, lang if lang in LANGS else "zh")
     html_lang = "zh-CN" if lang == "zh" else "en"
     link = ""
     if url:
@@ -128,14 +108,3 @@ def notice_html(lang: str, url: str | None) -> str:
         + (f'<span style="{_PARA}">{link}</span>' if link else "")
         + f'<span style="{_SMALL}">{escape(t["close"])}</span></details>'
     )
-
-
-def insert_notice(doc: str, notice: str) -> str | None:
-    """``doc`` with ``notice`` right after its ``<body ...>`` tag, or at the end of a whole
-    document that has no body tag; None for an HTML fragment."""
-    for m in _BODY_SCAN.finditer(doc):
-        if m.group("body") is not None:
-            return doc[: m.end()] + notice + doc[m.end() :]
-    if _DOCUMENT.search(doc) is None:
-        return None
-    return doc + notice

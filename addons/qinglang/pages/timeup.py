@@ -12,92 +12,60 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from html import escape
 
+from qinglang.pages.i18n import Words, choose_lang, in_lang
 from qinglang.policy.quota import is_page_request
 from qinglang.policy.timerules import to_local
 
 STATUS = 403
 
-_WEEKDAYS = {
-    "zh": ("周一", "周二", "周三", "周四", "周五", "周六", "周日"),
-    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+_WEEKDAYS: Words = {
+    "0": ("周一", "Monday"),
+    "1": ("周二", "Tuesday"),
+    "2": ("周三", "Wednesday"),
+    "3": ("周四", "Thursday"),
+    "4": ("周五", "Friday"),
+    "5": ("周六", "Saturday"),
+    "6": ("周日", "Sunday"),
 }
 
-_TEXT = {
-    "zh": {
-        "title": "现在不能上网",
-        "title_curfew": "休息时间到了",
-        "title_quota": "今天的上网时间用完了",
-        "title_schedule": "现在还不能打开",
-        "title_payments": "现在不能付款",
-        "curfew": "现在是休息时间，网络暂停使用。",
-        "quota": "今天的上网时间已经用完了。",
-        "schedule": "这类网站现在不开放。",
-        "payments": "现在不能付款或充值。",
-        "category": "类别",
-        "returns": "恢复时间：{when}",
-        "never": "近期不会自动恢复，请找家长或老师。",
-        "help": "需要帮助的话，请找家长或老师。",
-        "ask": "请家长多给一点时间",
-        "today": "今天 {t}",
-        "tomorrow": "明天 {t}",
-        "weekday": "{d} {t}",
-        "date": "{m}月{day}日 {t}",
-        "rest_title": "休息一下吧",
-        "rest_body": "你已经连续使用了 {n} 分钟。起来活动一下，看看远处，让眼睛休息一会儿。",
-        "rest_continue": "页面将在 {s} 秒后继续打开。",
-    },
-    "en": {
-        "title": "Not right now",
-        "title_curfew": "It's rest time",
-        "title_quota": "Today's time is used up",
-        "title_schedule": "Not open right now",
-        "title_payments": "Payments are paused",
-        "curfew": "It is rest time, so the internet is paused.",
-        "quota": "Today's screen time is used up.",
-        "schedule": "Sites of this kind are not open right now.",
-        "payments": "Payments and top-ups are not allowed right now.",
-        "category": "Category",
-        "returns": "Back at: {when}",
-        "never": "Access does not come back by itself soon; please ask a parent or teacher.",
-        "help": "If you need help, ask a parent or teacher.",
-        "ask": "Ask a parent for more time",
-        "today": "today at {t}",
-        "tomorrow": "tomorrow at {t}",
-        "weekday": "{d} at {t}",
-        "date": "{day} {mon} at {t}",
-        "rest_title": "Time for a break",
-        "rest_body": "You have been online for {n} minutes in a row. Stand up, look far away "
-        "and rest your eyes for a moment.",
-        "rest_continue": "The page will continue in {s} seconds.",
-    },
+_TEXT: Words = {
+    "title": ("现在不能上网", "Not right now"),
+    "title_curfew": ("休息时间到了", "It's rest time"),
+    "title_quota": ("今天的上网时间用完了", "Today's time is used up"),
+    "title_schedule": ("现在还不能打开", "Not open right now"),
+    "title_payments": ("现在不能付款", "Payments are paused"),
+    "curfew": ("现在是休息时间，网络暂停使用。", "It is rest time, so the internet is paused."),
+    "quota": ("今天的上网时间已经用完了。", "Today's screen time is used up."),
+    "schedule": ("这类网站现在不开放。", "Sites of this kind are not open right now."),
+    "payments": ("现在不能付款或充值。", "Payments and top-ups are not allowed right now."),
+    "category": ("类别", "Category"),
+    "returns": ("恢复时间：{when}", "Back at: {when}"),
+    "never": (
+        "近期不会自动恢复，请找家长或老师。",
+        "Access does not come back by itself soon; please ask a parent or teacher.",
+    ),
+    "help": ("需要帮助的话，请找家长或老师。", "If you need help, ask a parent or teacher."),
+    "ask": ("请家长多给一点时间", "Ask a parent for more time"),
+    "today": ("今天 {t}", "today at {t}"),
+    "tomorrow": ("明天 {t}", "tomorrow at {t}"),
+    "weekday": ("{d} {t}", "{d} at {t}"),
+    "date": ("{m}月{day}日 {t}", "{day} {mon} at {t}"),
+    "rest_title": ("休息一下吧", "Time for a break"),
+    "rest_body": (
+        "你已经连续使用了 {n} 分钟。起来活动一下，看看远处，让眼睛休息一会儿。",
+        (
+            "You have been online for {n} minutes in a row. Stand up, look far away and rest "
+            "your eyes for a moment."
+        ),
+    ),
+    "rest_continue": ("页面将在 {s} 秒后继续打开。", "The page will continue in {s} seconds."),
 }
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
-def choose_lang(accept_language: str | None, default: str = "zh") -> str:
-    """``zh`` or ``en``, whichever ``Accept-Language`` prefers (q-values honoured)."""
-    best: tuple[float, int, str] | None = None
-    for i, part in enumerate((accept_language or "").split(",")):
-        tag, *params = part.strip().split(";")
-        lang = tag.strip().lower().split("-", 1)[0]
-        if lang not in _TEXT:
-            continue
-        q = 1.0
-        for p in params:
-            k, _, v = p.strip().partition("=")
-            if k.strip() == "q":
-                try:
-                    q = float(v)
-                except ValueError:
-                    q = 0.0
-        if q > 0 and (best is None or (q, -i) > (best[0], best[1])):
-            best = (q, -i, lang)
-    return best[2] if best else default
-
-
 def format_when(when: datetime, now: datetime, lang: str, tz: tzinfo | None = None) -> str:
     """``when`` in words relative to ``now``: today/tomorrow/weekday/date and HH:MM."""
-    t = _TEXT.get(lang, _TEXT["en"])
+    t = in_lang(_TEXT, lang)
     w, n = to_local(when, tz), to_local(now, tz)
     hm = f"{w.hour:02d}:{w.minute:02d}"
     days = (w.date() - n.date()).days
@@ -106,7 +74,7 @@ def format_when(when: datetime, now: datetime, lang: str, tz: tzinfo | None = No
     if days == 1:
         return t["tomorrow"].format(t=hm)
     if days < 7:
-        return t["weekday"].format(d=_WEEKDAYS[lang][w.weekday()], t=hm)
+        return t["weekday"].format(d=in_lang(_WEEKDAYS, lang)[str(w.weekday())], t=hm)
     return t["date"].format(m=w.month, mon=_MONTHS[w.month - 1], day=w.day, t=hm)
 
 
@@ -122,7 +90,7 @@ def render_timeup(
 ) -> str:
     """The time-up page. ``reason``: curfew, quota, schedule or payments. ``ask``: the
     "ask for more time" link (the dashboard's page), shown for the time rules."""
-    t = _TEXT.get(lang, _TEXT["en"])
+    t = in_lang(_TEXT, lang)
     lines = [t.get(reason, t["quota"])]
     if category and reason in ("schedule", "payments"):
         lines.append(f"{t['category']}: {category}")
@@ -141,7 +109,7 @@ def render_timeup(
 def render_rest_reminder(minutes: int, lang: str = "zh", continue_after: int = 20) -> str:
     """A gentle reminder after ``minutes`` of continuous use; the page reloads itself
     (same URL) after ``continue_after`` seconds, so nothing else is needed to go on."""
-    t = _TEXT.get(lang, _TEXT["en"])
+    t = in_lang(_TEXT, lang)
     body = (
         f"<p>{escape(t['rest_body'].format(n=int(minutes)))}</p>"
         f"<p class=help>{escape(t['rest_continue'].format(s=int(continue_after)))}</p>"

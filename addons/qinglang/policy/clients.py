@@ -13,7 +13,7 @@ listener says more than an address that every WireGuard device shares), then the
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,23 +54,19 @@ def scope_listener(scope: Mapping[str, Any]) -> int | None:
     return value if isinstance(value, int) else None
 
 
-def listener_port(conn: Any) -> int | None:
+def listener_port(conn: Any, listen_port: int | None = None) -> int | None:
     """The port of the proxy listener a mitmproxy client connection came in on.
 
     Read from the connection's ``proxy_mode`` (the ``--mode`` spec it was accepted by),
     not from its socket: in WireGuard mode the socket's address is the destination inside
-    the tunnel, not the UDP port the device's tunnel arrived at."""
+    the tunnel, not the UDP port the device's tunnel arrived at. ``listen_port``: the
+    proxy's ``listen_port`` option, for a mode spec that names no port."""
     mode = getattr(conn, "proxy_mode", None)
     if mode is None:
         return None
     port = getattr(mode, "custom_listen_port", None)
     if port is None:  # e.g. plain `regular`: the listen_port option, else the mode's default
-        try:
-            from mitmproxy import ctx
-
-            port = mode.listen_port(ctx.options.listen_port)
-        except Exception:  # no running mitmproxy (tests, the CLI)
-            port = mode.listen_port(None)
+        port = mode.listen_port(listen_port)
     return int(port) if port is not None else None
 
 
@@ -113,28 +109,3 @@ class ClientMap:
             elif ip is not None and rule.network is not None and ip in rule.network:
                 return rule.profile
         return self.default
-
-
-def normalize_host(host: str) -> str:
-    """Lower case, no trailing dot, no port, no IPv6 brackets."""
-    h = host.strip().lower().rstrip(".")
-    if h.startswith("["):
-        return h[1:].split("]", 1)[0]
-    if h.count(":") == 1:
-        h = h.split(":", 1)[0]
-    return h
-
-
-def host_matches(host: str | None, patterns: Iterable[str]) -> bool:
-    """``example.com`` matches itself and every subdomain; ``*.example.com`` only subdomains."""
-    if not host:
-        return False
-    h = normalize_host(host)
-    for p in patterns:
-        p = normalize_host(p)
-        if p.startswith("*."):
-            if h.endswith(p[1:]):
-                return True
-        elif h == p or h.endswith("." + p):
-            return True
-    return False

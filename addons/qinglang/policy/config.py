@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,12 +28,53 @@ from pydantic import (
 
 from qinglang.engine.yamlloc import SourceError, format_loc, line_of, load_yaml
 from qinglang.policy.presets import YouthSettings
-from qinglang.store.paths import DashboardConfig
 
 CategoryName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+$")]
 OnError = Literal["block", "pass"]
 # A host name, IP address or `*.domain` (see clients.host_matches).
 _HOST_PATTERN = re.compile(r"^(\*\.)?[A-Za-z0-9_.:\[\]-]+$")
+
+
+# The machine itself may always sign in (the parent at the proxy's own screen); a child
+# reaching the loopback address through the proxy is stopped by the proxy (see the manual,
+# "Who can reach it").
+DEFAULT_ADMIN_NETWORKS = ("127.0.0.1/32", "::1/128")
+
+
+def _listen(v: str) -> str:
+    parse_listen(v)
+    return v
+
+
+def _network(v: str) -> str:
+    try:
+        return str(ipaddress.ip_network(v, strict=False))
+    except ValueError:
+        raise ValueError(f"not an IP address or CIDR: {v!r}") from None
+
+
+class DashboardConfig(BaseModel):
+    """The ``dashboard:`` section of the config file."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: StrictBool = True
+    listen: Annotated[StrictStr, AfterValidator(_listen)] = "0.0.0.0:8081"
+    db: StrictStr | None = None  # default: qinglang-dashboard.sqlite in confdir
+    secret_key: StrictStr | None = None  # default: qinglang-dashboard.key in confdir
+    tls_cert: StrictStr | None = None  # PEM certificate chain: serve HTTPS (Secure cookies)
+    tls_key: StrictStr | None = None
+    admin_networks: list[Annotated[StrictStr, AfterValidator(_network)]] = list(
+        DEFAULT_ADMIN_NETWORKS
+    )
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``host:port``, ``[v6]:port`` or ``:port`` -> (host, port)."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"listen is host:port, e.g. 0.0.0.0:8081, not {text!r}")
+    host = host.strip("[]") or "0.0.0.0"
+    return host, int(port)
 
 
 class OwnData(BaseModel):

@@ -16,7 +16,6 @@ four probes), so a million listed domains cost memory, not time.
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -24,12 +23,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.hosts import NAME_RE, canonical_name
 
 CATEGORY_RE = re.compile(r"^[a-z0-9_-]+$")
-# Lenient on purpose: real lists contain underscores and long labels; the
-# resolver, not this file, is the judge of what exists.
-_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
-_NAME_RE = re.compile(rf"^{_LABEL}(?:\.{_LABEL})*$")
 EXCEPTION_PREFIX = "@@"
 
 
@@ -43,44 +39,6 @@ class DomainWarning:
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.reason}"
-
-
-def canonical_host(host: str) -> str | None:
-    """The form hosts are stored and looked up in: lower case, ASCII (punycode),
-    no trailing dot, IP addresses in their compressed form. None if not a host name."""
-    h = host.strip().rstrip(".").lower()
-    if h.startswith("[") and h.endswith("]"):  # an IPv6 literal as written in URLs
-        h = h[1:-1]
-    if not h:
-        return None
-    if not h.isascii():
-        h = _to_ascii(h)
-        if h is None:
-            return None
-    if _NAME_RE.match(h) and len(h) <= 253:
-        return h
-    try:
-        return ipaddress.ip_address(h).compressed
-    except ValueError:
-        return None
-
-
-def _to_ascii(host: str) -> str | None:
-    """Punycode as browsers do it (UTS #46, IDNA 2008: ``straße`` keeps its ß);
-    Python's own codec (IDNA 2003) where the ``idna`` package is missing."""
-    try:
-        import idna
-    except ImportError:  # pragma: no cover - idna comes with mitmproxy's dependencies
-        idna = None
-    if idna is not None:
-        try:
-            return idna.encode(host, uts46=True).decode("ascii")
-        except idna.IDNAError:
-            pass
-    try:
-        return host.encode("idna").decode("ascii")
-    except UnicodeError:
-        return None
 
 
 def parse_line(raw: str) -> tuple[str | None, bool, str | None]:
@@ -106,7 +64,7 @@ def parse_line(raw: str) -> tuple[str | None, bool, str | None]:
         return None, exception, "more than one word on the line (one domain per line)"
     if "/" in text:
         return None, exception, "a URL, not a domain"
-    host = canonical_host(text)
+    host = canonical_name(text)
     if host is None:
         return None, exception, "not a valid domain name"
     return host, exception, None
@@ -135,7 +93,7 @@ class DomainLists:
         """Categories listing ``host`` or one of its parent domains."""
         if not self._listed:
             return set()
-        h = canonical_host(host)
+        h = canonical_name(host)
         if h is None:
             return set()
         listed, excepted = self._masks(h)
@@ -143,7 +101,7 @@ class DomainLists:
 
     def matches(self, host: str) -> dict[str, str]:
         """category -> the listed domain that put ``host`` in it (for logs and block pages)."""
-        h = canonical_host(host)
+        h = canonical_name(host)
         if h is None or not self._listed:
             return {}
         out: dict[str, str] = {}
@@ -264,7 +222,7 @@ def _read_file(
     excepted: dict[str, int],
     warnings: list[DomainWarning],
 ) -> None:
-    match = _NAME_RE.match
+    match = NAME_RE.match
     for n, line in enumerate(text.splitlines(), start=1):
         # Fast path: most lines of a big list are a plain lower-case name.
         s = line.strip()

@@ -15,11 +15,8 @@ polling, beacons, WebSockets, frames (ads live in iframes), and prefetches or
 prerenders (``Sec-Purpose``/``Purpose: prefetch``). An open tab that polls an API
 all night therefore uses no quota.
 
-Where it is kept (``SqliteQuotaStore``): one row per (client, active minute) in
-SQLite (WAL), so the count survives restarts, several proxy processes can share the
-file, and a change of ``quota_reset`` applies at once: a "day" is just a range of
-minutes (timerules.quota_period), nothing is deleted at the reset. Rows older than
-``retention_days`` are pruned.
+Where it is kept: a ``QuotaStore`` (``store/quota.py``: SQLite for one proxy,
+``store/redisstate.py``: Redis for several workers).
 
 ``QuotaTracker`` sits in front of a store for the proxy's event loop: per request it
 costs dictionary look-ups; the store is touched once per client per new active
@@ -29,12 +26,9 @@ minute (one INSERT and one COUNT, well under a millisecond on local disk).
 from __future__ import annotations
 
 import enum
-import sqlite3
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Protocol
 
 from qinglang.policy.timerules import QuotaPeriod, QuotaState, TimeRules, quota_period
@@ -124,68 +118,6 @@ class QuotaStore(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS quota_minutes (
-    client  TEXT    NOT NULL,
-    minute  INTEGER NOT NULL,  -- Unix time // 60
-    profile TEXT    NOT NULL,
-    PRIMARY KEY (client, minute)
-) WITHOUT ROWID;
-"""
-
-
-class SqliteQuotaStore:
-    """Active minutes in one SQLite file (WAL). Safe to share between threads and
-    between processes; every call is a short transaction."""
-
-    def __init__(self, path: str | Path, *, retention_days: int = 40) -> None:
-        self.path = str(path)
-        self.retention = retention_days * 1440
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(
-            self.path, timeout=5.0, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
-        self._last_prune = 0
-
-    def record_minute(self, client: str, profile: str, minute: int) -> bool:
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT OR IGNORE INTO quota_minutes (client, minute, profile) VALUES (?, ?, ?)",
-                (client, minute, profile),
-            )
-            if minute - self._last_prune >= 1440:  # at most once a day per process
-                self._last_prune = minute
-                self._db.execute(
-                    "DELETE FROM quota_minutes WHERE minute < ?", (minute - self.retention,)
-                )
-            return cur.rowcount > 0
-
-    def used_minutes(self, client: str, day: QuotaPeriod) -> int:
-        start, end = epoch_minute(day.start), epoch_minute(day.end)
-        with self._lock:
-            (n,) = self._db.execute(
-                "SELECT COUNT(*) FROM quota_minutes"
-                " WHERE client = ? AND minute >= ? AND minute < ?",
-                (client, start, end),
-            ).fetchone()
-        return int(n)
-
-    def recent_minutes(self, client: str, since: int) -> list[int]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT minute FROM quota_minutes WHERE client = ? AND minute >= ? ORDER BY minute",
-                (client, since),
-            ).fetchall()
-        return [int(r[0]) for r in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from qinglang.policy.reqhost import request_host
+from qinglang.policy.hosts import request_host
 
 if TYPE_CHECKING:  # pragma: no cover
     from mitmproxy.http import Request

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from qinglang.engine.verdict import Reason
+
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Words a config may use for a set of days, besides the day names.
 DAY_GROUPS = ("daily", "weekdays", "weekends", "holidays")
@@ -402,7 +404,7 @@ def category_opens(rules: TimeRules, category: str, now: datetime) -> datetime |
     return plan_next_start(plan, rules.calendar, rules.tz, now)
 
 
-TimeReason = Literal["curfew", "quota", "schedule"]
+TimeReason = Literal[Reason.CURFEW, Reason.QUOTA, Reason.SCHEDULE]
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,13 +424,13 @@ def _blocker(
     period: QuotaPeriod,
 ) -> tuple[TimeReason, str | None] | None:
     if in_curfew(rules, t):
-        return "curfew", None
+        return Reason.CURFEW, None
     in_period = t in Span(period.start, period.end)
     if quota_exhausted(rules, t, state if in_period else None):
-        return "quota", None
+        return Reason.QUOTA, None
     for c in sorted(categories):
         if not category_allowed(rules, c, t):
-            return "schedule", c
+            return Reason.SCHEDULE, c
     return None
 
 
@@ -474,9 +476,9 @@ def access_returns(
         if blocker is None:
             return t
         reason, cat = blocker
-        if reason == "curfew":
+        if reason == Reason.CURFEW:
             nxt = curfew_ends(rules, t)
-        elif reason == "quota":
+        elif reason == Reason.QUOTA:
             nxt = next_reset(rules, t)
         else:
             nxt = category_opens(rules, cat or "", t)

@@ -29,85 +29,23 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import unquote, unquote_plus
 
+from qinglang.engine.verdict import ALLOW, Action, Decision, Reason
 from qinglang.policy import timerules
+from qinglang.policy.hosts import canonical, parse_ip, request_host
 from qinglang.policy.quota import Activity, classify
-from qinglang.policy.reqhost import request_host
 from qinglang.policy.safesearch import engine_for, search_query
 from qinglang.policy.timerules import QuotaState
 
 if TYPE_CHECKING:  # pragma: no cover
     from qinglang.policy.presets import EffectiveRules
 
-Action = Literal["allow", "block", "timeup"]
-
-# Reasons (machine-readable; the block and time-up pages translate them).
-ALWAYS_ALLOWED = "always_allowed"
-ALLOWED_DOMAIN = "allow_domains"
-DENY_DOMAIN = "deny_domains"
-DENY_URL = "deny_urls"
-CATEGORY = "category"
-SEARCH_ENGINE = "search_engine"
-SEARCH_KEYWORDS = "search keywords"
-URL_KEYWORDS = "url keywords"
-PAYMENTS = "payments"
-DOH = "dns_over_https"
-PROXIES_VPN = "proxies_vpn"
-BARE_IP = "bare_ip"
-CURFEW, QUOTA, SCHEDULE = "curfew", "quota", "schedule"
-
 # Category names in the domain lists that these rules treat specially.
 CAT_PAYMENTS = "payments"
 CAT_DOH = "doh"
 CAT_PROXIES_VPN = "proxies_vpn"
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    action: Action
-    reason: str = ""
-    category: str | None = None
-    rule: str | None = None  # the listed domain, pattern or term names that decided it
-    returns_at: datetime | None = None  # timeup: when access returns (None: not soon)
-
-    @property
-    def allowed(self) -> bool:
-        return self.action == "allow"
-
-
-ALLOW = Decision("allow")
-
-
-@lru_cache(maxsize=8192)
-def canonical(host: str) -> str | None:
-    """Lower case, no trailing dot, ASCII (punycode); IP literals compressed."""
-    h = host.strip().rstrip(".").lower()
-    if h.startswith("[") and h.endswith("]"):
-        h = h[1:-1]
-    if not h:
-        return None
-    if not h.isascii():
-        try:
-            h = h.encode("idna").decode("ascii")
-        except UnicodeError:
-            return None
-    try:
-        return ipaddress.ip_address(h).compressed
-    except ValueError:
-        return h
-
-
-def parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    h = host.strip().strip("[]")
-    if not h or not (h[0].isdigit() or ":" in h):  # cheap: most hosts are names
-        return None
-    try:
-        return ipaddress.ip_address(h)
-    except ValueError:
-        return None
 
 
 def _suffixes(host: str) -> Iterable[str]:
@@ -387,15 +325,15 @@ class RequestRules:
         if b.block_bare_ip:
             ip = parse_ip(host)
             if ip is not None and not any(ip in n for n in _PRIVATE_NETS + list(b.allow_ips)):
-                return Decision("block", BARE_IP, rule=str(ip))
+                return Decision(Action.BLOCK, Reason.BARE_IP, rule=str(ip))
         if b.block_doh:
             listed = DOH_HOSTS.match(host)
             if listed or CAT_DOH in cats:
-                return Decision("block", DOH, CAT_DOH, rule=listed or CAT_DOH)
+                return Decision(Action.BLOCK, Reason.DOH, CAT_DOH, rule=listed or CAT_DOH)
             if req is not None and is_doh_request(req.method, req.path, req.headers):
-                return Decision("block", DOH, CAT_DOH, rule="request shape")
+                return Decision(Action.BLOCK, Reason.DOH, CAT_DOH, rule="request shape")
         if b.block_proxies_vpn and CAT_PROXIES_VPN in cats:
-            return Decision("block", PROXIES_VPN, CAT_PROXIES_VPN)
+            return Decision(Action.BLOCK, Reason.PROXIES_VPN, CAT_PROXIES_VPN)
         return None
 
     def _patterns_for(self, host: str) -> tuple[UrlPattern, ...]:
@@ -412,22 +350,22 @@ class RequestRules:
         r = self.rules
         for pattern in self._patterns_for(host):
             if pattern.matches(host, path):
-                return Decision("block", DENY_URL, rule=pattern.text)
+                return Decision(Action.BLOCK, Reason.DENY_URL, rule=pattern.text)
         allowed, denied = r.allow_domains.match(host), r.deny_domains.match(host)
         # The more specific listing wins; a tie is a deny.
         if denied and (not allowed or len(denied) >= len(allowed)):
-            return Decision("block", DENY_DOMAIN, rule=denied)
+            return Decision(Action.BLOCK, Reason.DENY_DOMAIN, rule=denied)
         engine = engine_for(host)
         if engine is not None and engine.name in r.block_search_engines:
-            return Decision("block", SEARCH_ENGINE, rule=engine.name)
+            return Decision(Action.BLOCK, Reason.SEARCH_ENGINE, rule=engine.name)
         if allowed:
-            return Decision("allow", ALLOWED_DOMAIN, rule=allowed)
+            return Decision(Action.ALLOW, Reason.ALLOWED_DOMAIN, rule=allowed)
         if r.filter:
             for c in sorted(cats):
                 if c in _SPECIAL or c in r.time.category_schedules:
                     continue
                 if r.counts(c):
-                    return Decision("block", CATEGORY, c, rule=c)
+                    return Decision(Action.BLOCK, Reason.CATEGORY, c, rule=c)
         return None
 
     def _payments(self, host: str, cats: frozenset[str], now: datetime | None) -> Decision | None:
@@ -439,14 +377,14 @@ class RequestRules:
             return None
         rule = listed or CAT_PAYMENTS
         if p.mode == "block" or p.plan is None:
-            return Decision("block", PAYMENTS, CAT_PAYMENTS, rule=rule)
+            return Decision(Action.BLOCK, Reason.PAYMENTS, CAT_PAYMENTS, rule=rule)
         if now is None:
             return None
         t = self.rules.time
         if timerules.active_span(p.plan, t.calendar, t.tz, now) is not None:
             return None
         opens = timerules.plan_next_start(p.plan, t.calendar, t.tz, now)
-        return Decision("timeup", PAYMENTS, CAT_PAYMENTS, rule=rule, returns_at=opens)
+        return Decision(Action.TIMEUP, Reason.PAYMENTS, CAT_PAYMENTS, rule=rule, returns_at=opens)
 
     def _time(
         self, cats: frozenset[str], now: datetime | None, quota: QuotaState | None
@@ -464,7 +402,7 @@ class RequestRules:
             self._verdicts[key] = (
                 None
                 if v is None
-                else Decision("timeup", v.reason, v.category, returns_at=v.returns_at)
+                else Decision(Action.TIMEUP, v.reason, v.category, returns_at=v.returns_at)
             )
         return self._verdicts[key]
 
@@ -482,7 +420,7 @@ class RequestRules:
             return ALLOW
         listed = self.rules.always_allowed.match(host)
         if listed:
-            return Decision("allow", ALWAYS_ALLOWED, rule=listed)
+            return Decision(Action.ALLOW, Reason.ALWAYS_ALLOWED, rule=listed)
         cats = self._categories(host)
         return (
             self._bypass(host, cats, req)
@@ -510,7 +448,7 @@ class RequestRules:
             return ALLOW
         listed = self.rules.always_allowed.match(h)
         if listed:
-            return Decision("allow", ALWAYS_ALLOWED, rule=listed)
+            return Decision(Action.ALLOW, Reason.ALWAYS_ALLOWED, rule=listed)
         cats = self._categories(h)
         d = self._bypass(h, cats, None)
         if d is not None or intercepted:
@@ -548,16 +486,16 @@ class RequestRules:
         when it scores like a page would (score >= block_threshold)."""
         if target.kind == "search":
             hit = result.score > 0
-            reason = SEARCH_KEYWORDS
+            reason = Reason.SEARCH_KEYWORDS
         else:
             hit = result.score >= self.rules.block_threshold
-            reason = URL_KEYWORDS
+            reason = Reason.URL_KEYWORDS
         if not hit:
             return None
         # engine.ScanResult has decided_by(); scanjob.ScanOutcome (the worker pool's) a tuple.
         names = result.decided_by() if callable(result.decided_by) else result.decided_by
         terms = ", ".join(list(names)[:5]) or None
-        return Decision("block", reason, result.top_category, rule=terms)
+        return Decision(Action.BLOCK, reason, result.top_category, rule=terms)
 
     def check_keywords(self, req: RequestInfo, scanner: Scanner, profile: Any) -> Decision:
         """``keyword_targets`` scanned with ``scanner`` (synchronously) and judged."""
@@ -573,6 +511,6 @@ _SPECIAL = frozenset({CAT_PAYMENTS, CAT_DOH, CAT_PROXIES_VPN})
 
 def _unless_allowed(d: Decision | None) -> Decision | None:
     """An explicit allow from the lists ends the URL checks but not the later ones."""
-    if d is not None and d.action == "allow":
+    if d is not None and d.action == Action.ALLOW:
         return None
     return d

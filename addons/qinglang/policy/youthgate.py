@@ -17,28 +17,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from qinglang.engine.verdict import Decision, Reason
 from qinglang.policy import presets
 from qinglang.policy.config import Config
 from qinglang.policy.domains import DomainLists, domain_files, load_domains
+from qinglang.policy.hosts import request_host
 from qinglang.policy.presets import EffectiveRules
 from qinglang.policy.quota import QuotaTracker
 from qinglang.policy.reload import Reloader, Rules, Signature
-from qinglang.policy.reqhost import request_host
 from qinglang.policy.safesearch import ENGINES, search_query
 from qinglang.policy.timerules import Clock, FileClock, QuotaState, SystemClock
-from qinglang.policy.urlrules import (
-    ALWAYS_ALLOWED,
-    Decision,
-    RequestInfo,
-    RequestRules,
-    canonical,
-    parse_ip,
-)
+from qinglang.policy.urlrules import RequestInfo, RequestRules, canonical, parse_ip
 
 log = logging.getLogger(__name__)
-
-QUOTA_DB_NAME = "qinglang-quota.sqlite"
-EVENTS_DB_NAME = "qinglang-events.sqlite"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +54,6 @@ def build(cfg: Config) -> YouthRules:
         name: RequestRules(rules, lists.categories_for) for name, rules in effective.items()
     }
     return YouthRules(requests, lists, cfg.default_profile)
-
-
-def events_db_path(cfg: Config, confdir: str | Path) -> Path:
-    if cfg.events.db:
-        return Path(cfg.events.db).expanduser()
-    return Path(confdir).expanduser() / EVENTS_DB_NAME
-
-
-def quota_db_path(cfg: Config, confdir: str | Path) -> Path:
-    """``quota.db`` from the config, else next to the event log (mitmproxy's confdir
-    unless ``events.db`` puts the log elsewhere)."""
-    if cfg.quota.db:
-        return Path(cfg.quota.db).expanduser()
-    return events_db_path(cfg, confdir).parent / QUOTA_DB_NAME
 
 
 def make_clock(path: str) -> Clock:
@@ -146,7 +123,7 @@ def stricter(a: Decision, b: Decision) -> Decision:
         return a
     if not b.allowed:
         return b
-    return b if a.reason == ALWAYS_ALLOWED else a
+    return b if a.reason == Reason.ALWAYS_ALLOWED else a
 
 
 def _stat(path: Path) -> tuple[str, int, int, int]:

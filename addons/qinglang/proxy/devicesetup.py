@@ -17,7 +17,6 @@ also:
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 from pathlib import Path
@@ -25,13 +24,12 @@ from typing import Any
 
 from mitmproxy import ctx, dns, http
 from mitmproxy.addons import asgiapp
-from mitmproxy.net import local_ip
 from mitmproxy.proxy import mode_specs
 
-from qinglang.pages.risknotice import REPORT_HOST
+from qinglang.deploy.where import lan_host, regular_port
 from qinglang.pages.setuppage import Where, create_setup_app, is_setup_path
 from qinglang.policy.clients import listener_port, peer_ip, proxy_user
-from qinglang.policy.reqhost import asks_for
+from qinglang.policy.hosts import PROXY_HOST, asks_for
 from qinglang.proxy.filtering import Qinglang, running_qinglang
 
 log = logging.getLogger(__name__)
@@ -55,49 +53,6 @@ def hide_private_keys() -> None:
     logger = logging.getLogger("mitmproxy.proxy.mode_servers")
     if _KEY_FILTER not in logger.filters:
         logger.addFilter(_KEY_FILTER)
-
-
-def data_dir() -> Path:
-    given = str(getattr(ctx.options, "qinglang_data_dir", "") or "")
-    return Path(given or ctx.options.confdir).expanduser()
-
-
-def regular_port() -> int:
-    """The port of the explicit proxy listener (what a PAC file points at)."""
-    default = ctx.options.listen_port
-    for spec in ctx.options.mode:
-        try:
-            mode = mode_specs.ProxyMode.parse(spec)
-        except ValueError:
-            continue
-        if isinstance(mode, mode_specs.RegularMode):
-            return int(mode.listen_port(default) or 8080)
-    return int(default or 8080)
-
-
-def lan_host(seen: str | None = None) -> str:
-    """The configured LAN address, else ``seen`` (the local address a device reached),
-    else the one address the proxy listens on (``--listen-host``), else this machine's
-    outgoing address. A loopback ``seen`` (a parent at the machine itself) is no address
-    for another device; a proxy bound to one address is reachable at that one only."""
-    options = getattr(ctx, "options", None)  # None outside a running mitmproxy
-    given = str(getattr(options, "qinglang_lan_host", "") or "").strip()
-    if given:
-        return given
-    if seen:
-        try:
-            ip = ipaddress.ip_address(seen.split("%", 1)[0])
-        except ValueError:
-            ip = None
-        if ip is not None and not ip.is_unspecified and not ip.is_loopback:
-            if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-                return str(ip.ipv4_mapped)
-            return str(ip)
-    bound = str(getattr(options, "listen_host", "") or "").strip()
-    with contextlib.suppress(ValueError):
-        if not ipaddress.ip_address(bound).is_unspecified:
-            return bound
-    return local_ip.get_local_ip() or "127.0.0.1"
 
 
 def is_filtered(main: Qinglang | None, ip: Any, user: str | None, listener: int | None) -> bool:
@@ -158,7 +113,7 @@ class DeviceSetup:
     def where(self, flow: http.HTTPFlow) -> Where:
         conn = flow.client_conn
         mode = conn.proxy_mode
-        listener = listener_port(conn)
+        listener = listener_port(conn, ctx.options.listen_port)
         if isinstance(mode, mode_specs.RegularMode) and listener is not None:
             host, port = lan_host(str(conn.sockname[0]) if conn.sockname else None), listener
         else:  # WireGuard or transparent: the socket's address is inside the tunnel
@@ -174,7 +129,7 @@ class DeviceSetup:
         if flow.response or flow.error or not flow.live:
             return
         req = flow.request
-        if not asks_for(req, REPORT_HOST) or not is_setup_path(req.path):
+        if not asks_for(req, PROXY_HOST) or not is_setup_path(req.path):
             return
         where = self.where(flow)
         app = self.app
@@ -190,7 +145,7 @@ class DeviceSetup:
         if not flow.request.questions:
             return
         q = flow.request.questions[0]
-        if q.name.lower().rstrip(".") != REPORT_HOST:
+        if q.name.lower().rstrip(".") != PROXY_HOST:
             return
         try:
             ip = ipaddress.ip_address(lan_host())

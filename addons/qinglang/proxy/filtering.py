@@ -36,28 +36,29 @@ from qinglang.content.headplan import Sniffer, content_length, plan_head, range_
 from qinglang.content.pipeline import ScanJob, ScanOutcome
 from qinglang.deploy import bundle
 from qinglang.engine.normalize import BOUNDARY
+from qinglang.engine.verdict import Action, Decision, Reason
 from qinglang.pages import blockpage, timeup
+from qinglang.pages.i18n import choose_lang
 from qinglang.pages.links import time_ask_url
-from qinglang.pages.risknotice import page_url
 from qinglang.policy import safesearch, youthgate
-from qinglang.policy.clients import IPAddress, host_matches, listener_port, peer_ip, proxy_user
+from qinglang.policy.clients import IPAddress, listener_port, peer_ip, proxy_user
 from qinglang.policy.config import Config, Profile
 from qinglang.policy.forwarded import Forwarded
+from qinglang.policy.hosts import host_matches, page_url, request_host
 from qinglang.policy.quota import (
     Activity,
     QuotaTracker,
-    SqliteQuotaStore,
     StateUnavailable,
     classify,
 )
 from qinglang.policy.reload import Rules, load_rules
-from qinglang.policy.reqhost import request_host
 from qinglang.policy.timerules import Clock, SystemClock
-from qinglang.policy.urlrules import ALWAYS_ALLOWED, KeywordTarget, RequestInfo, RequestRules
-from qinglang.policy.urlrules import Decision as RuleDecision
+from qinglang.policy.urlrules import KeywordTarget, RequestInfo, RequestRules
 from qinglang.policy.youthgate import YouthRules
 from qinglang.proxy import overridegate, scaleout
 from qinglang.store.events import Event, EventStore, path_only
+from qinglang.store.paths import quota_db_path
+from qinglang.store.quota import SqliteQuotaStore
 from qinglang.worker.pool import ScanPool, default_workers
 
 log = logging.getLogger(__name__)
@@ -79,18 +80,6 @@ _REWRITTEN = frozenset(
     {b"content-encoding", b"content-length", b"transfer-encoding"}
     | {b"content-md5", b"digest", b"content-digest", b"repr-digest"}
 )
-
-
-class _Decision:
-    """What the block page needs to know (category and reason only)."""
-
-    def __init__(self, reason: str | None, top_category: str | None = None) -> None:
-        self.reason = reason
-        self._top = top_category
-
-    @property
-    def top_category(self) -> str | None:
-        return self._top
 
 
 class _Live:
@@ -115,7 +104,7 @@ class _Asked:
     meta: dict[str, Any]
     rules: RequestRules
     info: RequestInfo
-    decision: RuleDecision
+    decision: Decision
     now: datetime
     key: str  # whose minutes (youthgate.client_key)
     tracker: QuotaTracker | None  # None: the profile counts no minutes
@@ -364,7 +353,7 @@ class Qinglang:
     def _open_quota(self, cfg: Config) -> QuotaTracker:
         """The quota database (opened once, again only when its path changes)."""
         state = scaleout.state_option()
-        path = youthgate.quota_db_path(cfg, ctx.options.confdir)
+        path = quota_db_path(cfg, ctx.options.confdir)
         key = (state.url if state else str(path), cfg.quota.retention_days)
         if self.quota is not None and key == self._quota_key:
             return self.quota
@@ -440,7 +429,7 @@ class Qinglang:
             flow.client_conn.id, peer_ip(flow.client_conn.peername), flow.request.headers
         )
         user = proxy_user(flow.metadata) or self._conn_user(flow.client_conn)
-        listener = listener_port(flow.client_conn)
+        listener = listener_port(flow.client_conn, ctx.options.listen_port)
         clients = self.live.rules.clients
         name = clients.profile_for(ip, user, listener)
         meta = {"profile": name, "client": clients.client_id(ip, listener), "user": user}
@@ -476,7 +465,7 @@ class Qinglang:
         client = data.context.client
         ip = self.forwarded.tunnel(client.id, peer_ip(client.peername))
         user = self._conn_user(client)
-        listener = listener_port(client)
+        listener = listener_port(client, ctx.options.listen_port)
         name = live.rules.clients.profile_for(ip, user, listener)
         prof = live.config.profiles.get(name) or live.config.profile(None)
         if not prof.passthrough_hosts:
@@ -525,7 +514,7 @@ class Qinglang:
             return None
         live = self.live
         if live is None:
-            self._block(flow, _Decision(blockpage.REASON_UNCONFIGURED), None, status=503)
+            self._block(flow, Decision(Action.BLOCK, Reason.UNCONFIGURED), None, status=503)
             return None
         meta = self._who(flow)
         rules = live.youth.for_profile(meta["profile"])
@@ -607,12 +596,12 @@ class Qinglang:
                 return
             # Fail-closed as for pages: what cannot be checked does not go out.
             if out.status == "error" and prof.on_error == "block":
-                reason = blockpage.REASON_ERROR
+                reason = Reason.ERROR
             elif out.status == "oversize" and prof.on_oversize == "block":
-                reason = blockpage.REASON_OVERSIZE
+                reason = Reason.OVERSIZE
             else:
                 continue
-            self._block(flow, _Decision(reason), None, detail=out.problem)
+            self._block(flow, Decision(Action.BLOCK, reason), None, detail=out.problem)
             self._answered(flow)
             return
         self._let_through(asked)
@@ -620,7 +609,7 @@ class Qinglang:
     def _let_through(self, a: _Asked) -> None:
         """Count the minute, remind of a rest when due, force safe search."""
         time_rules = a.rules.rules.time
-        if a.tracker is not None and a.decision.reason != ALWAYS_ALLOWED:
+        if a.tracker is not None and a.decision.reason != Reason.ALWAYS_ALLOWED:
             info = a.info
             activity = classify(info.method, info.path, info.headers)
             # Shared state down: this minute goes uncounted (on_error already applied).
@@ -678,7 +667,7 @@ class Qinglang:
                 on_text=lambda: self._record(
                     flow,
                     "pass" if allow else "block",
-                    blockpage.REASON_OVERSIZE,
+                    Reason.OVERSIZE,
                     detail=f"text labelled {content.mime_of(resp.headers.get('content-type'))!r}, "
                     f"{hp.detail}; {'passed' if allow else 'cut off'} unscanned",
                 ),
@@ -705,7 +694,8 @@ class Qinglang:
         if not compression.codings(cenc) and not content.plan_for(ctype, raw).scans:
             return  # images, fonts, scripts: byte for byte, without a trip to a worker
         job = ScanJob(raw, ctype, cenc, flow.request.headers.get("accept-encoding"), prof)
-        job = job.for_page(flow.request, request_host(flow.request))  # the notice's language, link
+        req = flow.request
+        job = job.for_page(req.headers, page_url(req.scheme, request_host(req), req.port, req.path))
         outcome = await self._scan(job)
         if flow.live and flow.response is resp:
             self._apply(flow, prof, outcome)
@@ -725,7 +715,7 @@ class Qinglang:
             return False
         self._block(
             flow,
-            _Decision(blockpage.REASON_ERROR),
+            Decision(Action.BLOCK, Reason.ERROR),
             None,
             detail="the shared quota store is unreachable",
         )
@@ -739,18 +729,18 @@ class Qinglang:
             meta["answered"] = True
 
     def _refuse(
-        self, flow: http.HTTPFlow, d: RuleDecision, *, outcome: ScanOutcome | None = None
+        self, flow: http.HTTPFlow, d: Decision, *, outcome: ScanOutcome | None = None
     ) -> None:
         """The block page for a request rule (a CONNECT gets the same 403)."""
         # Keyword verdicts carry the list terms in the outcome; other rules name the
         # listed domain, pattern or category that decided.
         detail = None if outcome is not None else d.rule
-        self._block(flow, _Decision(d.reason, d.category), None, outcome=outcome, detail=detail)
+        self._block(
+            flow, Decision(Action.BLOCK, d.reason, d.category), None, outcome=outcome, detail=detail
+        )
         self._answered(flow)
 
-    def _timeup(
-        self, flow: http.HTTPFlow, d: RuleDecision, rules: RequestRules, now: datetime
-    ) -> None:
+    def _timeup(self, flow: http.HTTPFlow, d: Decision, rules: RequestRules, now: datetime) -> None:
         req = flow.request
         reply = timeup.timeup_reply(
             d.reason,
@@ -773,7 +763,7 @@ class Qinglang:
         self._answered(flow)
 
     def _rest_reminder(self, flow: http.HTTPFlow, minutes: int) -> None:
-        lang = timeup.choose_lang(flow.request.headers.get("accept-language"))
+        lang = choose_lang(flow.request.headers.get("accept-language"))
         body = timeup.render_rest_reminder(minutes, lang).encode("utf-8")
         flow.response = http.Response.make(
             200,
@@ -804,18 +794,20 @@ class Qinglang:
             self._oversize(flow, prof, out.problem)
             return
         if out.status == "error":
-            self._policy(flow, prof.on_error, blockpage.REASON_ERROR, out.problem, out.kind)
+            self._policy(flow, prof.on_error, Reason.ERROR, out.problem, out.kind)
             return
         if out.status == "skip":
             return
         partial = resp.status_code == 206 and range_is_partial(resp.headers.get("content-range"))
         if out.status == "block":
-            self._block(flow, _Decision(out.reason, out.top_category), out.kind, outcome=out)
+            self._block(
+                flow, Decision(Action.BLOCK, out.reason, out.top_category), out.kind, outcome=out
+            )
             return
         if partial and (prof.on_error == "block" or out.status == "mask"):
             # A fragment can split a word at either end, and a masked fragment no longer
             # fits its Content-Range: text is only let through whole.
-            self._block(flow, _Decision(blockpage.REASON_PARTIAL), out.kind, outcome=out)
+            self._block(flow, Decision(Action.BLOCK, Reason.PARTIAL), out.kind, outcome=out)
             return
         if out.status == "allow":
             return  # untouched: no re-encoding, no header changes
@@ -838,7 +830,7 @@ class Qinglang:
         if out.content_type:
             fields.append((b"content-type", out.content_type.encode("utf-8", "surrogateescape")))
         resp.headers = http.Headers(fields)
-        reason = blockpage.REASON_PII if out.pii and not out.decided_by else "keywords"
+        reason = Reason.PII if out.pii and not out.decided_by else Reason.KEYWORDS
         self._record(flow, "mask", reason, outcome=out)
 
     def _oversize(
@@ -848,10 +840,14 @@ class Qinglang:
         if prof.on_oversize == "pass":
             if at_headers:
                 flow.response.stream = True
-            self._record(flow, "pass", blockpage.REASON_OVERSIZE, detail=detail)
+            self._record(flow, "pass", Reason.OVERSIZE, detail=detail)
             return
         self._block(
-            flow, _Decision(blockpage.REASON_OVERSIZE), None, detail=detail, at_headers=at_headers
+            flow,
+            Decision(Action.BLOCK, Reason.OVERSIZE),
+            None,
+            detail=detail,
+            at_headers=at_headers,
         )
 
     def _policy(
@@ -865,12 +861,12 @@ class Qinglang:
         if policy == "pass":
             self._record(flow, "pass", reason, detail=detail)
         else:
-            self._block(flow, _Decision(reason), kind, detail=detail)
+            self._block(flow, Decision(Action.BLOCK, reason), kind, detail=detail)
 
     def _block(
         self,
         flow: http.HTTPFlow,
-        decision: _Decision,
+        decision: Decision,
         kind: str | None,
         *,
         outcome: ScanOutcome | None = None,

@@ -23,9 +23,9 @@ from mitmproxy import http
 from qinglang.content.reqtext import body_texts, url_texts
 from qinglang.engine.pii.owndata import OwnDataMatcher
 from qinglang.pages import blockpage
-from qinglang.policy.clients import host_matches
+from qinglang.pages.i18n import choose_lang
 from qinglang.policy.config import OwnData, Profile
-from qinglang.policy.reqhost import request_host
+from qinglang.policy.hosts import host_matches, request_host
 from qinglang.proxy.filtering import META, Qinglang, running_qinglang
 from qinglang.store.events import Event, path_only
 
@@ -161,7 +161,7 @@ def response_body(
     kinds: list[str], host: str, event_id: str, accept: str | None, accept_language: str | None
 ) -> tuple[bytes, str]:
     """(body, Content-Type) of the 403 answer: the page, or JSON for programs."""
-    lang = blockpage.choose_lang(accept_language)
+    lang = choose_lang(accept_language)
     if blockpage.wants_json(accept):
         doc = {
             "error": "blocked",

@@ -19,13 +19,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from qinglang.engine.verdict import ALLOW, Action, Decision, Reason
 from qinglang.policy import timerules
 from qinglang.policy.config import Config
 from qinglang.policy.timerules import QuotaState
-from qinglang.policy.urlrules import ALLOW, CURFEW, QUOTA, SCHEDULE, Decision, RequestRules
+from qinglang.policy.urlrules import RequestRules
 from qinglang.store import keys
 from qinglang.store.overrides import Override, OverrideStore
-from qinglang.store.paths import settings_for
+from qinglang.store.paths import dashboard_files
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,8 @@ class Overrides(Protocol):
 
 def store_paths(cfg: Config, config_path: str | None, confdir: str) -> tuple[Path, Path]:
     """(state database, key file) as the dashboard resolves them."""
-    s = settings_for(cfg.dashboard, config_path=config_path, confdir=confdir)
+    d = cfg.dashboard
+    s = dashboard_files(d.db, d.secret_key, config_path=config_path, confdir=confdir)
     return s.state_db, s.secret_key_file
 
 
@@ -82,11 +84,11 @@ def lift(
 ) -> Decision:
     """A curfew or schedule verdict, lifted while granted minutes last; the daily quota
     (with the granted minutes added) still holds."""
-    if d.action != "timeup" or d.reason not in (CURFEW, SCHEDULE):
+    if d.action != Action.TIMEUP or d.reason not in (Reason.CURFEW, Reason.SCHEDULE):
         return d
     if not store.time_lifted(client, now.timestamp(), user):
         return d
     t = rules.rules.time
     if timerules.quota_exhausted(t, now, quota):
-        return Decision("timeup", QUOTA, returns_at=timerules.next_reset(t, now))
+        return Decision(Action.TIMEUP, Reason.QUOTA, returns_at=timerules.next_reset(t, now))
     return ALLOW

@@ -61,6 +61,7 @@ from qinglang.content.pipeline import ScanJob, ScanOutcome, run_job
 from qinglang.engine import normalize
 from qinglang.engine.lists import ListSet
 from qinglang.engine.scanner import Engine
+from qinglang.pages.risknotice import notice_for
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ def _worker_main(sock: socket.socket, shared: mmap.mmap, lists: ListSet, parent:
         if data is None:
             return
         slot, job = _unpack(shared, data)
-        _send_frame(sock, _pack(shared, slot, run_job(engine, job)))
+        _send_frame(sock, _pack(shared, slot, run_job(engine, job, notice_for)))
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -445,7 +446,7 @@ class ScanPool:
         if self._inline is not None:
             assert self._thread is not None
             loop = asyncio.get_running_loop()
-            fut = loop.run_in_executor(self._thread, run_job, self._inline, job)
+            fut = loop.run_in_executor(self._thread, run_job, self._inline, job, notice_for)
             try:
                 return await asyncio.wait_for(fut, self.timeout)
             except TimeoutError:

@@ -35,7 +35,7 @@ import numpy as np
 
 from qinglang.engine import _piiscan
 from qinglang.engine.normalize import BOUNDARY, Normalized, normalize
-from qinglang.policy.config import Profile
+from qinglang.engine.settings import ScanSettings
 
 KINDS = ("cn_id", "cn_mobile", "bank_card", "email", "qq", "wechat", "address")
 
@@ -780,7 +780,7 @@ def detect_pii(norm: Normalized) -> list[PiiFound]:
     return out
 
 
-def doxxing_exposure(found: list[PiiFound], profile: Profile) -> bool:
+def doxxing_exposure(found: list[PiiFound], profile: ScanSettings) -> bool:
     """A page exposing people: at least ``profile.doxxing_threshold`` distinct values, of
     at least two kinds, one of which identifies a person on its own (an ID number, a bank
     card or a home address). A contact page with phones and e-mails is masked, not blocked.

@@ -20,7 +20,7 @@ import numpy as np
 
 from qinglang.engine.normalize import BOUNDARY, Normalized, normalize
 from qinglang.engine.pii.detect import canonical, find_value
-from qinglang.policy.config import OwnData
+from qinglang.engine.settings import OwnValues
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +50,7 @@ def _make_key(kind: str, value: str) -> _Key:
 class OwnDataMatcher:
     """Finds which kinds of a profile's own data occur in some text."""
 
-    def __init__(self, own: OwnData) -> None:
+    def __init__(self, own: OwnValues) -> None:
         keys = {(k, canonical(v)): _make_key(k, v) for k, v in own.items()}
         self.keys = tuple(keys.values())
 

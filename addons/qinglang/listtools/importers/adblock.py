@@ -21,7 +21,7 @@ from qinglang.listtools.importers import (
     read_lines,
 )
 from qinglang.listtools.importers.domainlist import check_category, require_category
-from qinglang.policy.domains import canonical_host
+from qinglang.policy.hosts import canonical_name
 
 _HOST_RULE = re.compile(r"^\|\|(?:\*\.)?([^/^$|*:?=&]+)(\^)?\|?(?:\$(.*))?$")
 # Options that leave a whole-host rule meaning "block this host".
@@ -63,7 +63,7 @@ def read(src: Path, opts: Options, report: ImportReport) -> DomainImport:
             if odd:
                 report.skip("rule limited by $ options a per-host filter cannot honour", src, n)
                 continue
-            host = canonical_host(m.group(1))
+            host = canonical_name(m.group(1))
             if host is None:
                 report.skip("not a valid host name", src, n)
                 continue

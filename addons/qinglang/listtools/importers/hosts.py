@@ -20,7 +20,7 @@ from qinglang.listtools.importers import (
     read_lines,
 )
 from qinglang.listtools.importers.domainlist import require_category
-from qinglang.policy.domains import canonical_host
+from qinglang.policy.hosts import canonical_name
 
 LOCAL_NAMES = frozenset(
     {
@@ -77,7 +77,7 @@ def read(src: Path, opts: Options, report: ImportReport) -> DomainImport:
                 if len(fields) == 1:
                     report.skip("address without a name", path, n)
                 for name in names:
-                    host = canonical_host(name)
+                    host = canonical_name(name)
                     if host is None:
                         report.skip("not a valid host name", path, n)
                         continue
