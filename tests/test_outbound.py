@@ -109,11 +109,12 @@ class Harness:
 
 @pytest.fixture
 def harness(config: Path, tmp_path: Path) -> Iterator[Harness]:
-    main, guard = Qinglang(), OutboundGuard()
+    main = Qinglang()
+    guard = OutboundGuard(main)
     with taddons.context(main, guard) as tctx:
         tctx.configure(main, qinglang_config=str(config), qinglang_workers=0)
         db = tmp_path / "events.sqlite"
-        main.events = EventStore(db, 30, flush_seconds=0.05)
+        main.stores.events = EventStore(db, 30, flush_seconds=0.05)
         try:
             yield Harness(main, guard, db)
         finally:

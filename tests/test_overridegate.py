@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 from qinglang.policy import youthgate
 from qinglang.policy.config import parse_config
+from qinglang.policy.decide import Who, lift, with_extra
 from qinglang.policy.timerules import QuotaState
 from qinglang.policy.urlrules import RequestInfo
-from qinglang.proxy import overridegate
 from qinglang.store import dashdb as db
 from qinglang.store import keys, overrides
 
@@ -50,26 +50,26 @@ def test_granted_minutes_lift_the_curfew_and_grow_the_quota(tmp_path: Path) -> N
     d = rules.check(info, night, used)
     assert d.action == "timeup" and d.reason == "curfew"
     # Nothing granted yet: the curfew holds.
-    assert overridegate.lift(d, rules, night, used, store, "10.0.0.7", None) == d
+    assert lift(d, rules, night, used, store, Who("child", "10.0.0.7")) == d
 
     _grant_minutes(state, key, "10.0.0.7", night.timestamp() - 60, 30)
-    assert overridegate.lift(d, rules, night, used, store, "10.0.0.7", None).allowed
+    assert lift(d, rules, night, used, store, Who("child", "10.0.0.7")).allowed
     # Another device is not covered.
-    assert overridegate.lift(d, rules, night, used, store, "10.0.0.8", None) == d
+    assert lift(d, rules, night, used, store, Who("child", "10.0.0.8")) == d
     # 30 minutes later the curfew is back.
     later = datetime(2025, 6, 6, 22, 0, tzinfo=TZ)
-    assert overridegate.lift(rules.check(info, later, used), rules, later, used, store,
-                             "10.0.0.7", None).reason == "curfew"  # fmt: skip
+    assert lift(rules.check(info, later, used), rules, later, used, store,
+                             Who("child", "10.0.0.7")).reason == "curfew"  # fmt: skip
 
     # The quota: 60 minutes used of 60, plus the 30 granted.
     full = QuotaState(used=60)
-    grown = overridegate.with_extra(store, full, "10.0.0.7", None, night.timestamp())
+    grown = with_extra(store, full, Who("child", "10.0.0.7"), night.timestamp())
     assert grown is not None and grown.used == 30
-    assert overridegate.with_extra(store, full, "10.0.0.8", None, night.timestamp()) == full
+    assert with_extra(store, full, Who("child", "10.0.0.8"), night.timestamp()) == full
     # Lifted curfew, but the quota used up even with the extra minutes: still refused.
     spent = QuotaState(used=95)
-    out = overridegate.lift(d, rules, night, overridegate.with_extra(
-        store, spent, "10.0.0.7", None, night.timestamp()), store, "10.0.0.7", None)  # fmt: skip
+    kid = Who("child", "10.0.0.7")
+    out = lift(d, rules, night, with_extra(store, spent, kid, night.timestamp()), store, kid)
     assert out.action == "timeup" and out.reason == "quota"
     store.close()
 

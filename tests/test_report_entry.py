@@ -39,11 +39,12 @@ def entry(tmp_path: Path) -> Iterator[tuple[ReportEntry, Path]]:
     (tmp_path / "lists" / "g.yaml").write_text("category: g\nterms: [赌博网站]\n", "utf-8")
     cfg = tmp_path / "qinglang.yaml"
     cfg.write_text(textwrap.dedent(CONFIG), encoding="utf-8")
-    main, rep = Qinglang(), ReportEntry()
+    main = Qinglang()
+    rep = ReportEntry(main)
     with taddons.context(rep, main) as tctx:
         tctx.configure(main, qinglang_config=str(cfg), qinglang_workers=0)
         db = tmp_path / "events.sqlite"
-        main.events = EventStore(db, 30)
+        main.stores.events = EventStore(db, 30)
         rep.running()
         try:
             yield rep, db

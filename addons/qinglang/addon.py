@@ -14,13 +14,26 @@ try:
 except ImportError:  # running from a source checkout without `pip install`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from typing import Any
+
 from qinglang.dashboard.server import DashboardAddon
 from qinglang.proxy.devicesetup import DeviceSetup
 from qinglang.proxy.filtering import Qinglang
 from qinglang.proxy.outbound import OutboundGuard
 from qinglang.proxy.reportentry import ReportEntry
 
-# Order matters: the dashboard (its listener, and the ask-for-access page) and the report
-# entry answer the proxy's own host (qinglang.home.arpa) before any rule can stop it; the
-# outbound guard reads the profile that Qinglang's request hook resolves.
-addons = [DashboardAddon(), DeviceSetup(), ReportEntry(), Qinglang(), OutboundGuard()]
+
+def chain(config: str = "") -> list[Any]:
+    """qinglang's addons in the order they must run. The dashboard (its listener, and the
+    ask-for-access page) and the report entry answer the proxy's own host
+    (qinglang.home.arpa) before any rule can stop it; the outbound guard reads the profile
+    that the filtering addon's request hook resolves. The other addons are handed the
+    filtering addon, whose rules and stores they read."""
+    main = Qinglang(config)
+    return [DashboardAddon(), DeviceSetup(main), ReportEntry(main), main, OutboundGuard(main)]
+
+
+# mitmproxy loads this file as a script and reads `addons`; `qinglang run` imports it as
+# the module qinglang.addon for `chain` alone, and must not build a second set.
+if __name__ != "qinglang.addon":
+    addons = chain()

@@ -166,22 +166,13 @@ def _mitmdump(config: str, rest: list[str]) -> int:
     from mitmproxy.tools.dump import DumpMaster
     from mitmproxy.tools.main import run
 
-    from qinglang.dashboard.server import DashboardAddon
-    from qinglang.proxy.devicesetup import DeviceSetup
-    from qinglang.proxy.filtering import Qinglang
-    from qinglang.proxy.outbound import OutboundGuard
-    from qinglang.proxy.reportentry import ReportEntry
+    from qinglang.addon import chain
 
     class QinglangMaster(DumpMaster):
         def __init__(self, options, **kwargs):  # type: ignore[no-untyped-def]
             super().__init__(options, **kwargs)
             # Added directly, not as a script: filtering is on from the first connection.
-            # The dashboard's ask page and the report entry first (the proxy's own host
-            # is never stopped), the outbound guard after Qinglang (it reads the profile
-            # Qinglang resolves).
-            self.addons.add(
-                DashboardAddon(), DeviceSetup(), ReportEntry(), Qinglang(config), OutboundGuard()
-            )
+            self.addons.add(*chain(config))
 
     try:
         run(QinglangMaster, cmdline.mitmdump, rest)

@@ -13,21 +13,16 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-from qinglang.engine.verdict import Decision, Reason
 from qinglang.policy import presets
 from qinglang.policy.config import Config
 from qinglang.policy.domains import DomainLists, domain_files, load_domains
-from qinglang.policy.hosts import request_host
 from qinglang.policy.presets import EffectiveRules
-from qinglang.policy.quota import QuotaTracker
 from qinglang.policy.reload import Reloader, Rules, Signature
 from qinglang.policy.safesearch import ENGINES, search_query
-from qinglang.policy.timerules import Clock, FileClock, QuotaState, SystemClock
-from qinglang.policy.urlrules import RequestInfo, RequestRules, canonical, parse_ip
+from qinglang.policy.timerules import Clock, FileClock, SystemClock
+from qinglang.policy.urlrules import RequestRules
 
 log = logging.getLogger(__name__)
 
@@ -61,40 +56,6 @@ def make_clock(path: str) -> Clock:
     return FileClock(path) if path else SystemClock()
 
 
-def client_key(user: str | None, client: str) -> str:
-    """Whose minutes: the proxy log-in, which follows a child across devices, else the
-    device's address (the ``client`` column of the quota database)."""
-    return user or client
-
-
-def quota_state(
-    tracker: QuotaTracker | None, key: str, rules: RequestRules, now: datetime
-) -> QuotaState | None:
-    """The client's usage when the profile has a daily limit (None: nothing to look up)."""
-    if tracker is None or rules.rules.time.daily_minutes is None:
-        return None
-    return tracker.state(key, rules.rules.time, now)
-
-
-def counts_time(rules: RequestRules) -> bool:
-    """Whether requests of this profile are counted: it has a daily limit or a reminder."""
-    t = rules.rules.time
-    return t.daily_minutes is not None or bool(t.rest_reminder)
-
-
-def request_info(request: Any) -> RequestInfo:
-    """``RequestInfo.of`` with the headers copied once into a plain dict (lower-case
-    names, repeated fields joined as mitmproxy joins them): the rules read a dozen
-    headers per request, and each look-up in mitmproxy's ``Headers`` costs as much as
-    all the rules together (measured here: 113 -> 55 us for the whole request hook)."""
-    headers: dict[str, str] = {}
-    for k, v in request.headers.fields:
-        name = k.decode("latin-1").lower()
-        value = v.decode("utf-8", "surrogateescape")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return RequestInfo(request.method, request_host(request), request.path, headers, request.port)
-
-
 def event_path(host: str, path: str) -> str:
     """The path as the event log keeps it: the query string goes (events.py), and so does
     a search text that an engine carries in the path (``/search/<text>``)."""
@@ -104,26 +65,6 @@ def event_path(host: str, path: str) -> str:
         if engine.path_query and path.startswith(engine.path_query):
             return engine.path_query
     return path
-
-
-def other_name(dialed: str, shown: str) -> str | None:
-    """``dialed`` (the host the proxy connects to) when it is a name other than ``shown``
-    (the Host header or TLS server name); None when they agree or it is an address (in
-    transparent mode the dialled host is the server's IP and only the name says more)."""
-    if not dialed or parse_ip(dialed) is not None:
-        return None
-    a = canonical(dialed)
-    return a if a is not None and a != canonical(shown) else None
-
-
-def stricter(a: Decision, b: Decision) -> Decision:
-    """Of two verdicts on one request, the one that refuses; else the one that counts
-    (always-allowed only when both are)."""
-    if not a.allowed:
-        return a
-    if not b.allowed:
-        return b
-    return b if a.reason == Reason.ALWAYS_ALLOWED else a
 
 
 def _stat(path: Path) -> tuple[str, int, int, int]:

@@ -28,9 +28,10 @@ from mitmproxy.proxy import mode_specs
 
 from qinglang.deploy.where import lan_host, regular_port
 from qinglang.pages.setuppage import Where, create_setup_app, is_setup_path
-from qinglang.policy.clients import listener_port, peer_ip, proxy_user
+from qinglang.policy.clients import peer_ip, proxy_user
 from qinglang.policy.hosts import PROXY_HOST, asks_for
-from qinglang.proxy.filtering import Qinglang, running_qinglang
+from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.identity import listener
 
 log = logging.getLogger(__name__)
 WHERE_SCOPE = "qinglang.where"
@@ -113,15 +114,15 @@ class DeviceSetup:
     def where(self, flow: http.HTTPFlow) -> Where:
         conn = flow.client_conn
         mode = conn.proxy_mode
-        listener = listener_port(conn, ctx.options.listen_port)
-        if isinstance(mode, mode_specs.RegularMode) and listener is not None:
-            host, port = lan_host(str(conn.sockname[0]) if conn.sockname else None), listener
+        arrived = listener(conn)
+        if isinstance(mode, mode_specs.RegularMode) and arrived is not None:
+            host, port = lan_host(str(conn.sockname[0]) if conn.sockname else None), arrived
         else:  # WireGuard or transparent: the socket's address is inside the tunnel
             host, port = lan_host(), regular_port()
         dash = dashboard_url(host)
         filtered = is_filtered(
-            running_qinglang(self._main), peer_ip(conn.peername), proxy_user(flow.metadata),
-            listener,
+            self._main, peer_ip(conn.peername), proxy_user(flow.metadata),
+            arrived,
         )  # fmt: skip
         return Where(host, port, dash + "/proxy.pac" if dash else None, filtered, True)
 

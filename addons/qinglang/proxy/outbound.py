@@ -26,7 +26,8 @@ from qinglang.pages import blockpage
 from qinglang.pages.i18n import choose_lang
 from qinglang.policy.config import OwnData, Profile
 from qinglang.policy.hosts import host_matches, request_host
-from qinglang.proxy.filtering import META, Qinglang, running_qinglang
+from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.identity import META
 from qinglang.store.events import Event, path_only
 
 REASON_OWN_DATA = "own personal information"
@@ -184,7 +185,7 @@ class OutboundGuard:
         self._matchers: dict[int, tuple[OwnData, OwnDataMatcher]] = {}
 
     def _qinglang(self) -> Qinglang | None:
-        return running_qinglang(self._main)
+        return self._main
 
     def _matcher(self, own: OwnData) -> OwnDataMatcher:
         hit = self._matchers.get(id(own))

@@ -30,9 +30,10 @@ from mitmproxy import ctx, http
 from qinglang.pages.i18n import choose_lang
 from qinglang.pages.report import render_page
 from qinglang.pages.risknotice import REPORT_KINDS, REPORT_PATH
-from qinglang.policy.clients import listener_port, peer_ip, proxy_user
+from qinglang.policy.clients import peer_ip, proxy_user
 from qinglang.policy.hosts import PROXY_HOST, asks_for
-from qinglang.proxy.filtering import Qinglang, running_qinglang
+from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.identity import listener
 from qinglang.proxy.scaleout import store_option
 from qinglang.store.backends import ServerURL
 from qinglang.store.reports import Report, add_report, clean_url, connect
@@ -69,7 +70,7 @@ class ReportEntry:
         self._main = main
 
     def _qinglang(self) -> Qinglang | None:
-        return running_qinglang(self._main)
+        return self._main
 
     def running(self) -> None:
         # The table exists from the start, so that the dashboard can list no reports.
@@ -113,9 +114,9 @@ class ReportEntry:
         profile = None
         client = str(ip) if ip else ""
         if main is not None and main.live is not None:
-            listener = listener_port(flow.client_conn, ctx.options.listen_port)
-            profile = main.live.rules.clients.profile_for(ip, user, listener)
-            client = main.live.rules.clients.client_id(ip, listener)
+            port = listener(flow.client_conn)
+            profile = main.live.rules.clients.profile_for(ip, user, port)
+            client = main.live.rules.clients.client_id(ip, port)
         report = Report(
             client=client,
             kind=kind,

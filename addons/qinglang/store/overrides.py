@@ -28,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from qinglang.policy.urlrules import canonical
+from qinglang.policy.hosts import canonical
 from qinglang.store import dashdb as dbmod
+from qinglang.store import keys
 from qinglang.store.events import path_only
 
 log = logging.getLogger(__name__)
@@ -237,3 +238,14 @@ class OverrideStore:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def open_store(state_db: Path, key_file: Path) -> OverrideStore | None:
+    """The dashboard's overrides for the proxy; None (logged) when their files cannot be
+    opened: the proxy then runs without a parent's answers."""
+    try:
+        return OverrideStore(state_db, keys.load_or_create(key_file))
+    except (OSError, ValueError, sqlite3.Error) as e:
+        # A warning: mitmdump exits on an error logged at start-up; filtering goes on.
+        log.warning("qinglang: cannot read the dashboard's overrides (%s): %s", state_db, e)
+        return None
