@@ -1,6 +1,6 @@
 """What the dashboard's WireGuard page shows for each configured device: its profile,
 listener and client configuration (text and QR code). The configuration holds the
-device's private key, so only a signed-in parent sees it (``app.py``)."""
+device's private key, so only a signed-in parent sees it (``views/wireguard.py``)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""The dashboard's page handlers, one module per group of pages; ``app`` routes to them."""
