@@ -1,5 +1,5 @@
 """Presets: what `age` and `games` fill in, what explicit settings override, the errors
-a parent sees for a wrong value, and the examples of README.md, which must load
+a parent sees for a wrong value, and the examples of docs/youth-mode.md, which must load
 and behave as the text says."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from qinglang.policy.config import ADULT, Profile, load_config, parse_config
 from qinglang.policy.presets import GAMES_PRESET, EffectiveRules, Window, resolve, resolve_all
 
 SH = ZoneInfo("Asia/Shanghai")
-DOCS = Path(__file__).resolve().parents[1] / "README.md"
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "youth-mode.md"
 
 
 def rules(**fields: object) -> EffectiveRules:

@@ -80,7 +80,7 @@ CONFIG = """
 """
 QUOTA_DB = "minutes/quota.sqlite"
 DOMAINS = {"games": ["games.example.test"]}
-DOCS = Path(__file__).resolve().parents[2] / "README.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "youth-mode.md"
 
 
 @pytest.fixture(scope="module")
@@ -303,7 +303,7 @@ def test_rest_reminder_after_continuous_use(world: World) -> None:
 
 
 def parents_example() -> str:
-    """The curfew-and-games setup that README.md walks a parent through."""
+    """The curfew-and-games setup that the manual (docs/youth-mode.md) walks a parent through."""
     text = DOCS.read_text(encoding="utf-8")
     blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
     return next(b for b in blocks if b.startswith("profiles:") and "category_schedules" in b)

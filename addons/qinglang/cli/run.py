@@ -23,7 +23,7 @@ _HELP_EPILOG = """\
 Any other option is passed to mitmdump, for example:
   --listen-port 8080          port to listen on (default 8080)
   --listen-host 0.0.0.0       address to listen on (default: all)
-  --mode wireguard            transparent mode for phones (see README.md)
+  --mode wireguard            WireGuard mode for phones (see docs/deploying.md)
   --set confdir=DIR           where the CA certificate lives (default: DATA_DIR/ca)
   --set proxyauth=any         identify clients by proxy user name
   --set qinglang_workers=N    scan processes (default: one per core)

@@ -34,7 +34,7 @@ DEFAULT_CONFIG = """\
 # Written by the first `qinglang run`; qinglang never overwrites it. Edit it freely: the
 # proxy picks up changes within seconds (a mistake is reported and the old rules stay).
 # 首次运行时自动生成，之后不会被覆盖。可以直接修改，几秒内自动生效；写错时保留旧规则并报告错误。
-# Full reference / 完整说明: README.md, "Configuration" and "Profiles and youth mode".
+# Full reference / 完整说明: the manual, docs/configuration.md and docs/youth-mode.md.
 
 # Keyword lists: folders of list files. `<shipped>` is the lists that come with qinglang;
 # put your own list files in the `lists` folder next to this file.
@@ -82,9 +82,9 @@ dashboard:
 LISTS_README = """\
 Your own keyword lists / 自己的关键词列表
 
-Put list files (*.yaml, the format in README.md, "Keyword lists") in this folder; they
+Put list files (*.yaml, the format in docs/getting-started/lists.md) in this folder; they
 are used after the shipped lists. Domain lists go in domains/*.txt.
-把 *.yaml 列表文件放在这里（格式见 README.md 的 "Keyword lists"），会在随附列表之后加载。
+把 *.yaml 列表文件放在这里（格式见 docs/getting-started/lists.md），会在随附列表之后加载。
 """
 
 

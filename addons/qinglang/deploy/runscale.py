@@ -18,7 +18,7 @@ from qinglang.store.backends import STATE_SCHEMES, STORE_SCHEMES, parse
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("scale-out (several workers behind HAProxy; README.md)")
+    g = p.add_argument_group("scale-out (several workers behind HAProxy; docs/scaling-out.md)")
     g.add_argument(
         "--store",
         metavar="URL",

@@ -137,11 +137,11 @@ def _valid_wire_host(host: str) -> bool:
         return False
     if len(wire) > 255:
         return False
-    labels = wire[:-1] if wire.endswith(b".") else wire
-    if all(_WIRE_LABEL.match(label) for label in labels.split(b".")):
+    name = wire[:-1] if wire.endswith(b".") else wire
+    if all(_WIRE_LABEL.match(label) for label in name.split(b".")):
         return True
     try:
-        ipaddress.ip_address(wire.decode("ascii"))
+        ipaddress.ip_address(name.decode("ascii"))
     except ValueError:
         return False
     return True
