@@ -125,7 +125,7 @@ def _os_user() -> str:
         return str(os.getuid())
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("admin", help="dashboard admin accounts")
     p.set_defaults(func=lambda _a: (p.print_help(), 2)[1])
     cmds = p.add_subparsers(dest="admin_cmd")

@@ -190,7 +190,7 @@ def _first_rule(text: str, path: Path, rule: dict[str, str]) -> str:
     return configedit._dump(data)
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     data_help = "the data directory (default: as `qinglang run`)"
 
     p = sub.add_parser("init", help="create the data directory and the CA without starting")

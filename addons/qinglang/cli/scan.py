@@ -19,7 +19,7 @@ from typing import Any
 from qinglang.content import charset, compression
 from qinglang.content.pipeline import ScanJob, Scanned, scan_body, served, verdict
 from qinglang.engine.scanner import Engine
-from qinglang.engine.verdict import Action, Decision
+from qinglang.engine.verdict import Action, Decision, Reason
 from qinglang.engine.yamlloc import SourceError
 from qinglang.pages.blockpage import render_block
 from qinglang.pages.risknotice import notice_for
@@ -86,7 +86,7 @@ def as_json(job: ScanJob, scanned: Scanned, profile: Profile, lang: str) -> dict
     if d.reason and "reason" not in out:
         out["reason"] = d.reason
     if o.status == "skip" and "reason" not in out:
-        out["reason"] = o.problem or "not scanned"
+        out["reason"] = o.problem or Reason.NOT_SCANNED
     elif o.problem and "problem" not in out:
         out["problem"] = o.problem
     body = served(job, o, d)

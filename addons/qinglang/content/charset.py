@@ -114,10 +114,10 @@ def decode(data: bytes, content_type: str | None = None, *, html: bool = False) 
     except UnicodeDecodeError:
         pass
     best = from_bytes(data[: 256 * 1024]).best()
-    codec = codec_for(best.encoding) if best is not None else None
-    if codec:
-        text, errors = _decode(data, codec)
-        return Decoded(text, codec, b"", "detected", errors)
+    guessed = codec_for(best.encoding) if best is not None else None
+    if guessed:
+        text, errors = _decode(data, guessed)
+        return Decoded(text, guessed, b"", "detected", errors)
     text, errors = _decode(data, "utf-8")
     return Decoded(text, "utf-8", b"", "default", errors)
 

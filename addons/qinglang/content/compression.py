@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
+from typing import cast
 
 import zstandard
 
@@ -29,11 +30,11 @@ except ImportError:  # pragma: no cover - older installs: the capped fallback be
 try:
     from isal import igzip, isal_zlib
 except ImportError:  # pragma: no cover - no ISA-L wheel for this platform: zlib
-    igzip = isal_zlib = None
+    igzip = isal_zlib = None  # type: ignore[assignment]
 
 _INFLATE = isal_zlib or zlib
-_INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error,) + (
-    (isal_zlib.error,) if isal_zlib else ()
+_INFLATE_ERRORS: tuple[type[Exception], ...] = (
+    (zlib.error, cast(type[Exception], isal_zlib.error)) if isal_zlib else (zlib.error,)
 )
 
 IDENTITY = ("", "identity", "none")

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Literal
 
 import numpy as np
 
@@ -45,10 +45,6 @@ _WEB_LABELS = {
 }
 
 
-class _Headers(Protocol):
-    def get(self, key: str, default: None = None) -> str | None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class ScanJob:
     body: bytes  # as received: still content-encoded
@@ -60,7 +56,7 @@ class ScanJob:
     url: str | None = None  # scheme://host/path (no query): the notice's report link
     fetch_dest: str | None = None  # the request's Sec-Fetch-Dest: document, iframe, empty ...
 
-    def for_page(self, headers: _Headers, url: str) -> ScanJob:
+    def for_page(self, headers: Mapping[str, str], url: str) -> ScanJob:
         """This job with the request's language, what it fetches and the page's address
         (``policy.hosts.page_url``), for the risk notice."""
         return replace(
@@ -81,7 +77,7 @@ class ScanOutcome:
     score: int = 0
     categories: dict[str, int] = field(default_factory=dict)
     top_category: str | None = None
-    reason: str | None = None
+    reason: Reason | None = None
     decided_by: tuple[str, ...] = ()
     pii: tuple[str, ...] = ()  # kinds of personal information found (never values)
     problem: str | None = None  # why it could not be scanned; never page content
@@ -132,7 +128,7 @@ def scan_body(
     masked; ``details`` keeps every occurrence with its offsets (the proxy needs only the
     decision and the names of the terms)."""
     if not job.profile.filter:
-        return Scanned(ScanOutcome("skip", problem="not filtered"))
+        return Scanned(ScanOutcome("skip", problem=Reason.NOT_FILTERED))
     early = precheck(job.body, job)
     if early is not None:
         return Scanned(early)

@@ -29,13 +29,15 @@ import ipaddress
 import logging
 import socket
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 from mitmproxy import ctx, http
+from mitmproxy.addonmanager import Loader
 from mitmproxy.addons import asgiapp
+from mitmproxy.proxy import server_hooks
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -180,7 +182,7 @@ class DashboardAddon:
         self.port: int | None = None
         self.scheme = "http"
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: Loader) -> None:
         loader.add_option(
             "qinglang_dashboard",
             str,
@@ -245,7 +247,7 @@ class DashboardAddon:
             dash.config.get()
             return dash.config.clients.profile_for(ipaddress.ip_address(ip), None, listener)
 
-        def where(scope: dict[str, Any]) -> setuppage.Where:
+        def where(scope: MutableMapping[str, Any]) -> setuppage.Where:
             # A device that addresses the dashboard directly: the address it used is this
             # machine's address on its network; its profile comes from its address.
             server = scope.get("server") or ("", 0)
@@ -308,7 +310,7 @@ class DashboardAddon:
 
             await asgiapp.serve(with_listener, flow)
 
-    async def server_connect(self, data: Any) -> None:
+    async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         if self.port is None or self.app is None or data.server.address is None:
             return
         host, port = data.server.address

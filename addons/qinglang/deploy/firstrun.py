@@ -56,9 +56,9 @@ def lan_addresses() -> list[str]:
     if not found:
         from mitmproxy.net.local_ip import get_local_ip
 
-        ip = get_local_ip()
-        if ip:
-            found.append(ip)
+        local = get_local_ip()
+        if local:
+            found.append(local)
     return found
 
 

@@ -28,7 +28,8 @@ from typing import Literal
 import numpy as np
 
 try:
-    from qinglang.engine import _htmltext, _jsontext
+    import qinglang.engine._htmltext as _htmltext
+    import qinglang.engine._jsontext as _jsontext
 except ImportError as e:  # a source checkout used before its first build
     raise ImportError(
         "qinglang's compiled parts are not built: run `pip install -e .` in the checkout "

@@ -33,6 +33,11 @@ class Reason(StrEnum):
     ERROR = "could not be checked"
     PARTIAL = "partial content"
     EVENT_STREAM = "event stream"
+    # Passed on without a scan, and why (``qinglang scan``, ``scan --flows``).
+    NOT_SCANNED = "not scanned"  # images, fonts, scripts: nothing a reader sees as text
+    NO_BODY = "no body"  # HEAD, 204, 304
+    NOT_FILTERED = "not filtered"  # the profile filters nothing
+    PASSTHROUGH = "pass-through host"  # the profile's passthrough_hosts
     # The proxy itself.
     UNCONFIGURED = "filter not ready"
     OWN_DATA = "own personal information"  # the outbound guard

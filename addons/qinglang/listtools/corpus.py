@@ -222,7 +222,7 @@ def read_manifest(path: Path) -> list[Doc]:
     docs: list[Doc] = []
     for i, item in enumerate(data):
         try:
-            e = ManifestEntry.model_validate(item)
+            entry = ManifestEntry.model_validate(item)
         except ValidationError as err:
             first = err.errors()[0]
             loc = (*base, i, *first["loc"])
@@ -230,11 +230,11 @@ def read_manifest(path: Path) -> list[Doc]:
             if first["type"] == "extra_forbidden":
                 msg = f"unknown key `{first['loc'][-1]}`"
             raise SourceError(path, line_of(text, loc), f"{format_loc(loc)}: {msg}") from None
-        p = (path.parent / e.path).resolve()
+        p = (path.parent / entry.path).resolve()
         if not p.is_file():
-            raise SourceError(path, line_of(text, (*base, i)), f"no such document: {e.path}")
-        ct = e.content_type or _TYPES.get(p.suffix.lower())
-        docs.append(Doc(p, e.path, e.expect, e.category, ct, e.profile))
+            raise SourceError(path, line_of(text, (*base, i)), f"no such document: {entry.path}")
+        ct = entry.content_type or _TYPES.get(p.suffix.lower())
+        docs.append(Doc(p, entry.path, entry.expect, entry.category, ct, entry.profile))
     return docs
 
 

@@ -68,16 +68,20 @@ def replay(
         profile=profile,
     )
     if profile.filter and host_matches(request_host(req), profile.passthrough_hosts):
-        return _done(out, job, ScanOutcome("skip"), ALLOWED, "pass-through host")
+        return _done(out, job, ScanOutcome("skip"), ALLOWED, Reason.PASSTHROUGH)
     if head.action in ("none", "pass", "stream"):
-        reason = {"none": "no body", "pass": "not filtered", "stream": Reason.EVENT_STREAM}
+        reason = {
+            "none": Reason.NO_BODY,
+            "pass": Reason.NOT_FILTERED,
+            "stream": Reason.EVENT_STREAM,
+        }
         return _done(out, job, ScanOutcome("skip"), ALLOWED, reason[head.action])
     if head.action == "oversize" or (head.action == "sniff" and plan_for(ct, raw[:4096]).scans):
         # Text in a body the proxy streams: what the sniffer finds at the first bytes.
         too_big = ScanOutcome("oversize", problem=head.detail)
         return _done(out, job, too_big, verdict(too_big, profile), None)
     if head.action == "sniff":
-        return _done(out, job, ScanOutcome("skip"), ALLOWED, "not scanned")
+        return _done(out, job, ScanOutcome("skip"), ALLOWED, Reason.NOT_SCANNED)
     result = scan_body(engine, job, notice=notice_for).outcome
     partial = resp.status_code == 206 and range_is_partial(resp.headers.get("content-range"))
     return _done(out, job, result, verdict(result, profile, partial=partial), None)
@@ -87,7 +91,7 @@ ALLOWED = Decision(Action.ALLOW)
 
 
 def _done(
-    out: dict[str, Any], job: ScanJob, o: ScanOutcome, d: Decision, why: str | None
+    out: dict[str, Any], job: ScanJob, o: ScanOutcome, d: Decision, why: Reason | None
 ) -> dict[str, Any]:
     if o.kind:
         out.update(kind=o.kind, charset=o.charset)
@@ -96,7 +100,7 @@ def _done(
     out.update(action=action, score=o.score, categories=o.categories, decided_by=list(o.decided_by))
     if o.pii:
         out["pii"] = list(o.pii)
-    reason = d.reason or why or (None if o.status != "skip" else "not scanned")
+    reason = d.reason or why or (None if o.status != "skip" else Reason.NOT_SCANNED)
     if reason:
         out["reason"] = reason
     if o.problem:

@@ -14,7 +14,7 @@ connection (``where_for``), never from a request header.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
@@ -55,7 +55,7 @@ class Where:
     via_proxy: bool  # this request came through the proxy
 
 
-WhereFor = Callable[[dict[str, Any]], Where]
+WhereFor = Callable[[MutableMapping[str, Any]], Where]
 
 
 def is_setup_path(path: str) -> bool:

@@ -33,7 +33,7 @@ from qinglang.policy.urlrules import RequestInfo, RequestRules
 
 class Grant(Protocol):
     @property
-    def id(self) -> str: ...
+    def id(self) -> int: ...
 
 
 class Overrides(Protocol):
@@ -74,7 +74,7 @@ class Asked:
     decision: Decision
     quota: QuotaState | None = None  # the client's minutes, when the profile counts them
     counts: bool = False  # the request may count a minute (the store is up, time is kept)
-    grant: str | None = None  # the id of a parent's grant that let it through
+    grant: int | None = None  # the id of a parent's grant that let it through
     problem: str | None = None  # why it was refused when no rule did (for the event log)
 
 

@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Any
 
 from mitmproxy import ctx, dns, http
+from mitmproxy.addonmanager import Loader
 from mitmproxy.addons import asgiapp
 from mitmproxy.proxy import mode_specs
 
 from qinglang.deploy.where import lan_host, regular_port
 from qinglang.pages.setuppage import Where, create_setup_app, is_setup_path
-from qinglang.policy.clients import peer_ip, proxy_user
+from qinglang.policy.clients import IPAddress, peer_ip, proxy_user
 from qinglang.policy.hosts import PROXY_HOST, asks_for
 from qinglang.proxy.filtering import Qinglang
 from qinglang.proxy.identity import listener
@@ -56,7 +58,9 @@ def hide_private_keys() -> None:
         logger.addFilter(_KEY_FILTER)
 
 
-def is_filtered(main: Qinglang | None, ip: Any, user: str | None, listener: int | None) -> bool:
+def is_filtered(
+    main: Qinglang | None, ip: IPAddress | None, user: str | None, listener: int | None
+) -> bool:
     """Whether the device's profile filters; True when unknown (fail closed)."""
     if main is None or main.live is None:
         return True
@@ -80,7 +84,7 @@ def dashboard_url(host: str) -> str | None:
     return f"{scheme}://{h}:{port}"
 
 
-def where_from_scope(scope: dict[str, Any]) -> Where:
+def where_from_scope(scope: MutableMapping[str, Any]) -> Where:
     """The ``Where`` the proxy put in the scope of a flow it serves."""
     where = (scope.get("extensions") or {}).get(WHERE_SCOPE)
     if isinstance(where, Where):
@@ -95,7 +99,7 @@ class DeviceSetup:
         self.app = create_setup_app(lambda: Path(ctx.options.confdir).expanduser(),
                                     where_from_scope)  # fmt: skip
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: Loader) -> None:
         loader.add_option(
             "qinglang_data_dir",
             str,

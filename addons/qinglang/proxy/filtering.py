@@ -25,9 +25,9 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from mitmproxy import ctx, exceptions, http, tls
+from mitmproxy.addonmanager import Loader
 from mitmproxy.connection import Client
 
 from qinglang.content import mediatypes
@@ -37,9 +37,17 @@ from qinglang.deploy import bundle
 from qinglang.engine.normalize import BOUNDARY
 from qinglang.engine.verdict import Action, Decision, Reason
 from qinglang.policy import safesearch, youthgate
-from qinglang.policy.clients import peer_ip
+from qinglang.policy.clients import IPAddress, peer_ip
 from qinglang.policy.config import Config, Profile
-from qinglang.policy.decide import Asked, Who, counts_time, decide, other_name, quota_state
+from qinglang.policy.decide import (
+    Asked,
+    Overrides,
+    Who,
+    counts_time,
+    decide,
+    other_name,
+    quota_state,
+)
 from qinglang.policy.forwarded import Forwarded
 from qinglang.policy.hosts import host_matches, page_url, request_host
 from qinglang.policy.quota import Activity, QuotaTracker, StateUnavailable, classify
@@ -94,7 +102,9 @@ class Live:
     def config(self) -> Config:
         return self.rules.config
 
-    def profile(self, ip: Any, user: str | None, port: int | None) -> tuple[str, Profile]:
+    def profile(
+        self, ip: IPAddress | None, user: str | None, port: int | None
+    ) -> tuple[str, Profile]:
         """The name and settings of a client's profile."""
         name = self.rules.clients.profile_for(ip, user, port)
         return name, self.config.profiles.get(name) or self.config.profile(None)
@@ -135,12 +145,12 @@ class Qinglang:
         return self.stores.quota
 
     @property
-    def overrides(self) -> Any:
+    def overrides(self) -> Overrides | None:
         return self.stores.overrides
 
     # --- options and lifecycle -------------------------------------------------
 
-    def load(self, loader: Any) -> None:
+    def load(self, loader: Loader) -> None:
         loader.add_option(
             "qinglang_config",
             str,
@@ -358,6 +368,8 @@ class Qinglang:
         # The server name is the client's to choose: a CONNECT to one site with the name
         # of a pass-through host would otherwise open an unfiltered tunnel. Both the name
         # and the host actually dialled (when it is a name) must be pass-through hosts.
+        if host is None:
+            return  # no name to go by: intercepted
         names = [host] + ([dialed] if dialed else [])
         if not all(host_matches(n, prof.passthrough_hosts) for n in names):
             return

@@ -34,7 +34,7 @@ class FlowMeta(TypedDict, total=False):
     plan: Step  # what ``responseheaders`` decided for the body
     event: str  # the id of the event recorded for this flow
     answered: bool  # the response is the proxy's own (block, time-up, reminder)
-    override: str  # the id of a parent's grant that let it through
+    override: int  # the id of a parent's grant that let it through
 
 
 def meta_of(flow: http.HTTPFlow) -> FlowMeta | None:
@@ -42,7 +42,7 @@ def meta_of(flow: http.HTTPFlow) -> FlowMeta | None:
     return meta if isinstance(meta, dict) else None  # type: ignore[return-value]
 
 
-def listener(conn: Any) -> int | None:
+def listener(conn: Client) -> int | None:
     """The port of the proxy listener ``conn`` came in on (``policy.clients``)."""
     return listener_port(conn, _option("listen_port"))
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from mitmproxy import ctx, exceptions
+from mitmproxy.addonmanager import Loader
 
 from qinglang.deploy import bundle
 from qinglang.policy.forwarded import Forwarded, parse_networks
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 OPTIONS = frozenset({"qinglang_store", "qinglang_state"})
 
 
-def add_options(loader: Any) -> None:
+def add_options(loader: Loader) -> None:
     loader.add_option(
         "qinglang_store",
         str,

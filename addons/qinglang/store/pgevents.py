@@ -145,7 +145,7 @@ class Db:
         self._tx: list[Any] = []
 
     def execute(self, sql: str, args: Any = ()) -> Any:
-        return self.conn.execute(pg_sql(sql), tuple(args))  # type: ignore[arg-type]
+        return self.conn.execute(pg_sql(sql), tuple(args))
 
     def __enter__(self) -> Db:
         tx = self.conn.transaction()
@@ -338,7 +338,7 @@ class ReadOnlyEvents:
         self._conn.read_only = True
 
     def execute(self, sql: str, args: Any = ()) -> psycopg.Cursor[dict[str, Any]]:
-        return self._conn.execute(pg_sql(sql), tuple(args))  # type: ignore[arg-type]
+        return self._conn.execute(pg_sql(sql), tuple(args))
 
     def close(self) -> None:
         self._conn.close()

@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import redis
 
@@ -140,15 +140,15 @@ class RedisQuotaStore:
     def recent_minutes(self, client: str, since: int) -> list[int]:
         found = self._r.call(lambda r: r.zrangebyscore(self._key(client), since, "+inf"))
         self._r.up()
-        return sorted(int(m) for m in found)
+        return sorted(int(m) for m in cast(list[str], found))
 
     def clients_since(self, since: int) -> list[tuple[str, str]]:
         """(client, profile of its latest minute) for clients active since ``since``."""
 
         def work(r: redis.Redis) -> list[tuple[str, str]]:
             r.zremrangebyscore(CLIENTS, "-inf", since - self.retention)
-            found = sorted(r.zrangebyscore(CLIENTS, since, "+inf"))
-            profiles = r.hmget(PROFILES, found) if found else []
+            found: list[str] = sorted(cast(list[str], r.zrangebyscore(CLIENTS, since, "+inf")))
+            profiles = cast(list[str | None], r.hmget(PROFILES, found)) if found else []
             return [(c, p or "") for c, p in zip(found, profiles, strict=True)]
 
         return self._r.call(work)
@@ -178,7 +178,8 @@ def publish(url: ServerURL, key: bytes, o: ov.Override, now: float) -> None:
     sig = ov.sign(key, o)
     r = client_for(url)
     try:
-        stale = [f for f, v in r.hgetall(OVERRIDES).items() if _expired(v, now)]
+        every = cast(dict[str, str], r.hgetall(OVERRIDES))
+        stale = [f for f, v in every.items() if _expired(v, now)]
         p = r.pipeline()
         if stale:
             p.hdel(OVERRIDES, *stale)

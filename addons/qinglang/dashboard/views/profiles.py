@@ -136,7 +136,7 @@ async def profile_save(request: Request, user: str, form: FormData) -> Response:
             str(form.get("digest", "")), f"profile {name}",
         )  # fmt: skip
     except configedit.EditError as e:
-        values = {k: form.get(k, "") for k in form}
+        values: dict[str, Any] = {k: form.get(k, "") for k in form}
         for k in BOOL_FIELDS:
             values[k] = form.get(k) == "on"
         return await _profile_form(request, cfg, name, str(e), values, status=400)

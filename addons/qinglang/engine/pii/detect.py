@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qinglang.engine import _piiscan
+import qinglang.engine._piiscan as _piiscan
 from qinglang.engine.normalize import BOUNDARY, Normalized, normalize
 from qinglang.engine.settings import ScanSettings
 
@@ -628,7 +628,8 @@ def _labelled(
                 b = t.end()
             if text[b : b + 1] == "群":
                 continue  # a group number is not a person's
-        v = _SEP.match(text, b).end()
+        sep = _SEP.match(text, b)
+        v = sep.end() if sep is not None else b
         if v >= len(text):
             continue
         if kind == "qq":

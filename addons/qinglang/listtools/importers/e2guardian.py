@@ -39,6 +39,7 @@ from qinglang.listtools.importers import (
     KeywordImport,
     KwEntry,
     Options,
+    Progress,
     progress,
     read_lines,
 )
@@ -90,7 +91,7 @@ class _Reader:
         self.root = src.parent
         self.stack: list[Path] = []
         self.read_files: set[Path] = set()
-        self.bar = None
+        self.bar: Progress | None = None
         kind = (opts.kind or "").lower()
         if kind and kind not in ("banned", "weighted", "exception"):
             raise ImportFailed(f"unknown e2guardian list kind {kind!r}")
