@@ -26,14 +26,16 @@ _MEDIA_TOPS = ("image/", "audio/", "video/", "font/", "model/")
 
 
 def decode_bytes(raw: bytes, declared: str | None = None) -> str:
-    """Text from bytes of an unknown charset: UTF-8, the declared charset, GB18030 (forms
-    of GBK pages carry no label), and as a last resort UTF-8 with replacement characters
-    (keeps the ASCII digits of a binary body in place)."""
+    """Text from bytes of an unknown charset: UTF-8, the declared charset (read through
+    ``charset.codec_for``, the one table of labels: ``gbk`` is GB18030, ``latin1`` is
+    windows-1252, as browsers read them), GB18030 (forms of GBK pages carry no label), and
+    as a last resort UTF-8 with replacement characters (keeps the ASCII digits of a binary
+    body in place)."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    for enc in (declared, "gb18030"):
+    for enc in (charset.codec_for(declared), "gb18030"):
         if enc:
             try:
                 return raw.decode(enc)
