@@ -29,7 +29,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from qinglang.pages import pac
-from qinglang.pages.i18n import choose_lang
+from qinglang.pages.i18n import LANGS, choose_lang, in_lang
 from qinglang.pages.setuptext import PLATFORMS, WORDS
 from qinglang.store import cafiles
 
@@ -71,7 +71,7 @@ def _code(text: str) -> Markup:
 
 def _lang(request: Request) -> str:
     forced = request.query_params.get("lang")
-    if forced in WORDS:
+    if forced in LANGS:
         return forced
     return choose_lang(request.headers.get("accept-language"))
 
@@ -111,7 +111,7 @@ def create_setup_app(confdir: Callable[[], Path], where_for: WhereFor) -> Starle
 
         html = env.get_template("setup.html").render(
             lang=lang,
-            w=WORDS[lang],
+            w=in_lang(WORDS, lang),
             other="en" if lang == "zh" else "zh",
             platforms=PLATFORMS[lang],
             step=step,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from qinglang.pages.i18n import Words
+
 
 class Platform(NamedTuple):
     key: str
@@ -21,91 +23,51 @@ class Platform(NamedTuple):
 
 PEM, CRT, P12 = "qinglang-ca.pem", "qinglang-ca.crt", "qinglang-ca.p12"
 
-WORDS: dict[str, dict[str, str]] = {
-    "zh": {
-        "title": "清朗 · 设备设置",
-        "intro": (
-            "在孩子的设备上做两件事：安装并信任清朗的证书（这样清朗才能检查加密网页），"
-            "再把设备的网络流量交给清朗。每台设备只需设置一次。"
-        ),
-        "via": "这台设备的流量已经经过清朗。",
-        "step1": "第一步：安装证书",
-        "fp": "下载后请核对证书的 SHA-256 指纹，必须与下面完全一致：",
-        "fp1": "（有些系统只显示 SHA-1：）",
-        "download": "下载证书：",
-        "nocert": "证书还没有生成：清朗第一次启动时会生成它。请稍后刷新本页。",
-        "never": "这里只提供证书本身。证书的私钥从不离开运行清朗的电脑。",
-        "step2": "第二步：让流量经过清朗",
-        "proxy": "代理地址（手动设置时填写）：",
-        "pac": "自动配置（PAC）地址：",
-        "nopac": "家长面板已关闭，所以没有可以直接下载的 PAC 地址：请手动填写代理地址。",
-        "failclosed": (
-            "对受过滤的设备，PAC 文件不设“直连”后备：清朗停止时，设备无法上网，"
-            "而不是悄悄地不经过滤上网。家长的设备（不过滤的档案）在清朗停止时会直接上网。"
-        ),
-        "wpad": (
-            "自动发现（WPAD）：网络里的名字 wpad.<你的域名> 指向运行清朗的电脑并在 80 端口提供 "
-            "/wpad.dat，或者由路由器的 DHCP 选项 252 给出 PAC 地址。Windows 和 ChromeOS 会自动查找，"
-            "macOS 和 Linux 要打开“自动发现代理”，Firefox 要选“自动检测此网络的代理设置”；"
-            "iOS 和 Android 不会自动查找，请填写 PAC 地址。"
-        ),
-        "phones": "手机：WireGuard",
-        "phones_text": (
-            "手机上的很多应用不理会系统代理。用 WireGuard 应用把整台手机的流量交给清朗："
-            "家长登录家长面板，在“WireGuard”页面为每台手机扫描二维码或下载配置文件。"
-            "证书仍然要按上面的步骤安装。"
-        ),
-        "cert_steps": "安装证书",
-        "proxy_steps": "设置代理",
-        "other": "English",
-    },
-    "en": {
-        "title": "qinglang · device set-up",
-        "intro": (
-            "Two things on each child's device: install and trust qinglang's certificate "
-            "(so qinglang can check encrypted pages), then send the device's traffic "
-            "through qinglang. Each device needs this once."
-        ),
-        "via": "This device's traffic already goes through qinglang.",
-        "step1": "Step 1: install the certificate",
-        "fp": "After downloading, compare the certificate's SHA-256 fingerprint; it must be "
-        "exactly this:",
-        "fp1": "(Some systems show only SHA-1:)",
-        "download": "Download the certificate:",
-        "nocert": "The certificate has not been made yet: qinglang makes it the first time it "
-        "starts. Reload this page in a moment.",
-        "never": "Only the certificate is offered here. Its private key never leaves the "
-        "machine that runs qinglang.",
-        "step2": "Step 2: send the traffic through qinglang",
-        "proxy": "Proxy address (for manual set-up):",
-        "pac": "Automatic configuration (PAC) address:",
-        "nopac": "The dashboard is switched off, so there is no PAC address a device can "
-        "fetch directly: enter the proxy address by hand.",
-        "failclosed": (
-            "For a filtered device the PAC file has no DIRECT fallback: when qinglang is "
-            "down the device cannot browse, instead of silently browsing unfiltered. A "
-            "parent's device (a profile that is not filtered) goes direct when qinglang is "
-            "down."
-        ),
-        "wpad": (
-            "Automatic discovery (WPAD): a name wpad.<your domain> that points at the "
-            "machine running qinglang and serves /wpad.dat on port 80, or the PAC address "
-            "in DHCP option 252 from the router. Windows and ChromeOS look for it by "
-            "default; macOS and Linux need 'auto proxy discovery' on, Firefox 'Auto-detect "
-            "proxy settings for this network'; iOS and Android never look: enter the PAC "
-            "address."
-        ),
-        "phones": "Phones: WireGuard",
-        "phones_text": (
-            "Many phone apps ignore the system proxy. The WireGuard app sends the whole "
-            "phone's traffic through qinglang: a parent signs in to the dashboard and, on "
-            "its WireGuard page, scans the QR code or downloads the configuration for each "
-            "phone. The certificate is still installed as above."
-        ),
-        "cert_steps": "Install the certificate",
-        "proxy_steps": "Set the proxy",
-        "other": "中文",
-    },
+WORDS: Words = {
+    "title": ("清朗 · 设备设置", "qinglang · device set-up"),
+    "intro": (
+        "在孩子的设备上做两件事：安装并信任清朗的证书（这样清朗才能检查加密网页），再把设备的网络流量交给清朗。每台设备只需设置一次。",
+        "Two things on each child's device: install and trust qinglang's certificate (so qinglang can check encrypted pages), then send the device's traffic through qinglang. Each device needs this once.",
+    ),
+    "via": ("这台设备的流量已经经过清朗。", "This device's traffic already goes through qinglang."),
+    "step1": ("第一步：安装证书", "Step 1: install the certificate"),
+    "fp": (
+        "下载后请核对证书的 SHA-256 指纹，必须与下面完全一致：",
+        "After downloading, compare the certificate's SHA-256 fingerprint; it must be exactly this:",
+    ),
+    "fp1": ("（有些系统只显示 SHA-1：）", "(Some systems show only SHA-1:)"),
+    "download": ("下载证书：", "Download the certificate:"),
+    "nocert": (
+        "证书还没有生成：清朗第一次启动时会生成它。请稍后刷新本页。",
+        "The certificate has not been made yet: qinglang makes it the first time it starts. Reload this page in a moment.",
+    ),
+    "never": (
+        "这里只提供证书本身。证书的私钥从不离开运行清朗的电脑。",
+        "Only the certificate is offered here. Its private key never leaves the machine that runs qinglang.",
+    ),
+    "step2": ("第二步：让流量经过清朗", "Step 2: send the traffic through qinglang"),
+    "proxy": ("代理地址（手动设置时填写）：", "Proxy address (for manual set-up):"),
+    "pac": ("自动配置（PAC）地址：", "Automatic configuration (PAC) address:"),
+    "nopac": (
+        "家长面板已关闭，所以没有可以直接下载的 PAC 地址：请手动填写代理地址。",
+        "The dashboard is switched off, so there is no PAC address a device can fetch directly: enter the proxy address by hand.",
+    ),
+    "failclosed": (
+        "对受过滤的设备，PAC 文件不设“直连”后备：清朗停止时，设备无法上网，而不是悄悄地不经过滤上网。家长的设备（不过滤的档案）在清朗停止时会直接上网。",
+        "For a filtered device the PAC file has no DIRECT fallback: when qinglang is down the device cannot browse, instead of silently browsing unfiltered. A parent's device (a profile that is not filtered) goes direct when qinglang is down.",
+    ),
+    "wpad": (
+        "自动发现（WPAD）：网络里的名字 wpad.<你的域名> 指向运行清朗的电脑并在 80 端口提供 /wpad.dat，或者由路由器的 DHCP 选项 252 给出 PAC 地址。Windows 和 ChromeOS 会自动查找，macOS 和 Linux 要打开“自动发现代理”，Firefox 要选“自动检测此网络的代理设置”；iOS 和 Android 不会自动查找，请填写 PAC 地址。",
+        "Automatic discovery (WPAD): a name wpad.<your domain> that points at the machine running qinglang and serves /wpad.dat on port 80, or the PAC address in DHCP option 252 from the router. Windows and ChromeOS look for it by default; macOS and Linux need 'auto proxy discovery' on, Firefox 'Auto-detect proxy settings for this network'; iOS and Android never look: enter the PAC address.",
+    ),
+    "phones": ("手机：WireGuard", "Phones: WireGuard"),
+    "phones_text": (
+        "手机上的很多应用不理会系统代理。用 WireGuard 应用把整台手机的流量交给清朗：家长登录家长面板，在“WireGuard”页面为每台手机扫描二维码或下载配置文件。证书仍然要按上面的步骤安装。",
+        "Many phone apps ignore the system proxy. The WireGuard app sends the whole phone's traffic through qinglang: a parent signs in to the dashboard and, on its WireGuard page, scans the QR code or downloads the configuration for each phone. The certificate is still installed as above.",
+    ),
+    "cert_steps": ("安装证书", "Install the certificate"),
+    "proxy_steps": ("设置代理", "Set the proxy"),
+    "other": ("English", "中文"),
 }
 
 PLATFORMS: dict[str, tuple[Platform, ...]] = {

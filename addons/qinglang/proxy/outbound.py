@@ -23,7 +23,7 @@ from mitmproxy import http
 from qinglang.content.reqtext import body_texts, url_texts
 from qinglang.engine.pii.owndata import OwnDataMatcher
 from qinglang.pages import blockpage
-from qinglang.pages.i18n import choose_lang
+from qinglang.pages.i18n import LANGS, Words, choose_lang, in_lang
 from qinglang.policy.config import OwnData, Profile
 from qinglang.policy.hosts import host_matches, request_host
 from qinglang.proxy.filtering import Qinglang
@@ -43,37 +43,31 @@ _KIND_NAMES = {
     "email": ("邮箱", "e-mail address"),
 }
 
-_TEXT = {
-    "zh": {
-        "title": "你的个人信息没有被发出去",
-        "what": "这个请求要把你的{kinds}发送给 {host}。为了保护你，清朗在它发出之前把它拦了下来。",
-        "why": (
-            "把姓名、手机号、身份证号、学校或住址告诉不认识的网站或陌生人，这些信息可能被用来"
-            "骚扰你、骗你，或者被公开到网上（“开盒”）。"
-        ),
-        "help": (
-            "如果这是你信任、确实需要这些信息的网站（比如学校的网站），请让家长或老师把它加到"
-            "允许名单里。"
-        ),
-        "event": "事件编号",
-    },
-    "en": {
-        "title": "Your personal information was not sent",
-        "what": (
+_TEXT: Words = {
+    "title": ("你的个人信息没有被发出去", "Your personal information was not sent"),
+    "what": (
+        "这个请求要把你的{kinds}发送给 {host}。为了保护你，清朗在它发出之前把它拦了下来。",
+        (
             "This request would have sent your {kinds} to {host}. To protect you, qinglang "
             "stopped it before it left."
         ),
-        "why": (
+    ),
+    "why": (
+        "把姓名、手机号、身份证号、学校或住址告诉不认识的网站或陌生人，这些信息可能被用来骚扰你、骗你，或者被公开到网上（“开盒”）。",
+        (
             "Your name, phone number, ID number, school or home address in the hands of a "
             "website or person you do not know can be used to harass or cheat you, or to "
             "publish your details online (doxxing)."
         ),
-        "help": (
+    ),
+    "help": (
+        "如果这是你信任、确实需要这些信息的网站（比如学校的网站），请让家长或老师把它加到允许名单里。",
+        (
             "If this is a website you trust that really needs it (your school's, for example), "
             "ask a parent or teacher to add it to the allowed sites."
         ),
-        "event": "Event id",
-    },
+    ),
+    "event": ("事件编号", "Event id"),
 }
 
 _STYLE = (
@@ -135,7 +129,7 @@ def _kinds_text(kinds: list[str], lang: str) -> str:
 
 
 def _section(lang: str, kinds: list[str], host: str, event_id: str) -> str:
-    t = _TEXT[lang]
+    t = in_lang(_TEXT, lang)
     what = t["what"].format(kinds=_kinds_text(kinds, lang), host=host)
     event = f"<p>{escape(t['event'])}: <code>{escape(event_id)}</code></p>" if event_id else ""
     return (
@@ -146,12 +140,13 @@ def _section(lang: str, kinds: list[str], host: str, event_id: str) -> str:
 
 def render_page(kinds: list[str], host: str, lang: str, event_id: str = "") -> str:
     """The explanation page, in ``lang`` first and the other language below."""
-    lang = lang if lang in _TEXT else "zh"
+    lang = lang if lang in LANGS else "zh"
     other = "en" if lang == "zh" else "zh"
+    title = in_lang(_TEXT, lang)["title"]
     return (
         f'<!DOCTYPE html><html lang="{"zh-CN" if lang == "zh" else "en"}"><head>'
         '<meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<meta name="robots" content="noindex"><title>{escape(_TEXT[lang]["title"])}</title>'
+        f'<meta name="robots" content="noindex"><title>{escape(title)}</title>'
         f"<style>{_STYLE}</style></head><body><main>{_section(lang, kinds, host, event_id)}"
         f'<div class="other" lang="{"en" if other == "en" else "zh-CN"}">'
         f"{_section(other, kinds, host, event_id)}</div></main></body></html>"
@@ -169,7 +164,7 @@ def response_body(
             "blocked_by": "qinglang",
             "reason": REASON_OWN_DATA,
             "data": kinds,
-            "message": _TEXT[lang]["title"],
+            "message": in_lang(_TEXT, lang)["title"],
             "event_id": event_id,
         }
         return json.dumps(doc, ensure_ascii=False).encode(), "application/json; charset=utf-8"
