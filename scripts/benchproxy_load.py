@@ -277,7 +277,11 @@ def curl(proxy_port: int, ca: Path, url: str, connections: int, seconds: float) 
         if not line.startswith(RESULT):
             other.append(line)
             continue
-        _, code, total = line.split()
+        fields = line.split()
+        if len(fields) != 3:  # the last line, cut short by the interrupt
+            other.append(line)
+            continue
+        _, code, total = fields
         if code == "200":
             lat.append(float(total) * 1000)
         elif code != "000":  # 000: a transfer cut short by the interrupt

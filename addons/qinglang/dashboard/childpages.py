@@ -6,7 +6,7 @@ entry, ``reportentry.py``, which answers ``/report``): the proxy serves this ASG
 ``/ask`` on that host (mitmproxy's ``asgiapp``), and the app sees the child's real address
 as the ASGI client. The block page links to ``/ask?event=ID`` and to the report entry
 with ``kind=mistake``; the time-is-up page to ``/ask?kind=time&url=...``; the bookmarklet
-in README.md to ``/report?kind=harmful&url=...``.
+in docs/dashboard.md to ``/report?kind=harmful&url=...``.
 
 A child's form carries a token (HMAC of the address and the hour under the dashboard's
 key), so a page the child visits cannot post requests in their name.

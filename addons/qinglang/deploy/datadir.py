@@ -23,7 +23,7 @@ CONFIG_NAME = "qinglang.yaml"
 LISTS_NAME = "lists"
 CA_NAME = "ca"
 SERVICE_DIR = "/var/lib/qinglang"
-# Only the owner (the service user) may read the folder and the CA; see README.md.
+# Only the owner (the service user) may read the folder and the CA; see docs/deploying.md.
 DIR_MODE = 0o700
 
 # Every path in it is relative to the file, so it stays valid if the folder is moved.

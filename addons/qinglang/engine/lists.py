@@ -1,7 +1,7 @@
 """Keyword list files: validation and loading into plain data.
 
 The format is DESIGN.md's, extended with combinations (``{all: [...]}``), negative
-weights and ``count: every``; see blocklists/README.md.
+weights and ``count: every``; see docs/getting-started/lists.md.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from typing import Protocol
 
 
 class ScanSettings(Protocol):
-    """The profile's fields one scan needs (see README.md, "Profiles")."""
+    """The profile's fields one scan needs (see docs/matching.md and docs/configuration.md)."""
 
     @property
     def block_threshold(self) -> int: ...

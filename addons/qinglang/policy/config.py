@@ -135,7 +135,7 @@ class OwnData(BaseModel):
         return [(k, v) for k in type(self).model_fields for v in getattr(self, k)]
 
 
-class Profile(YouthSettings):  # youth-mode fields: presets.py, README.md
+class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/youth-mode.md
     """What one kind of client may see. The defaults are the child's."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -264,12 +264,12 @@ class Config(BaseModel):
     lists: list[StrictStr] = Field(default_factory=lambda: ["blocklists"])
     profiles: dict[StrictStr, Profile] = Field(default_factory=lambda: {"child": Profile()})
     clients: list[ClientRule] = Field(default_factory=list)
-    # Phones and tablets on WireGuard, one listener each (README.md, "Phones: WireGuard").
+    # Phones and tablets on WireGuard, one listener each (docs/deploying.md, "Phones: WireGuard").
     devices: list[Device] = Field(default_factory=list)
     default_profile: StrictStr = "child"
     events: EventsConfig = Field(default_factory=EventsConfig)
     quota: QuotaConfig = Field(default_factory=QuotaConfig)
-    # The parents' dashboard (README.md); its paths are resolved by the dashboard
+    # The parents' dashboard (docs/dashboard.md); its paths are resolved by the dashboard
     # (relative to the config file, else mitmproxy's confdir).
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
 

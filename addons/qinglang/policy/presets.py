@@ -14,7 +14,7 @@ Presets are defaults; anything the profile says explicitly wins. Sources:
   on Fridays, Saturdays, Sundays and public holidays, 20:00 to 21:00.
 - ``payments`` for under 8: 关于防止未成年人沉迷网络游戏的通知 (NPPA, October
   2019): no paid game services for users under 8. (Its amount limits for older
-  children cannot be enforced by a proxy; see README.md.)
+  children cannot be enforced by a proxy; see docs/youth-mode.md.)
 
 The schema classes are the ``Profile`` fields that config.py takes in through
 ``YouthSettings``; validation errors read like the rest of the config's.

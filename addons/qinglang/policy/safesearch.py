@@ -6,7 +6,7 @@ A proxy sees the whole request, so it can use the switch each engine documents
 with no switch (several mainland ones) are still recognised so their queries can be
 checked by the keyword engine (see urlrules), or blocked per profile.
 
-Where each mechanism comes from is in README.md ("Search engines").
+Where each mechanism comes from is in the manual (docs/youth-mode.md, "Search engines").
 The rewrite functions take a ``mitmproxy.http.Request`` but need nothing else from
 mitmproxy, so this module imports it only for type checking.
 """

@@ -321,7 +321,7 @@ class Qinglang:
             self.stores.where_quota(),
         )
         log.info(
-            # The set-up page (devicesetup.py) is what the README and the start-up banner
+            # The set-up page (devicesetup.py) is what the manual and the start-up banner
             # send parents to; mitm.it still works but has no PAC file or fingerprint.
             "qinglang: to install the CA certificate on a device, set its proxy to this "
             "machine and open http://qinglang.home.arpa/setup (or http://mitm.it), or copy "

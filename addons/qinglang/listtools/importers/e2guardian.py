@@ -16,7 +16,7 @@ The format, as e2guardian's own list headers document it and its list reader
 - lines are lower-cased, and ASCII punctuation inside a phrase (``-``, ``.``,
   ``"`` …) is read as a space, runs of spaces as one.
 
-qinglang's mapping (see blocklists/README.md):
+qinglang's mapping (see docs/getting-started/lists.md):
 
 - word edges: both -> ``match: word``; start only -> ``prefix``; none ->
   ``substring``; end only has no counterpart -> ``substring`` (reported);
