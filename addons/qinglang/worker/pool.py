@@ -40,138 +40,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import gc
 import logging
 import mmap
 import os
 import pickle
-import resource
 import signal
 import socket
-import struct
-import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass
 
 from qinglang.content.pipeline import ScanJob, ScanOutcome, run_job
 from qinglang.engine import normalize
 from qinglang.engine.lists import ListSet
 from qinglang.engine.scanner import Engine
 from qinglang.pages.risknotice import notice_for
+from qinglang.worker import protocol
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct("!I")
-_READY = b"ready"
-_JOIN_BELOW = 1 << 20  # bytes: frames smaller than this go in one write
-# Per job a worker holds (two), for the body of the job and then of its answer. Only the
-# pages a body touches are ever resident.
-_SHARED_BYTES = 2 << 20
 _DEPTH = 2  # jobs a worker holds: the one it scans and the next
 # A job another may queue behind: a body this size scans in a few milliseconds. Compressed
 # HTML expands 5-8 times, so a content-encoded body counts as eight times its size.
 _LIGHT_BYTES = 256 << 10
-_Msg = TypeVar("_Msg", ScanJob, ScanOutcome)
 
 
 def default_workers() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
-# --- the worker process ---------------------------------------------------------
-
-
-def _recv_exact(sock: socket.socket, n: int) -> bytes | None:
-    buf = bytearray(n)
-    view = memoryview(buf)
-    got = 0
-    while got < n:
-        k = sock.recv_into(view[got:])
-        if k == 0:
-            return None
-        got += k
-    return bytes(buf)
-
-
-def _framed(payload: bytes) -> tuple[bytes, ...]:
-    """The writes of one frame: a single one, since each write wakes the other process
-    (measured: two writes were a quarter of the proxy's CPU on small pages), except that a
-    big body is not copied just to save one wake-up."""
-    head = _HEADER.pack(len(payload))
-    return (head + payload,) if len(payload) < _JOIN_BELOW else (head, payload)
-
-
-def _pack(shared: mmap.mmap, slot: int, msg: _Msg) -> bytes:
-    """A job or an answer as the socket carries it: its body copied into the job's slot of
-    the shared area (the pickle says where and how long), or inline when there is none or
-    it does not fit."""
-    body = msg.body
-    if body is None or len(body) > _SHARED_BYTES:
-        return pickle.dumps((slot, -1, msg), protocol=pickle.HIGHEST_PROTOCOL)
-    at = slot * _SHARED_BYTES
-    shared[at : at + len(body)] = body
-    return pickle.dumps((slot, len(body), replace(msg, body=b"")), protocol=pickle.HIGHEST_PROTOCOL)
-
-
-def _unpack(shared: mmap.mmap, payload: bytes | memoryview) -> tuple[int, Any]:
-    """The slot and the message ``_pack`` sent, its body read back from the shared area."""
-    slot, n, msg = pickle.loads(payload)
-    if n < 0:
-        return slot, msg
-    at = slot * _SHARED_BYTES
-    return slot, replace(msg, body=shared[at : at + n])
-
-
 def _light(job: ScanJob) -> bool:
     """Whether another job may wait behind this one on its worker."""
     size = len(job.body) * (8 if job.content_encoding else 1)
     return size <= _LIGHT_BYTES
-
-
-def _send_frame(sock: socket.socket, payload: bytes) -> None:
-    for part in _framed(payload):
-        sock.sendall(part)
-
-
-def _worker_main(sock: socket.socket, shared: mmap.mmap, lists: ListSet, parent: int) -> None:
-    # Objects inherited from the proxy are never collected here, so no finalizer of theirs
-    # runs (and pages of memory stay shared with the parent).
-    gc.freeze()
-    # The proxy handles Ctrl-C and SIGTERM; a signal reaching a worker must not be written
-    # into the proxy's inherited wake-up pipe.
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    keep = sock.fileno()
-    os.closerange(3, keep)
-    os.closerange(keep + 1, min(resource.getrlimit(resource.RLIMIT_NOFILE)[0], 1 << 20))
-    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
-    try:
-        engine = Engine(lists)
-    except Exception as e:
-        _send_frame(sock, pickle.dumps(f"cannot build the engine: {type(e).__name__}: {e}"))
-        return
-    _send_frame(sock, _READY)
-    while True:
-        head = _recv_exact(sock, _HEADER.size)
-        if head is None:
-            return  # the proxy closed our socket: stop
-        data = _recv_exact(sock, _HEADER.unpack(head)[0])
-        if data is None:
-            return
-        slot, job = _unpack(shared, data)
-        _send_frame(sock, _pack(shared, slot, run_job(engine, job, notice_for)))
-
-
-def _exit_with_parent(parent: int) -> None:
-    # A killed proxy cannot tell its workers to stop; they notice they were orphaned.
-    while os.getppid() == parent:
-        time.sleep(1.0)
-    os._exit(0)
 
 
 # --- the proxy side -------------------------------------------------------------
@@ -235,14 +137,14 @@ class _Worker(asyncio.Protocol):
         self._have += len(data)
         while True:
             if self._need < 0:
-                if self._have < _HEADER.size:
+                if self._have < protocol.HEADER.size:
                     return
                 self._join()
-                self._need = _HEADER.size + _HEADER.unpack_from(self._chunks[0])[0]
+                self._need = protocol.HEADER.size + protocol.HEADER.unpack_from(self._chunks[0])[0]
             if self._have < self._need:
                 return
             buf = self._join()
-            frame = memoryview(buf)[_HEADER.size : self._need]  # pickle reads it in place
+            frame = memoryview(buf)[protocol.HEADER.size : self._need]  # pickle reads it in place
             rest = buf[self._need :]
             self._chunks = [rest] if rest else []
             self._have, self._need = len(rest), -1
@@ -293,7 +195,7 @@ class _Worker(asyncio.Protocol):
         """Send one job's frame; False if the socket is gone."""
         if self.lost or self.transport is None:
             return False
-        for part in _framed(payload):
+        for part in protocol.framed(payload):
             self.transport.write(part)
         return True
 
@@ -390,7 +292,8 @@ class ScanPool:
         parent_end, child_end = socket.socketpair()
         shared = None
         try:
-            shared = mmap.mmap(-1, _DEPTH * _SHARED_BYTES)  # anonymous, shared: kept across fork
+            # Anonymous and shared: the same pages in the worker after the fork.
+            shared = mmap.mmap(-1, _DEPTH * protocol.SHARED_BYTES)
             pid = os.fork()
         except OSError:
             parent_end.close()
@@ -401,7 +304,7 @@ class ScanPool:
         if pid == 0:  # the worker
             try:
                 parent_end.close()
-                _worker_main(child_end, shared, self.lists, os.getppid())
+                protocol.worker_main(child_end, shared, self.lists, os.getppid())
             finally:
                 os._exit(0)
         child_end.close()
@@ -412,7 +315,7 @@ class ScanPool:
         except BaseException:
             w.stop(kill=True)
             raise
-        if ready != _READY:
+        if ready != protocol.READY:
             w.stop(kill=True)
             raise RuntimeError(pickle.loads(ready))
         w.on_frame = functools.partial(self._on_frame, w)
@@ -488,7 +391,7 @@ class ScanPool:
         timeout counts from here, not from when the job began waiting."""
         slot = w.free_slot()
         try:
-            payload = _pack(w.shared, slot, job)
+            payload = protocol.pack(w.shared, slot, job)
         except (pickle.PickleError, TypeError, AttributeError) as e:
             done.set_result(ScanOutcome("error", problem=f"cannot send the job: {e}"))
             return
@@ -505,7 +408,7 @@ class ScanPool:
                 raise frame
             if not w.jobs:
                 raise EOFError("an answer to no job")
-            slot, out = _unpack(w.shared, frame)
+            slot, out = protocol.unpack(w.shared, frame)
             if slot != w.jobs[0].slot or not isinstance(out, ScanOutcome):
                 raise EOFError("an answer out of step")
         except (OSError, EOFError, pickle.PickleError) as e:
