@@ -16,7 +16,6 @@ import asyncio
 import json
 from dataclasses import dataclass
 from html import escape
-from typing import Any
 
 from mitmproxy import http
 
@@ -27,7 +26,7 @@ from qinglang.pages.i18n import LANGS, Words, choose_lang, in_lang
 from qinglang.policy.config import OwnData, Profile
 from qinglang.policy.hosts import host_matches, request_host
 from qinglang.proxy.filtering import Qinglang
-from qinglang.proxy.identity import META
+from qinglang.proxy.identity import FlowMeta, meta_of, profile_of
 from qinglang.store.events import Event, path_only
 
 REASON_OWN_DATA = "own personal information"
@@ -192,15 +191,15 @@ class OutboundGuard:
         self._matchers[id(own)] = (own, m)
         return m
 
-    def _who(self, flow: http.HTTPFlow) -> tuple[Qinglang, dict[str, Any], Profile] | None:
-        meta = flow.metadata.get(META)
-        if not isinstance(meta, dict) or "profile" not in meta:
+    def _who(self, flow: http.HTTPFlow) -> tuple[Qinglang, FlowMeta, Profile] | None:
+        """The profile the filtering addon resolved for this flow (it runs first)."""
+        meta = meta_of(flow)
+        if meta is None or "profile" not in meta:
             return None
         main = self._qinglang()
         if main is None or main.live is None:
             return None
-        cfg = main.live.config
-        return main, meta, cfg.profiles.get(meta["profile"]) or cfg.profile(None)
+        return main, meta, profile_of(main.live.config, meta)
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not flow.live:
@@ -229,7 +228,7 @@ class OutboundGuard:
         self,
         flow: http.HTTPFlow,
         main: Qinglang,
-        meta: dict[str, Any],
+        meta: FlowMeta,
         matcher: OwnDataMatcher,
         found: Found,
     ) -> None:
