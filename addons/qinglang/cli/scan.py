@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from qinglang.content import charset, compression
-from qinglang.content.pipeline import ScanJob, Scanned, scan_body, served, verdict
+from qinglang.content.pipeline import ScanJob, Scanned, reported, scan_body, served, verdict
 from qinglang.engine.scanner import Engine
-from qinglang.engine.verdict import Action, Decision, Reason
+from qinglang.engine.verdict import Action, Decision
 from qinglang.engine.yamlloc import SourceError
 from qinglang.pages.blockpage import render_block
 from qinglang.pages.risknotice import notice_for
@@ -58,10 +58,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     job = ScanJob(data, args.content_type, args.content_encoding, None, profile, args.lang)
     scanned = scan_body(Engine(lists), job, notice=notice_for, details=True)
     out = as_json(job, scanned, profile, args.lang)
-    if scanned.outcome.cleaned and scanned.text is not None:
-        bad = sum(1 for c in scanned.text if "\udc80" <= c <= "\udcff")
+    if scanned.undecodable:
         print(
-            f"qinglang: warning: {bad} bytes are not valid {scanned.outcome.charset}; "
+            f"qinglang: warning: {scanned.undecodable} bytes are not valid "
+            f"{scanned.outcome.charset}; "
             "they are left out of the scan (a word around one still matches) and out of "
             "a masked page",
             file=sys.stderr,
@@ -79,15 +79,12 @@ def as_json(job: ScanJob, scanned: Scanned, profile: Profile, lang: str) -> dict
     result = scanned.result
     if result is not None:
         out = result.to_json()
-        out["action"] = d.action
+        out["action"] = reported(d)
     else:  # not scanned: not filtered, not text, or not checkable
-        action = d.action if d.action in (Action.BLOCK, Action.MASK) else Action.ALLOW
-        out = {"action": action, "score": 0, "categories": {}, "matches": [], "pii": []}
+        out = {"action": reported(d), "score": 0, "categories": {}, "matches": [], "pii": []}
     if d.reason and "reason" not in out:
         out["reason"] = d.reason
-    if o.status == "skip" and "reason" not in out:
-        out["reason"] = o.problem or Reason.NOT_SCANNED
-    elif o.problem and "problem" not in out:
+    if o.problem and "problem" not in out:
         out["problem"] = o.problem
     body = served(job, o, d)
     if d.action == Action.BLOCK:

@@ -86,6 +86,9 @@ class ScanOutcome:
     seconds: float = 0.0
 
 
+_NOT_SCANNED = ScanOutcome("skip", reason=Reason.NOT_SCANNED)
+
+
 @dataclass(frozen=True, slots=True)
 class Scanned:
     """Everything ``scan_body`` found: the outcome the proxy acts on and, for the tools
@@ -95,19 +98,27 @@ class Scanned:
     text: str | None = None  # the body decoded (undecodable bytes as lone surrogates)
     result: ScanResult | None = None  # offsets are in ``text``
     served: str | None = None  # the page as the profile receives it, when it changed
+    undecodable: int = 0  # bytes not valid in the charset (left out of the scan)
 
 
 def precheck(raw: bytes, job: ScanJob) -> ScanOutcome | None:
     """What is decided before any decoding, without a trip to a worker: a body over the
     profile's limit, or one that is never scanned (images, fonts, scripts). None: scan."""
-    limit = job.profile.max_scan_bytes
-    if len(raw) > limit:
-        return ScanOutcome("oversize", problem=f"body of {len(raw)} bytes is over {limit}")
+    over = _over_limit(raw, job)
+    if over is not None:
+        return over
     if (
         not compression.codings(job.content_encoding)
         and not content.plan_for(job.content_type, raw).scans
     ):
-        return ScanOutcome("skip")
+        return _NOT_SCANNED
+    return None
+
+
+def _over_limit(raw: bytes, job: ScanJob) -> ScanOutcome | None:
+    limit = job.profile.max_scan_bytes
+    if len(raw) > limit:
+        return ScanOutcome("oversize", problem=f"body of {len(raw)} bytes is over {limit}")
     return None
 
 
@@ -128,10 +139,12 @@ def scan_body(
     masked; ``details`` keeps every occurrence with its offsets (the proxy needs only the
     decision and the names of the terms)."""
     if not job.profile.filter:
-        return Scanned(ScanOutcome("skip", problem=Reason.NOT_FILTERED))
-    early = precheck(job.body, job)
-    if early is not None:
-        return Scanned(early)
+        return Scanned(ScanOutcome("skip", reason=Reason.NOT_FILTERED))
+    # Only the size before decoding: what is scanned, and as what, is decided once, on the
+    # decoded body (for an identity body ``precheck`` would read the same bytes again).
+    over = _over_limit(job.body, job)
+    if over is not None:
+        return Scanned(over)
     limit = job.profile.max_scan_bytes
     try:
         raw = compression.decode(job.body, job.content_encoding, limit)
@@ -144,7 +157,7 @@ def scan_body(
 
     plan = content.plan_for(job.content_type, raw)
     if not plan.scans:
-        return Scanned(ScanOutcome("skip"))
+        return Scanned(_NOT_SCANNED)
     ctype = job.content_type
     if not charset.header_charset(ctype) and _utf8_but_cut(raw):  # the cheap test first
         # A range or a cut-off download can start or end inside a UTF-8 character; the
@@ -153,7 +166,7 @@ def scan_body(
     dec = charset.decode(raw, ctype, html=plan.kind == "html")
     kind = content.resolve(plan, dec.text)
     if kind is None:
-        return Scanned(ScanOutcome("skip"), dec.text)
+        return Scanned(_NOT_SCANNED, dec.text, undecodable=dec.errors)
 
     doc = dec.text
     cleaned = False
@@ -180,10 +193,11 @@ def scan_body(
     }
     if result.action == Action.BLOCK:
         out = ScanOutcome("block", reason=result.reason, **common)  # type: ignore[arg-type]
-        return Scanned(out, dec.text, result)
+        return Scanned(out, dec.text, result, undecodable=dec.errors)
     if not result.changed:
         # Nothing to hide: the response goes on exactly as it came.
-        return Scanned(ScanOutcome("allow", **common), dec.text, result)  # type: ignore[arg-type]
+        out = ScanOutcome("allow", **common)  # type: ignore[arg-type]
+        return Scanned(out, dec.text, result, undecodable=dec.errors)
 
     doc = result.body
     if kind == "html" and result.pii and job.profile.pii_notice and notice and _is_page(job):
@@ -197,7 +211,7 @@ def scan_body(
         content_type=_labelled(job.content_type, dec, kind),
         **common,  # type: ignore[arg-type]
     )
-    return Scanned(out, dec.text, result, doc)
+    return Scanned(out, dec.text, result, doc, dec.errors)
 
 
 def verdict(out: ScanOutcome, profile: ResponseSettings, *, partial: bool = False) -> Decision:
@@ -210,7 +224,7 @@ def verdict(out: ScanOutcome, profile: ResponseSettings, *, partial: bool = Fals
     if out.status == "error":
         return Decision(_policy(profile.on_error), Reason.ERROR)
     if out.status == "skip":
-        return ALLOW
+        return Decision(Action.ALLOW, out.reason)  # passed on as it came, and why
     if out.status == "block":
         return Decision(Action.BLOCK, out.reason, out.top_category)
     if partial and (profile.on_error == "block" or out.status == "mask"):
@@ -221,6 +235,12 @@ def verdict(out: ScanOutcome, profile: ResponseSettings, *, partial: bool = Fals
         return ALLOW
     reason = Reason.PII if out.pii and not out.decided_by else Reason.KEYWORDS
     return Decision(Action.MASK, reason, out.top_category)
+
+
+def reported(d: Decision) -> Action:
+    """The action as ``qinglang scan`` and ``scan --flows`` print it (allow, mask or block,
+    DESIGN.md): a body the profile lets through unchecked is served as it came."""
+    return Action.ALLOW if d.action == Action.PASS else d.action
 
 
 def _policy(rule: str) -> Action:

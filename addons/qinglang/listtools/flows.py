@@ -21,7 +21,14 @@ from typing import Any, TextIO
 
 from qinglang.content.headplan import content_length, plan_head, range_is_partial
 from qinglang.content.mediatypes import plan_for
-from qinglang.content.pipeline import ScanJob, ScanOutcome, scan_body, served, verdict
+from qinglang.content.pipeline import (
+    ScanJob,
+    ScanOutcome,
+    reported,
+    scan_body,
+    served,
+    verdict,
+)
 from qinglang.engine.lists import ListSet
 from qinglang.engine.scanner import Engine
 from qinglang.engine.verdict import Action, Decision, Reason
@@ -95,12 +102,12 @@ def _done(
 ) -> dict[str, Any]:
     if o.kind:
         out.update(kind=o.kind, charset=o.charset)
-    # `pass` (the profile lets an unchecked body through) is served as it came: allow.
-    action = Action.ALLOW if d.action == Action.PASS else d.action
-    out.update(action=action, score=o.score, categories=o.categories, decided_by=list(o.decided_by))
+    out.update(
+        action=reported(d), score=o.score, categories=o.categories, decided_by=list(o.decided_by)
+    )
     if o.pii:
         out["pii"] = list(o.pii)
-    reason = d.reason or why or (None if o.status != "skip" else Reason.NOT_SCANNED)
+    reason = d.reason or why
     if reason:
         out["reason"] = reason
     if o.problem:

@@ -91,7 +91,8 @@ def decide(
 ) -> Asked:
     """The verdict on a request (see the module's docstring for the order). ``dialed``: the
     host the proxy connects to, when it is a name other than ``info.host``
-    (``other_name``); ``tracker``: the quota, None when the profile counts no time."""
+    (``other_name``); ``tracker``: the quota, None when the profile counts no time
+    (``counts_time``)."""
     ts = now.timestamp()
     if overrides is not None:
         grant = overrides.lookup(who.client, info.host, info.path, ts, who.user)
@@ -99,7 +100,7 @@ def decide(
             dialed is None or overrides.lookup(who.client, dialed, info.path, ts, who.user)
         ):
             return Asked(ALLOW, grant=grant.id)
-    counts = tracker is not None and counts_time(rules)
+    counts = tracker is not None
     try:
         quota = quota_state(tracker, who.key, rules, now) if counts else None
     except StateUnavailable:

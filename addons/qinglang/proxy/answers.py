@@ -128,7 +128,9 @@ def refuse(
     """The block page for a request refused before anything was fetched (a CONNECT gets
     the same 403). Keyword verdicts carry the list terms in the outcome; other rules name
     the listed domain, pattern or category that decided."""
-    block(flow, events, d, None, asks=asks, outcome=outcome, detail=detail or d.rule)
+    if detail is None and outcome is None:
+        detail = d.rule
+    block(flow, events, d, None, asks=asks, outcome=outcome, detail=detail)
     answered(flow)
 
 
