@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,6 +16,10 @@ import pytest
 from qinglang.engine.lists import load_lists
 from qinglang.engine.scanner import Engine, ScanResult
 from qinglang.policy.config import Profile
+
+# Commands without --config read the data directory's config (qinglang scan, admin): the
+# tests never read or write the real user's one. A test that needs one sets its own.
+os.environ["QINGLANG_HOME"] = tempfile.mkdtemp(prefix="qinglang-test-home-")
 
 
 @pytest.fixture

@@ -82,7 +82,7 @@ def test_backup_then_restore_brings_everything_back(
     # ...and the restore puts them back.
     assert main(["restore", str(archive), "--data-dir", str(home)]) == 0
     out = capsys.readouterr().out
-    assert "restart" in out
+    assert "start the proxy again" in out
     assert _events(home) == 500  # committed rows only, consistent
     assert "default_profile: child" in (home / "qinglang.yaml").read_text("utf-8")
     assert (home / "lists" / "mine.yaml").is_file()

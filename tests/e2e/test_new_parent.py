@@ -260,8 +260,9 @@ def test_taken_ports_say_how_to_choose_others(machine: Machine) -> None:
         taken.bind(("127.0.0.1", m.dash))
         taken.listen()
         text = m.run()  # the proxy still filters; the log says how to move the dashboard
-        assert f"the dashboard cannot listen on 127.0.0.1:{m.dash}" in text
+        assert f"TCP port 127.0.0.1:{m.dash} for the dashboard is already in use" in text
         assert "qinglang run --set qinglang_dashboard=127.0.0.1:PORT" in text
+        assert f"127.0.0.1:{m.dash}/" not in text  # the banner prints no address it lacks
     m.stop()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", m.port))
@@ -269,4 +270,4 @@ def test_taken_ports_say_how_to_choose_others(machine: Machine) -> None:
         m.run_until_exit()
     text = m.log.read_text("utf-8", "replace")
     assert m.proc is not None and m.proc.returncode != 0
-    assert f"failed to listen on 127.0.0.1:{m.port}" in text and "address already in use" in text
+    assert f"TCP port 127.0.0.1:{m.port} for the proxy (HTTP(S) proxy) is already in use" in text

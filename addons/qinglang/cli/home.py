@@ -66,11 +66,21 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
+    from qinglang.deploy import runlock
     from qinglang.deploy.backup import BackupError, restore
 
     d = datadir.resolve(args.data_dir)
     try:
-        r = restore(Path(args.archive), d.root)
+        d.root.mkdir(mode=datadir.DIR_MODE, parents=True, exist_ok=True)
+        # Held while files move: no proxy runs on the data being replaced (runlock.py).
+        with runlock.held(d.root):
+            r = restore(Path(args.archive), d.root)
+    except runlock.Running as e:
+        return _fail(
+            f"not restored: qinglang run (pid {e.pid or '?'}) is using {d.root}. Stop it "
+            "first (Ctrl-C in its terminal, or as a service: sudo systemctl stop qinglang), "
+            "restore, then start it again. 代理正在运行：请先停止它再恢复。"
+        )
     except BackupError as e:
         return _fail(f"not restored: {e}")
     except OSError as e:
@@ -78,10 +88,7 @@ def cmd_restore(args: argparse.Namespace) -> int:
     print(f"qinglang: restored {r.files} files ({_size(r.bytes)}) into {d.root}")
     if r.saved is not None:
         print(f"qinglang: the data that was there is kept in {r.saved}")
-    print(
-        "qinglang: if the proxy is running, restart it now (as a service: "
-        "sudo systemctl restart qinglang), so it uses the restored data"
-    )
+    print("qinglang: start the proxy again to use it (as a service: sudo systemctl start qinglang)")
     return 0
 
 

@@ -11,6 +11,8 @@ client. With ``--config`` and no ``--data-dir`` nothing is created (as before).
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -52,6 +54,11 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Each line is out at once, also into a pipe or the journal (systemd): a failure is
+    # read when it happens, not when the process exits. mitmdump's log goes here too.
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(line_buffering=True)
     args, rest = parse(sys.argv[1:] if argv is None else argv)
     from qinglang.policy.reload import load_rules
 
@@ -66,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"qinglang: cannot set up the data directory: {e}", file=sys.stderr)
         return 2
     config, rest = prepared.config, prepared.rest
+    lock = _lock(prepared.data_dir)
+    if lock is None:
+        return 2
     try:
         rules = load_rules(config)
     except SourceError as e:
@@ -86,8 +96,102 @@ def main(argv: list[str] | None = None) -> int:
         # mitmdump prints every request's URL by default: a child's browsing in the
         # terminal. What was decided is in the event log; `--set flow_detail=1` shows it.
         rest = [*rest, "--set", "flow_detail=0"]
+    checked = check_ports(cfg, rest)
+    if checked is None:
+        return 2
+    rest = checked
     _print_addresses(cfg, replace(prepared, rest=rest))
-    return _mitmdump(config, rest)
+    try:
+        return _mitmdump(config, rest)
+    finally:
+        if lock >= 0:
+            os.close(lock)
+
+
+def _lock(data_dir: Path | None) -> int | None:
+    """The data directory's run lock (runlock.py), -1 without a data directory; None
+    (after saying why) when another qinglang run has it."""
+    from qinglang.deploy import runlock
+
+    if data_dir is None:
+        return -1
+    try:
+        return runlock.acquire(data_dir)
+    except runlock.Running as e:
+        print(
+            f"qinglang: cannot start: qinglang run (pid {e.pid or '?'}) is already running "
+            f"with the data directory {data_dir}. Stop it first (Ctrl-C in its terminal, or "
+            "as a service: sudo systemctl stop qinglang), or give this one another --data-dir.",
+            file=sys.stderr,
+        )
+        return None
+    except OSError as e:
+        print(f"qinglang: cannot lock the data directory: {e}", file=sys.stderr)
+        return None
+
+
+def check_ports(cfg: Config, rest: list[str]) -> list[str] | None:
+    """Every port mitmdump and the dashboard will listen on, tried first (ports.py).
+
+    None (after naming each taken port, for what, and what holds it) when a proxy
+    listener cannot listen; a taken dashboard port is said at once and the dashboard
+    left off, so the banner does not print an address another program answers."""
+    from qinglang.deploy import ports
+    from qinglang.deploy.firstrun import dashboard_port, listeners
+
+    taken: list[str] = []
+    for ls in listeners(rest):
+        if ls.port is None:
+            continue
+        what = (
+            "a WireGuard device (its tunnel)"
+            if "wireguard" in ls.description.lower()
+            else f"the proxy ({ls.description})"
+        )
+        for t in ("tcp", "udp") if ls.transport == "both" else (ls.transport,):
+            w = ports.Wanted(what, ls.host, ls.port, "udp" if t == "udp" else "tcp")
+            if ports.is_taken(w):
+                taken.append(ports.describe(w))
+    if taken:
+        for line in taken:
+            print(f"qinglang: cannot start: {line}", file=sys.stderr)
+        print(
+            "qinglang: is qinglang already running? Stop it, or choose other ports: "
+            "--listen-port PORT for the proxy; a WireGuard device's port in the dashboard "
+            "(Devices) or its wireguard_port in the config.",
+            file=sys.stderr,
+        )
+        return None
+    dash = dashboard_port(cfg, rest)
+    if dash is not None and ports.is_taken(ports.Wanted("the dashboard", dash[0], dash[1], "tcp")):
+        host = f"[{dash[0]}]" if ":" in dash[0] else dash[0]
+        print(
+            f"qinglang: the dashboard is not started: "
+            f"{ports.describe(ports.Wanted('the dashboard', dash[0], dash[1], 'tcp'))}. "
+            "The proxy filters without it. Choose another port: "
+            f"qinglang run --set qinglang_dashboard={host}:PORT (or dashboard.listen in the "
+            "config).",
+            file=sys.stderr,
+        )
+        rest = [*_without_option(rest, "qinglang_dashboard"), "--set", "qinglang_dashboard=off"]
+    return rest
+
+
+def _without_option(rest: list[str], name: str) -> list[str]:
+    """``rest`` less every ``--set NAME=…`` (mitmdump refuses an option given twice)."""
+    out: list[str] = []
+    skip = False
+    for i, a in enumerate(rest):
+        if skip:
+            skip = False
+            continue
+        if a == "--set" and i + 1 < len(rest) and rest[i + 1].startswith(f"{name}="):
+            skip = True
+            continue
+        if a.startswith(f"--set={name}="):
+            continue
+        out.append(a)
+    return out
 
 
 def _device_listeners(cfg: Config, rest: list[str]) -> list[str]:

@@ -35,7 +35,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from qinglang.engine.lists import load_lists
 
     try:
-        cfg = load_config(args.config) if args.config else default_config()
+        config = args.config or _data_dir_config(args.data_dir)
+        cfg = load_config(config) if config else default_config()
         lists = load_lists(args.lists or cfg.lists)
     except SourceError as e:
         return _fail(str(e))
@@ -70,6 +71,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
     line = json.dumps(out, ensure_ascii=False)
     sys.stdout.write(line.encode("utf-8", "replace").decode("utf-8") + "\n")
     return 0
+
+
+def _data_dir_config(option: str | None) -> str | None:
+    """As ``qinglang run`` without ``--config``: the data directory's config (datadir.py),
+    read only; None (the shipped lists and profiles) when there is none yet."""
+    from qinglang.deploy.datadir import resolve
+
+    path = resolve(option).config
+    return str(path) if path.is_file() else None
 
 
 def as_json(job: ScanJob, scanned: Scanned, profile: Profile, lang: str) -> dict[str, Any]:
@@ -109,7 +119,14 @@ def _as_text(job: ScanJob) -> str:
 
 def register(sub: Any) -> None:
     s = sub.add_parser("scan", help="run one document through the filter and print JSON")
-    s.add_argument("--config", help="qinglang.yaml (default: shipped lists, child profile)")
+    s.add_argument(
+        "--config",
+        help="qinglang.yaml (default: the data directory's, as qinglang run uses; without "
+        "one, the shipped lists and profiles)",
+    )
+    s.add_argument(
+        "--data-dir", help="the data directory whose config is used (default: as qinglang run)"
+    )
     s.add_argument("--lists", action="append", help="list directory; replaces the configured lists")
     s.add_argument("--profile", help="profile name (default: the config's default_profile)")
     s.add_argument("--content-type", help="e.g. text/html; charset=gbk (default: sniffed)")

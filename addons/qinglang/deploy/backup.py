@@ -32,6 +32,8 @@ FORMAT = 1
 SAVED = "restore-saved"  # where restore moves the data it replaces
 STAGING = ".restore-staging"
 SKIP_DIRS = {SAVED, STAGING}
+# The running proxy's lock (runlock.py): neither backed up nor moved aside by a restore.
+SKIP_FILES = {"qinglang-run.lock"}
 # SQLite's side files: their content is inside the consistent copy.
 SKIP_SUFFIXES = ("-wal", "-shm", "-journal")
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -72,6 +74,8 @@ def _walk(root: Path, exclude: set[Path]) -> Iterator[Path]:
         for name in sorted(filenames):
             p = here / name
             if name.endswith(SKIP_SUFFIXES) or p.is_symlink() or not p.is_file():
+                continue
+            if here == root and name in SKIP_FILES:
                 continue
             if p.resolve() in exclude:  # the archive being written, if it is in here
                 continue
@@ -177,7 +181,7 @@ def _safe_name(name: str) -> str:
     parts = [x for x in p.parts if x != "."]
     if not parts:
         raise BackupError(f"the archive has an unsafe path: {name!r}")
-    if parts[0] in SKIP_DIRS:
+    if parts[0] in SKIP_DIRS or (len(parts) == 1 and parts[0] in SKIP_FILES):
         raise BackupError(f"the archive has a reserved path: {name!r}")
     return "/".join(parts)
 
@@ -320,7 +324,7 @@ def restore(archive: Path, data_dir: Path, *, now: float | None = None) -> Resto
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    current = [p for p in data_dir.iterdir() if p.name not in SKIP_DIRS]
+    current = [p for p in data_dir.iterdir() if p.name not in SKIP_DIRS | SKIP_FILES]
     saved: Path | None = None
     if current:
         stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(now))

@@ -31,6 +31,7 @@ class Listener:
     description: str  # mitmproxy's name of the mode, e.g. "HTTP(S) proxy"
     host: str  # "" = every address
     port: int | None
+    transport: str = "tcp"  # mitmproxy's mode.transport_protocol: tcp, udp or both
 
 
 def lan_addresses() -> list[str]:
@@ -92,7 +93,14 @@ def listeners(rest: Sequence[str]) -> list[Listener]:
             mode = ProxyMode.parse(spec)
         except ValueError:
             continue
-        out.append(Listener(mode.description, mode.listen_host(host or ""), mode.listen_port(port)))
+        out.append(
+            Listener(
+                mode.description,
+                mode.listen_host(host or ""),
+                mode.listen_port(port),
+                mode.transport_protocol,
+            )
+        )
     return out
 
 
