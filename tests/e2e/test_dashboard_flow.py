@@ -275,9 +275,32 @@ def test_child_cannot_reach_the_dashboard(world: tuple[World, int]) -> None:
     with w.proxy.client(CHILD) as c:  # ... and through the proxy, by address or name
         for url in (f"http://127.0.0.1:{port}/signin", f"http://localhost:{port}/signin"):
             r = c.get(url)
-            assert r.status_code == 502 and 'name="password"' not in r.text, url
+            assert r.status_code == 403 and 'name="password"' not in r.text, url
     with _direct(ADULT) as c:  # the parent's device
         assert 'name="password"' in c.get(f"http://127.0.0.1:{port}/signin").text
+
+
+def test_a_childs_browser_gets_the_page_for_parents(world: tuple[World, int]) -> None:
+    """Issue 23 item 10: a child's Chromium, through the proxy, at the dashboard's address
+    gets a page saying it is for parents, not the proxy's "502 Connection killed"."""
+    from headless import launch
+    from playwright.sync_api import sync_playwright
+
+    w, port = world
+    with sync_playwright() as pw:
+        browser = launch(pw, "--proxy-bypass-list=<-loopback>",
+                         proxy=f"http://127.0.0.1:{w.proxy.port}")  # fmt: skip
+        try:
+            page = browser.new_context(locale="zh-CN").new_page()
+            page.goto(f"http://127.0.0.1:{port}/signin")
+            text = page.locator("main").inner_text()
+            html_text = page.content()
+        finally:
+            browser.close()
+    assert "这个页面是给家长用的" in text and "请家长允许" in text
+    assert "This page is for parents" in text  # the other language below
+    assert "502" not in text and "killed" not in text.lower()
+    assert 'name="password"' not in html_text
 
 
 def test_without_the_dashboard_the_pages_offer_no_asks(

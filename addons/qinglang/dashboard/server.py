@@ -309,6 +309,41 @@ class DashboardAddon:
                 await child(scope, receive, send)
 
             await asgiapp.serve(with_listener, flow)
+        elif self._is_dashboard(flow) and await resolves_here(flow.request.host, flow.request.port):
+            self._for_parents(flow)
+
+    def _is_dashboard(self, flow: http.HTTPFlow) -> bool:
+        return (
+            self.port is not None
+            and self.app is not None
+            and flow.request.port == self.port
+            and flow.live
+            and not flow.response
+            and not flow.error
+        )
+
+    def _for_parents(self, flow: http.HTTPFlow) -> None:
+        """A filtered device that opens the dashboard through the proxy gets a page saying
+        it is for parents (server_connect would refuse the connection with a bare 502)."""
+        from qinglang.pages.forparents import render_for_parents
+        from qinglang.pages.i18n import choose_lang
+
+        assert self.app is not None
+        dash = self.app.state.dash
+        _device_address(flow)
+        verdict = access.check(
+            dash.config.get(), dash.config.clients, flow.client_conn.peername,
+            dash.admin_networks, listener_port(flow.client_conn, ctx.options.listen_port),
+        )  # fmt: skip
+        if verdict.allowed:
+            return
+        lang = choose_lang(flow.request.headers.get("accept-language"))
+        flow.response = http.Response.make(
+            403,
+            render_for_parents(lang),
+            {"content-type": "text/html; charset=utf-8", "cache-control": "no-store"},
+        )
+        log.info("qinglang: refused %s (profile %s) the dashboard", verdict.ip, verdict.profile)
 
     async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
         if self.port is None or self.app is None or data.server.address is None:
