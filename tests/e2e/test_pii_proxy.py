@@ -239,8 +239,44 @@ def test_doxxing_block_page_carries_the_report_entry(pii_proxy: Proxy, upstream:
     event = re.search(r"<code>([0-9A-Z]{10})</code>", r.text)
     assert event
     (row,) = query(pii_proxy, "SELECT * FROM reports WHERE event_id = ?", (event.group(1),))
-    # The block page shows host and path only; the report keeps them (scheme taken as http).
-    assert row["kind"] == "pii" and row["url"] == "http://127.0.0.1/pii-doxxing.html"
+    # The address as requested, port included (issue 23 item 11).
+    assert row["kind"] == "pii" and row["url"] == upstream.url("/pii-doxxing.html")
+
+
+def test_every_report_is_exported_or_named_with_why(
+    pii_proxy: Proxy, upstream: Upstream, tmp_path: Path
+) -> None:
+    """Issue 23 item 11: a blocked page on a port is reported from its block page and the
+    export fetches it again; a report that cannot be fetched is named, not dropped."""
+    from qinglang.dashboard import reports
+    from qinglang.dashboard.fetch import fetch_page
+    from qinglang.pages.links import report_link
+    from qinglang.store import dashdb
+
+    from .conftest import free_port
+
+    gone = f"http://127.0.0.1:{free_port()}/gone.html"  # nothing listens there
+    with pii_proxy.client(CHILD) as c:
+        r = c.get(upstream.url("/pii-doxxing.html"), headers={"accept": "text/html"})
+        m = re.search(r'href="(http://qinglang\.home\.arpa/report\?[^"]+)"', r.text)
+        assert r.status_code == 403 and m
+        assert c.get(unescape(m.group(1))).status_code == 200
+        assert c.get(report_link(gone, "harmful")).status_code == 200
+    state = tmp_path / "dashboard.sqlite"
+    dashdb.connect(state).close()
+    conn = reports.connect(pii_proxy.events_db, state)
+    try:
+        out = tmp_path / "corpus"
+        result = reports.export(conn, out, fetch_page)
+    finally:
+        conn.close()
+    exported = json.loads((out / "reports.json").read_text(encoding="utf-8"))
+    assert upstream.url("/pii-doxxing.html") in [e["url"] for e in exported]
+    doc = next(e for e in exported if e["url"] == upstream.url("/pii-doxxing.html"))
+    assert (out / doc["path"]).read_bytes()  # fetched again, from the right port
+    assert [url for url, _why in result.failed] == [gone]
+    listed = (out / reports.NOT_INCLUDED).read_text(encoding="utf-8")
+    assert gone in listed and "refused" in listed.lower()
 
 
 # --- the outbound guard ---------------------------------------------------------------------

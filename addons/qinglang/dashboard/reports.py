@@ -121,6 +121,9 @@ def dismiss(conn: Any, report_id: int) -> bool:
         return True
 
 
+NOT_INCLUDED = "NOT-INCLUDED.txt"
+
+
 @dataclass(slots=True)
 class Exported:
     written: list[str] = field(default_factory=list)  # paths relative to the corpus
@@ -166,6 +169,16 @@ def export(conn: Any, dest: Path, fetch: Fetch) -> Exported:
         )
         with conn:
             _label(conn, r["id"], "status", "exported")
+    if result.failed:
+        # Every open report is in the export or named here with why; it stays open, so the
+        # next export tries it again.
+        dest.mkdir(parents=True, exist_ok=True)
+        (dest / NOT_INCLUDED).write_text(
+            "Reports not included (still open; the next export tries them again)\n"
+            "未包含的举报（仍待处理，下次导出会再试）\n\n"
+            + "".join(f"{url}\n    {why}\n" for url, why in result.failed),
+            encoding="utf-8",
+        )
     if manifest:
         index = dest / "reports.json"
         old = json.loads(index.read_text(encoding="utf-8")) if index.exists() else []

@@ -16,7 +16,7 @@ from qinglang.pages.links import time_ask_url
 from qinglang.policy.hosts import page_url, request_host
 from qinglang.policy.youthgate import event_path
 from qinglang.proxy.identity import answered, meta_of
-from qinglang.store.events import Event, EventStore, path_only
+from qinglang.store.events import Event, EventStore
 
 # Response headers a rewritten page drops: set again from the new body, or no longer true.
 _REWRITTEN = frozenset(
@@ -95,7 +95,9 @@ def block(
         accept=req.headers.get("accept"),
         accept_language=req.headers.get("accept-language"),
         kind=kind,
-        url=f"{request_host(req)}{path_only(req.path)}",
+        # The address as requested, port included: a "blocked by mistake" report of it
+        # must be fetchable again (the corpus export).
+        url=page_url(req.scheme, request_host(req), req.port, req.path),
         asks=asks,
     )
     headers = {
