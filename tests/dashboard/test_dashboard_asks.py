@@ -52,7 +52,7 @@ def test_child_asks_and_parent_grants_this_site(
     assert store.lookup("10.0.0.8", "games.example", "/play", now) is None  # another device
     assert store.lookup("10.0.0.7", "other.example", "/play", now) is None
     assert store.lookup("10.0.0.7", "games.example", "/play", now + 3700) is None  # expired
-    assert "ask.grant" in parent.get("/audit").text
+    assert "request granted" in parent.get("/audit").text
     store.close()
 
 

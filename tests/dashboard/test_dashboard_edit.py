@@ -52,7 +52,7 @@ def test_profile_edit_is_written_back(make_client: Callable[..., TestClient], ho
     assert child.daily_minutes is not None and child.daily_minutes.weekdays == 45
     backup = home.config.with_name("qinglang.yaml.bak")
     assert "block_threshold: 100" in backup.read_text(encoding="utf-8")
-    assert "config.profile" in c.get("/audit").text
+    assert "profile changed" in c.get("/audit").text
 
 
 def test_a_bad_edit_is_rejected_with_the_reason(

@@ -123,7 +123,7 @@ def test_several_admins_and_the_audit_log(
     c = make_client()
     sign_in(make_client(signed_in=False), "teacher-li", "another password")
     page = c.get("/audit")
-    assert "mum" in page.text and "teacher-li" in page.text and "signin" in page.text
+    assert "mum" in page.text and "teacher-li" in page.text and "signed in" in page.text
     assert PASSWORD not in page.text
 
 

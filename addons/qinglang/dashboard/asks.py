@@ -124,6 +124,9 @@ def grant(
     ask = get(conn, ask_id)
     if ask is None or ask["status"] != "open":
         raise LookupError(ask_id)
+    if c.scope == "minutes" and ask["kind"] != "time":
+        # More minutes lift time limits; a page blocked for its content stays blocked.
+        raise ValueError("more minutes answer only a request for more time")
     expires = day_end if c.seconds is None else now + c.seconds
     o = overrides.grant(
         conn,

@@ -15,7 +15,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from qinglang.dashboard import accounts
+from qinglang.dashboard import accounts, labels
 from qinglang.dashboard.state import Dash, StoreUnavailable
 from qinglang.pages.i18n import category_name, choose_lang, reason_text, translator
 
@@ -72,6 +72,9 @@ async def render(
         "t": translator(lang),
         "cat": lambda c: category_name(c, lang),
         "reason": lambda r: reason_text(r, lang),
+        "act": lambda a: labels.audit_action(a, lang),
+        "terms": lambda names: ", ".join(labels.term(n, lang) for n in names or ()),
+        "detail": lambda d: labels.event_detail(d, lang, dash.when),
         "csrf": _csrf(request),
         "admin": request.session.get("u"),
         "path": request.url.path,

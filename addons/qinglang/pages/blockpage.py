@@ -42,7 +42,7 @@ _STYLE = (
     "box-shadow:0 .5rem 2rem rgba(0,0,0,.08)}"
     "h1{font-size:1.5rem;margin:0 0 1rem}p{line-height:1.6}"
     "dl{display:grid;grid-template-columns:max-content 1fr;gap:.4rem 1rem;margin:1.5rem 0}"
-    "dt{color:#5b6b63}dd{margin:0;word-break:break-all}"
+    "dt{color:#5b6b63}dd{margin:0;overflow-wrap:anywhere}"
     "code{font-size:1.1rem;letter-spacing:.05em}.other{margin-top:2rem;color:#5b6b63;"
     "font-size:.9rem;border-top:1px solid #dde7e1;padding-top:1rem}"
 )

@@ -188,6 +188,16 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "asks.done_refuse": ("已拒绝。", "Refused."),
     "asks.overrides": ("生效中的许可", "Access granted now"),
+    "asks.all_sites": ("所有网站（时间限制）", "all sites (time limits)"),
+    "asks.minutes_live": (
+        "今天多 {n} 分钟（到 {day} 为止）；休息时段和时段限制解除到 {lifted}",
+        "{n} more minutes today (until {day}); rest hours and schedules lifted until {lifted}",
+    ),
+    "asks.minutes_help": (
+        "多给的分钟数加在今天的上网时间上，休息时段也会暂停这么久；与具体网站无关。",
+        "The extra minutes are added to today's screen time, and rest hours pause for as "
+        "long; they are not tied to a site.",
+    ),
     "asks.revoke": ("撤销", "Revoke"),
     "prof.title": ("档案", "Profiles"),
     "prof.save": ("保存", "Save"),
@@ -253,7 +263,12 @@ MESSAGES: dict[str, tuple[str, str]] = {
     ),
     "audit.title": ("操作记录", "Audit log"),
     "err.title": ("无法保存", "Not saved"),
+    "err.config": (
+        "配置文件有错误，清朗继续使用之前的规则：",
+        "The config file has a mistake; qinglang keeps the rules it had:",
+    ),
     "child.ask_title": ("请家长允许访问", "Ask a parent for access"),
+    "child.time_title": ("请家长多给一些时间", "Ask a parent for more time"),
     "child.ask_body": (
         "你可以请家长允许你打开这个页面。家长会在家长面板中看到你的请求。",
         "You can ask a parent to let you open this page. They will see your request in "
@@ -328,6 +343,23 @@ _REASONS: dict[Reason, tuple[str, str]] = {
         "不能直接用 IP 地址访问",
         "connecting to a bare IP address is not allowed",
     ),
+    Reason.EVENT_STREAM: ("实时数据流，没有检查", "a live event stream, not checked"),
+    Reason.NOT_SCANNED: (
+        "图片、字体、脚本等，没有文字需要检查",
+        "images, fonts, scripts: no text to check",
+    ),
+    Reason.NO_BODY: ("没有内容", "nothing to check (no content)"),
+    Reason.NOT_FILTERED: ("这个档案不过滤", "this profile is not filtered"),
+    Reason.PASSTHROUGH: ("直接放行的网站", "a site let through unchecked"),
+    Reason.OWN_DATA: (
+        "不能把自己的个人信息发送出去",
+        "your own personal information cannot be sent",
+    ),
+    Reason.ALWAYS_ALLOWED: ("总是允许的网站", "an always allowed site"),
+    Reason.ALLOWED_DOMAIN: ("允许的网站", "an allowed site"),
+    Reason.CURFEW: ("现在是休息时间", "it is rest time (curfew)"),
+    Reason.QUOTA: ("今天的上网时间用完了", "today's screen time is used up"),
+    Reason.SCHEDULE: ("这类网站现在不开放", "sites of this kind are closed at this time"),
 }
 
 _CATEGORIES: dict[str, tuple[str, str]] = {
@@ -353,6 +385,10 @@ _CATEGORIES: dict[str, tuple[str, str]] = {
     "proxies_vpn": ("代理和 VPN", "proxies and VPNs"),
     "social": ("社交网络", "social networks"),
     "video": ("视频", "video"),
+    # The shipped keyword lists' categories (blocklists/).
+    "consumption": ("诱导消费", "pushy spending"),
+    "doxxing": ("人肉搜索", "doxxing"),
+    "vulgar": ("低俗内容", "vulgar content"),
 }
 
 

@@ -36,6 +36,17 @@ class BlockStream:
         return out if out is not None else []
 
 
+def _categories(outcome: ScanOutcome | None) -> dict[str, int]:
+    """The event's categories; masked personal information counts as ``pii`` (the number
+    of kinds found), so the overview's per-category table adds up to its masked total."""
+    if outcome is None:
+        return {}
+    found = dict(outcome.categories)
+    if outcome.pii:
+        found.setdefault("pii", len(outcome.pii))
+    return found
+
+
 def record(
     flow: http.HTTPFlow,
     events: EventStore | None,
@@ -56,7 +67,7 @@ def record(
         path=event_path(host, flow.request.path),
         action=action,
         reason=reason,
-        categories=dict(outcome.categories) if outcome else {},
+        categories=_categories(outcome),
         score=outcome.score if outcome else 0,
         decided_by=(outcome.decided_by + tuple(f"pii:{k}" for k in outcome.pii)) if outcome else (),
         detail=detail or (outcome.problem if outcome else None),

@@ -102,7 +102,7 @@ class ReportEntry:
             self._answer(flow, 400, render_page("bad", lang))
             return
         if req.method not in ("GET", "POST"):  # HEAD: link checkers, prefetches
-            self._answer(flow, 200, render_page("saved", lang, url))
+            self._answer(flow, 200, render_page("saved", lang, url, kind))
             return
         main = self._qinglang()
         db = report_db(main) if main is not None else None
@@ -133,7 +133,7 @@ class ReportEntry:
             log.error("qinglang: cannot record a report in %s: %s", db, e)
             self._answer(flow, 500, render_page("fail", lang))
             return
-        self._answer(flow, 200, render_page("saved", lang, url))
+        self._answer(flow, 200, render_page("saved", lang, url, kind))
 
     @staticmethod
     def _answer(flow: http.HTTPFlow, status: int, page: str) -> None:

@@ -20,7 +20,11 @@
       data: { labels: series.labels, datasets: sets },
       options: Object.assign({
         responsive: true, maintainAspectRatio: false, animation: false,
-        scales: { x: { stacked: true }, y: { stacked: true, beginAtZero: true } }
+        // Counts: whole numbers only on the value axis (no 0.2 ticks for small counts).
+        scales: {
+          x: { stacked: true, beginAtZero: true, ticks: { precision: 0 } },
+          y: { stacked: true, beginAtZero: true, ticks: { precision: 0 } }
+        }
       }, opts || {})
     });
   }
