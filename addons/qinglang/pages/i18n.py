@@ -225,6 +225,22 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "f.daily_minutes": ("每天上网分钟数", "Daily minutes"),
     "f.curfew": ("休息时段", "Rest hours (curfew)"),
     "f.safe_search": ("安全搜索", "Safe search"),
+    "f.pii.mask": ("遮盖", "mask"),
+    "f.pii.off": ("不遮盖", "leave as is"),
+    "f.no_age": ("未设置（不按年龄限制）", "not set (no age limits)"),
+    "f.presets": (
+        "按年龄一键设置（只设年龄；本档案自己写的时间设置优先）",
+        "One-click age presets (sets the age only; this profile's own time settings win)",
+    ),
+    "f.in_force": ("现在生效", "In force now"),
+    "f.minutes_hint": (
+        "留空则按年龄或不限时；可写 60，或 {weekdays: 60, weekends: 120}。",
+        "Empty: from the age, or no limit. Write e.g. 60, or {weekdays: 60, weekends: 120}.",
+    ),
+    "f.curfew_hint": (
+        "留空则按年龄或没有休息时段；可写 22:00-06:00。",
+        "Empty: from the age, or no rest hours. Write e.g. 22:00-06:00.",
+    ),
     "f.always_allowed": ("总是允许的网站（每行一个）", "Always allowed sites (one per line)"),
     "f.allow_domains": ("允许的网站（每行一个）", "Allowed sites (one per line)"),
     "f.deny_domains": ("禁止的网站（每行一个）", "Blocked sites (one per line)"),

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from html import escape
 
-from qinglang.pages.i18n import Words, choose_lang, in_lang
+from qinglang.pages.i18n import Words, category_name, choose_lang, in_lang
 from qinglang.policy.quota import is_page_request
 from qinglang.policy.timerules import to_local
 
@@ -93,7 +93,7 @@ def render_timeup(
     t = in_lang(_TEXT, lang)
     lines = [t.get(reason, t["quota"])]
     if category and reason in ("schedule", "payments"):
-        lines.append(f"{t['category']}: {category}")
+        lines.append(f"{t['category']}: {category_name(category, lang)}")
     if returns_at is not None:
         lines.append(t["returns"].format(when=format_when(returns_at, now, lang, tz)))
     else:

@@ -11,7 +11,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from qinglang.dashboard import configedit
+from qinglang.dashboard import configedit, profilehelp
 from qinglang.dashboard.views.configfile import write_config
 from qinglang.dashboard.web import dash_of, lang_of, posted, render, signed_in
 from qinglang.pages.i18n import translator
@@ -50,7 +50,8 @@ def _changes(form: FormData, t: Callable[..., str]) -> dict[str, Any]:
     out["pii"] = str(form.get("pii", "mask"))
     cats = [c.strip() for c in str(form.get("categories", "")).split(",") if c.strip()]
     out["categories"] = cats or None
-    age = str(form.get("age", "")).strip()
+    # An age preset button: that age, the rest of the form as it is.
+    age = str(form.get("age_preset") or form.get("age", "")).strip()
     out["age"] = _int(age, t("f.age")) if age else None
     for k in YAML_FIELDS:
         out[k] = configedit.parse_inline(str(form.get(k, "")), t(f"f.{k}"))
@@ -117,6 +118,15 @@ async def _profile_form(
             "editable": path is not None,
             "digest": configedit.digest(text),
             "default_profile": cfg.default_profile,
+            "in_force": profilehelp.in_force(cfg.profiles[name], lang_of(request)),
+            "presets": [
+                (
+                    a,
+                    profilehelp.preset_label(a, lang_of(request)),
+                    profilehelp.preset_summary(a, lang_of(request)),
+                )
+                for a in profilehelp.AGE_PRESETS
+            ],  # fmt: skip
         },
         status=status,
     )
