@@ -103,8 +103,9 @@ def _fill(home: Home) -> None:
     for i, r in enumerate(Reason):
         action = "pass" if r in (Reason.NOT_SCANNED, Reason.PASSTHROUGH) else "block"
         detail = f"time is up; access returns {returns}" if r == Reason.QUOTA else None
+        cats = {CATEGORIES[i % len(CATEGORIES)]: 120}
         events.append(blocked(f"site{i}.example", reason=r.value, action=action, detail=detail,
-                              categories={CATEGORIES[i % len(CATEGORIES)]: 120}, ts=now - 60 - i))  # fmt: skip
+                              categories=cats, ts=now - 60 - i))  # fmt: skip
     for i, c in enumerate(CATEGORIES):
         events.append(blocked(f"cat{i}.example", action="mask", categories={c: 40}, ts=now - 200))
     events.append(
@@ -116,7 +117,7 @@ def _fill(home: Home) -> None:
             decided_by=("pii:cn_mobile",),
             score=0,
             ts=now - 300,
-        )  # fmt: skip
+        )
     )
     home.events(*events)
     conn = db.connect(home.settings.state_db)
@@ -254,7 +255,8 @@ def test_phone_layout_keeps_labels_and_whole_words(browser: Browser, live: Live)
     split = page.evaluate(
         """() => {
         const out = [];
-        const walk = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+        const main = document.querySelector('main');
+        const walk = document.createTreeWalker(main, NodeFilter.SHOW_TEXT);
         while (walk.nextNode()) {
           const node = walk.currentNode;
           for (const m of node.data.matchAll(/[A-Za-z]{2,}/g)) {
@@ -287,10 +289,8 @@ def test_overview_counts_whole_numbers_and_masked_personal_data(
         )
         assert values and all(float(v).is_integer() for v in values), (chart, values)
     rows = page.locator("#table-categories tbody tr")
-    masked = {
-        rows.nth(i).locator("td").nth(0).inner_text(): int(rows.nth(i).locator("td").nth(2).inner_text())
-        for i in range(rows.count())
-    }  # fmt: skip
+    cells = [rows.nth(i).locator("td") for i in range(rows.count())]
+    masked = {c.nth(0).inner_text(): int(c.nth(2).inner_text()) for c in cells}
     assert masked.get("个人信息") == 2  # people.example and the per-category one
     # One masked event per category row here: the rows add up to the total.
     assert sum(masked.values()) == int(page.locator("#total-mask").inner_text())

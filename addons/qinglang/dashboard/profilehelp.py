@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from qinglang.policy.presets import GAMES_CATEGORY, resolve
-from qinglang.policy.timerules import KeyedPlan
+from qinglang.policy.timerules import DaysPlan, KeyedPlan, WeekPlan
 
 # One age from each band of the guideline's daily minutes (presets.age_minutes).
 AGE_PRESETS = (7, 12, 16)
@@ -52,14 +52,17 @@ def _minutes(values: Any, lang: str) -> str:
     return "，".join(parts) if lang == "zh" else ", ".join(parts)
 
 
-def _curfew(plan: KeyedPlan | None, lang: str) -> str:
+def _curfew(plan: WeekPlan | None, lang: str) -> str:
     if plan is None:
         return _zh(lang, "没有休息时段", "no rest hours")
-    parts = [
-        f"{_key(k, lang)} " + " ".join(f"{_hm(w.start)}-{_hm(w.end)}" for w in windows)
-        for k, windows in plan.by_key.items()
-        if windows
-    ]
+    if isinstance(plan, KeyedPlan):
+        groups = [(_key(k, lang), w) for k, w in plan.by_key.items() if w]
+    elif isinstance(plan, DaysPlan):
+        days = sorted(_key(d, lang) for d in plan.days or ("daily",))
+        groups = [(" ".join(days), plan.windows)]
+    else:  # a plan of another shape: say that there is one
+        return _zh(lang, "有休息时段", "rest hours set")
+    parts = [f"{k} " + " ".join(f"{_hm(w.start)}-{_hm(w.end)}" for w in ws) for k, ws in groups]
     return "，".join(parts) if lang == "zh" else ", ".join(parts)
 
 

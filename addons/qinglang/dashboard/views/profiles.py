@@ -126,7 +126,7 @@ async def _profile_form(
                     profilehelp.preset_summary(a, lang_of(request)),
                 )
                 for a in profilehelp.AGE_PRESETS
-            ],  # fmt: skip
+            ],
         },
         status=status,
     )
