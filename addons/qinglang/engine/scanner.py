@@ -97,6 +97,7 @@ class Engine:
         self.matcher = Matcher(lists)
         self.category_names = lists.categories
         cat_index = {c: i for i, c in enumerate(self.category_names)}
+        self._cat_index = cat_index
         terms = lists.terms
         self._t_cat = np.array([cat_index[t.category] for t in terms], dtype=np.int64)
         self._t_weight = np.array([t.weight for t in terms], dtype=np.int64)
@@ -205,6 +206,18 @@ class Engine:
         spans: list[tuple[np.ndarray, np.ndarray]] = []
         if profile.mask and len(t_id):
             positive = self._t_weight[t_id] >= profile.mask_min_weight
+            if not profile.mask_in_context:
+                # A category whose context words bring its score to 0 or below (a help
+                # line, a prevention page, news) is not what the page is about: its
+                # words stay readable (they still counted towards the score above).
+                raw = np.zeros(max(ncat, 1), dtype=np.int64)
+                for name, v in cats.items():
+                    if name in self._cat_index:
+                        raw[self._cat_index[name]] = v
+                # A term that blocks a page on its own (instructions, invitations) is
+                # never context: context words piled onto a harmful page do not show it.
+                alone = self._t_weight[t_id] >= profile.block_threshold
+                positive &= (raw[self._t_cat[t_id]] > 0) | alone
             spans.append((a[positive], b[positive]))
         if profile.pii == "mask":
             hide = [h for p in pii for h in p.hide]

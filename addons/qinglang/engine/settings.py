@@ -21,6 +21,8 @@ class ScanSettings(Protocol):
     @property
     def mask_min_weight(self) -> int: ...
     @property
+    def mask_in_context(self) -> bool: ...  # also mask a category scoring 0 or below
+    @property
     def pii(self) -> str: ...  # mask | off
     @property
     def doxxing_threshold(self) -> int: ...

@@ -146,6 +146,10 @@ class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/youth-mode.
     # Mask only terms of at least this weight: e.g. 30 leaves the names of harms
     # (weights 10-20 in the shipped lists) readable in news and prevention pages.
     mask_min_weight: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
+    # False (the default): a category whose score on a page is 0 or below, its context
+    # words (help lines, prevention, news) outweighing its harm words, has its words left
+    # readable; they still count. True: masked wherever they appear (as before).
+    mask_in_context: StrictBool = False
     pii: Literal["mask", "off"] = "mask"
     # Doxxing pages (with ``pii: mask``): a page showing at least this many distinct
     # personal values, of at least two kinds, one of which identifies a person on its own
