@@ -30,14 +30,13 @@ def _size(n: int) -> str:
 
 def cmd_init(args: argparse.Namespace) -> int:
     """The data directory and the CA, without starting the proxy (scripts/install.sh)."""
-    from mitmproxy.certs import CertStore
+    from qinglang.deploy import ca
 
     d = datadir.resolve(args.data_dir)
     try:
         created = datadir.ensure(d)
-        # mitmproxy's own CA files, made as the proxy would on its first start (the key
-        # is written with a 0077 umask: readable by this user only).
-        CertStore.from_store(d.ca, "mitmproxy", 2048)
+        # qinglang's CA, as `qinglang run` makes it on its first start (ca.py).
+        ca.ensure(d.ca)
     except (OSError, ValueError) as e:
         return _fail(f"cannot set up {d.root}: {e}")
     state = "created" if created else "already there"

@@ -227,6 +227,10 @@ def _prepare_data_dir(args: argparse.Namespace, rest: list[str]) -> Prepared:
     config = str(Path(args.config).resolve()) if args.config else str(d.config)
     if not _option_given(rest, "confdir"):
         rest = [*rest, "--set", f"confdir={d.ca}"]
+    from qinglang.deploy import ca
+
+    # qinglang's own CA, named for parents, before mitmproxy would make its own.
+    ca.ensure(Path(_confdir_of(rest)).expanduser())
     if not _option_given(rest, "qinglang_data_dir"):  # WireGuard key files (wireguard.py)
         rest = [*rest, "--set", f"qinglang_data_dir={d.root}"]
     return Prepared(config, rest, d.root, created)

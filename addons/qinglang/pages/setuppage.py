@@ -104,6 +104,7 @@ def create_setup_app(confdir: Callable[[], Path], where_for: WhereFor) -> Starle
             "proxy": proxy,
             "ca_pem": "qinglang-ca.pem",
             "ca_crt": "qinglang-ca.crt",
+            "ca_name": files.name if files and files.name else cafiles.CA_NAME,
         }
 
         def step(text: str) -> Markup:

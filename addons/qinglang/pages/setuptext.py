@@ -3,7 +3,8 @@
 
 Steps are plain text; a part between backticks is shown as code (a file name, a menu
 path you type, a command). ``{pac}`` and ``{proxy}`` are filled with the page's PAC
-address and proxy address; ``{ca_pem}`` and ``{ca_crt}`` with the download file names.
+address and proxy address; ``{ca_pem}`` and ``{ca_crt}`` with the download file names; ``{ca_name}`` with the CA's
+name as certificate stores list it.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ PLATFORMS: dict[str, tuple[Platform, ...]] = {
             (
                 "Download `{ca_pem}` and open it: Keychain Access adds it to the "
                 "`login` keychain (choose `System` for every user).",
-                "In Keychain Access, find the certificate named `mitmproxy`, open it, "
+                "In Keychain Access, find the certificate named `{ca_name}`, open it, "
                 "unfold `Trust` and set `When using this certificate` to `Always "
                 "Trust`. Close the window and confirm with your password.",
                 "Compare the SHA-256 fingerprint shown under `Details` with the one above.",
@@ -122,9 +123,9 @@ PLATFORMS: dict[str, tuple[Platform, ...]] = {
                 "Open this page in Safari and tap `{ca_pem}`; allow the download of the "
                 "configuration profile.",
                 "`Settings > General > VPN & Device Management`: tap the downloaded "
-                "profile `mitmproxy`, then `Install` and enter the passcode.",
+                "profile `{ca_name}`, then `Install` and enter the passcode.",
                 "`Settings > General > About > Certificate Trust Settings`: turn on full "
-                "trust for `mitmproxy`. Without this step encrypted pages fail.",
+                "trust for `{ca_name}`. Without this step encrypted pages fail.",
             ),
             (
                 "`Settings > Wi-Fi`, tap (i) beside the network, `Configure Proxy > "
@@ -186,9 +187,12 @@ PLATFORMS: dict[str, tuple[Platform, ...]] = {
                 "update-ca-trust`.",
                 "Firefox has its own store: import `{ca_pem}` under `Settings > Privacy "
                 "& Security > Certificates > View Certificates > Authorities`.",
-                "Chromium and Chrome read the NSS store: `certutil -d "
-                "sql:$HOME/.pki/nssdb -A -t C,, -n qinglang -i {ca_pem}` (package "
-                "`libnss3-tools`).",
+                "Chromium and Chrome read the NSS store (package `libnss3-tools`). On an "
+                "account where Chromium never ran, create the store first: `mkdir -p "
+                "$HOME/.pki/nssdb && certutil -d sql:$HOME/.pki/nssdb -N "
+                "--empty-password` (skip it if `$HOME/.pki/nssdb/cert9.db` exists).",
+                "Then add the certificate: `certutil -d sql:$HOME/.pki/nssdb -A -t C,, "
+                "-n qinglang -i {ca_pem}`, and restart Chromium.",
             ),
             (
                 "GNOME: `Settings > Network > Network Proxy > Automatic`, enter `{pac}`.",
@@ -224,7 +228,7 @@ PLATFORMS: dict[str, tuple[Platform, ...]] = {
             (
                 "下载 `{ca_pem}` 并打开：“钥匙串访问”会把它加入“登录”钥匙串"
                 "（要对所有用户生效，选“系统”）。",
-                "在“钥匙串访问”里找到名为 `mitmproxy` 的证书，双击打开，展开“信任”，"
+                "在“钥匙串访问”里找到名为 `{ca_name}` 的证书，双击打开，展开“信任”，"
                 "把“使用此证书时”设为“始终信任”。关闭窗口并输入密码确认。",
                 "在“细节”里核对 SHA-256 指纹与上面一致。",
                 "Firefox：在 `设置 > 隐私与安全 > 证书 > 查看证书 > 证书颁发机构` 导入 `{ca_pem}`。",
@@ -240,8 +244,8 @@ PLATFORMS: dict[str, tuple[Platform, ...]] = {
             (PEM,),
             (
                 "用 Safari 打开本页，点 `{ca_pem}`，允许下载描述文件。",
-                "`设置 > 通用 > VPN 与设备管理`：点已下载的描述文件 `mitmproxy`，点“安装”并输入密码。",
-                "`设置 > 通用 > 关于本机 > 证书信任设置`：为 `mitmproxy` 打开“完全信任”。"
+                "`设置 > 通用 > VPN 与设备管理`：点已下载的描述文件 `{ca_name}`，点“安装”并输入密码。",
+                "`设置 > 通用 > 关于本机 > 证书信任设置`：为 `{ca_name}` 打开“完全信任”。"
                 "少了这一步，加密网页会打不开。",
             ),
             (
@@ -291,8 +295,8 @@ PLATFORMS: dict[str, tuple[Platform, ...]] = {
                 "update-ca-certificates`。",
                 "Fedora：`sudo cp {ca_pem} /etc/pki/ca-trust/source/anchors/ && sudo update-ca-trust`。",
                 "Firefox 有自己的证书库：在 `设置 > 隐私与安全 > 证书 > 查看证书 > 证书颁发机构` 导入 `{ca_pem}`。",
-                "Chromium 和 Chrome 使用 NSS 证书库：`certutil -d sql:$HOME/.pki/nssdb -A -t C,, "
-                "-n qinglang -i {ca_pem}`（软件包 `libnss3-tools`）。",
+                "Chromium 和 Chrome 使用 NSS 证书库（软件包 `libnss3-tools`）。如果这个账户从没运行过 Chromium，先创建证书库：`mkdir -p $HOME/.pki/nssdb && certutil -d sql:$HOME/.pki/nssdb -N --empty-password`（已有 `$HOME/.pki/nssdb/cert9.db` 时跳过）。",
+                "再导入证书：`certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n qinglang -i {ca_pem}`，然后重启 Chromium。",
             ),
             (
                 "GNOME：`设置 > 网络 > 网络代理 > 自动`，填 `{pac}`。",

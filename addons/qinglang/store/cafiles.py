@@ -15,6 +15,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+# The name qinglang gives its own CA (deploy/ca.py makes it); an older install's CA,
+# made by mitmproxy, is named "mitmproxy".
+CA_NAME = "qinglang 清朗 home filter"
 CERT_PEM = "mitmproxy-ca-cert.pem"
 CERT_P12 = "mitmproxy-ca-cert.p12"  # mitmproxy writes it with the certificate alone
 # What a device downloads: name -> (content type, what it is for).
@@ -38,6 +41,7 @@ class CaFiles:
     sha1: str  # older Android and Windows show SHA-1
     subject: str
     not_after: str
+    name: str = ""  # the certificate's common name: what certificate stores list it as
 
 
 def _colons(digest: bytes) -> str:
@@ -71,7 +75,14 @@ def load(confdir: str | Path) -> CaFiles:
         sha1=_colons(cert.fingerprint(hashes.SHA1())),
         subject=cert.subject.rfc4514_string(),
         not_after=cert.not_valid_after_utc.date().isoformat(),
+        name=_common_name(cert),
     )
+
+
+def _common_name(cert: x509.Certificate) -> str:
+    names = cert.subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
+    value = names[0].value if names else ""
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
 
 
 def body(files: CaFiles, name: str) -> bytes | None:
