@@ -124,10 +124,34 @@ def mime_of(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+# Types that say nothing: Chromium sniffs these (and any value without a "/") exactly like a
+# missing Content-Type (net/base/mime_sniffer.cc, IsUnknownMimeType).
+_UNKNOWN_MIMES = frozenset({"", "unknown/unknown", "application/unknown", "*/*"})
+
+
+def is_unknown(content_type: str | None) -> bool:
+    mime = mime_of(content_type)
+    return mime in _UNKNOWN_MIMES or "/" not in mime
+
+
+def nosniff(value: str | None) -> bool:
+    """``X-Content-Type-Options`` says ``nosniff`` (its first value, as Fetch reads it)."""
+    return (value or "").split(",", 1)[0].strip(" \t").lower() == "nosniff"
+
+
+def scan_type(content_type: str | None, nosniff: bool) -> str | None:
+    """The Content-Type a body is scanned under: with ``X-Content-Type-Options: nosniff``
+    Chromium shows a body of unknown type as plain text, markup and all (measured), so it
+    is scanned as text, not sniffed."""
+    if nosniff and is_unknown(content_type):
+        return "text/plain"
+    return content_type
+
+
 def family(content_type: str | None) -> Family:
     """What the Content-Type header claims, before looking at the body."""
     mime = mime_of(content_type)
-    if not mime:
+    if is_unknown(content_type):
         return "unknown"
     if mime in _HTML_MIMES or mime.endswith("+xml"):
         return "html"
@@ -197,8 +221,9 @@ def is_json(text: str) -> bool:
     return True
 
 
-def sniff(head: bytes) -> Plan:
-    """A plan from the bytes alone (no header, or one that cannot be trusted)."""
+def disguised(head: bytes) -> Plan:
+    """A plan for a body labelled as an image, media or a download: scanned when it is
+    text in disguise (the label is a claim, and a sniffing client may show the text)."""
     if not head:
         return SKIP
     if has_signature(head):
@@ -206,6 +231,48 @@ def sniff(head: bytes) -> Plan:
     if looks_html(head):
         return Plan("html")
     if not looks_text(head):
+        return SKIP
+    return Plan("text", maybe_json=True)
+
+
+# Chromium's "sniffable tags" (mime_sniffer.cc): a case-insensitive prefix of the first
+# 512 bytes after leading ASCII whitespace, with no check of the byte that follows
+# (measured: "<ab>" and "<!--x" are rendered as HTML). "<?xml" is rendered as XML.
+_CHROMIUM_TAGS = (
+    b"<?xml", b"<!doctype html", b"<script", b"<html", b"<!--", b"<head", b"<iframe",
+    b"<h1", b"<div", b"<font", b"<table", b"<a", b"<style", b"<title", b"<b", b"<body",
+    b"<br", b"<p",
+)  # fmt: skip
+HTML_SNIFF_BYTES = 512
+# Chromium looks for a binary byte in the first 1024 bytes only (kMaxBytesToSniff; the
+# standard's resource header is 1445 bytes): a control byte after that is shown as text.
+BINARY_SNIFF_BYTES = 1024
+# The standard's "binary data bytes" (Chromium's kByteLooksBinary): 0x00-0x08, 0x0B,
+# 0x0E-0x1A, 0x1C-0x1F.
+_BINARY_BYTES = bytes([*range(0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+_ASCII_WS = b" \t\n\x0b\x0c\r"
+
+
+def sniff(head: bytes) -> Plan:
+    """What Chromium renders a body of unknown type as (no Content-Type,
+    ``unknown/unknown``, ``application/unknown``, ``*/*``), from its first bytes: HTML or
+    XML by the tags above; otherwise plain text unless a binary byte is in the first 1024
+    bytes (then it is downloaded or shown as an image or media, never as text).
+
+    Chromium also has a table of magic numbers (images, PDF, media, archives) that it
+    renders as what they are; a body with one of them and no binary byte is still scanned
+    here as text: scanning it costs nothing a child sees, and a table that disagreed with
+    Chromium's by one entry would let text through (``BZh``, ``RIFF``, ELF and font
+    signatures followed by text are all shown as text by Chromium)."""
+    if not head:
+        return SKIP
+    h = head[:HTML_SNIFF_BYTES].lstrip(_ASCII_WS)[:14].lower()
+    if h.startswith(_CHROMIUM_TAGS):
+        return Plan("html")
+    if head.startswith(_BOMS):
+        return Plan("text", maybe_json=True)
+    first = head[:BINARY_SNIFF_BYTES]
+    if len(first.translate(None, _BINARY_BYTES)) != len(first):
         return SKIP
     return Plan("text", maybe_json=True)
 
@@ -229,8 +296,9 @@ def plan_for(content_type: str | None, body: bytes) -> Plan:
     if fam == "style":
         return Plan("html") if looks_html(head) else SKIP
     if fam == "stream":
-        return SKIP  # event streams never end; handled before the body (see plan.py)
-    # binary or unknown: trust the bytes
+        return Plan("text")  # a stream navigated to as a page (headplan): shown as text
+    if fam == "binary":
+        return disguised(head)
     return sniff(head)
 
 

@@ -31,7 +31,13 @@ from mitmproxy.addonmanager import Loader
 from mitmproxy.connection import Client
 
 from qinglang.content import mediatypes
-from qinglang.content.headplan import Sniffer, content_length, plan_head, range_is_partial
+from qinglang.content.headplan import (
+    Sniffer,
+    content_length,
+    navigated,
+    plan_head,
+    range_is_partial,
+)
 from qinglang.content.pipeline import ScanJob, ScanOutcome, precheck, verdict
 from qinglang.deploy import bundle
 from qinglang.engine.normalize import BOUNDARY
@@ -522,6 +528,9 @@ class Qinglang:
             content_encoding=resp.headers.get("content-encoding"),
             length=content_length(resp.headers.get("content-length")),
             profile=prof,
+            page=navigated(
+                flow.request.headers.get("sec-fetch-dest"), flow.request.headers.get("accept")
+            ),
         )
         meta["plan"] = hp.action
         if hp.action == "pass":
@@ -563,7 +572,10 @@ class Qinglang:
         req = flow.request
         job = ScanJob(
             raw,
-            resp.headers.get("content-type"),
+            mediatypes.scan_type(
+                resp.headers.get("content-type"),
+                mediatypes.nosniff(resp.headers.get("x-content-type-options")),
+            ),
             resp.headers.get("content-encoding"),
             req.headers.get("accept-encoding"),
             prof,
