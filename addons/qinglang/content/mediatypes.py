@@ -14,7 +14,7 @@ import json
 from dataclasses import dataclass
 from typing import Literal
 
-from qinglang.engine.extract import Kind
+from qinglang.engine.extract import Kind, json_span
 
 Family = Literal["html", "json", "text", "script", "style", "stream", "binary", "unknown"]
 
@@ -203,6 +203,11 @@ def looks_json(head: bytes) -> bool:
     return _strip(head)[:1] in (b"{", b"[")
 
 
+def wrapped_json(head: bytes) -> bool:
+    """JSON behind an anti-hijacking prefix or in a JSONP callback (``json_span``)."""
+    return json_span(_strip(head).decode("latin-1")) is not None
+
+
 def looks_text(head: bytes) -> bool:
     """No control bytes that text never has (NUL above all), or a Unicode BOM."""
     if head.startswith(_BOMS):
@@ -212,6 +217,9 @@ def looks_text(head: bytes) -> bool:
 
 def is_json(text: str) -> bool:
     s = text.lstrip(" \t\r\n\ufeff")
+    span = json_span(s)
+    if span is not None:
+        s = s[span[0] : span[1]].lstrip(" \t\r\n")
     if not s or s[0] not in "{[":
         return False
     try:
@@ -286,13 +294,14 @@ def plan_for(content_type: str | None, body: bytes) -> Plan:
     if fam == "json":
         # JSON extraction reads string literals only: a "JSON" body that is really a page
         # would otherwise be scanned as nothing at all.
-        if looks_json(head) or _strip(head)[:1] == b'"':
+        if looks_json(head) or _strip(head)[:1] == b'"' or wrapped_json(head):
             return Plan("json")
         return Plan("html") if looks_html(head) else Plan("text")
     if fam == "text":
         return Plan("text", maybe_json=True)
     if fam == "script":
-        return Plan(None, maybe_json=True) if looks_json(head) else SKIP
+        # JSON and JSONP served as script are data a page shows; script code is not.
+        return Plan(None, maybe_json=True) if looks_json(head) or wrapped_json(head) else SKIP
     if fam == "style":
         return Plan("html") if looks_html(head) else SKIP
     if fam == "stream":

@@ -22,6 +22,7 @@ anything it does not recognise as text, the way browsers do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -277,8 +278,114 @@ def extract_html(doc: str) -> Extracted:
 # --- JSON -------------------------------------------------------------------
 
 
+# What servers put in front of JSON so that a <script> cannot run it (anti-hijacking):
+# Angular's ")]}'", Google's "while(1);" and Facebook's "for (;;);", "&&&START&&&".
+_GUARD = re.compile(
+    r"""\s*(?:\)\]\}'[^\n\[{]*|while\s*\(\s*(?:1|true)\s*\)\s*;|for\s*\(\s*;\s*;\s*\)\s*;"""
+    r"""|&&&START&&&)""",
+)
+# A JSONP response: an optional "/**/" or "typeof cb === 'function' &&", a callback name
+# (dotted or indexed), "(", the JSON, ")" and an optional ";".
+_JSONP = re.compile(
+    r"""\s*(?:/\*\*/\s*)?(?:typeof\s+[\w$.]+\s*={2,3}\s*['"]function['"]\s*&&\s*)?"""
+    r"""[A-Za-z_$][\w$]*(?:\s*(?:\.\s*[A-Za-z_$][\w$]*|\[\s*(?:"[^"]*"|'[^']*'|\d+)\s*\]))*"""
+    r"""\s*\(\s*(?=[\[{"])"""
+)
+_JSONP_END = re.compile(r"""\)\s*;?\s*(?://[^\n]*)?\s*$""")
+
+
+def json_span(doc: str) -> tuple[int, int] | None:
+    """Where the JSON value is in a response that wraps it: after an anti-hijacking
+    prefix, or inside a JSONP callback. None: no wrapper (the document is the JSON)."""
+    m = _GUARD.match(doc)
+    if m is not None:
+        return m.end(), len(doc)
+    m = _JSONP.match(doc)
+    if m is not None:
+        end = _JSONP_END.search(doc, m.end())
+        return m.end(), end.start() if end is not None else len(doc)
+    return None
+
+
 def extract_json(doc: str) -> Extracted:
     """String values of a JSON document, escapes decoded; works on truncated or broken JSON
-    too, best effort (``_jsontext`` has the token rules)."""
-    text, scan, d0, length, raw, kind = _jsontext.extract_json(doc)
-    return Extracted(doc, text, scan, d0, length, raw, kind)
+    too, best effort (``_jsontext`` has the token rules). A wrapper (``json_span``) is
+    skipped; a string that holds markup is read as HTML, as the page that puts it into
+    its document shows it (tags hidden, entities decoded)."""
+    span = json_span(doc)
+    if span is None:
+        text, scan, d0, length, raw, kind = _jsontext.extract_json(doc)
+    else:
+        text, scan, d0, length, raw, kind = _jsontext.extract_json(doc[span[0] : span[1]])
+        d0 = d0 + span[0]
+    out = Extracted(doc, text, scan, d0, length, raw, kind)
+    if ("<" in text or "&" in text) and _MARKUP.search(text):
+        return _html_in_strings(out)
+    return out
+
+
+# A tag, a comment or a character reference: what makes a string HTML to a page's script.
+_MARKUP = re.compile(r"<[A-Za-z!/?]|&(?:#[0-9xX]|[A-Za-z][A-Za-z0-9]*;)")
+
+
+def _html_in_strings(e: Extracted) -> Extracted:
+    """``e`` with every string that holds markup replaced by its HTML text. The two maps
+    (HTML text -> string, string -> document) are composed character by character; only
+    documents with markup in a string pay for it."""
+    from qinglang.engine.normalize import BOUNDARY
+
+    n = len(e.text)
+    idx = np.arange(n, dtype=np.int64)
+    starts = e._char_starts(idx) if n else idx
+    ends = e._char_ends(idx) if n else idx
+    own_kind = e.seg_kind[e._seg_of(idx)] if n else idx
+    texts: list[str] = []
+    seg_doc: list[np.ndarray] = []
+    seg_raw: list[np.ndarray] = []
+    seg_kind: list[np.ndarray] = []
+    pos = 0
+    for piece in e.text.split(BOUNDARY):
+        if _MARKUP.search(piece):
+            h = extract_html(piece)
+            m = len(h.text)
+            j = np.arange(m, dtype=np.int64)
+            a = h._char_starts(j) + pos
+            b = h._char_ends(j) + pos
+            d0 = starts[np.minimum(a, n - 1)]
+            d1 = ends[np.minimum(np.maximum(b - 1, a), n - 1)]
+            hk = h.seg_kind[h._seg_of(j)]
+            synth = hk == _SYNTH
+            kind = np.where(synth, _SYNTH, np.where((hk == _RUN) & (d1 - d0 == 1), _RUN, _ENTITY))
+            texts.append(h.text)
+            seg_doc.append(d0)
+            seg_raw.append(np.where(synth, 0, d1 - d0))
+            seg_kind.append(kind)
+        else:
+            sl = slice(pos, pos + len(piece))
+            texts.append(piece)
+            seg_doc.append(starts[sl])
+            seg_raw.append(ends[sl] - starts[sl])
+            seg_kind.append(np.where(own_kind[sl] == _RUN, _RUN, _ENTITY))
+        pos += len(piece) + 1
+        if pos <= n:  # the boundary after this piece
+            texts.append(BOUNDARY)
+            seg_doc.append(starts[pos - 1 : pos])
+            seg_raw.append(np.zeros(1, dtype=np.int64))
+            seg_kind.append(np.full(1, _SYNTH, dtype=np.int64))
+    text = "".join(texts)
+    m = len(text)
+    doc_starts = np.concatenate(seg_doc).astype(np.int64) if seg_doc else np.zeros(0, np.int64)
+    if m == 0:
+        zero = np.zeros(1, dtype=np.int64)
+        return Extracted(e.doc, "", zero, zero.copy(), zero.copy(), zero.copy(),
+                         np.full(1, _SYNTH, dtype=np.int64), e.problem)  # fmt: skip
+    return Extracted(
+        e.doc,
+        text,
+        np.arange(m, dtype=np.int64),
+        doc_starts,
+        np.ones(m, dtype=np.int64),
+        np.concatenate(seg_raw).astype(np.int64),
+        np.concatenate(seg_kind).astype(np.int64),
+        e.problem,
+    )
