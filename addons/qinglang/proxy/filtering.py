@@ -603,6 +603,10 @@ class Qinglang:
         quota = self.stores.quota
         return quota if quota is not None else self.stores.open_quota(live.config)
 
+    async def scan(self, job: ScanJob) -> ScanOutcome:
+        """A job through the scan workers (for the other addons: WebSocket messages)."""
+        return await self._scan(job)
+
     async def _scan(self, job: ScanJob) -> ScanOutcome:
         for _ in range(3):
             live = self.live
