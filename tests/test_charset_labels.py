@@ -92,7 +92,9 @@ def test_mime_edge_cases() -> None:
 
 
 @given(st.sampled_from(LABELS), st.sampled_from(["", " ", "\t\n"]), st.booleans())
-def test_every_browser_label_resolves_as_the_standard_says(label: str, ws: str, upper: bool) -> None:
+def test_every_browser_label_resolves_as_the_standard_says(
+    label: str, ws: str, upper: bool
+) -> None:
     name = webencodings.LABELS[label]
     written = ws + (label.upper() if upper else label) + ws
     assert charset.web_name(written) == name
@@ -110,7 +112,7 @@ def test_labels_only_python_knows_are_not_given() -> None:
         encodings.aliases.aliases
     )
     python_only = {a for a in python_only if a not in webencodings.LABELS}
-    for label in sorted(python_only) + ["latin_1", "utf-7", "utf7", "cp037", "utf-32", "rot13"]:
+    for label in [*sorted(python_only), "latin_1", "utf-7", "utf7", "cp037", "utf-32", "rot13"]:
         if label in webencodings.LABELS:
             continue
         assert charset.codec_for(label) is None, label

@@ -71,7 +71,9 @@ def test_unknown_codings() -> None:
 
 JSON_VALUES = st.recursive(
     st.text(max_size=8) | st.integers() | st.booleans() | st.none(),
-    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4),
+    lambda kids: (
+        st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=5), kids, max_size=4)
+    ),
     max_leaves=12,
 )
 WRAPPERS = st.sampled_from(

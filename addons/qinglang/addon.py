@@ -28,8 +28,8 @@ def chain(config: str = "") -> list[Any]:
     """qinglang's addons in the order they must run. The dashboard (its listener, and the
     ask-for-access page) and the report entry answer the proxy's own host
     (qinglang.home.arpa) before any rule can stop it; the outbound guard and the WebSocket
-    guard read the profile that the filtering addon's request hook resolves. The other addons are handed the
-    filtering addon, whose rules and stores they read."""
+    guard read the profile that the filtering addon's request hook resolves. The other
+    addons are handed the filtering addon, whose rules and stores they read."""
     main = Qinglang(config)
     return [
         DashboardAddon(),

@@ -9,7 +9,6 @@ Transfer-Encoding, no Content-Type at all) reaches the proxy exactly as written.
 
 from __future__ import annotations
 
-import gzip
 import socket
 import threading
 from collections.abc import Iterator
@@ -113,7 +112,7 @@ CASES: dict[str, tuple[str, bytes]] = {
     ),
     "guarded.json": (
         "Content-Type: application/json\r\n",
-        b")]}'\n{\"text\": \"\\u7f51\\u7edc\\u8d4c\\u573a\"}",
+        b')]}\'\n{"text": "\\u7f51\\u7edc\\u8d4c\\u573a"}',
     ),
     "guarded-page": (
         "Content-Type: text/html; charset=utf-8\r\n",
@@ -220,7 +219,9 @@ def _rendered(page: Page) -> str:
     texts = []
     for frame in page.frames:
         try:
-            texts.append(frame.evaluate("document.documentElement ? document.documentElement.innerText : ''"))
+            texts.append(
+                frame.evaluate("document.documentElement ? document.documentElement.innerText : ''")
+            )
         except Exception:  # a frame that went away
             continue
     return "\n".join(texts)
@@ -263,7 +264,9 @@ def test_the_child_never_sees_the_word(
     pages_direct_and_child: dict[str, tuple[str, str]], name: str
 ) -> None:
     direct, child = pages_direct_and_child[name]
-    word = LATIN if LATIN.encode() in CASES[name][1] else JP if name.startswith("meta-after") else WORD
+    word = (
+        LATIN if LATIN.encode() in CASES[name][1] else JP if name.startswith("meta-after") else WORD
+    )
     # Without the filter the browser shows the word: the construct is real.
     assert word in direct, (name, direct[:300])
     assert word not in child, (name, child[:300])
