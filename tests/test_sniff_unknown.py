@@ -57,6 +57,7 @@ def test_event_stream_opened_as_a_page() -> None:
     assert not navigated("empty", "text/html")
     assert not navigated(None, "text/event-stream")
     assert navigated(None, "text/html,*/*")
+    assert not navigated(None, "*/*") and not navigated(None, None)
     child = Profile()
     kw = {"method": "GET", "status": 200, "content_type": "text/event-stream",
           "content_encoding": None, "profile": child}  # fmt: skip

@@ -54,13 +54,12 @@ _RENDERED = frozenset({"document", "iframe", "frame", "embed", "object"})
 
 def navigated(fetch_dest: str | None, accept: str | None) -> bool:
     """The browser shows the response as a page (a tab, a frame), as opposed to handing it
-    to a script (``EventSource``, ``fetch``). Browsers send ``Sec-Fetch-Dest``; without it,
-    only a request that asks for the event stream alone is taken for an ``EventSource``
-    (it sends ``Accept: text/event-stream``), anything else may be a page."""
+    to a script (``EventSource``, ``fetch``). Browsers send ``Sec-Fetch-Dest``; one too old
+    for it still asks for ``text/html`` when it navigates (an ``EventSource`` asks for
+    ``text/event-stream`` alone; programs other than browsers render nothing)."""
     if fetch_dest:
         return fetch_dest.strip().lower() in _RENDERED
-    accept = (accept or "").lower()
-    return "text/html" in accept or "text/event-stream" not in accept
+    return "text/html" in (accept or "").lower()
 
 
 def plan_head(
