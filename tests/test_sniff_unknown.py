@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -104,9 +105,16 @@ def test_script_code_is_not_json() -> None:
         assert mt.resolve(plan, code) is None
 
 
-def test_markup_in_json_strings_is_read_as_html() -> None:
-    doc = '{"a": "<b>\\u8d4c</b>&#x535a;<script>x</script>", "b": "plain & simple"}'
+def test_markup_in_json_strings_is_read_as_html_and_as_text() -> None:
+    doc = '{"a": "<b>\\u8d4c</b>&#x535a;<script>x</script>", "b": "<x 裸聊"}'
     e = extract_json(doc)
-    assert "赌博" in e.text and "<b>" not in e.text and "x" not in e.text.replace("\x1e", "")
-    masked = e.masked(__import__("numpy").array([c != "\x1e" for c in e.text]))
-    assert masked == '{"a": "<b>*</b>*<script>x</script>", "b": "***** * ******"}'
+    at = e.text.index("赌博")  # the HTML view: tags hidden, the reference decoded
+    assert "<b>赌</b>&#x535a;" in e.text  # the string as it is, for textContent
+    assert "<x 裸聊" in e.text  # a "tag" to innerHTML, text to textContent
+    mask = np.zeros(len(e.text), dtype=bool)
+    mask[at : at + 2] = True
+    assert e.masked(mask) == '{"a": "<b>*</b>*<script>x</script>", "b": "<x 裸聊"}'
+    # Both views of one character masked: one edit, the document intact.
+    raw = e.text.index("<b>赌")
+    mask[raw + 3] = True
+    assert e.masked(mask) == '{"a": "<b>*</b>*<script>x</script>", "b": "<x 裸聊"}'

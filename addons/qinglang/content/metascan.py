@@ -79,6 +79,8 @@ def prescan(data: bytes) -> str | None:
                 return label
         if name not in _HEAD_TAGS and name not in _HTML_HEAD:
             in_head = False
+        if not closing and name == b"plaintext":
+            return None  # everything after it is text
         if not closing and name in _RAWTEXT:
             end = _end_tag(data, i, name)
             i = n if end < 0 else end

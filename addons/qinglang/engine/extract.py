@@ -119,6 +119,8 @@ class Extracted:
         pieces: list[str] = []
         last = 0
         for x, y, rep in edits:
+            if x < last:
+                continue  # a span already masked (a JSON string read both ways)
             pieces.append(doc[last:x])
             pieces.append(rep)
             last = y
@@ -329,9 +331,11 @@ _MARKUP = re.compile(r"<[A-Za-z!/?]|&(?:#[0-9xX]|[A-Za-z][A-Za-z0-9]*;)")
 
 
 def _html_in_strings(e: Extracted) -> Extracted:
-    """``e`` with every string that holds markup replaced by its HTML text. The two maps
-    (HTML text -> string, string -> document) are composed character by character; only
-    documents with markup in a string pay for it."""
+    """``e`` with every string that holds markup read twice: as it is (a script may show
+    it with ``textContent``, where ``<x 赌博`` is text) and as HTML (with ``innerHTML``,
+    where ``赌<b></b>博`` is one word). The two maps (HTML text -> string, string ->
+    document) are composed character by character; only documents with markup in a
+    string pay for it."""
     from qinglang.engine.normalize import BOUNDARY
 
     n = len(e.text)
@@ -343,12 +347,24 @@ def _html_in_strings(e: Extracted) -> Extracted:
     seg_doc: list[np.ndarray] = []
     seg_raw: list[np.ndarray] = []
     seg_kind: list[np.ndarray] = []
+
+    def boundary(at: int) -> None:
+        texts.append(BOUNDARY)
+        seg_doc.append(starts[at : at + 1])
+        seg_raw.append(np.zeros(1, dtype=np.int64))
+        seg_kind.append(np.full(1, _SYNTH, dtype=np.int64))
+
     pos = 0
     for piece in e.text.split(BOUNDARY):
-        if _MARKUP.search(piece):
+        sl = slice(pos, pos + len(piece))
+        texts.append(piece)
+        seg_doc.append(starts[sl])
+        seg_raw.append(ends[sl] - starts[sl])
+        seg_kind.append(np.where(own_kind[sl] == _RUN, _RUN, _ENTITY))
+        if piece and _MARKUP.search(piece):
+            boundary(pos)
             h = extract_html(piece)
-            m = len(h.text)
-            j = np.arange(m, dtype=np.int64)
+            j = np.arange(len(h.text), dtype=np.int64)
             a = h._char_starts(j) + pos
             b = h._char_ends(j) + pos
             d0 = starts[np.minimum(a, n - 1)]
@@ -360,18 +376,9 @@ def _html_in_strings(e: Extracted) -> Extracted:
             seg_doc.append(d0)
             seg_raw.append(np.where(synth, 0, d1 - d0))
             seg_kind.append(kind)
-        else:
-            sl = slice(pos, pos + len(piece))
-            texts.append(piece)
-            seg_doc.append(starts[sl])
-            seg_raw.append(ends[sl] - starts[sl])
-            seg_kind.append(np.where(own_kind[sl] == _RUN, _RUN, _ENTITY))
         pos += len(piece) + 1
         if pos <= n:  # the boundary after this piece
-            texts.append(BOUNDARY)
-            seg_doc.append(starts[pos - 1 : pos])
-            seg_raw.append(np.zeros(1, dtype=np.int64))
-            seg_kind.append(np.full(1, _SYNTH, dtype=np.int64))
+            boundary(pos - 1)
     text = "".join(texts)
     m = len(text)
     doc_starts = np.concatenate(seg_doc).astype(np.int64) if seg_doc else np.zeros(0, np.int64)
