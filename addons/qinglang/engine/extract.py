@@ -331,68 +331,66 @@ _MARKUP = re.compile(r"<[A-Za-z!/?]|&(?:#[0-9xX]|[A-Za-z][A-Za-z0-9]*;)")
 
 
 def _html_in_strings(e: Extracted) -> Extracted:
-    """``e`` with every string that holds markup read twice: as it is (a script may show
-    it with ``textContent``, where ``<x 赌博`` is text) and as HTML (with ``innerHTML``,
-    where ``赌<b></b>博`` is one word). The two maps (HTML text -> string, string ->
-    document) are composed character by character; only documents with markup in a
-    string pay for it."""
+    """``e`` with the strings that hold markup read twice: as they are (the scan text as
+    it was: a script may show a string with ``textContent``, where ``<x 赌博`` is text)
+    and, after one more boundary, as HTML (``innerHTML``, where ``赌<b></b>博`` is one
+    word). The HTML view's map (HTML text -> scan text) is composed with ``e``'s (scan
+    text -> document) in one vectorised pass; each of its characters is a segment."""
     from qinglang.engine.normalize import BOUNDARY
 
     n = len(e.text)
-    idx = np.arange(n, dtype=np.int64)
-    starts = e._char_starts(idx) if n else idx
-    ends = e._char_ends(idx) if n else idx
-    own_kind = e.seg_kind[e._seg_of(idx)] if n else idx
     texts: list[str] = []
-    seg_doc: list[np.ndarray] = []
-    seg_raw: list[np.ndarray] = []
-    seg_kind: list[np.ndarray] = []
-
-    def boundary(at: int) -> None:
-        texts.append(BOUNDARY)
-        seg_doc.append(starts[at : at + 1])
-        seg_raw.append(np.zeros(1, dtype=np.int64))
-        seg_kind.append(np.full(1, _SYNTH, dtype=np.int64))
-
-    pos = 0
+    found: list[tuple[np.ndarray, ...]] = []
+    piece_pos: list[int] = []  # where each string starts in e.text
+    view_pos: list[int] = []  # where its HTML view (after its boundary) starts
+    pos = scan_off = 0
     for piece in e.text.split(BOUNDARY):
-        sl = slice(pos, pos + len(piece))
-        texts.append(piece)
-        seg_doc.append(starts[sl])
-        seg_raw.append(ends[sl] - starts[sl])
-        seg_kind.append(np.where(own_kind[sl] == _RUN, _RUN, _ENTITY))
         if piece and _MARKUP.search(piece):
-            boundary(pos)
-            h = extract_html(piece)
-            j = np.arange(len(h.text), dtype=np.int64)
-            a = h._char_starts(j) + pos
-            b = h._char_ends(j) + pos
-            d0 = starts[np.minimum(a, n - 1)]
-            d1 = ends[np.minimum(np.maximum(b - 1, a), n - 1)]
-            hk = h.seg_kind[h._seg_of(j)]
-            synth = hk == _SYNTH
-            kind = np.where(synth, _SYNTH, np.where((hk == _RUN) & (d1 - d0 == 1), _RUN, _ENTITY))
-            texts.append(h.text)
-            seg_doc.append(d0)
-            seg_raw.append(np.where(synth, 0, d1 - d0))
-            seg_kind.append(kind)
+            text, *arrays = _htmltext.extract_html(piece, _TAG_CODES)
+            found.append(tuple(arrays))
+            piece_pos.append(pos)
+            view_pos.append(scan_off + 1)
+            # A boundary first, so that no word runs on from the string before.
+            texts.append(BOUNDARY + text)
+            scan_off += len(text) + 1
         pos += len(piece) + 1
-        if pos <= n:  # the boundary after this piece
-            boundary(pos - 1)
-    text = "".join(texts)
-    m = len(text)
-    doc_starts = np.concatenate(seg_doc).astype(np.int64) if seg_doc else np.zeros(0, np.int64)
-    if m == 0:
-        zero = np.zeros(1, dtype=np.int64)
-        return Extracted(e.doc, "", zero, zero.copy(), zero.copy(), zero.copy(),
-                         np.full(1, _SYNTH, dtype=np.int64), e.problem)  # fmt: skip
+    if not texts:
+        return e
+    # The offsets are added once, over all the strings (numpy per string costs more than
+    # the HTML extraction itself).
+    counts = np.fromiter((len(f[0]) for f in found), np.int64, len(found))
+    scan, d0, length, raw, kind = (
+        np.concatenate([f[i] for f in found]).astype(np.int64) for i in range(5)
+    )
+    scan += np.repeat(np.array(view_pos, dtype=np.int64), counts)
+    d0 += np.repeat(np.array(piece_pos, dtype=np.int64), counts)
+    k = len(found)
+    b_scan = np.array(view_pos, dtype=np.int64) - 1  # the boundaries, synthetic
+    order = np.argsort(np.concatenate((scan, b_scan)), kind="stable")
+    view = Extracted(
+        e.text,
+        "".join(texts),
+        np.concatenate((scan, b_scan))[order],
+        np.concatenate((d0, np.array(piece_pos, dtype=np.int64)))[order],
+        np.concatenate((length, np.ones(k, dtype=np.int64)))[order],
+        np.concatenate((raw, np.zeros(k, dtype=np.int64)))[order],
+        np.concatenate((kind, np.full(k, _SYNTH, dtype=np.int64)))[order],
+    )
+    j = np.arange(len(view.text), dtype=np.int64)
+    a = np.minimum(view._char_starts(j), n - 1)  # in e.text
+    b = np.minimum(np.maximum(view._char_ends(j) - 1, a), n - 1)
+    d0, d1 = e._char_starts(a), e._char_ends(b)
+    vk = view.seg_kind[view._seg_of(j)]
+    synth = vk == _SYNTH
+    kind = np.where(synth, _SYNTH, np.where((vk == _RUN) & (d1 - d0 == 1), _RUN, _ENTITY))
+    m = len(j)
     return Extracted(
         e.doc,
-        text,
-        np.arange(m, dtype=np.int64),
-        doc_starts,
-        np.ones(m, dtype=np.int64),
-        np.concatenate(seg_raw).astype(np.int64),
-        np.concatenate(seg_kind).astype(np.int64),
+        e.text + view.text,
+        np.concatenate((e.seg_scan, n + j)),
+        np.concatenate((e.seg_doc, d0)),
+        np.concatenate((e.seg_len, np.ones(m, dtype=np.int64))),
+        np.concatenate((e.seg_raw, np.where(synth, 0, d1 - d0))),
+        np.concatenate((e.seg_kind, kind.astype(e.seg_kind.dtype))),
         e.problem,
     )
