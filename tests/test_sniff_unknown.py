@@ -118,3 +118,22 @@ def test_markup_in_json_strings_is_read_as_html_and_as_text() -> None:
     raw = e.text.index("<b>赌")
     mask[raw + 3] = True
     assert e.masked(mask) == '{"a": "<b>*</b>*<script>x</script>", "b": "<x 裸聊"}'
+
+
+def test_xml_shown_as_source_is_scanned_as_text() -> None:
+    tree = b"<?xml version='1.0'?><!-- a --><root a='x'><!-- c --></root>"
+    assert mt.xml_source_shown("application/xml", tree, "document")
+    assert mt.xml_source_shown("text/xml", tree, None)
+    assert mt.xml_source_shown(None, tree, None)  # sniffed <?xml
+    assert mt.xml_source_shown("application/rss+xml", b"<rss/>", "document")
+    # Rendered, not shown as source: a stylesheet, an XHTML/SVG root, SVG and XHTML types.
+    styled = b"<?xml version='1.0'?><?xml-stylesheet href='a.css'?><root/>"
+    assert not mt.xml_source_shown("text/xml", styled, "document")
+    xhtml = b"<html xmlns='http://www.w3.org/1999/xhtml'><b/></html>"
+    assert not mt.xml_source_shown("text/xml", xhtml, "document")
+    assert not mt.xml_source_shown("image/svg+xml", b"<svg/>", "document")
+    # A namespace named in a comment is not the root's.
+    decoy = b"<?xml version='1.0'?><root><!-- http://www.w3.org/1999/xhtml --></root>"
+    assert mt.xml_source_shown("text/xml", decoy, "document")
+    # A script's XML is data, not a page.
+    assert not mt.xml_source_shown("application/xml", tree, "empty")

@@ -11,6 +11,7 @@ positives), but JSON served as ``text/javascript`` or ``text/plain`` is recognis
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -309,6 +310,49 @@ def plan_for(content_type: str | None, body: bytes) -> Plan:
     if fam == "binary":
         return disguised(head)
     return sniff(head)
+
+
+# Namespaces whose documents Chromium renders (XHTML, SVG, MathML) instead of showing the
+# XML source tree.
+_RENDERED_NS = (
+    b"http://www.w3.org/1999/xhtml",
+    b"http://www.w3.org/2000/svg",
+    b"http://www.w3.org/1998/Math/MathML",
+)
+_RENDERED_XML = frozenset({"image/svg+xml", "application/xhtml+xml"})
+_PROLOG_ROOT = re.compile(
+    rb"""(?P<prolog>(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>)*)"""
+    rb"""<[A-Za-z_][\w.:-]*(?P<attrs>(?:[^>"']|"[^"]*"|'[^']*')*)>""",
+    re.S | re.I,
+)
+_XMLNS = re.compile(rb"""\sxmlns\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_RENDERED_DEST = frozenset({"document", "iframe", "frame", "embed", "object"})
+
+
+def xml_source_shown(content_type: str | None, head: bytes, fetch_dest: str | None) -> bool:
+    """Chromium shows this XML's source, not a rendering of it (measured): a page of
+    ``text/xml`` or ``application/xml`` with no ``<?xml-stylesheet?>`` and a root element
+    outside the XHTML, SVG and MathML namespaces is shown as its source tree (element
+    names, attribute values, comments and all), and other ``+xml`` types (RSS, Atom) as
+    plain text. Only for what the browser opens as a page; a script's XML is data."""
+    if fetch_dest and fetch_dest.strip().lower() not in _RENDERED_DEST:
+        return False
+    mime = mime_of(content_type)
+    if mime in _RENDERED_XML:
+        return False
+    if mime.endswith("+xml"):
+        return True
+    if mime not in ("text/xml", "application/xml") and not (
+        is_unknown(content_type) and _strip(head).startswith(b"<?xml")
+    ):
+        return False
+    m = _PROLOG_ROOT.match(_strip(head))
+    if m is None:
+        return True  # no root element in sight: whatever there is, is shown as source
+    if b"<?xml-stylesheet" in m.group("prolog").lower():
+        return False
+    ns = _XMLNS.search(m.group("attrs"))
+    return ns is None or (ns.group(1) or ns.group(2) or b"").strip() not in _RENDERED_NS
 
 
 def resolve(plan: Plan, text: str) -> Kind | None:
