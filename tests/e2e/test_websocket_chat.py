@@ -15,7 +15,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 
-from .conftest import Proxy
+from .conftest import ADULT, CHILD, Proxy
 from .upstream import BLOCK_TERMS, CLEAN_TEXT, MASK_TERM
 
 CHAT: list[str | bytes] = [
@@ -63,11 +63,12 @@ def chat() -> Iterator[ChatServer]:
     yield ChatServer()
 
 
-async def _receive(proxy: Proxy, port: int) -> list[str | bytes]:
+async def _receive(proxy: Proxy, port: int, source: str = CHILD) -> list[str | bytes]:
     got: list[str | bytes] = []
     async with connect(
         f"ws://127.0.0.1:{port}/chat",
         proxy=proxy.url,
+        local_addr=(source, 0),
         compression="deflate",
         open_timeout=20,
         additional_headers={"Accept-Language": "zh-CN"},
@@ -117,3 +118,8 @@ def test_chat_messages_are_scanned(proxy: Proxy, chat: ChatServer) -> None:
     # An event says what was decided, never the message.
     for _, detail in rows:
         assert MASK_TERM not in (detail or "") and "11010519491231002X" not in (detail or "")
+
+
+def test_an_unfiltered_profile_gets_every_message_as_sent(proxy: Proxy, chat: ChatServer) -> None:
+    got = asyncio.run(_receive(proxy, chat.port, ADULT))
+    assert got == [*CHAT, "hi"]
