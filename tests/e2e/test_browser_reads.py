@@ -182,6 +182,7 @@ class RawServer:
     body itself (Transfer-Encoding, or ``Connection: close`` to end it)."""
 
     def __init__(self) -> None:
+        self.cases = dict(CASES)
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(64)
@@ -205,10 +206,10 @@ class RawServer:
                     return
                 req += data
             name = req.split(b" ", 2)[1].decode().lstrip("/").split("?")[0]
-            if name not in CASES:
+            if name not in self.cases:
                 conn.sendall(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n")
                 return
-            head, body = CASES[name]
+            head, body = self.cases[name]
             if "Transfer-Encoding" in head or "Connection: close" in head:
                 framing = "Connection: close\r\n" if "Transfer-Encoding: gzip\r\n" in head else ""
             else:
