@@ -21,16 +21,25 @@ from qinglang.proxy.devicesetup import DeviceSetup
 from qinglang.proxy.filtering import Qinglang
 from qinglang.proxy.outbound import OutboundGuard
 from qinglang.proxy.reportentry import ReportEntry
+from qinglang.proxy.tunnels import Tunnels
 
 
 def chain(config: str = "") -> list[Any]:
     """qinglang's addons in the order they must run. The dashboard (its listener, and the
     ask-for-access page) and the report entry answer the proxy's own host
     (qinglang.home.arpa) before any rule can stop it; the outbound guard reads the profile
-    that the filtering addon's request hook resolves. The other addons are handed the
-    filtering addon, whose rules and stores they read."""
+    that the filtering addon's request hook resolves; the tunnel gate runs after the filtering
+    addon's CONNECT checks. The other addons are handed the filtering addon, whose rules and
+    stores they read."""
     main = Qinglang(config)
-    return [DashboardAddon(), DeviceSetup(main), ReportEntry(main), main, OutboundGuard(main)]
+    return [
+        DashboardAddon(),
+        DeviceSetup(main),
+        ReportEntry(main),
+        main,
+        Tunnels(main),
+        OutboundGuard(main),
+    ]
 
 
 # mitmproxy loads this file as a script and reads `addons`; `qinglang run` imports it as

@@ -1,0 +1,279 @@
+"""Tunnels carry only what can be filtered (issue 19, item 2), through a real mitmdump.
+
+A child who gets a tunnel through the proxy to something that is not TLS or HTTP (ssh -D,
+shadowsocks, OpenVPN over TCP, a server that answers ``101`` and then relays raw bytes)
+has the unfiltered internet. Each test tries one such way out against hostile servers on
+127.0.0.1 and checks that no byte of theirs reaches the child, that an event says why,
+and that a parent's device (``filter: false``) keeps its tunnels.
+
+All times are Beijing time; 2025-06-04 is a Wednesday.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import textwrap
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mitmproxy.connection import Client
+from mitmproxy.options import Options
+from mitmproxy.proxy import layers
+from mitmproxy.proxy.context import Context
+from mitmproxy.proxy.layers.http import HTTPMode
+from mitmproxy.test import taddons
+
+from qinglang.proxy.tunnels import what_it_is
+
+from e2e.conftest import Proxy
+from e2e.upstream import BLOCK_TERMS, CLEAN_TEXT, Upstream
+from e2e.youth_support import ROUTE, ZH, TestClock, events, eventually
+from ._tunnels_support import (
+    BANNER,
+    RAW_AFTER_101,
+    RawServer,
+    connect,
+    read_all,
+    tls_server_context,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+CHILD, PARENT, PORTS = "127.0.0.1", "127.0.0.2", "127.0.0.4"
+DAY, NIGHT = "2025-06-04T10:00:00+08:00", "2025-06-04T22:00:00+08:00"
+
+CONFIG = """
+    lists: [lists]
+    profiles:
+      child:
+        timezone: Asia/Shanghai
+        curfew: ["21:00-07:00"]
+      ports:
+        timezone: Asia/Shanghai
+        curfew: ["21:00-07:00"]
+        allow_ports: [22, {echo}, {banner}, "{tls_banner}-{tls_banner}"]
+      parent: {{filter: false}}
+    clients:
+      - {{match: 127.0.0.2, profile: parent}}
+      - {{match: 127.0.0.4, profile: ports}}
+    default_profile: child
+    events: {{db: events.sqlite}}
+"""
+
+
+@dataclass
+class Tunnels:
+    proxy: Proxy
+    clock: TestClock
+    upstream: Upstream
+    echo: RawServer
+    banner: RawServer
+    tls_banner: RawServer
+    upgrade: RawServer
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tunnels]:
+    home = tmp_path_factory.mktemp("tunnels")
+    upstream = Upstream(home)
+    cert, key = upstream.cert, upstream.key
+    servers = [
+        RawServer("echo"),
+        RawServer("banner"),
+        RawServer("banner", tls_server_context(Path(cert), Path(key))),
+        RawServer("upgrade"),
+    ]
+    clock = TestClock(home / "clock.txt")
+    clock.set(DAY)
+    proxy = Proxy(
+        home / "proxy",
+        extra=[
+            "-s", str(ROUTE),
+            "--set", f"test_upstream_http={upstream.http_port}",
+            "--set", f"test_upstream_https={upstream.https_port}",
+            "--set", f"qinglang_clock={clock.path}",
+            "--set", "qinglang_workers=1",
+        ],
+    )  # fmt: skip
+    echo, banner, tls_banner, upgrade = servers
+    proxy.config.write_text(
+        textwrap.dedent(CONFIG).format(
+            echo=echo.port, banner=banner.port, tls_banner=tls_banner.port
+        ),
+        encoding="utf-8",
+    )
+    try:
+        proxy.start()
+        yield Tunnels(proxy, clock, upstream, echo, banner, tls_banner, upgrade)
+    finally:
+        proxy.stop()
+        for s in servers:
+            s.close()
+        upstream.close()
+    proxy.assert_no_errors()
+
+
+def _refused(world: Tunnels, **match: str) -> dict[str, object]:
+    rows = eventually(lambda: events(world.proxy, **match), f"an event {match}")
+    assert rows[-1]["action"] == "block"
+    return rows[-1]
+
+
+def test_raw_tcp_through_a_tunnel_is_refused(world: Tunnels) -> None:
+    before = world.echo.accepted
+    s, status, early = connect(world.proxy.port, PORTS, "127.0.0.1", world.echo.port)
+    with s:
+        assert status == 200  # an allowed port: what flows decides
+        s.sendall(b"\x05\x01\x00socks or shadowsocks or openvpn, not TLS or HTTP\n")
+        got, closed = read_all(s)
+    assert early + got == b"" and closed
+    assert world.echo.received == b""  # nothing reached the server either
+    assert world.echo.accepted == before + 1  # it was dialled: the server was there
+    row = _refused(world, reason="tunnel", client=PORTS, host="127.0.0.1")
+    assert "neither TLS nor HTTP" in str(row["detail"])
+
+
+def test_a_server_that_speaks_first_never_reaches_the_child(world: Tunnels) -> None:
+    # sshd greets before the client says anything: ``ssh -D`` through the proxy.
+    s, status, early = connect(world.proxy.port, PORTS, "127.0.0.1", world.banner.port)
+    with s:
+        assert status == 200
+        time.sleep(0.3)  # the banner is on its way before the client sends a byte
+        with pytest.raises(OSError):
+            s.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+            s.sendall(b"x" * 65536)  # the second write fails once the close is seen
+            time.sleep(0.5)
+            s.sendall(b"x" * 65536)
+        got, closed = read_all(s)
+    assert BANNER not in early + got and closed
+
+
+def test_ssh_inside_tls_is_refused(world: Tunnels) -> None:
+    # stunnel-style: TLS that a careless client does not verify, ssh inside.
+    s, status, _ = connect(world.proxy.port, PORTS, "127.0.0.1", world.tls_banner.port)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    got = b""
+    with s, ctx.wrap_socket(s, server_hostname="tunnel.example.test") as t:
+        assert status == 200
+        t.settimeout(5)
+        try:
+            t.sendall(b"SSH-2.0-OpenSSH_9.6\r\n")
+            while chunk := t.recv(4096):
+                got += chunk
+        except (OSError, ssl.SSLError):
+            pass
+    assert BANNER not in got
+    assert b"SSH-2.0-OpenSSH_9.6" not in world.tls_banner.received
+    _refused(world, reason="tunnel", client=PORTS, host="tunnel.example.test")
+
+
+def test_a_parent_keeps_raw_tunnels(world: Tunnels) -> None:
+    s, status, _ = connect(world.proxy.port, PARENT, "127.0.0.1", world.echo.port)
+    with s:
+        assert status == 200
+        s.sendall(b"ping\n")
+        s.settimeout(5)
+        assert s.recv(100) == b"ping\n"
+    s, status, early = connect(world.proxy.port, PARENT, "127.0.0.1", world.banner.port)
+    with s:
+        assert status == 200
+        got = early
+        s.settimeout(5)
+        while BANNER not in got:
+            got += s.recv(100)
+
+
+def test_ports_other_than_80_and_443_need_allow_ports(world: Tunnels) -> None:
+    before = world.echo.accepted
+    for port in (22, world.echo.port):
+        s, status, _ = connect(world.proxy.port, CHILD, "127.0.0.1", port)
+        s.close()
+        assert status == 403, port
+    time.sleep(0.3)
+    assert world.echo.accepted == before  # refused before anything was dialled
+    row = _refused(world, reason="port", client=CHILD, host="127.0.0.1")
+    assert row["detail"] in ("port 22", f"port {world.echo.port}")
+    # ``allow_ports: [22]``: the port is let through (nothing listens there: a 502).
+    s, status, _ = connect(world.proxy.port, PORTS, "127.0.0.1", 22)
+    s.close()
+    assert status != 403
+
+
+def test_https_through_a_tunnel_is_still_filtered(world: Tunnels) -> None:
+    with world.proxy.client(CHILD) as c:
+        blocked = c.get("https://www.example.test/block.html", headers=ZH)
+        assert blocked.status_code == 403
+        assert BLOCK_TERMS.split()[0] not in blocked.text
+        ok = c.get("https://www.example.test/clean.html", headers=ZH)
+        assert ok.status_code == 200 and CLEAN_TEXT in ok.text
+
+
+def test_the_curfew_applies_to_the_connect(world: Tunnels) -> None:
+    world.clock.set(NIGHT)
+    try:
+        before, seen = world.echo.accepted, len(world.upstream.requests)
+        s, status, _ = connect(world.proxy.port, PORTS, "127.0.0.1", world.echo.port)
+        with s:
+            # Accepted (a browser gets the readable time-up page inside), never dialled.
+            assert status == 200
+            s.sendall(b"\x00\x01 raw bytes during the curfew\n")
+            got, closed = read_all(s)
+        assert got == b"" and closed
+        assert world.echo.accepted == before
+        with world.proxy.client(CHILD) as c:
+            page = c.get("https://www.example.test/clean.html", headers=ZH)
+        assert CLEAN_TEXT not in page.text and "07:00" in page.text
+        assert len(world.upstream.requests) == seen  # the upstream heard nothing
+    finally:
+        world.clock.set(DAY)
+
+
+def test_an_upgrade_to_a_raw_protocol_is_refused(world: Tunnels) -> None:
+    # A hostile (or the child's own) server answers 101 to anything, then relays raw bytes.
+    port = world.upgrade.port
+    with socket.create_connection(("127.0.0.1", world.proxy.port), 10, (CHILD, 0)) as s:
+        s.sendall(
+            f"GET http://127.0.0.1:{port}/ HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+            "Upgrade: vpn\r\nConnection: Upgrade\r\n\r\n".encode()
+        )
+        got, closed = read_all(s, timeout=3)
+    assert got == b"" and closed  # not the 101, not what follows it
+    assert RAW_AFTER_101 not in got
+    _refused(world, reason="tunnel", client=CHILD, host="127.0.0.1")
+
+
+def _ctx(transport: str, server: tuple[str, int] | None = None) -> Context:
+    client = Client(
+        peername=("127.0.0.1", 5000),
+        sockname=("127.0.0.1", 8080),
+        timestamp_start=time.time(),
+        transport_protocol=transport,  # type: ignore[arg-type]
+    )
+    c = Context(client, Options())
+    c.server.address = server
+    return c
+
+
+@pytest.mark.parametrize(
+    ("transport", "make", "refused"),
+    [
+        ("tcp", lambda c: layers.TCPLayer(c), "raw TCP"),
+        ("tcp", lambda c: layers.HttpLayer(c, HTTPMode.transparent), None),
+        ("tcp", lambda c: layers.ServerTLSLayer(c), None),
+        ("udp", lambda c: layers.UDPLayer(c), "UDP"),
+        ("udp", lambda c: layers.ServerQuicLayer(c), "QUIC"),
+        ("udp", lambda c: layers.DNSLayer(c), None),
+    ],
+)
+def test_what_a_layer_carries(transport: str, make: object, refused: str | None) -> None:
+    """WireGuard and transparent modes: QUIC and UDP other than DNS are refused (browsers
+    fall back to TCP), as is raw TCP."""
+    with taddons.context():  # the QUIC layers read the event loop's clock from ctx.master
+        why = what_it_is(make(_ctx(transport, ("203.0.113.5", 443))))  # type: ignore[operator]
+    assert (why is None) if refused is None else (why is not None and refused in why)
