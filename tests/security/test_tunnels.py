@@ -20,6 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from e2e.conftest import Proxy
+from e2e.upstream import BLOCK_TERMS, CLEAN_TEXT, Upstream
+from e2e.youth_support import ROUTE, ZH, TestClock, events, eventually
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from mitmproxy.connection import Client
 from mitmproxy.options import Options
 from mitmproxy.proxy import layers
@@ -27,11 +32,10 @@ from mitmproxy.proxy.context import Context
 from mitmproxy.proxy.layers.http import HTTPMode
 from mitmproxy.test import taddons
 
+from qinglang.engine.yamlloc import SourceError
+from qinglang.policy.config import Profile, parse_config, parse_port_range
 from qinglang.proxy.tunnels import what_it_is
 
-from e2e.conftest import Proxy
-from e2e.upstream import BLOCK_TERMS, CLEAN_TEXT, Upstream
-from e2e.youth_support import ROUTE, ZH, TestClock, events, eventually
 from ._tunnels_support import (
     BANNER,
     RAW_AFTER_101,
@@ -124,14 +128,14 @@ def _refused(world: Tunnels, **match: str) -> dict[str, object]:
 
 
 def test_raw_tcp_through_a_tunnel_is_refused(world: Tunnels) -> None:
-    before = world.echo.accepted
+    before, had = world.echo.accepted, world.echo.received
     s, status, early = connect(world.proxy.port, PORTS, "127.0.0.1", world.echo.port)
     with s:
         assert status == 200  # an allowed port: what flows decides
         s.sendall(b"\x05\x01\x00socks or shadowsocks or openvpn, not TLS or HTTP\n")
         got, closed = read_all(s)
     assert early + got == b"" and closed
-    assert world.echo.received == b""  # nothing reached the server either
+    assert world.echo.received == had  # nothing reached the server either
     assert world.echo.accepted == before + 1  # it was dialled: the server was there
     row = _refused(world, reason="tunnel", client=PORTS, host="127.0.0.1")
     assert "neither TLS nor HTTP" in str(row["detail"])
@@ -217,15 +221,15 @@ def test_https_through_a_tunnel_is_still_filtered(world: Tunnels) -> None:
 def test_the_curfew_applies_to_the_connect(world: Tunnels) -> None:
     world.clock.set(NIGHT)
     try:
-        before, seen = world.echo.accepted, len(world.upstream.requests)
+        seen, had = len(world.upstream.requests), world.echo.received
         s, status, _ = connect(world.proxy.port, PORTS, "127.0.0.1", world.echo.port)
         with s:
-            # Accepted (a browser gets the readable time-up page inside), never dialled.
+            # Accepted (a browser gets the readable time-up page inside); nothing else flows.
             assert status == 200
             s.sendall(b"\x00\x01 raw bytes during the curfew\n")
             got, closed = read_all(s)
         assert got == b"" and closed
-        assert world.echo.accepted == before
+        assert world.echo.received == had
         with world.proxy.client(CHILD) as c:
             page = c.get("https://www.example.test/clean.html", headers=ZH)
         assert CLEAN_TEXT not in page.text and "07:00" in page.text
@@ -277,3 +281,58 @@ def test_what_a_layer_carries(transport: str, make: object, refused: str | None)
     with taddons.context():  # the QUIC layers read the event loop's clock from ctx.master
         why = what_it_is(make(_ctx(transport, ("203.0.113.5", 443))))  # type: ignore[operator]
     assert (why is None) if refused is None else (why is not None and refused in why)
+
+
+# --- allow_ports in the config ---------------------------------------------------------
+
+
+def _profile(text: str) -> Profile:
+    return parse_config(textwrap.dedent(text), "qinglang.yaml").profiles["child"]
+
+
+def test_allow_ports_takes_ports_and_ranges() -> None:
+    prof = _profile("""
+        profiles:
+          child:
+            allow_ports: [8443, "8000-8099", " 22 "]
+    """)
+    assert prof.allow_ports == [(8443, 8443), (8000, 8099), (22, 22)]
+    assert all(prof.port_allowed(p) for p in (80, 443, 22, 8000, 8050, 8099, 8443))
+    assert not any(prof.port_allowed(p) for p in (21, 23, 7999, 8100, 1080, 3128, 1194))
+    # A profile that does not filter is never limited; the default allows the web only.
+    assert Profile(filter=False).port_allowed(22)
+    assert [p for p in (22, 80, 443, 8080) if Profile().port_allowed(p)] == [80, 443]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["0", "65536", "22-", "-22", "9000-8000", "ssh", "8_080", "٨٠", "1e3", "true", "[1, 2]"],
+)
+def test_a_wrong_port_names_the_line(value: str) -> None:
+    with pytest.raises(SourceError) as e:
+        _profile(f"""
+            profiles:
+              child:
+                allow_ports:
+                  - {value if value in ("true", "[1, 2]") else repr(value)}
+        """)
+    assert "qinglang.yaml:5" in str(e.value) and "allow_ports" in str(e.value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.integers(), st.text(alphabet="0123456789-  \t٨²_+xe", max_size=12)))
+def test_port_range_parser_accepts_only_what_it_says(value: int | str) -> None:
+    try:
+        first, last = parse_port_range(value)
+    except ValueError:
+        if isinstance(value, int):
+            assert not 1 <= value <= 65535
+        return
+    assert 1 <= first <= last <= 65535
+    if isinstance(value, int):
+        assert first == last == value
+    else:
+        # Only ASCII digits, blanks and one dash: what a person writes for a range.
+        assert set(value) <= set("0123456789- \t") and value.count("-") <= 1
+        a, _, b = value.partition("-")
+        assert (first, last) == (int(a), int(b) if b.strip() else int(a))

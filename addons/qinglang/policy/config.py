@@ -14,8 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -152,7 +152,7 @@ def parse_port_range(value: object) -> tuple[int, int]:
         if not (a.strip().isascii() and a.strip().isdigit()) or (
             sep and not (b.strip().isascii() and b.strip().isdigit())
         ):
-            raise ValueError(f"not a port or port range (8443, \"8000-8099\"): {value!r}")
+            raise ValueError(f'not a port or port range (8443, "8000-8099"): {value!r}')
         first = int(a)
         last = int(b) if sep else first
     else:

@@ -7,11 +7,10 @@ and filters: TLS it intercepts (or a profile's pass-through host, decided in
 else (ssh, shadowsocks, OpenVPN over TCP, any raw TCP or UDP, QUIC) is refused with an
 event before one byte of it is relayed either way:
 
-- ``http_connect``: a port other than 80 and 443 needs the profile's ``allow_ports``. A
-  CONNECT that the rules would refuse at that moment (curfew, daily minutes, a category's
-  window, a blocked site) is accepted without dialling the server: the tunnel is
-  intercepted and its first request gets the readable time-up or block page, and the
-  server never hears of it.
+- ``http_connect``: a port other than 80 and 443 needs the profile's ``allow_ports``.
+  (Time rules reach a tunnel through what it may carry: TLS that is intercepted, so each
+  request inside gets the time-up page, or a pass-through host, whose rules
+  ``Qinglang.tls_clienthello`` applies; nothing else passes at any time.)
 - ``next_layer``: mitmproxy's own ``NextLayer`` addon has looked at the first bytes and
   chosen what comes next; anything but TLS, HTTP or DNS (and a port the profile does not
   allow, in transparent and WireGuard modes) is replaced by a layer that closes the
@@ -36,16 +35,14 @@ from dataclasses import dataclass
 
 from mitmproxy import ctx, http, tcp, tls, udp
 from mitmproxy.connection import Client
-from mitmproxy.proxy import commands, events, layer, layers, server_hooks
+from mitmproxy.proxy import commands, events, layer, layers
 
 from qinglang.engine.verdict import Action, Decision, Reason
 from qinglang.policy.clients import peer_ip
 from qinglang.policy.config import Profile
-from qinglang.policy.decide import counts_time, decide
-from qinglang.policy.urlrules import RequestInfo
 from qinglang.proxy import answers
 from qinglang.proxy.filtering import Qinglang
-from qinglang.proxy.identity import as_who, conn_user, listener, meta_of, profile_of
+from qinglang.proxy.identity import conn_user, listener, meta_of, profile_of
 from qinglang.store.events import Event
 
 log = logging.getLogger(__name__)
@@ -130,9 +127,6 @@ class Tunnels:
 
     def __init__(self, main: Qinglang) -> None:
         self.main = main
-        # Connections whose CONNECT was accepted without dialling (the rules refused it):
-        # their TLS is intercepted without asking the server first.
-        self._undialed: set[str] = set()
         self._recent: dict[tuple[str, str, str], float] = {}
 
     # --- who -----------------------------------------------------------------------
@@ -177,9 +171,6 @@ class Tunnels:
 
     # --- hooks ---------------------------------------------------------------------
 
-    def client_disconnected(self, client: Client) -> None:
-        self._undialed.discard(client.id)
-
     def http_connect(self, flow: http.HTTPFlow) -> None:
         main = self.main
         live = main.live
@@ -199,46 +190,6 @@ class Tunnels:
                 Decision(Action.BLOCK, Reason.PORT, rule=f"port {req.port}"),
                 asks=main.overrides is not None,
             )
-            return
-        # The rules as they stand for this host now (time rules included): when they refuse,
-        # the tunnel opens without the server, and the request inside gets the page.
-        rules = live.youth.for_profile(meta["profile"])
-        tracker = None
-        if counts_time(rules):
-            tracker = main.stores.quota or main.stores.open_quota(live.config)
-        asked = decide(
-            rules,
-            RequestInfo("CONNECT", req.host, "/", {}, req.port),
-            as_who(meta),
-            main.clock.now(),
-            tracker=tracker,
-            overrides=main.overrides,
-            on_error=prof.on_error,
-        )
-        if asked.grant is None and not asked.decision.allowed:
-            self._undialed.add(flow.client_conn.id)
-            # The same answer mitmproxy gives (no headers: some clients reject any).
-            flow.response = http.Response(
-                req.data.http_version,
-                200,
-                b"Connection established",
-                http.Headers(),
-                b"",
-                None,
-                time.time(),
-                time.time(),
-            )
-
-    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
-        # TLS interception asks the server first (mitmproxy's eager strategy); a tunnel the
-        # rules refused is answered without it.
-        if data.client.id in self._undialed and data.server.error is None:
-            data.server.error = "qinglang: not dialled, the rules refuse this host now"
-
-    def request(self, flow: http.HTTPFlow) -> None:
-        # Let through after all (a parent's grant for this page): the server is dialled.
-        if flow.response is None and flow.error is None:
-            self._undialed.discard(flow.client_conn.id)
 
     def next_layer(self, nextlayer: layer.NextLayer) -> None:
         if nextlayer.layer is None:
