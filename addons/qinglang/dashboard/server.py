@@ -41,7 +41,7 @@ from mitmproxy.proxy import server_hooks
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qinglang.dashboard import access, childpages
+from qinglang.dashboard import access, childpages, slowclients
 from qinglang.dashboard.app import create_app
 from qinglang.dashboard.settings import settings_for
 from qinglang.deploy.where import data_dir, lan_host, regular_port
@@ -75,6 +75,19 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _limits() -> dict[str, Any]:
+    """The proxy's own limits for slow and greedy clients, where they are set (the
+    connection-limits addon's options), for the dashboard's listener too."""
+    out: dict[str, Any] = {}
+    with contextlib.suppress(Exception):
+        timeout = ctx.options.qinglang_header_timeout
+        out["header_timeout"] = float(timeout) if timeout > 0 else 0.0
+    with contextlib.suppress(Exception):
+        conns = ctx.options.qinglang_max_client_conns
+        out["max_conns"] = min(conns, slowclients.MAX_CONNS_PER_CLIENT) if conns > 0 else 0
+    return out
+
+
 async def serve(
     app: ASGIApp,
     host: str,
@@ -82,11 +95,15 @@ async def serve(
     *,
     tls_cert: str | None = None,
     tls_key: str | None = None,
+    header_timeout: float = slowclients.HEADER_TIMEOUT,
+    max_conns: int = slowclients.MAX_CONNS_PER_CLIENT,
 ) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    """Start serving ``app``; returns when it listens (OSError if the port is taken)."""
+    """Start serving ``app``; returns when it listens (OSError if the port is taken).
+    ``header_timeout`` and ``max_conns``: see ``slowclients``."""
     sock = bind(host, port)
     config = uvicorn.Config(
         app,
+        http=slowclients.guarded(header_timeout, max_conns),
         log_config=None,  # leave mitmproxy's logging as it is
         log_level="warning",
         access_log=False,
@@ -277,6 +294,7 @@ class DashboardAddon:
             self.server, self.task = await serve(
                 WithSetup(self.app, setup), host, port,
                 tls_cert=dash_cfg.tls_cert, tls_key=dash_cfg.tls_key,
+                **_limits(),
             )  # fmt: skip
         except OSError as e:
             # A warning, not an error: mitmdump exits on an error logged at start-up, and
