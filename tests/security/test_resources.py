@@ -111,7 +111,7 @@ def test_a_half_sent_request_times_out(world: tuple[Proxy, Upstream, int]) -> No
 def test_the_dashboard_stays_reachable_while_a_device_holds_sockets(
     world: tuple[Proxy, Upstream, int],
 ) -> None:
-    proxy, _, dash = world
+    _, _, dash = world
     socks = _open(dash, CHILD, 2 * CAP)
     try:
         with socket.create_connection(("127.0.0.1", dash), 5, (PARENT, 0)) as s:
