@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from e2e.conftest import Proxy
 from e2e.upstream import BLOCK_TERMS, CLEAN_TEXT, Upstream
 from e2e.youth_support import ROUTE, ZH, TestClock, events, eventually
@@ -101,6 +103,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Tunnels]:
             "--set", f"test_upstream_https={upstream.https_port}",
             "--set", f"qinglang_clock={clock.path}",
             "--set", "qinglang_workers=1",
+            # mitmproxy's own way to relay a host raw: not for a filtering profile.
+            "--set", r"ignore_hosts=^ignored\.example\.test:",
         ],
     )  # fmt: skip
     echo, banner, tls_banner, upgrade = servers
@@ -191,6 +195,46 @@ def test_a_parent_keeps_raw_tunnels(world: Tunnels) -> None:
         s.settimeout(5)
         while BANNER not in got:
             got += s.recv(100)
+
+
+def test_a_connect_inside_a_tunnel_gets_nowhere(world: Tunnels) -> None:
+    s, status, _ = connect(world.proxy.port, PORTS, "127.0.0.1", world.echo.port)
+    with s:
+        assert status == 200
+        inner = f"CONNECT 127.0.0.1:{world.banner.port} HTTP/1.1\r\nHost: x\r\n\r\n"
+        s.sendall(inner.encode())
+        got, closed = read_all(s)
+    assert BANNER not in got and closed
+    assert got == b"" or got.startswith(b"HTTP/1.1 400")
+
+
+def _tls_issuer(proxy_port: int, source: str, host: str) -> str | None:
+    """The issuer's common name the client sees through a CONNECT; None when the
+    connection ends before a certificate arrives."""
+    s, status, _ = connect(proxy_port, source, host, 443)
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    with s:
+        assert status == 200
+        try:
+            with ctx.wrap_socket(s, server_hostname=host) as t:
+                der = t.getpeercert(binary_form=True)
+        except (OSError, ssl.SSLError):
+            return None
+    assert der is not None
+    cert = x509.load_der_x509_certificate(der)
+    return str(cert.issuer.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value)
+
+
+def test_ignore_hosts_opens_no_raw_tunnel_for_a_child(world: Tunnels) -> None:
+    # A parent gets the server's own certificate (relayed raw, as ignore_hosts says) ...
+    assert _tls_issuer(world.proxy.port, PARENT, "ignored.example.test") == (
+        "qinglang test upstream"
+    )
+    # ... a child gets nothing: an unfiltered relay is refused.
+    assert _tls_issuer(world.proxy.port, CHILD, "ignored.example.test") is None
+    _refused(world, reason="tunnel", client=CHILD, host="ignored.example.test")
 
 
 def test_ports_other_than_80_and_443_need_allow_ports(world: Tunnels) -> None:
