@@ -31,12 +31,16 @@ from mitmproxy.connection import Client
 from mitmproxy.options import Options
 from mitmproxy.proxy import layers
 from mitmproxy.proxy.context import Context
+from mitmproxy.proxy.layer import NextLayer
 from mitmproxy.proxy.layers.http import HTTPMode
 from mitmproxy.test import taddons
 
 from qinglang.engine.yamlloc import SourceError
 from qinglang.policy.config import Profile, parse_config, parse_port_range
-from qinglang.proxy.tunnels import what_it_is
+from qinglang.proxy import tunnels as tunnels_module
+from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.tunnels import Refused, what_it_is
+from qinglang.proxy.tunnels import Tunnels as TunnelGate
 
 from ._tunnels_support import (
     BANNER,
@@ -380,3 +384,33 @@ def test_port_range_parser_accepts_only_what_it_says(value: int | str) -> None:
         assert set(value) <= set("0123456789- \t") and value.count("-") <= 1
         a, _, b = value.partition("-")
         assert (first, last) == (int(a), int(b) if b.strip() else int(a))
+
+
+# --- fail-closed: no rules yet, or an error while deciding -------------------------------
+
+
+def _decided(ctx: Context, chosen: object) -> NextLayer:
+    nl = NextLayer(ctx)
+    nl.layer = chosen  # type: ignore[assignment]  # as mitmproxy's NextLayer sets it
+    return nl
+
+
+def test_before_the_rules_load_a_raw_relay_is_refused() -> None:
+    with taddons.context():
+        ctx = _ctx("tcp", ("127.0.0.1", 443))
+        nl = _decided(ctx, layers.TCPLayer(ctx))
+        TunnelGate(Qinglang()).next_layer(nl)
+        assert isinstance(nl.layer, Refused)
+        assert not any(isinstance(x, layers.TCPLayer) for x in ctx.layers)
+
+
+def test_an_error_while_deciding_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(chosen: object) -> str | None:
+        raise RuntimeError("injected")
+
+    monkeypatch.setattr(tunnels_module, "what_it_is", broken)
+    with taddons.context():
+        ctx = _ctx("tcp", ("127.0.0.1", 443))
+        nl = _decided(ctx, layers.HttpLayer(ctx, HTTPMode.transparent))
+        TunnelGate(Qinglang()).next_layer(nl)
+        assert isinstance(nl.layer, Refused)

@@ -132,16 +132,27 @@ class Tunnels:
     # --- who -----------------------------------------------------------------------
 
     def _conn(self, client: Client) -> Conn | None:
+        """Who the connection belongs to when their profile filters; None when it does not.
+        Before the rules are loaded everyone is treated as filtered (fail-closed)."""
         live = self.main.live
-        if live is None:
-            return None
         ip = self.main.forwarded.tunnel(client.id, peer_ip(client.peername))
         user = conn_user(client)
         port = listener(client)
+        if live is None:
+            return Conn("", Profile(), str(ip or ""), user)
         name, prof = live.profile(ip, user, port)
         if not prof.filter:
             return None
         return Conn(name, prof, live.rules.clients.client_id(ip, port), user)
+
+    def _filters(self, flow: http.HTTPFlow) -> bool:
+        """Whether ``flow`` belongs to a profile that filters (also when that is not known:
+        no rules yet, or a flow no request hook saw)."""
+        live = self.main.live
+        meta = meta_of(flow)
+        if live is None or meta is None or "profile" not in meta:
+            return True
+        return profile_of(live.config, meta).filter
 
     def _record(self, who: Conn, host: str, port: int | None, reason: Reason, detail: str) -> None:
         events_ = self.main.events
@@ -192,6 +203,23 @@ class Tunnels:
             )
 
     def next_layer(self, nextlayer: layer.NextLayer) -> None:
+        try:
+            self._next_layer(nextlayer)
+        except Exception:
+            # An error here must not leave a raw relay in place: the connection is closed.
+            log.exception("qinglang: deciding what a connection carries failed; refused")
+            self._refuse(nextlayer)
+
+    def _refuse(self, nextlayer: layer.NextLayer) -> None:
+        context = nextlayer.context
+        chosen = nextlayer.layer
+        # The chosen layers put themselves on the stack: take them off again.
+        stack = context.layers
+        if chosen is not None and chosen in stack:
+            del stack[stack.index(chosen) :]
+        nextlayer.layer = Refused(context)
+
+    def _next_layer(self, nextlayer: layer.NextLayer) -> None:
         if nextlayer.layer is None:
             # Script addons run before mitmproxy's NextLayer: let it choose first, from the
             # same bytes, and judge its choice (it leaves a choice already made alone).
@@ -225,23 +253,15 @@ class Tunnels:
             reason, detail = Reason.TUNNEL, why
         host = context.client.sni or (str(address[0]) if address else "")
         self._record(who, host, port, reason, detail)
-        # The chosen layers put themselves on the stack: take them off again.
-        stack = context.layers
-        if chosen in stack:
-            del stack[stack.index(chosen) :]
-        nextlayer.layer = Refused(context)
+        self._refuse(nextlayer)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
         if resp is None or resp.status_code != 101 or _websocket(flow):
             return
+        if not self._filters(flow):
+            return
         main = self.main
-        live = main.live
-        meta = meta_of(flow)
-        if live is None or meta is None or "profile" not in meta:
-            return
-        if not profile_of(live.config, meta).filter:
-            return
         # Anything but WebSocket after a 101 is relayed raw by mitmproxy, never filtered.
         # Killed here, before mitmproxy pipes the connection (a block page in its place would
         # leave the server's raw bytes arriving for a finished stream).
@@ -268,7 +288,7 @@ class Tunnels:
             )
 
     def tcp_message(self, flow: tcp.TCPFlow) -> None:
-        if flow.messages and self._conn(flow.client_conn) is not None:
+        if flow.messages and self._drops(flow.client_conn):
             flow.messages[-1].content = b""  # nothing of it goes either way
 
     def udp_start(self, flow: udp.UDPFlow) -> None:
@@ -284,8 +304,15 @@ class Tunnels:
             )
 
     def udp_message(self, flow: udp.UDPFlow) -> None:
-        if flow.messages and self._conn(flow.client_conn) is not None:
+        if flow.messages and self._drops(flow.client_conn):
             flow.messages[-1].content = b""
+
+    def _drops(self, client: Client) -> bool:
+        try:
+            return self._conn(client) is not None
+        except Exception:
+            log.exception("qinglang: whose relay this is could not be told; dropped")
+            return True
 
     def tls_failed_client(self, data: tls.TlsData) -> None:
         client = data.context.client
