@@ -5,9 +5,11 @@ sockets, or sends its request headers a byte a minute (slowloris), would otherwi
 the proxy's file descriptors and leave the parents' devices and the dashboard unreachable.
 
 - ``qinglang_max_client_conns``: open connections per device (its address, and its
-  listener: every WireGuard device has its own); the next one is closed at once.
-  Connections from a trusted balancer (``qinglang_trusted_proxies``) are not counted: it
-  carries many devices, and caps them itself.
+  listener: every WireGuard device has its own); the next one is closed at once. A
+  worker behind a balancer (``qinglang_trusted_proxies``, or a scale-out worker:
+  ``qinglang_state`` or ``qinglang_store`` set) counts nothing: in TCP mode every
+  connection comes from the balancer, which carries a whole school, and the balancer
+  caps each device itself (docs/scaling-out.md).
 - ``qinglang_header_timeout``: a connection must complete its first request's headers (a
   ``CONNECT``, a request, a TLS ClientHello in transparent mode) within these seconds,
   and so must the first request inside a tunnel.
@@ -31,7 +33,7 @@ from mitmproxy import ctx, http, tcp, tls, udp
 from mitmproxy.addonmanager import Loader
 from mitmproxy.connection import Client
 
-from qinglang.policy.clients import peer_ip
+from qinglang.policy.clients import IPAddress, peer_ip
 from qinglang.proxy.filtering import Qinglang
 from qinglang.proxy.identity import listener
 
@@ -76,7 +78,7 @@ class ConnectionLimits:
     def client_connected(self, client: Client) -> None:
         ip = peer_ip(client.peername)
         cap = ctx.options.qinglang_max_client_conns
-        if cap > 0 and not (ip is not None and self.main.forwarded.trusts(ip)):
+        if cap > 0 and not self._behind_balancer(ip):
             device = f"{ip}@{listener(client)}"
             n = self._open.get(device, 0)
             if n >= cap:
@@ -94,6 +96,14 @@ class ConnectionLimits:
             self._open[device] = n + 1
             self._device[client.id] = device
         self._arm(client, ctx.options.qinglang_header_timeout)
+
+    def _behind_balancer(self, ip: IPAddress | None) -> bool:
+        if ip is not None and self.main.forwarded.trusts(ip):
+            return True
+        return bool(
+            str(getattr(ctx.options, "qinglang_state", "") or "").strip()
+            or str(getattr(ctx.options, "qinglang_store", "") or "").strip()
+        )
 
     def client_disconnected(self, client: Client) -> None:
         self._disarm(client.id)
