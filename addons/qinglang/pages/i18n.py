@@ -328,6 +328,14 @@ _REASONS: dict[Reason, tuple[str, str]] = {
         "不能直接用 IP 地址访问",
         "connecting to a bare IP address is not allowed",
     ),
+    Reason.PORT: (
+        "不能连接到这个端口",
+        "connections to this port are not allowed",
+    ),
+    Reason.TUNNEL: (
+        "这个连接无法被检查（不是网页），所以不能使用",
+        "this connection cannot be checked (it is not a web page), so it is not allowed",
+    ),
 }
 
 _CATEGORIES: dict[str, tuple[str, str]] = {
