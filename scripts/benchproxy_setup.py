@@ -332,9 +332,11 @@ class BenchProxy(Proxy):
         self.workers = workers
         lists = ROOT / "blocklists"
         # The default config, with the shipped lists named explicitly; events go to the
-        # proxy's own folder.
+        # proxy's own folder. The upstream listens on an ephemeral port, which a child's
+        # tunnel may only reach when the profile allows it (docs/proxy.md, "Tunnels").
         self.config.write_text(
-            f"lists: [{json.dumps(str(lists))}]\nevents: {{db: events.sqlite}}\n",
+            f"lists: [{json.dumps(str(lists))}]\nevents: {{db: events.sqlite}}\n"
+            'profiles: {child: {allow_ports: ["1024-65535"]}}\n',
             encoding="utf-8",
         )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import struct
 import zlib
 
 import brotli
@@ -55,10 +56,26 @@ def test_truncated_body_is_an_error(coding: str) -> None:
         decode(data[: len(data) // 2], coding, 10_000_000)
 
 
-def test_unknown_coding_is_an_error() -> None:
-    with pytest.raises(BadEncoding, match="unknown content-encoding"):
-        decode(PAGE, "lzma", 10_000_000)
-    assert codings("gzip, identity, br") == ["gzip", "br"]
+def test_unknown_coding_leaves_the_body_as_chromium_shows_it() -> None:
+    # Chromium renders the body as it came when one coding in the list is unknown to it.
+    assert decode(PAGE, "lzma", 10_000_000) == PAGE
+    assert decode(PAGE, "gzip, foo", 10_000_000) == PAGE
+    assert decode(PAGE, "gzip, identity, br", 10_000_000) == PAGE
+    assert codings("gzip, identity, br") == []
+    assert codings("GZIP , br") == ["gzip", "br"]
+    assert codings("identity") == codings("") == codings(None) == []
+
+
+def test_every_zstd_frame_and_skippable_frames_are_decoded() -> None:
+    c = zstandard.ZstdCompressor()
+    skip = struct.pack("<II", 0x184D2A50, 5) + b"hello"
+    body = c.compress(b"first ") + skip + c.compress(PAGE) + skip
+    assert decode(body, "zstd", 10_000_000) == b"first " + PAGE
+    assert decode(skip, "zstd", 10_000_000) == b""
+    with pytest.raises(BadEncoding, match="truncated"):
+        decode(body + c.compress(PAGE)[:10], "zstd", 10_000_000)
+    with pytest.raises(BodyTooLarge):
+        decode(c.compress(PAGE) * 4, "zstd", len(PAGE) * 3)
 
 
 # Both inflaters: ISA-L where installed, and the standard library's zlib it falls back to.

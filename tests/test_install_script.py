@@ -87,7 +87,7 @@ def test_install_into_a_temporary_root(target: tuple[Path, str]) -> None:
     assert f"User={user}" in unit and f"ReadWritePaths={data}" in unit
     assert f"ExecStart={prefix}/venv/bin/qinglang run --data-dir {data}" in unit
     for line in ("NoNewPrivileges=yes", "ProtectSystem=strict", "PrivateTmp=yes",
-                 "Restart=on-failure"):  # fmt: skip
+                 "Restart=on-failure", "LimitNOFILE=65536"):  # fmt: skip
         assert line in unit
     assert "EnvironmentFile=-/etc/default/qinglang" in unit and "$QINGLANG_ARGS" in unit
     nft_unit = (units / "qinglang-nft.service").read_text("utf-8")

@@ -19,18 +19,32 @@ from typing import Any
 from qinglang.dashboard.server import DashboardAddon
 from qinglang.proxy.devicesetup import DeviceSetup
 from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.limits import ConnectionLimits
 from qinglang.proxy.outbound import OutboundGuard
 from qinglang.proxy.reportentry import ReportEntry
+from qinglang.proxy.tunnels import Tunnels
+from qinglang.proxy.websockets import WebSocketGuard
 
 
 def chain(config: str = "") -> list[Any]:
     """qinglang's addons in the order they must run. The dashboard (its listener, and the
     ask-for-access page) and the report entry answer the proxy's own host
-    (qinglang.home.arpa) before any rule can stop it; the outbound guard reads the profile
-    that the filtering addon's request hook resolves. The other addons are handed the
-    filtering addon, whose rules and stores they read."""
+    (qinglang.home.arpa) before any rule can stop it; the tunnel gate runs after the
+    filtering addon's CONNECT checks, the connection limits after its pass-through
+    decision; the outbound guard and the WebSocket guard read the profile that the
+    filtering addon's request hook resolves. The other addons are handed the filtering
+    addon, whose rules and stores they read."""
     main = Qinglang(config)
-    return [DashboardAddon(), DeviceSetup(main), ReportEntry(main), main, OutboundGuard(main)]
+    return [
+        DashboardAddon(),
+        DeviceSetup(main),
+        ReportEntry(main),
+        main,
+        Tunnels(main),
+        ConnectionLimits(main),
+        OutboundGuard(main),
+        WebSocketGuard(main),
+    ]
 
 
 # mitmproxy loads this file as a script and reads `addons`; `qinglang run` imports it as

@@ -52,9 +52,11 @@ CONFIG = """
     profiles:
       child:
         max_scan_bytes: 1048576
+        allow_ports: ["1024-65535"]  # the test upstreams listen on ephemeral ports
       adult:
         filter: false
       teen:
+        allow_ports: ["1024-65535"]
         block_threshold: 150
         max_scan_bytes: 65536
         on_oversize: pass

@@ -34,8 +34,8 @@ class RouteToUpstream:
         loader.add_option("test_upstream_https", int, 0, "Port of the test upstream (HTTPS).")
 
     def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
-        if data.server.address is None:
-            return
+        if data.server.address is None or data.server.error:
+            return  # refused by an addon before: never dialled, nothing to reroute
         host, port = data.server.address
         try:
             if ipaddress.ip_address(host).is_loopback:

@@ -16,19 +16,22 @@ import pytest
 
 from .conftest import CHILD, Proxy, free_port, stop_group
 from .upstream import Page, Upstream, html
+from .youth_support import ROUTE
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 OWN_TERM = "qinglangfirstrunprobe"  # in the parent's own list only
 
 
-def _run(home: Path, log: Path, port: int, dash: int) -> subprocess.Popen[bytes]:
+def _run(
+    home: Path, log: Path, port: int, dash: int, route: list[str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {**os.environ, "QINGLANG_HOME": str(home)}
     with log.open("wb") as f:
         return subprocess.Popen(
             ["qinglang", "run", "--listen-host", "127.0.0.1", "--listen-port", str(port),
              "--set", "ssl_insecure=true", "--set", "qinglang_workers=0",
-             "--set", f"qinglang_dashboard=127.0.0.1:{dash}"],
+             "--set", f"qinglang_dashboard=127.0.0.1:{dash}", *(route or [])],
             stdout=f, stderr=subprocess.STDOUT, start_new_session=True, env=env,
         )  # fmt: skip
 
@@ -57,13 +60,17 @@ def test_first_run_makes_the_data_directory_and_says_what_to_do(
     )
     port, dash = free_port(), free_port()
     log = tmp_path / "run1.log"
-    proc = _run(home, log, port, dash)
+    # The default child profile tunnels to ports 80 and 443 only: the name asked for is
+    # sent to the test upstream's port by the test route.
+    route = ["-s", str(ROUTE), "--set", f"test_upstream_http={upstream.http_port}",
+             "--set", f"test_upstream_https={upstream.https_port}"]  # fmt: skip
+    proc = _run(home, log, port, dash, route)
     try:
         text = _wait(proc, log)
         client = Proxy(tmp_path / "helper")  # only for its client helper
         client.port, client.confdir = port, home / "ca"
         with client.client(CHILD) as c:
-            r = c.get(upstream.url("/first-run.html", True))
+            r = c.get("https://first-run.example.test/first-run.html")
             assert r.status_code == 200 and OWN_TERM not in r.text and "*" * 8 in r.text
             # Both printed addresses of the set-up page answer.
             assert c.get("http://qinglang.home.arpa/setup").status_code == 200

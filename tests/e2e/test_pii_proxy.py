@@ -36,12 +36,14 @@ CONFIG = """
     profiles:
       child:
         max_scan_bytes: 1048576
+        allow_ports: ["1024-65535"]  # the test upstreams listen on ephemeral ports
         own_data:
           name: 张小明
           phone: "138 1234 5678"
         own_data_allow: [localhost]
       quiet:
         pii_notice: false
+        allow_ports: ["1024-65535"]
     clients:
       - {match: 127.0.0.3, profile: quiet}
     default_profile: child

@@ -1,10 +1,17 @@
-"""Bytes to text and back without losing a byte.
+"""Bytes to text and back without losing a byte, in the charset the browser uses.
 
-mitmproxy's ``.text`` falls back to latin-1 for undeclared UTF-8 and relabels GBK
-as UTF-8 after ``set_text`` (PROXY-NOTES.md), so the charset is sniffed here: BOM,
-then the declared charset (header, ``<meta>``), then strict UTF-8, then
-charset-normalizer. Decoding uses ``surrogateescape`` so that invalid bytes survive
-the round trip: an unchanged part of a page encodes back to the same bytes.
+A filter that decodes a page in another charset than the browser reads other words than
+the child sees. The order is the browser's (WHATWG Encoding and HTML standards, checked
+against Chromium): a BOM; the ``charset`` parameter of the Content-Type (parsed, see
+``mimetype``), if it is a label browsers know; for HTML the ``<meta>`` prescan
+(``metascan``); for XML the ``<?xml encoding?>`` declaration; then strict UTF-8 and
+charset-normalizer (browsers run a detector there too). Labels are resolved through the
+Encoding standard's table (``webencodings``, the table html5lib uses): ``latin1`` and
+``ascii`` are windows-1252, ``gb2312`` is GBK, ``iso-2022-kr`` is the replacement
+encoding; labels only Python knows (``latin_1``, ``utf-7``, ``cp037``) count as not given.
+
+Decoding uses ``surrogateescape`` so that invalid bytes survive the round trip: an
+unchanged part of a page encodes back to the same bytes.
 """
 
 from __future__ import annotations
@@ -13,71 +20,85 @@ import codecs
 import re
 from dataclasses import dataclass
 
+import webencodings
 from charset_normalizer import from_bytes
 
+from qinglang.content import metascan, mimetype
+
 _BOMS = (
-    (codecs.BOM_UTF32_LE, "utf-32-le"),
-    (codecs.BOM_UTF32_BE, "utf-32-be"),
     (codecs.BOM_UTF8, "utf-8"),
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
 
-# Labels that browsers (WHATWG Encoding) read as a superset; decoding with the
-# superset keeps characters the narrower codec would call invalid.
-_SUPERSETS = {
+# Encoding standard names whose decoder is a superset of the Python codec of the same
+# name, or that Python spells differently. GBK is decoded by the gb18030 decoder in the
+# standard; Big5 includes the HKSCS extension; Shift_JIS and EUC-KR are Microsoft's.
+_PYTHON = {
     "gbk": "gb18030",
-    "gb2312": "gb18030",
-    "gb_2312": "gb18030",
-    "gb_2312-80": "gb18030",
-    "x-gbk": "gb18030",
-    "euc-cn": "gb18030",
     "big5": "big5hkscs",
-    "x-x-big5": "big5hkscs",
-    "iso-8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
     "shift_jis": "cp932",
-    "sjis": "cp932",
     "euc-kr": "cp949",
+    "windows-1252": "cp1252",
+    "utf-16le": "utf-16-le",
+    "utf-16be": "utf-16-be",
+    "iso-8859-8-i": "iso-8859-8",
+    "x-mac-cyrillic": "mac-cyrillic",
+    "macintosh": "mac-roman",
+    "windows-874": "cp874",
 }
+# Encodings with no Python codec of that name: webencodings' own.
+_CUSTOM = ("x-user-defined", "replacement")
 
-_HEADER_CHARSET = re.compile(r"""charset\s*=\s*["']?([A-Za-z0-9._:-]+)""", re.I)
-_META_CHARSET = re.compile(rb"""<meta[^>]+?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I | re.S)
 _ENCODING_DECL = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9._:-]+)""")
 
 
 @dataclass(frozen=True, slots=True)
 class Decoded:
     text: str
-    charset: str  # Python codec name used
+    charset: str  # Python codec name used ("x-user-defined", "replacement": webencodings')
     bom: bytes  # kept as it was; not part of text
     source: str  # "bom" | "header" | "meta" | "utf-8" | "detected" | "default"
     errors: int  # bytes that did not decode (kept as surrogate escapes)
 
 
-def codec_for(label: str | None) -> str | None:
-    """Python codec for a charset label, or None if unknown."""
+def web_name(label: str | None) -> str | None:
+    """The Encoding standard's name for a label (``latin1`` -> ``windows-1252``), or None
+    for a label browsers do not know."""
     if not label:
         return None
-    label = label.strip().strip("\"'").lower()
-    label = _SUPERSETS.get(label, label)
-    try:
-        return codecs.lookup(label).name
-    except LookupError:
+    enc = webencodings.lookup(label.strip("\"'"))
+    return enc.name if enc is not None else None
+
+
+def codec_for(label: str | None) -> str | None:
+    """The Python codec that decodes a charset label as browsers do, or None if browsers do
+    not know the label."""
+    name = web_name(label)
+    if name is None:
         return None
+    if name in _CUSTOM:
+        return name
+    return codecs.lookup(_PYTHON.get(name, name)).name
+
+
+def _codec(name: str) -> codecs.CodecInfo:
+    if name in _CUSTOM:
+        return webencodings.lookup(name).codec_info
+    return codecs.lookup(name)
 
 
 def header_charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    m = _HEADER_CHARSET.search(content_type)
-    return codec_for(m.group(1)) if m else None
+    """The codec named by the Content-Type's ``charset`` parameter, if browsers know it."""
+    m = mimetype.parse(content_type)
+    return codec_for(m.params.get("charset")) if m is not None else None
 
 
 def _decode(data: bytes, codec: str) -> tuple[str, int]:
+    if codec == "replacement":
+        return ("\ufffd" if data else ""), 0  # the whole document shows as one U+FFFD
+    if codec == "x-user-defined":
+        return _codec(codec).decode(data)[0], 0  # a one-to-one table: every byte decodes
     try:
         return data.decode(codec), 0  # the usual page: no counting pass needed
     except UnicodeDecodeError:
@@ -88,7 +109,14 @@ def _decode(data: bytes, codec: str) -> tuple[str, int]:
     return text, errors
 
 
+def _is_xml(essence: str) -> bool:
+    return essence.endswith(("/xml", "+xml"))
+
+
 def decode(data: bytes, content_type: str | None = None, *, html: bool = False) -> Decoded:
+    """``data`` as the browser reads it. ``html``: the body is scanned as markup, so a
+    ``<meta>`` (HTML) or the XML declaration (an XML type, or a sniffed ``<?xml``) may
+    name the charset; never for plain text or JSON."""
     for bom, codec in _BOMS:
         if data.startswith(bom):
             text, errors = _decode(data[len(bom) :], codec)
@@ -96,15 +124,16 @@ def decode(data: bytes, content_type: str | None = None, *, html: bool = False) 
 
     declared = header_charset(content_type)
     source = "header"
-    if declared is None:
-        head = data[:4096]
-        m = _META_CHARSET.search(head) if html or b"<meta" in head.lower() else None
-        m = m or _ENCODING_DECL.match(head)
-        if m:
-            declared = codec_for(m.group(1).decode("ascii", "replace"))
-            source = "meta"
-    if declared in ("utf-16", "utf-16-le", "utf-16-be", "utf-32"):
-        declared = None  # a <meta> cannot declare UTF-16 in a page it is readable in
+    if declared is None and html:
+        essence = mimetype.essence(content_type)
+        if _is_xml(essence) or (essence != "text/html" and data.lstrip()[:5] == b"<?xml"):
+            m = _ENCODING_DECL.match(data[:1024])
+            declared = codec_for(m.group(1).decode("ascii")) if m else None
+            if declared in ("utf-16-le", "utf-16-be"):
+                declared = None  # an ASCII declaration cannot be read in UTF-16 bytes
+        else:
+            declared = codec_for(metascan.prescan(data))
+        source = "meta"
     if declared:
         text, errors = _decode(data, declared)
         return Decoded(text, declared, b"", source, errors)
@@ -115,6 +144,8 @@ def decode(data: bytes, content_type: str | None = None, *, html: bool = False) 
         pass
     best = from_bytes(data[: 256 * 1024]).best()
     guessed = codec_for(best.encoding) if best is not None else None
+    if guessed in _CUSTOM or guessed in ("utf-16-le", "utf-16-be"):
+        guessed = None  # a detector's guess, not a declaration: never these
     if guessed:
         text, errors = _decode(data, guessed)
         return Decoded(text, guessed, b"", "detected", errors)
@@ -124,6 +155,10 @@ def decode(data: bytes, content_type: str | None = None, *, html: bool = False) 
 
 def encode(text: str, decoded: Decoded) -> bytes:
     """Encode text back the way it came; characters the charset lacks become references."""
+    if decoded.charset in _CUSTOM:
+        if decoded.charset == "replacement":
+            return text.encode("utf-8", "surrogateescape")
+        return decoded.bom + _codec(decoded.charset).encode(text, "xmlcharrefreplace")[0]
     try:
         body = text.encode(decoded.charset, "surrogateescape")
     except UnicodeEncodeError:

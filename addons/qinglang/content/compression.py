@@ -38,6 +38,8 @@ _INFLATE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 IDENTITY = ("", "identity", "none")
+# The content codings Chromium undoes (net/filter/filter_source_stream.cc).
+KNOWN = frozenset({"gzip", "x-gzip", "deflate", "br", "zstd"})
 # zstd input slice: an RLE block is 4 bytes for 128 KB of output, so one slice can expand to
 # at most about 8 MB past the limit before the check below sees it.
 _ZSTD_SLICE = 256
@@ -53,14 +55,22 @@ class BadEncoding(ValueError):
 
 
 def codings(header: str | None) -> list[str]:
-    """Content-Encoding values in the order they were applied."""
-    return [
-        c.strip().lower() for c in (header or "").split(",") if c.strip().lower() not in IDENTITY
-    ]
+    """The Content-Encoding values a browser undoes, in the order they were applied.
+
+    Chromium undoes the list only when it knows every coding in it: with one it does not
+    know (``identity`` included, or a made-up name) it shows the body exactly as it came,
+    and so that body is what is scanned (measured: ``Content-Encoding: gzip, foo`` on a
+    plain page is rendered as that page). Then the list is empty, as for no header."""
+    found = [c.strip().lower() for c in (header or "").split(",")]
+    found = [c for c in found if c]
+    if any(c not in KNOWN for c in found):
+        return []
+    return found
 
 
 def decode(data: bytes, header: str | None, limit: int) -> bytes:
-    """Undo every Content-Encoding in ``header``; raises BodyTooLarge or BadEncoding."""
+    """Undo every Content-Encoding in ``header`` (as ``codings`` reads it); raises
+    BodyTooLarge or BadEncoding."""
     for coding in reversed(codings(header)):
         if coding in ("gzip", "x-gzip"):
             data = _zlib(data, 16 + zlib.MAX_WBITS, limit, gzip_members=True)
@@ -74,7 +84,7 @@ def decode(data: bytes, header: str | None, limit: int) -> bytes:
             data = _brotli(data, limit)
         elif coding == "zstd":
             data = _zstd(data, limit)
-        else:
+        else:  # pragma: no cover - codings() lists only KNOWN ones
             raise BadEncoding(f"unknown content-encoding {coding!r}")
     if len(data) > limit:
         raise BodyTooLarge(f"body is larger than {limit} bytes")
@@ -145,19 +155,26 @@ def _brotli_sliced(data: bytes, limit: int) -> bytes:
 
 
 def _zstd(data: bytes, limit: int) -> bytes:
-    d = zstandard.ZstdDecompressor().decompressobj()
+    """Every frame, one after the other, as browsers decode a zstd body (a decompressobj
+    stops at the end of the first frame); skippable frames give no output."""
     out = bytearray()
-    try:
-        # decompressobj has no output limit (and stream_reader cannot tell a truncated frame),
-        # so the input goes in small slices and the output is checked after each.
-        for i in range(0, len(data), _ZSTD_SLICE):
-            out += d.decompress(data[i : i + _ZSTD_SLICE])
-            if len(out) > limit:
-                raise BodyTooLarge(f"body is larger than {limit} bytes")
-    except zstandard.ZstdError as e:
-        raise BadEncoding(f"corrupt zstd body: {e}") from None
-    if not d.eof:
-        raise BadEncoding("zstd body is truncated")
+    rest = data
+    while rest:
+        d = zstandard.ZstdDecompressor().decompressobj()
+        i = 0
+        try:
+            # decompressobj has no output limit (and stream_reader cannot tell a truncated
+            # frame), so the input goes in small slices and the output is checked after each.
+            while i < len(rest) and not d.eof:
+                out += d.decompress(rest[i : i + _ZSTD_SLICE])
+                i += _ZSTD_SLICE
+                if len(out) > limit:
+                    raise BodyTooLarge(f"body is larger than {limit} bytes")
+        except zstandard.ZstdError as e:
+            raise BadEncoding(f"corrupt zstd body: {e}") from None
+        if not d.eof:
+            raise BadEncoding("zstd body is truncated")
+        rest = d.unused_data + rest[i:]
     return bytes(out)
 
 

@@ -48,6 +48,20 @@ def has_body(method: str, status: int) -> bool:
     return not (method.upper() == "HEAD" or status in (204, 304) or 100 <= status < 200)
 
 
+# Sec-Fetch-Dest values of a request whose response the browser renders itself.
+_RENDERED = frozenset({"document", "iframe", "frame", "embed", "object"})
+
+
+def navigated(fetch_dest: str | None, accept: str | None) -> bool:
+    """The browser shows the response as a page (a tab, a frame), as opposed to handing it
+    to a script (``EventSource``, ``fetch``). Browsers send ``Sec-Fetch-Dest``; one too old
+    for it still asks for ``text/html`` when it navigates (an ``EventSource`` asks for
+    ``text/event-stream`` alone; programs other than browsers render nothing)."""
+    if fetch_dest:
+        return fetch_dest.strip().lower() in _RENDERED
+    return "text/html" in (accept or "").lower()
+
+
 def plan_head(
     *,
     method: str,
@@ -56,16 +70,25 @@ def plan_head(
     content_encoding: str | None,
     length: int | None,
     profile: ResponseSettings,
+    page: bool = False,
 ) -> HeadPlan:
+    """``page``: the request is a navigation (``navigated``)."""
     if not has_body(method, status):
         return HeadPlan("none")
     if not profile.filter:
         return HeadPlan("pass")
     fam = content.family(content_type)
-    if fam == "stream":
-        return HeadPlan("stream", "event stream")
     limit = profile.max_scan_bytes
     too_big = length is not None and length > limit
+    if fam == "stream":
+        if not page:
+            return HeadPlan("stream", "event stream")
+        # Opened as a page, Chromium shows the stream as text as it arrives. One that
+        # says how long it is can be scanned; an open-ended one cannot be held back until
+        # it ends (it may never end), so it follows on_oversize.
+        if length is None or too_big:
+            return HeadPlan("oversize", "an event stream opened as a page cannot be checked")
+        return HeadPlan("buffer")
     identity = not compression.codings(content_encoding)
     # Video, downloads, endless media streams, huge script bundles: no buffering, but the
     # first bytes are checked so that text labelled as something else cannot slip through.

@@ -11,10 +11,11 @@ positives), but JSON served as ``text/javascript`` or ``text/plain`` is recognis
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Literal
 
-from qinglang.engine.extract import Kind
+from qinglang.engine.extract import Kind, json_span
 
 Family = Literal["html", "json", "text", "script", "style", "stream", "binary", "unknown"]
 
@@ -124,10 +125,34 @@ def mime_of(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
+# Types that say nothing: Chromium sniffs these (and any value without a "/") exactly like a
+# missing Content-Type (net/base/mime_sniffer.cc, IsUnknownMimeType).
+_UNKNOWN_MIMES = frozenset({"", "unknown/unknown", "application/unknown", "*/*"})
+
+
+def is_unknown(content_type: str | None) -> bool:
+    mime = mime_of(content_type)
+    return mime in _UNKNOWN_MIMES or "/" not in mime
+
+
+def nosniff(value: str | None) -> bool:
+    """``X-Content-Type-Options`` says ``nosniff`` (its first value, as Fetch reads it)."""
+    return (value or "").split(",", 1)[0].strip(" \t").lower() == "nosniff"
+
+
+def scan_type(content_type: str | None, nosniff: bool) -> str | None:
+    """The Content-Type a body is scanned under: with ``X-Content-Type-Options: nosniff``
+    Chromium shows a body of unknown type as plain text, markup and all (measured), so it
+    is scanned as text, not sniffed."""
+    if nosniff and is_unknown(content_type):
+        return "text/plain"
+    return content_type
+
+
 def family(content_type: str | None) -> Family:
     """What the Content-Type header claims, before looking at the body."""
     mime = mime_of(content_type)
-    if not mime:
+    if is_unknown(content_type):
         return "unknown"
     if mime in _HTML_MIMES or mime.endswith("+xml"):
         return "html"
@@ -179,6 +204,11 @@ def looks_json(head: bytes) -> bool:
     return _strip(head)[:1] in (b"{", b"[")
 
 
+def wrapped_json(head: bytes) -> bool:
+    """JSON behind an anti-hijacking prefix or in a JSONP callback (``json_span``)."""
+    return json_span(_strip(head).decode("latin-1")) is not None
+
+
 def looks_text(head: bytes) -> bool:
     """No control bytes that text never has (NUL above all), or a Unicode BOM."""
     if head.startswith(_BOMS):
@@ -188,6 +218,9 @@ def looks_text(head: bytes) -> bool:
 
 def is_json(text: str) -> bool:
     s = text.lstrip(" \t\r\n\ufeff")
+    span = json_span(s)
+    if span is not None:
+        s = s[span[0] : span[1]].lstrip(" \t\r\n")
     if not s or s[0] not in "{[":
         return False
     try:
@@ -197,8 +230,9 @@ def is_json(text: str) -> bool:
     return True
 
 
-def sniff(head: bytes) -> Plan:
-    """A plan from the bytes alone (no header, or one that cannot be trusted)."""
+def disguised(head: bytes) -> Plan:
+    """A plan for a body labelled as an image, media or a download: scanned when it is
+    text in disguise (the label is a claim, and a sniffing client may show the text)."""
     if not head:
         return SKIP
     if has_signature(head):
@@ -206,6 +240,48 @@ def sniff(head: bytes) -> Plan:
     if looks_html(head):
         return Plan("html")
     if not looks_text(head):
+        return SKIP
+    return Plan("text", maybe_json=True)
+
+
+# Chromium's "sniffable tags" (mime_sniffer.cc): a case-insensitive prefix of the first
+# 512 bytes after leading ASCII whitespace, with no check of the byte that follows
+# (measured: "<ab>" and "<!--x" are rendered as HTML). "<?xml" is rendered as XML.
+_CHROMIUM_TAGS = (
+    b"<?xml", b"<!doctype html", b"<script", b"<html", b"<!--", b"<head", b"<iframe",
+    b"<h1", b"<div", b"<font", b"<table", b"<a", b"<style", b"<title", b"<b", b"<body",
+    b"<br", b"<p",
+)  # fmt: skip
+HTML_SNIFF_BYTES = 512
+# Chromium looks for a binary byte in the first 1024 bytes only (kMaxBytesToSniff; the
+# standard's resource header is 1445 bytes): a control byte after that is shown as text.
+BINARY_SNIFF_BYTES = 1024
+# The standard's "binary data bytes" (Chromium's kByteLooksBinary): 0x00-0x08, 0x0B,
+# 0x0E-0x1A, 0x1C-0x1F.
+_BINARY_BYTES = bytes([*range(0x09), 0x0B, *range(0x0E, 0x1B), *range(0x1C, 0x20)])
+_ASCII_WS = b" \t\n\x0b\x0c\r"
+
+
+def sniff(head: bytes) -> Plan:
+    """What Chromium renders a body of unknown type as (no Content-Type,
+    ``unknown/unknown``, ``application/unknown``, ``*/*``), from its first bytes: HTML or
+    XML by the tags above; otherwise plain text unless a binary byte is in the first 1024
+    bytes (then it is downloaded or shown as an image or media, never as text).
+
+    Chromium also has a table of magic numbers (images, PDF, media, archives) that it
+    renders as what they are; a body with one of them and no binary byte is still scanned
+    here as text: scanning it costs nothing a child sees, and a table that disagreed with
+    Chromium's by one entry would let text through (``BZh``, ``RIFF``, ELF and font
+    signatures followed by text are all shown as text by Chromium)."""
+    if not head:
+        return SKIP
+    h = head[:HTML_SNIFF_BYTES].lstrip(_ASCII_WS)[:14].lower()
+    if h.startswith(_CHROMIUM_TAGS):
+        return Plan("html")
+    if head.startswith(_BOMS):
+        return Plan("text", maybe_json=True)
+    first = head[:BINARY_SNIFF_BYTES]
+    if len(first.translate(None, _BINARY_BYTES)) != len(first):
         return SKIP
     return Plan("text", maybe_json=True)
 
@@ -219,19 +295,64 @@ def plan_for(content_type: str | None, body: bytes) -> Plan:
     if fam == "json":
         # JSON extraction reads string literals only: a "JSON" body that is really a page
         # would otherwise be scanned as nothing at all.
-        if looks_json(head) or _strip(head)[:1] == b'"':
+        if looks_json(head) or _strip(head)[:1] == b'"' or wrapped_json(head):
             return Plan("json")
         return Plan("html") if looks_html(head) else Plan("text")
     if fam == "text":
         return Plan("text", maybe_json=True)
     if fam == "script":
-        return Plan(None, maybe_json=True) if looks_json(head) else SKIP
+        # JSON and JSONP served as script are data a page shows; script code is not.
+        return Plan(None, maybe_json=True) if looks_json(head) or wrapped_json(head) else SKIP
     if fam == "style":
         return Plan("html") if looks_html(head) else SKIP
     if fam == "stream":
-        return SKIP  # event streams never end; handled before the body (see plan.py)
-    # binary or unknown: trust the bytes
+        return Plan("text")  # a stream navigated to as a page (headplan): shown as text
+    if fam == "binary":
+        return disguised(head)
     return sniff(head)
+
+
+# Namespaces whose documents Chromium renders (XHTML, SVG, MathML) instead of showing the
+# XML source tree.
+_RENDERED_NS = (
+    b"http://www.w3.org/1999/xhtml",
+    b"http://www.w3.org/2000/svg",
+    b"http://www.w3.org/1998/Math/MathML",
+)
+_RENDERED_XML = frozenset({"image/svg+xml", "application/xhtml+xml"})
+_PROLOG_ROOT = re.compile(
+    rb"""(?P<prolog>(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>\[]*(?:\[.*?\])?\s*>)*)"""
+    rb"""<[A-Za-z_][\w.:-]*(?P<attrs>(?:[^>"']|"[^"]*"|'[^']*')*)>""",
+    re.S | re.I,
+)
+_XMLNS = re.compile(rb"""\sxmlns\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_RENDERED_DEST = frozenset({"document", "iframe", "frame", "embed", "object"})
+
+
+def xml_source_shown(content_type: str | None, head: bytes, fetch_dest: str | None) -> bool:
+    """Chromium shows this XML's source, not a rendering of it (measured): a page of
+    ``text/xml`` or ``application/xml`` with no ``<?xml-stylesheet?>`` and a root element
+    outside the XHTML, SVG and MathML namespaces is shown as its source tree (element
+    names, attribute values, comments and all), and other ``+xml`` types (RSS, Atom) as
+    plain text. Only for what the browser opens as a page; a script's XML is data."""
+    if fetch_dest and fetch_dest.strip().lower() not in _RENDERED_DEST:
+        return False
+    mime = mime_of(content_type)
+    if mime in _RENDERED_XML:
+        return False
+    if mime.endswith("+xml"):
+        return True
+    if mime not in ("text/xml", "application/xml") and not (
+        is_unknown(content_type) and _strip(head).startswith(b"<?xml")
+    ):
+        return False
+    m = _PROLOG_ROOT.match(_strip(head))
+    if m is None:
+        return True  # no root element in sight: whatever there is, is shown as source
+    if b"<?xml-stylesheet" in m.group("prolog").lower():
+        return False
+    ns = _XMLNS.search(m.group("attrs"))
+    return ns is None or (ns.group(1) or ns.group(2) or b"").strip() not in _RENDERED_NS
 
 
 def resolve(plan: Plan, text: str) -> Kind | None:

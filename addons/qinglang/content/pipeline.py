@@ -158,6 +158,10 @@ def scan_body(
     plan = content.plan_for(job.content_type, raw)
     if not plan.scans:
         return Scanned(_NOT_SCANNED)
+    if plan.kind == "html" and content.xml_source_shown(
+        job.content_type, raw[: content.SNIFF_BYTES], job.fetch_dest
+    ):
+        plan = content.Plan("text")  # its tags, attributes and comments are on screen
     ctype = job.content_type
     if not charset.header_charset(ctype) and _utf8_but_cut(raw):  # the cheap test first
         # A range or a cut-off download can start or end inside a UTF-8 character; the

@@ -64,9 +64,10 @@ def create(
     msg = (message or "").strip()[:MAX_MESSAGE] or None
     with conn:
         row = conn.execute(
-            "SELECT id FROM asks WHERE status = 'open' AND client = ? AND kind = ?"
-            " AND host = ? AND path = ?",
-            (client, kind, host, p),
+            # One open request per pupil (several can share an address) and page.
+            "SELECT id FROM asks WHERE status = 'open' AND client = ? AND user IS ?"
+            " AND kind = ? AND host = ? AND path = ?",
+            (client, user, kind, host, p),
         ).fetchone()
         if row:
             conn.execute(
@@ -75,7 +76,8 @@ def create(
             )
             return int(row[0])
         (n,) = conn.execute(
-            "SELECT COUNT(*) FROM asks WHERE status = 'open' AND client = ?", (client,)
+            "SELECT COUNT(*) FROM asks WHERE status = 'open' AND client = ? AND user IS ?",
+            (client, user),
         ).fetchone()
         if n >= MAX_OPEN_PER_CLIENT:
             raise TooMany(client)

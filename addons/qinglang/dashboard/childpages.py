@@ -55,7 +55,16 @@ _HEADERS = {
 }
 
 # (client ip, proxy listener port) -> profile name, from the proxy's client rules.
-ProfileFor = Callable[[str, int | None], str]
+# The profile of an address and listener, and of a proxy log-in when there is one.
+ProfileFor = Callable[..., str]
+
+# The ASGI scope extension where the proxy puts the proxy log-in of the flow it serves.
+USER_SCOPE = "qinglang.user"
+
+
+def scope_user(scope: Any) -> str | None:
+    user = (scope.get("extensions") or {}).get(USER_SCOPE)
+    return user if isinstance(user, str) and user else None
 
 
 def _token(key: bytes, ip: str, hour: int) -> str:
@@ -97,7 +106,7 @@ def create_child_app(
             return str(ip)
         return client_id(str(ip), scope_listener(request.scope))
 
-    def event_of(event_id: str, ip: str) -> dict[str, Any] | None:
+    def event_of(event_id: str, ip: str, user: str | None) -> dict[str, Any] | None:
         if not event_id or (open_events is None and not events_db.exists()):
             return None
         conn = open_events() if open_events is not None else eventlog.connect(events_db)
@@ -105,14 +114,18 @@ def create_child_app(
             ev = eventlog.one(conn, event_id)
         finally:
             conn.close()
-        # Only the device that was blocked can ask about its own event.
-        return ev if ev is not None and ev["client"] == ip else None
+        # Only the device that was blocked can ask about its own event; with proxy log-ins,
+        # only the pupil who was (another one may share the address).
+        if ev is None or ev["client"] != ip or (ev.get("user") or None) != user:
+            return None
+        return ev
 
     async def ask_form(request: Request) -> Response:
         ip = who(request)
+        user = scope_user(request.scope)
         q = request.query_params
         kind = "time" if q.get("kind") == "time" else "block"
-        ev = await run_in_threadpool(event_of, q.get("event", ""), ip)
+        ev = await run_in_threadpool(event_of, q.get("event", ""), ip, user)
         if kind == "block" and ev is None:
             return page(request, {"view": "bad"}, 404)
         return page(
@@ -128,15 +141,18 @@ def create_child_app(
 
     async def ask_send(request: Request) -> Response:
         ip = who(request)
+        user = scope_user(request.scope)
         peer = peer_ip(request.client and (request.client.host, request.client.port))
-        profile = profile_for(str(peer) if peer else "", scope_listener(request.scope))
+        args = (str(peer) if peer else "", scope_listener(request.scope))
+        # The log-in picks the profile too (``clients: - {user: ...}``).
+        profile = profile_for(*args, user) if user else profile_for(*args)
         form = await request.form()
         if not _token_ok(key, ip, str(form.get("token", "")), clock()):
             return page(request, {"view": "bad"}, 403)
         kind = "time" if form.get("kind") == "time" else "block"
 
         def work() -> int:
-            ev = event_of(str(form.get("event", "")), ip)
+            ev = event_of(str(form.get("event", "")), ip, user)
             if kind == "block":
                 if ev is None:
                     raise ValueError("no such event")
@@ -150,7 +166,7 @@ def create_child_app(
             conn = dbmod.connect(state_db, create=False)
             try:
                 return asks.create(
-                    conn, client=ip, user=None, profile=profile, kind=kind, host=host,
+                    conn, client=ip, user=user, profile=profile, kind=kind, host=host,
                     path=path, now=clock(), reason=reason, message=str(form.get("message", "")),
                     event_id=event_id,
                 )  # fmt: skip

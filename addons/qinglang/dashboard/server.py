@@ -41,12 +41,12 @@ from mitmproxy.proxy import server_hooks
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from qinglang.dashboard import access, childpages
+from qinglang.dashboard import access, childpages, slowclients
 from qinglang.dashboard.app import create_app
 from qinglang.dashboard.settings import settings_for
 from qinglang.deploy.where import data_dir, lan_host, regular_port
 from qinglang.pages import setuppage
-from qinglang.policy.clients import LISTENER_SCOPE, listener_port, peer_ip
+from qinglang.policy.clients import LISTENER_SCOPE, listener_port, peer_ip, proxy_user
 from qinglang.policy.config import default_config, load_config, parse_listen
 from qinglang.policy.hosts import PROXY_HOST, asks_for
 from qinglang.store.backends import STATE_SCHEMES, STORE_SCHEMES, parse
@@ -75,6 +75,19 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def _limits() -> dict[str, Any]:
+    """The proxy's own limits for slow and greedy clients, where they are set (the
+    connection-limits addon's options), for the dashboard's listener too."""
+    out: dict[str, Any] = {}
+    with contextlib.suppress(Exception):
+        timeout = ctx.options.qinglang_header_timeout
+        out["header_timeout"] = float(timeout) if timeout > 0 else 0.0
+    with contextlib.suppress(Exception):
+        conns = ctx.options.qinglang_max_client_conns
+        out["max_conns"] = min(conns, slowclients.MAX_CONNS_PER_CLIENT) if conns > 0 else 0
+    return out
+
+
 async def serve(
     app: ASGIApp,
     host: str,
@@ -82,11 +95,15 @@ async def serve(
     *,
     tls_cert: str | None = None,
     tls_key: str | None = None,
+    header_timeout: float = slowclients.HEADER_TIMEOUT,
+    max_conns: int = slowclients.MAX_CONNS_PER_CLIENT,
 ) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    """Start serving ``app``; returns when it listens (OSError if the port is taken)."""
+    """Start serving ``app``; returns when it listens (OSError if the port is taken).
+    ``header_timeout`` and ``max_conns``: see ``slowclients``."""
     sock = bind(host, port)
     config = uvicorn.Config(
         app,
+        http=slowclients.guarded(header_timeout, max_conns),
         log_config=None,  # leave mitmproxy's logging as it is
         log_level="warning",
         access_log=False,
@@ -173,6 +190,18 @@ def _device_address(flow: http.HTTPFlow) -> None:
             conn.peername = (str(ip), conn.peername[1])
 
 
+def _proxy_user(flow: http.HTTPFlow) -> str | None:
+    """The proxy log-in of the flow (mitmproxy's proxyauth keeps it per connection after a
+    CONNECT): a pupil's ask is theirs, not their address's (several pupils can share one)."""
+    user = proxy_user(flow.metadata)
+    if user is None:
+        with contextlib.suppress(Exception):
+            auth = ctx.master.addons.get("proxyauth")
+            if auth is not None:
+                user = proxy_user({"proxyauth": auth.authenticated.get(flow.client_conn)})
+    return user
+
+
 class DashboardAddon:
     def __init__(self) -> None:
         self.app: Starlette | None = None
@@ -201,13 +230,20 @@ class DashboardAddon:
             return
         dash_cfg = cfg.dashboard
         listen = ctx.options.qinglang_dashboard or (dash_cfg.listen if dash_cfg.enabled else "")
-        if not listen or listen.strip().lower() == "off":
+        listens = bool(listen) and listen.strip().lower() != "off"
+        state = str(getattr(ctx.options, "qinglang_state", "") or "").strip()
+        # A worker without a dashboard of its own, with the shared state (scale-out), still
+        # serves the child's ask page (in the dashboard database on its machine) so its
+        # block pages carry the same links as the others'.
+        if not listens and not state:
             return
-        try:
-            host, port = parse_listen(listen)
-        except ValueError as e:
-            log.warning("qinglang: no dashboard: %s", e)
-            return
+        host, port = "", 0
+        if listens:
+            try:
+                host, port = parse_listen(listen)
+            except ValueError as e:
+                log.warning("qinglang: no dashboard: %s", e)
+                return
         from qinglang.store.paths import quota_db_path
 
         events_db = cfg.events.db or str(confdir / "qinglang-events.sqlite")
@@ -228,7 +264,6 @@ class DashboardAddon:
             return
         self.app = app
         dash = app.state.dash
-        state = str(getattr(ctx.options, "qinglang_state", "") or "").strip()
         if state:  # scale-out: a parent's answers reach every worker (redisstate.py)
             with contextlib.suppress(ValueError):  # the proxy addon reports a bad URL
                 dash.shared = parse(state, STATE_SCHEMES, "qinglang_state")
@@ -243,9 +278,9 @@ class DashboardAddon:
             assert dash.store is not None
             return ReadOnlyEvents(dash.store)
 
-        def profile_for(ip: str, listener: int | None) -> str:
+        def profile_for(ip: str, listener: int | None, user: str | None = None) -> str:
             dash.config.get()
-            return dash.config.clients.profile_for(ipaddress.ip_address(ip), None, listener)
+            return dash.config.clients.profile_for(ipaddress.ip_address(ip), user, listener)
 
         def where(scope: MutableMapping[str, Any]) -> setuppage.Where:
             # A device that addresses the dashboard directly: the address it used is this
@@ -272,11 +307,15 @@ class DashboardAddon:
             client_id=client_id,
             open_events=open_events if dash.store is not None else None,
         )
+        if not listens:
+            log.info("qinglang: no dashboard on this worker; the ask page is served here")
+            return
         try:
             self.scheme = "https" if dash_cfg.tls_cert else "http"
             self.server, self.task = await serve(
                 WithSetup(self.app, setup), host, port,
                 tls_cert=dash_cfg.tls_cert, tls_key=dash_cfg.tls_key,
+                **_limits(),
             )  # fmt: skip
         except OSError as e:
             # A warning, not an error: mitmdump exits on an error logged at start-up, and
@@ -303,9 +342,12 @@ class DashboardAddon:
             _device_address(flow)
             child = self.child
             listener = listener_port(flow.client_conn, ctx.options.listen_port)
+            user = _proxy_user(flow)
 
             async def with_listener(scope: Any, receive: Any, send: Any) -> None:
-                scope.setdefault("extensions", {})[LISTENER_SCOPE] = listener
+                ext = scope.setdefault("extensions", {})
+                ext[LISTENER_SCOPE] = listener
+                ext[childpages.USER_SCOPE] = user
                 await child(scope, receive, send)
 
             await asgiapp.serve(with_listener, flow)

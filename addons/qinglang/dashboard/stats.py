@@ -92,9 +92,12 @@ class Dialect:
 
 SQLITE = Dialect(events="ev.events", order="rowid", day="qday(ts)", categories="e.categories")
 
+# A pupil with a proxy log-in is counted as ``name @ address``: in a school several pupils
+# share one address (a balancer, a shared computer), and the overview shows who it was.
+PUPIL = 'CASE WHEN "user" IS NULL OR "user" = \'\' THEN client ELSE "user" || \' @ \' || client END'
 _FOLD = (
     "INSERT INTO rollup_actions (day, client, profile, action, n)"
-    " SELECT {day}, client, profile, action, COUNT(*) FROM {events}"
+    f" SELECT {{day}}, {PUPIL}, profile, action, COUNT(*) FROM {{events}}"
     " WHERE {order} > ? AND {order} <= ? GROUP BY 1, 2, 3, 4"
     " ON CONFLICT (day, client, profile, action) DO UPDATE SET n = rollup_actions.n + excluded.n",
     "INSERT INTO rollup_categories (day, category, action, n)"

@@ -22,6 +22,7 @@ anything it does not recognise as text, the way browsers do.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -118,6 +119,8 @@ class Extracted:
         pieces: list[str] = []
         last = 0
         for x, y, rep in edits:
+            if x < last:
+                continue  # a span already masked (a JSON string read both ways)
             pieces.append(doc[last:x])
             pieces.append(rep)
             last = y
@@ -277,8 +280,117 @@ def extract_html(doc: str) -> Extracted:
 # --- JSON -------------------------------------------------------------------
 
 
+# What servers put in front of JSON so that a <script> cannot run it (anti-hijacking):
+# Angular's ")]}'", Google's "while(1);" and Facebook's "for (;;);", "&&&START&&&".
+_GUARD = re.compile(
+    r"""\s*(?:\)\]\}'[^\n\[{]*|while\s*\(\s*(?:1|true)\s*\)\s*;|for\s*\(\s*;\s*;\s*\)\s*;"""
+    r"""|&&&START&&&)""",
+)
+# A JSONP response: an optional "/**/" or "typeof cb === 'function' &&", a callback name
+# (dotted or indexed), "(", the JSON, ")" and an optional ";".
+_JSONP = re.compile(
+    r"""\s*(?:/\*\*/\s*)?(?:typeof\s+[\w$.]+\s*={2,3}\s*['"]function['"]\s*&&\s*)?"""
+    r"""[A-Za-z_$][\w$]*(?:\s*(?:\.\s*[A-Za-z_$][\w$]*|\[\s*(?:"[^"]*"|'[^']*'|\d+)\s*\]))*"""
+    r"""\s*\(\s*(?=[\[{"])"""
+)
+_JSONP_END = re.compile(r"""\)\s*;?\s*(?://[^\n]*)?\s*$""")
+
+
+def json_span(doc: str) -> tuple[int, int] | None:
+    """Where the JSON value is in a response that wraps it: after an anti-hijacking
+    prefix, or inside a JSONP callback. None: no wrapper (the document is the JSON)."""
+    m = _GUARD.match(doc)
+    if m is not None:
+        return m.end(), len(doc)
+    m = _JSONP.match(doc)
+    if m is not None:
+        end = _JSONP_END.search(doc, m.end())
+        return m.end(), end.start() if end is not None else len(doc)
+    return None
+
+
 def extract_json(doc: str) -> Extracted:
     """String values of a JSON document, escapes decoded; works on truncated or broken JSON
-    too, best effort (``_jsontext`` has the token rules)."""
-    text, scan, d0, length, raw, kind = _jsontext.extract_json(doc)
-    return Extracted(doc, text, scan, d0, length, raw, kind)
+    too, best effort (``_jsontext`` has the token rules). A wrapper (``json_span``) is
+    skipped; a string that holds markup is read as HTML, as the page that puts it into
+    its document shows it (tags hidden, entities decoded)."""
+    span = json_span(doc)
+    if span is None:
+        text, scan, d0, length, raw, kind = _jsontext.extract_json(doc)
+    else:
+        text, scan, d0, length, raw, kind = _jsontext.extract_json(doc[span[0] : span[1]])
+        d0 = d0 + span[0]
+    out = Extracted(doc, text, scan, d0, length, raw, kind)
+    if ("<" in text or "&" in text) and _MARKUP.search(text):
+        return _html_in_strings(out)
+    return out
+
+
+# A tag, a comment or a character reference: what makes a string HTML to a page's script.
+_MARKUP = re.compile(r"<[A-Za-z!/?]|&(?:#[0-9xX]|[A-Za-z][A-Za-z0-9]*;)")
+
+
+def _html_in_strings(e: Extracted) -> Extracted:
+    """``e`` with the strings that hold markup read twice: as they are (the scan text as
+    it was: a script may show a string with ``textContent``, where ``<x 赌博`` is text)
+    and, after one more boundary, as HTML (``innerHTML``, where ``赌<b></b>博`` is one
+    word). The HTML view's map (HTML text -> scan text) is composed with ``e``'s (scan
+    text -> document) in one vectorised pass; each of its characters is a segment."""
+    from qinglang.engine.normalize import BOUNDARY
+
+    n = len(e.text)
+    texts: list[str] = []
+    found: list[tuple[np.ndarray, ...]] = []
+    piece_pos: list[int] = []  # where each string starts in e.text
+    view_pos: list[int] = []  # where its HTML view (after its boundary) starts
+    pos = scan_off = 0
+    for piece in e.text.split(BOUNDARY):
+        if piece and _MARKUP.search(piece):
+            text, *arrays = _htmltext.extract_html(piece, _TAG_CODES)
+            found.append(tuple(arrays))
+            piece_pos.append(pos)
+            view_pos.append(scan_off + 1)
+            # A boundary first, so that no word runs on from the string before.
+            texts.append(BOUNDARY + text)
+            scan_off += len(text) + 1
+        pos += len(piece) + 1
+    if not texts:
+        return e
+    # The offsets are added once, over all the strings (numpy per string costs more than
+    # the HTML extraction itself).
+    counts = np.fromiter((len(f[0]) for f in found), np.int64, len(found))
+    scan, d0, length, raw, kind = (
+        np.concatenate([f[i] for f in found]).astype(np.int64) for i in range(5)
+    )
+    scan += np.repeat(np.array(view_pos, dtype=np.int64), counts)
+    d0 += np.repeat(np.array(piece_pos, dtype=np.int64), counts)
+    k = len(found)
+    b_scan = np.array(view_pos, dtype=np.int64) - 1  # the boundaries, synthetic
+    order = np.argsort(np.concatenate((scan, b_scan)), kind="stable")
+    view = Extracted(
+        e.text,
+        "".join(texts),
+        np.concatenate((scan, b_scan))[order],
+        np.concatenate((d0, np.array(piece_pos, dtype=np.int64)))[order],
+        np.concatenate((length, np.ones(k, dtype=np.int64)))[order],
+        np.concatenate((raw, np.zeros(k, dtype=np.int64)))[order],
+        np.concatenate((kind, np.full(k, _SYNTH, dtype=np.int64)))[order],
+    )
+    j = np.arange(len(view.text), dtype=np.int64)
+    a = np.minimum(view._char_starts(j), n - 1)  # in e.text
+    b = np.minimum(np.maximum(view._char_ends(j) - 1, a), n - 1)
+    d0, d1 = e._char_starts(a), e._char_ends(b)
+    vk = view.seg_kind[view._seg_of(j)]
+    synth = vk == _SYNTH
+    kind = np.where(synth, _SYNTH, np.where((vk == _RUN) & (d1 - d0 == 1), _RUN, _ENTITY))
+    m = len(j)
+    return Extracted(
+        e.doc,
+        e.text + view.text,
+        np.concatenate((e.seg_scan, n + j)),
+        np.concatenate((e.seg_doc, d0)),
+        np.concatenate((e.seg_len, np.ones(m, dtype=np.int64))),
+        np.concatenate((e.seg_raw, np.where(synth, 0, d1 - d0))),
+        np.concatenate((e.seg_kind, kind.astype(e.seg_kind.dtype))),
+        e.problem,
+    )

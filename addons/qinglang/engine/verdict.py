@@ -41,6 +41,10 @@ class Reason(StrEnum):
     # The proxy itself.
     UNCONFIGURED = "filter not ready"
     OWN_DATA = "own personal information"  # the outbound guard
+    # Tunnels (proxy/tunnels.py): a port the profile does not allow, or a connection that
+    # carries something other than TLS or HTTP (ssh, a VPN, QUIC, raw TCP or UDP).
+    PORT = "port"
+    TUNNEL = "tunnel"
     # Request rules, decided before anything is fetched.
     ALWAYS_ALLOWED = "always_allowed"
     ALLOWED_DOMAIN = "allow_domains"

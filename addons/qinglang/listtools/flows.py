@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from qinglang.content.headplan import content_length, plan_head, range_is_partial
-from qinglang.content.mediatypes import plan_for
+from qinglang.content.headplan import content_length, navigated, plan_head, range_is_partial
+from qinglang.content.mediatypes import nosniff, plan_for, scan_type
 from qinglang.content.pipeline import (
     ScanJob,
     ScanOutcome,
@@ -61,7 +61,7 @@ def replay(
         return out
     job = ScanJob(
         raw,
-        ct,
+        scan_type(ct, nosniff(resp.headers.get("x-content-type-options"))),
         resp.headers.get("content-encoding"),
         req.headers.get("accept-encoding"),
         profile,
@@ -73,6 +73,7 @@ def replay(
         content_encoding=job.content_encoding,
         length=content_length(resp.headers.get("content-length")),
         profile=profile,
+        page=navigated(req.headers.get("sec-fetch-dest"), req.headers.get("accept")),
     )
     if profile.filter and host_matches(request_host(req), profile.passthrough_hosts):
         return _done(out, job, ScanOutcome("skip"), ALLOWED, Reason.PASSTHROUGH)

@@ -376,6 +376,14 @@ _REASONS: dict[Reason, tuple[str, str]] = {
     Reason.CURFEW: ("现在是休息时间", "it is rest time (curfew)"),
     Reason.QUOTA: ("今天的上网时间用完了", "today's screen time is used up"),
     Reason.SCHEDULE: ("这类网站现在不开放", "sites of this kind are closed at this time"),
+    Reason.PORT: (
+        "不能连接到这个端口",
+        "connections to this port are not allowed",
+    ),
+    Reason.TUNNEL: (
+        "这个连接无法被检查（不是网页），所以不能使用",
+        "this connection cannot be checked (it is not a web page), so it is not allowed",
+    ),
 }
 
 _CATEGORIES: dict[str, tuple[str, str]] = {

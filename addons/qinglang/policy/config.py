@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -135,6 +136,37 @@ class OwnData(BaseModel):
         return [(k, v) for k in type(self).model_fields for v in getattr(self, k)]
 
 
+# The ports a filtering profile's tunnels may always use: plain HTTP and HTTPS.
+WEB_PORTS = frozenset({80, 443})
+
+
+def parse_port_range(value: object) -> tuple[int, int]:
+    """``8443`` or ``"8000-8099"`` -> (first, last), both in 1..65535. Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a port or port range: {value!r}")
+    if isinstance(value, int):
+        first = last = value
+    elif isinstance(value, str):
+        a, sep, b = value.strip().partition("-")
+        # ASCII digits only, as written in the config: int() would also read "٨٠" or "1_0".
+        if not (a.strip().isascii() and a.strip().isdigit()) or (
+            sep and not (b.strip().isascii() and b.strip().isdigit())
+        ):
+            raise ValueError(f'not a port or port range (8443, "8000-8099"): {value!r}')
+        first = int(a)
+        last = int(b) if sep else first
+    else:
+        raise ValueError(f"not a port or port range: {value!r}")
+    if not (1 <= first <= 65535 and 1 <= last <= 65535):
+        raise ValueError(f"ports are 1 to 65535: {value!r}")
+    if first > last:
+        raise ValueError(f"a range goes from the lower port to the higher: {value!r}")
+    return first, last
+
+
+PortRange = Annotated[tuple[int, int], BeforeValidator(parse_port_range)]
+
+
 class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/youth-mode.md
     """What one kind of client may see. The defaults are the child's."""
 
@@ -166,6 +198,10 @@ class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/youth-mode.
     on_error: OnError = "block"
     # Hosts whose TLS is never intercepted (certificate-pinned apps, banking).
     passthrough_hosts: list[StrictStr] = Field(default_factory=list)
+    # Ports a tunnel (CONNECT, or a transparent/WireGuard connection) may go to besides 80
+    # and 443: a port (8443) or a range ("8000-8099"). What flows must still be TLS or HTTP
+    # that is filtered (proxy/tunnels.py).
+    allow_ports: list[PortRange] = Field(default_factory=list)
 
     @field_validator("passthrough_hosts")
     @classmethod
@@ -191,6 +227,13 @@ class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/youth-mode.
 
     def counts(self, category: str) -> bool:
         return self.categories is None or category in self.categories
+
+    def port_allowed(self, port: int) -> bool:
+        """Whether a tunnel may go to ``port``: always for a profile that does not filter,
+        else 80, 443 and the profile's ``allow_ports``."""
+        if not self.filter or port in WEB_PORTS:
+            return True
+        return any(lo <= port <= hi for lo, hi in self.allow_ports)
 
 
 ADULT = Profile(filter=False, on_oversize="pass", on_error="pass")

@@ -31,7 +31,13 @@ from mitmproxy.addonmanager import Loader
 from mitmproxy.connection import Client
 
 from qinglang.content import mediatypes
-from qinglang.content.headplan import Sniffer, content_length, plan_head, range_is_partial
+from qinglang.content.headplan import (
+    Sniffer,
+    content_length,
+    navigated,
+    plan_head,
+    range_is_partial,
+)
 from qinglang.content.pipeline import ScanJob, ScanOutcome, precheck, verdict
 from qinglang.deploy import bundle
 from qinglang.engine.normalize import BOUNDARY
@@ -522,6 +528,9 @@ class Qinglang:
             content_encoding=resp.headers.get("content-encoding"),
             length=content_length(resp.headers.get("content-length")),
             profile=prof,
+            page=navigated(
+                flow.request.headers.get("sec-fetch-dest"), flow.request.headers.get("accept")
+            ),
         )
         meta["plan"] = hp.action
         if hp.action == "pass":
@@ -563,7 +572,10 @@ class Qinglang:
         req = flow.request
         job = ScanJob(
             raw,
-            resp.headers.get("content-type"),
+            mediatypes.scan_type(
+                resp.headers.get("content-type"),
+                mediatypes.nosniff(resp.headers.get("x-content-type-options")),
+            ),
             resp.headers.get("content-encoding"),
             req.headers.get("accept-encoding"),
             prof,
@@ -590,6 +602,10 @@ class Qinglang:
         # Opened in `running`; hooks driven without it (unit tests) open it on first use.
         quota = self.stores.quota
         return quota if quota is not None else self.stores.open_quota(live.config)
+
+    async def scan(self, job: ScanJob) -> ScanOutcome:
+        """A job through the scan workers (for the other addons: WebSocket messages)."""
+        return await self._scan(job)
 
     async def _scan(self, job: ScanJob) -> ScanOutcome:
         for _ in range(3):

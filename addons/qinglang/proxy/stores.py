@@ -72,7 +72,10 @@ class Stores:
     def open_overrides(self, cfg: Config) -> None:
         """The dashboard's overrides (opened once, again only when their files move)."""
         option = str(getattr(ctx.options, "qinglang_dashboard", "") or "").strip().lower()
-        on = option != "off" and (bool(option) or cfg.dashboard.enabled)
+        state = scaleout.state_option()
+        # With the shared state every worker enforces the grants, whether or not it runs a
+        # dashboard of its own (qinglang_dashboard=off on the others of one machine).
+        on = state is not None or (option != "off" and (bool(option) or cfg.dashboard.enabled))
         d = cfg.dashboard
         files = dashboard_files(
             d.db,
@@ -80,7 +83,6 @@ class Stores:
             config_path=ctx.options.qinglang_config or None,
             confdir=ctx.options.confdir,
         )
-        state = scaleout.state_option()
         where = state.url if state is not None else str(files.state_db)
         key = (where, str(files.secret_key_file)) if on else None
         if key == self._overrides_key and (key is None or self.overrides is not None):

@@ -67,9 +67,12 @@ class Override:
         return "\x1f".join(parts).encode("utf-8")
 
     def for_client(self, client: str, user: str | None) -> bool:
+        """A grant to a proxy log-in follows the pupil; one to a device holds for that
+        device's requests without a log-in only: pupils who share an address (a school's
+        balancer, a shared computer) never inherit each other's grants."""
         if self.user:
             return user == self.user
-        return client == self.client
+        return not user and client == self.client
 
     def covers(self, host: str, path: str) -> bool:
         if self.scope == "site":
