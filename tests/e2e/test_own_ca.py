@@ -28,7 +28,21 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 CA_NAME = "qinglang 清朗 home filter"
 
 
+# The tests look at the certificate the proxy presents, not at the rules: the upstream's
+# address and port are ones a child's profile refuses a tunnel to (bare IP, port).
+CONFIG = """\
+lists: [<shipped>]
+profiles:
+  child: {}
+  parent: {filter: false}
+default_profile: parent
+"""
+
+
 def _start(home: Path, log: Path, port: int, dash: int) -> subprocess.Popen[bytes]:
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "qinglang.yaml").exists():
+        (home / "qinglang.yaml").write_text(CONFIG, encoding="utf-8")
     env = {**os.environ, "QINGLANG_HOME": str(home)}
     with log.open("wb") as f:
         return subprocess.Popen(
