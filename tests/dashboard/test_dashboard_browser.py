@@ -125,14 +125,14 @@ def test_edit_a_profile(browser: Browser, live: LiveServer, home: Home) -> None:
     page.goto(live.url + "/profiles/child")
     page.locator("input[name=block_threshold]").fill("70")
     page.locator("textarea[name=deny_domains]").fill("games.example")
-    page.locator("#profile-form button[type=submit]").click()
+    page.locator("#profile-form > button[type=submit]").click()
     expect(page.locator("[role=status]")).to_contain_text("Saved")
     text = home.config.read_text(encoding="utf-8")
     assert "block_threshold: 70" in text and "games.example" in text
     assert Path(str(home.config) + ".bak").exists()
     # A bad edit: refused with the config's own message; the file stays.
     page.locator("input[name=curfew]").fill("25:00-06:00")
-    page.locator("#profile-form button[type=submit]").click()
+    page.locator("#profile-form > button[type=submit]").click()
     expect(page.locator("#error")).to_contain_text("curfew")
     assert home.config.read_text(encoding="utf-8") == text
 

@@ -351,6 +351,10 @@ def test_profile_form_shows_what_is_in_force_and_offers_age_presets(
     presets = page.locator("#age-presets").inner_text()
     assert "under 8" in presets and "rest hours every day 22:00-06:00" in presets
     assert "no payments" in presets
+    # Enter in a field saves the form as written; it does not press a preset.
+    page.locator("input[name=block_threshold]").press("Enter")
+    page.wait_for_load_state()
+    assert "age:" not in home.config.read_text(encoding="utf-8")
     page.locator("#age-presets button[value='7']").click()
     page.wait_for_load_state()
     assert "age: 7" in home.config.read_text(encoding="utf-8")

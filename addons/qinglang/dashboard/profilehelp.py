@@ -80,9 +80,14 @@ def in_force(profile: Any, lang: str) -> InForce:
     """The daily minutes and rest hours the proxy applies to ``profile`` now."""
     rules = resolve(profile)
     t, src = rules.time, rules.sources
+    left, right = ("（", "）") if lang == "zh" else (" (", ")")
+
+    def where(key: str) -> str:
+        return f"{left}{_source(src.get(key, ''), lang)}{right}"
+
     return InForce(
-        f"{_minutes(t.daily_minutes, lang)} ({_source(src.get('daily_minutes', ''), lang)})",
-        f"{_curfew(t.curfew, lang)} ({_source(src.get('curfew', ''), lang)})",
+        _minutes(t.daily_minutes, lang) + where("daily_minutes"),
+        _curfew(t.curfew, lang) + where("curfew"),
     )
 
 

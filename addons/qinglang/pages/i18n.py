@@ -177,7 +177,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "asks.minutes30": ("今天多 30 分钟", "30 more minutes today"),
     "asks.refuse": ("拒绝", "Refuse"),
     "asks.kind.block": ("被拦截的页面", "blocked page"),
-    "asks.kind.time": ("时间已用完", "time is up"),
+    "asks.kind.time": ("请求更多时间", "more time requested"),
     "asks.answered": ("已处理", "Answered"),
     "asks.granted": ("已允许", "granted"),
     "asks.refused": ("已拒绝", "refused"),
@@ -232,7 +232,8 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "按年龄一键设置（只设年龄；本档案自己写的时间设置优先）",
         "One-click age presets (sets the age only; this profile's own time settings win)",
     ),
-    "f.in_force": ("现在生效", "In force now"),
+    "f.in_force": ("现在生效：", "In force now: "),
+    "f.stop": ("。", "."),
     "f.minutes_hint": (
         "留空则按年龄或不限时；可写 60，或 {weekdays: 60, weekends: 120}。",
         "Empty: from the age, or no limit. Write e.g. 60, or {weekdays: 60, weekends: 120}.",
