@@ -149,3 +149,22 @@ def test_scan_uses_the_data_directorys_config_like_run(tmp_path: Path) -> None:
     out = json.loads(child.stdout)
     assert out["action"] in ("block", "mask") and out["score"] >= 100
     assert any(m["term"] == "qinglangscanownterm" for m in out["matches"])
+
+
+def test_a_taken_port_of_a_configured_phone_names_the_phone(tmp_path: Path) -> None:
+    home, log = tmp_path / "home", tmp_path / "run.log"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+        other.bind(("0.0.0.0", 0))
+        wg = other.getsockname()[1]
+        home.mkdir()
+        (home / "qinglang.yaml").write_text(
+            "lists: [<shipped>]\nprofiles: {child: {}}\ndefault_profile: child\n"
+            f"devices:\n  - {{name: mei-phone, profile: child, wireguard_port: {wg}}}\n",
+            encoding="utf-8",
+        )
+        proc = _start(home, log, "--listen-port", str(free_port()),
+                      "--set", "qinglang_dashboard=off")  # fmt: skip
+        proc.wait(40)
+    text = log.read_text("utf-8", "replace")
+    assert proc.returncode == 2, text
+    assert f"UDP port 127.0.0.1:{wg} for the WireGuard device 'mei-phone' is already in use" in text

@@ -140,14 +140,15 @@ def check_ports(cfg: Config, rest: list[str]) -> list[str] | None:
     from qinglang.deploy.firstrun import dashboard_port, listeners
 
     taken: list[str] = []
+    devices = {d.wireguard_port: d.name for d in cfg.devices}
     for ls in listeners(rest):
         if ls.port is None:
             continue
-        what = (
-            "a WireGuard device (its tunnel)"
-            if "wireguard" in ls.description.lower()
-            else f"the proxy ({ls.description})"
-        )
+        if "wireguard" in ls.description.lower():
+            name = devices.get(ls.port)
+            what = f"the WireGuard device {name!r}" if name else "a WireGuard device (its tunnel)"
+        else:
+            what = f"the proxy ({ls.description})"
         for t in ("tcp", "udp") if ls.transport == "both" else (ls.transport,):
             w = ports.Wanted(what, ls.host, ls.port, "udp" if t == "udp" else "tcp")
             if ports.is_taken(w):
