@@ -168,3 +168,19 @@ def test_a_taken_port_of_a_configured_phone_names_the_phone(tmp_path: Path) -> N
     text = log.read_text("utf-8", "replace")
     assert proc.returncode == 2, text
     assert f"UDP port 127.0.0.1:{wg} for the WireGuard device 'mei-phone' is already in use" in text
+
+
+def test_lists_test_uses_the_data_directorys_config_like_run(tmp_path: Path) -> None:
+    """A parent's exported reports, tested as their own proxy decides (own lists)."""
+    home = tmp_path / "home"
+    assert _typed(home, "init").returncode == 0
+    (home / "lists" / "own.yaml").write_text(
+        "category: profanity\nterms:\n  - {term: qinglangcorpusownterm, weight: 100}\n",
+        encoding="utf-8",
+    )
+    corpus = tmp_path / "corpus"
+    (corpus / "block").mkdir(parents=True)
+    (corpus / "block" / "page.html").write_text("<p>qinglangcorpusownterm</p>", encoding="utf-8")
+    done = _typed(home, "lists", "test", str(corpus))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 of 1 documents right" in done.stdout

@@ -87,7 +87,11 @@ def register(sub: Any) -> None:
     s = lsub.add_parser("test", help="run a labelled corpus and report precision and recall")
     s.add_argument("corpus", metavar="CORPUS", help="folder with block/ allow/ mask/, or manifest")
     s.add_argument("--lists", action="append", help="list folder; replaces the configured lists")
-    s.add_argument("--config", help="qinglang.yaml (default: shipped lists, child profile)")
+    s.add_argument(
+        "--config",
+        help="qinglang.yaml (default: the data directory's, as qinglang run uses; without "
+        "one, the shipped lists and profiles)",
+    )
     s.add_argument("--profile", help="profile name (default: the config's default_profile)")
     s.add_argument("--json", action="store_true", help="print the results as JSON")
     s.add_argument("-v", "--verbose", action="store_true", help="list every document")

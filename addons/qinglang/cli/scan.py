@@ -35,7 +35,10 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from qinglang.engine.lists import load_lists
 
     try:
-        config = args.config or _data_dir_config(args.data_dir)
+        from qinglang.deploy.datadir import existing_config
+
+        # As `qinglang run`: the data directory's config, else the shipped defaults.
+        config = args.config or existing_config(args.data_dir)
         cfg = load_config(config) if config else default_config()
         lists = load_lists(args.lists or cfg.lists)
     except SourceError as e:
@@ -71,15 +74,6 @@ def cmd_scan(args: argparse.Namespace) -> int:
     line = json.dumps(out, ensure_ascii=False)
     sys.stdout.write(line.encode("utf-8", "replace").decode("utf-8") + "\n")
     return 0
-
-
-def _data_dir_config(option: str | None) -> str | None:
-    """As ``qinglang run`` without ``--config``: the data directory's config (datadir.py),
-    read only; None (the shipped lists and profiles) when there is none yet."""
-    from qinglang.deploy.datadir import resolve
-
-    path = resolve(option).config
-    return str(path) if path.is_file() else None
 
 
 def as_json(job: ScanJob, scanned: Scanned, profile: Profile, lang: str) -> dict[str, Any]:

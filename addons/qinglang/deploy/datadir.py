@@ -120,6 +120,13 @@ def resolve(option: str | None) -> DataDir:
     return DataDir(root.resolve())
 
 
+def existing_config(option: str | None = None) -> str | None:
+    """The data directory's config, as ``qinglang run`` without ``--config`` reads it, if
+    there is one (nothing is created): for commands that read the config only."""
+    path = resolve(option).config
+    return str(path) if path.is_file() else None
+
+
 def ensure(d: DataDir) -> bool:
     """Create what is missing (folders, the default config); True if the config was new.
 

@@ -326,7 +326,11 @@ def main(args: argparse.Namespace) -> int:
     from qinglang.policy.config import default_config, load_config
 
     try:
-        cfg = load_config(args.config) if args.config else default_config()
+        from qinglang.deploy.datadir import existing_config
+
+        # As `qinglang run`: the data directory's config, else the shipped defaults.
+        config = args.config or existing_config()
+        cfg = load_config(config) if config else default_config()
         lists = load_lists(args.lists or cfg.lists)
         name = args.profile or cfg.default_profile
         if name not in cfg.profiles:
