@@ -10,6 +10,7 @@ only what can listen and a taken port is named with what wanted it and what hold
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import socket
 from dataclasses import dataclass
@@ -30,21 +31,34 @@ class Wanted:
 
 
 def is_taken(w: Wanted) -> bool:
-    """Whether binding ``w`` fails because something else has the port."""
+    """Whether binding ``w`` fails because something else has the port. Every address
+    (host "") is tried on IPv4 and IPv6, as mitmproxy listens on both."""
     if w.port == 0:
         return False
     host = w.host.strip("[]") if w.host not in ("", "*") else ""
+    if host:
+        return _bind_fails(host, w.port, w.transport)
+    return _bind_fails("0.0.0.0", w.port, w.transport) or (
+        socket.has_ipv6 and _bind_fails("::", w.port, w.transport)
+    )
+
+
+def _bind_fails(host: str, port: int, transport: Transport) -> bool:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    kind = socket.SOCK_STREAM if w.transport == "tcp" else socket.SOCK_DGRAM
-    with socket.socket(family, kind) as s:
-        if w.transport == "tcp":
+    kind = socket.SOCK_STREAM if transport == "tcp" else socket.SOCK_DGRAM
+    try:
+        s = socket.socket(family, kind)
+    except OSError:  # no IPv6 on this machine: nothing can hold an IPv6 port
+        return False
+    with s:
+        if transport == "tcp":
             # As asyncio binds: a port in TIME_WAIT from a previous run is not taken.
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         try:
-            s.bind((host or ("::" if family == socket.AF_INET6 else "0.0.0.0"), w.port))
+            s.bind((host, port))
         except OSError as e:
-            import errno
-
             return e.errno == errno.EADDRINUSE
     return False
 
