@@ -72,6 +72,7 @@ def test_a_taken_dashboard_port_is_said_at_once_and_not_printed_as_the_dashboard
     assert f"used by pid {os.getpid()}:" in text
     assert "qinglang run --set qinglang_dashboard=127.0.0.1:PORT" in text
     assert f":{dash}/" not in text  # no address another program answers
+    assert "qinglang: dashboard not started: its port is taken" in text
     assert f"proxy (HTTP(S) proxy) on 127.0.0.1:{port}" in text
 
 

@@ -99,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     checked = check_ports(cfg, rest)
     if checked is None:
         return 2
+    dash_taken = checked != rest
     rest = checked
-    _print_addresses(cfg, replace(prepared, rest=rest))
+    _print_addresses(cfg, replace(prepared, rest=rest), dash_taken=dash_taken)
     try:
         return _mitmdump(config, rest)
     finally:
@@ -237,7 +238,7 @@ def _prepare_data_dir(args: argparse.Namespace, rest: list[str]) -> Prepared:
     return Prepared(config, rest, d.root, created)
 
 
-def _print_addresses(cfg: Config, prepared: Prepared) -> None:
+def _print_addresses(cfg: Config, prepared: Prepared, *, dash_taken: bool = False) -> None:
     from qinglang.dashboard.settings import settings_for
     from qinglang.deploy.firstrun import banner
     from qinglang.store.paths import DEFAULT_CONFDIR
@@ -256,6 +257,13 @@ def _print_addresses(cfg: Config, prepared: Prepared) -> None:
         created=prepared.created,
         confdir=confdir if in_confdir and confdir != DEFAULT_CONFDIR else None,
     )
+    if dash_taken:  # not "off" as if chosen: it could not listen (said above)
+        lines = [
+            "qinglang: dashboard not started: its port is taken (see above)"
+            if line == "qinglang: dashboard off"
+            else line
+            for line in lines
+        ]
     print("\n".join(lines), flush=True)
 
 

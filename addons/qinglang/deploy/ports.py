@@ -104,7 +104,9 @@ def _command(proc: Path) -> str:
         return "?"
     words = [Path(a.decode("utf-8", "replace")).name for a in args[:1]]
     words += [a.decode("utf-8", "replace") for a in args[1:4] if a]
-    return " ".join(words)[:80]
+    # One line, printable: a command line can hold anything (newlines, escapes).
+    text = " ".join("".join(c if c.isprintable() else " " for c in " ".join(words)).split())
+    return text[:80] + ("…" if len(text) > 80 else "")
 
 
 def describe(w: Wanted) -> str:
