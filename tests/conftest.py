@@ -20,6 +20,8 @@ from qinglang.policy.config import Profile
 # Commands without --config read the data directory's config (qinglang scan, admin): the
 # tests never read or write the real user's one. A test that needs one sets its own.
 os.environ["QINGLANG_HOME"] = tempfile.mkdtemp(prefix="qinglang-test-home-")
+# Empty, and searchable by the other users some tests run commands as (install.sh's).
+os.chmod(os.environ["QINGLANG_HOME"], 0o755)
 
 
 @pytest.fixture

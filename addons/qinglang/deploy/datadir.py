@@ -122,9 +122,22 @@ def resolve(option: str | None) -> DataDir:
 
 def existing_config(option: str | None = None) -> str | None:
     """The data directory's config, as ``qinglang run`` without ``--config`` reads it, if
-    there is one (nothing is created): for commands that read the config only."""
+    there is one (nothing is created): for commands that read the config only.
+
+    Raises SourceError when it is there but cannot be read (another user's data
+    directory): silently using other rules would test the wrong thing."""
+    from qinglang.engine.yamlloc import SourceError
+
     path = resolve(option).config
-    return str(path) if path.is_file() else None
+    try:
+        return str(path) if path.is_file() else None
+    except OSError as e:
+        raise SourceError(
+            path,
+            None,
+            f"cannot read it: {e.strerror}; give --config, or run this as the user that "
+            "runs the proxy (e.g. sudo -u qinglang)",
+        ) from None
 
 
 def ensure(d: DataDir) -> bool:
