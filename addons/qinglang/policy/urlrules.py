@@ -50,7 +50,8 @@ CAT_PROXIES_VPN = "proxies_vpn"
 
 def _suffixes(host: str) -> Iterable[str]:
     yield host
-    if ":" in host:
+    # An address covers nothing but itself (``0.0.1`` is no parent of ``127.0.0.1``).
+    if ":" in host or (host[-1:].isdigit() and parse_ip(host) is not None):
         return
     i = host.find(".")
     while i >= 0:
@@ -131,6 +132,9 @@ def compile_url_pattern(text: str) -> UrlPattern:
     host = host.lower().rstrip(".")
     if host.startswith("*."):
         host = host[2:]
+    if "*" not in host:
+        # Compared with canonical hosts: an address in any notation as its dotted quad.
+        host = canonical(host) or host
     if not host or not re.match(r"^[\w*.-]+$", host) or host.strip("*.") == "":
         raise ValueError(f"not a URL pattern 'host/path' (the host is missing): {text!r}")
     if not host.isascii():
