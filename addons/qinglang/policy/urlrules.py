@@ -17,8 +17,10 @@ and a scheme (``https://``) is ignored:
   ``*.example.com/*/recharge`` included;
 - ``youtube.com/watch?v=abc``: the query string is part of the path.
 
-Paths are compared both as sent and percent-decoded, so ``/搜索`` matches
-``/%E6%90%9C%E7%B4%A2``.
+Paths are compared in every form a server may resolve them to (``urlpath``): as sent,
+percent-decoded (``/搜索`` matches ``/%E6%90%9C%E7%B4%A2``), normalised per RFC 3986
+(``/a/../games``, ``//games``, ``/%67ames`` and ``/%2e%2e/games`` are ``/games``), with
+backslashes as slashes and ``;params`` cut.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote_plus
 
 from qinglang.engine.verdict import ALLOW, Action, Decision, Reason
 from qinglang.policy import timerules
 from qinglang.policy.hosts import canonical, parse_ip, request_host
 from qinglang.policy.quota import Activity, classify
+from qinglang.policy.urlpath import normalize_escapes, server_views
 from qinglang.policy.safesearch import engine_for, search_query
 from qinglang.policy.timerules import QuotaState
 
@@ -106,14 +109,12 @@ class UrlPattern:
     path_re: re.Pattern[str] | None  # None: any path
 
     def matches(self, host: str, path: str) -> bool:
-        if not self.host_re.match(host):
-            return False
-        if self.path_re is None:
-            return True
-        if self.path_re.match(path):
-            return True
-        decoded = unquote(path, errors="replace")
-        return decoded != path and self.path_re.match(decoded) is not None
+        return self.host_re.match(host) is not None and self.matches_path(server_views(path))
+
+    def matches_path(self, views: Iterable[str]) -> bool:
+        """Whether the path matches in any of its ``urlpath.server_views``."""
+        path_re = self.path_re
+        return path_re is None or any(path_re.match(v) for v in views)
 
 
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -147,7 +148,8 @@ def compile_url_pattern(text: str) -> UrlPattern:
     host_re = re.compile(rf"^(?:.*\.)?{_glob(host)}$")
     path_re = None
     if slash:
-        path = "/" + rest
+        # Spelled as requests are compared (urlpath): ``/%7Euser`` is ``/~user``.
+        path = normalize_escapes("/" + rest)
         if path.endswith("*"):
             body = _glob(path) + "$"
         elif path.endswith("/"):
@@ -352,9 +354,12 @@ class RequestRules:
 
     def _lists(self, host: str, path: str, cats: frozenset[str]) -> Decision | None:
         r = self.rules
-        for pattern in self._patterns_for(host):
-            if pattern.matches(host, path):
-                return Decision(Action.BLOCK, Reason.DENY_URL, rule=pattern.text)
+        patterns = self._patterns_for(host)
+        if patterns:
+            views = server_views(path)  # the path as every kind of server resolves it
+            for pattern in patterns:
+                if pattern.matches_path(views):
+                    return Decision(Action.BLOCK, Reason.DENY_URL, rule=pattern.text)
         allowed, denied = r.allow_domains.match(host), r.deny_domains.match(host)
         # The more specific listing wins; a tie is a deny.
         if denied and (not allowed or len(denied) >= len(allowed)):
