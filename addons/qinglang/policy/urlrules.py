@@ -469,17 +469,18 @@ class RequestRules:
             or ALLOW
         )
 
-    def keyword_targets(self, req: RequestInfo) -> list[KeywordTarget]:
+    def keyword_targets(self, req: RequestInfo, body: bytes = b"") -> list[KeywordTarget]:
         """Texts to run through the keyword engine: the search text of a request to a
-        known search engine (pages, suggestions and search APIs alike), and the URL of
-        page loads. Empty for profiles that do not filter."""
+        known search engine (pages, suggestions and search APIs alike, ``body`` for those
+        that search by POST), and the URL of page loads. Empty for profiles that do not
+        filter."""
         if not self.rules.filter:
             return []
         host = canonical(req.host) or ""
         if self.rules.always_allowed.match(host):
             return []
         out: list[KeywordTarget] = []
-        q = search_query(host, req.path)
+        q = search_query(host, req.path, body, _header(req.headers, "Content-Type") or None)
         if q is not None:
             out.append(KeywordTarget("search", q.text, q.engine))
         if classify(req.method, req.path, req.headers) is Activity.PAGE:

@@ -439,7 +439,7 @@ class Qinglang:
             answers.refuse(flow, self.events, d, asks=self._asks, detail=asked.problem)
             return None
         req = _Request(flow, meta, rules, info, asked, now, asker, tracker)
-        targets = rules.keyword_targets(info)
+        targets = rules.keyword_targets(info, _search_body(flow.request, info))
         if targets:
             return self._check_keywords(req, targets)
         self._let_through(req)
@@ -633,6 +633,14 @@ class Qinglang:
             return
         answers.masked(flow, out)
         answers.record(flow, self.events, Action.MASK, d.reason, outcome=out)
+
+
+def _search_body(request: http.Request, info: RequestInfo) -> bytes:
+    """The body of a request to a search engine that may carry the search (a POST form or
+    JSON); empty for every other request, whose body the keyword checks never read."""
+    if info.method in ("GET", "HEAD") or safesearch.engine_for(info.host) is None:
+        return b""
+    return request.get_content(strict=False) or b""
 
 
 def _settle_heap() -> None:
