@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 
 from qinglang.content.searchtext import fields, readings
 from qinglang.engine.normalize import BOUNDARY
-from qinglang.policy.safesearch import search_query
 from qinglang.policy.config import Profile
 from qinglang.policy.presets import resolve
+from qinglang.policy.safesearch import search_query
 from qinglang.policy.urlrules import RequestInfo, RequestRules
 
 WORD = "赌博网站"
@@ -75,9 +75,7 @@ def test_values_do_not_run_together() -> None:
 
 def test_post_form_search() -> None:
     body = f"q={quote(WORD)}&b=".encode()
-    q = search_query(
-        "html.duckduckgo.com", "/html/", body, "application/x-www-form-urlencoded"
-    )
+    q = search_query("html.duckduckgo.com", "/html/", body, "application/x-www-form-urlencoded")
     assert WORD in texts(q)
     gbk_form = f"kw={GBK}".encode()
     q = search_query(
@@ -100,9 +98,14 @@ def test_post_json_search() -> None:
 
 def test_not_searches() -> None:
     assert search_query("www.baidu.com", "/s?wd=&ie=gbk") is None
-    assert search_query("www.baidu.com", "/s", b"other=1", "application/x-www-form-urlencoded") is None
+    assert (
+        search_query("www.baidu.com", "/s", b"other=1", "application/x-www-form-urlencoded") is None
+    )
     assert search_query("example.com", f"/s?wd={GBK}") is None
-    assert search_query("www.kuaishou.com", "/graphql", b"\x00\x01binary", "application/octet-stream") is None
+    assert (
+        search_query("www.kuaishou.com", "/graphql", b"\x00\x01binary", "application/octet-stream")
+        is None
+    )
 
 
 def test_keyword_targets_read_the_post_body() -> None:

@@ -56,8 +56,11 @@ def _admin(dash: Dash, request: Request) -> str | None:
         return None
     with dash.db() as conn:
         admin = accounts.current(conn, name)
-    if admin is None or admin.generation != gen:
-        request.session.clear()  # password changed or account removed: sign in again
+        live = admin is not None and accounts.session_live(conn, request.session.get("s"), name)
+    if admin is None or admin.generation != gen or not live:
+        # Password changed, account removed, or signed out (this cookie may be a copy):
+        # sign in again.
+        request.session.clear()
         return None
     return name
 

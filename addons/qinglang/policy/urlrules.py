@@ -38,9 +38,9 @@ from qinglang.engine.verdict import ALLOW, Action, Decision, Reason
 from qinglang.policy import timerules
 from qinglang.policy.hosts import canonical, parse_ip, request_host
 from qinglang.policy.quota import Activity, classify
-from qinglang.policy.urlpath import normalize_escapes, server_views
 from qinglang.policy.safesearch import engine_for, search_query
 from qinglang.policy.timerules import QuotaState
+from qinglang.policy.urlpath import normalize_escapes, server_views
 
 if TYPE_CHECKING:  # pragma: no cover
     from qinglang.policy.presets import EffectiveRules
