@@ -48,7 +48,7 @@ def notations(draw: st.DrawFn) -> tuple[str, ipaddress.IPv4Address]:
     addr = ipaddress.IPv4Address(draw(st.integers(0, 2**32 - 1)))
     b = addr.packed
     n = draw(st.integers(1, 4))
-    values = [*list(b[:n - 1]), int.from_bytes(b[n - 1:], "big")]
+    values = [*list(b[: n - 1]), int.from_bytes(b[n - 1 :], "big")]
     styles = st.sampled_from(["dec", "hex", "HEX", "oct"])
     parts = [_spell(v, draw(styles), draw(st.integers(0, 3))) for v in values]
     return ".".join(parts), addr

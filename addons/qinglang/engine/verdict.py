@@ -40,6 +40,7 @@ class Reason(StrEnum):
     PASSTHROUGH = "pass-through host"  # the profile's passthrough_hosts
     # The proxy itself.
     UNCONFIGURED = "filter not ready"
+    RULES_FALLBACK = "last rules that loaded"  # the lists do not load: the saved ones hold
     OWN_DATA = "own personal information"  # the outbound guard
     # Request rules, decided before anything is fetched.
     ALWAYS_ALLOWED = "always_allowed"

@@ -49,7 +49,7 @@ from qinglang.policy.decide import (
     quota_state,
 )
 from qinglang.policy.forwarded import Forwarded
-from qinglang.policy.hosts import host_matches, page_url, request_host
+from qinglang.policy.hosts import PROXY_HOST, host_matches, page_url, request_host
 from qinglang.policy.quota import Activity, QuotaTracker, StateUnavailable, classify
 from qinglang.policy.reload import Rules, load_rules
 from qinglang.policy.timerules import Clock, SystemClock
@@ -69,7 +69,8 @@ from qinglang.proxy.identity import (
     who,
 )
 from qinglang.proxy.stores import Stores
-from qinglang.store.events import EventStore
+from qinglang.store import lastgood
+from qinglang.store.events import Event, EventStore
 from qinglang.worker.pool import ScanPool, default_workers
 
 log = logging.getLogger(__name__)
@@ -131,6 +132,8 @@ class Qinglang:
         self.stores = Stores()
         self._reloader: asyncio.Task[None] | None = None
         self._running = False
+        # Running on the last rules that loaded, and why (store/lastgood.py).
+        self.fallback: lastgood.Status | None = None
         self.clock: Clock = SystemClock()
         # Behind HAProxy in HTTP mode: the device's address (policy/forwarded.py).
         self.forwarded = Forwarded()
@@ -217,17 +220,25 @@ class Qinglang:
                 self.stores.open(self.live.config)
             return
         path = ctx.options.qinglang_config or None
+        fallback: lastgood.Fallback | None = None
         try:
             rules = load_rules(path)
             youth = youthgate.build(rules.config)
         except ValueError as e:  # SourceError: file, line and reason
-            if self.live is None:
-                # Never run half-configured: a proxy without its rules would pass
-                # everything. Requests get a "not ready" page until mitmproxy stops.
-                log.error("qinglang: %s", e)
-                with contextlib.suppress(Exception):
-                    ctx.master.shutdown()
-            raise exceptions.OptionsError(f"qinglang: {e}") from None
+            # At start, lists that do not load (a conflicting file in the data directory)
+            # leave the last rules that loaded in force rather than no filter at all.
+            fallback = self._last_good(path, e) if self.live is None else None
+            if fallback is None:
+                if self.live is None:
+                    # Never run half-configured: a proxy without its rules would pass
+                    # everything. Requests get a "not ready" page until mitmproxy stops.
+                    log.error("qinglang: %s", e)
+                    with contextlib.suppress(Exception):
+                        ctx.master.shutdown()
+                raise exceptions.OptionsError(f"qinglang: {e}") from None
+            rules = fallback.rules
+            youth = youthgate.build(fallback.config)
+        self._loaded(rules, fallback)
         workers = ctx.options.qinglang_workers
         pool = ScanPool(
             rules.lists,
@@ -249,6 +260,8 @@ class Qinglang:
         self.stores.open(self.live.config)
         self._start_reloader()
         self._banner()
+        if self.fallback is not None:
+            self._record_fallback(self.fallback)
         await self._warm(self.live.pool)
 
     def done(self) -> None:
@@ -266,6 +279,48 @@ class Qinglang:
         except Exception as e:
             log.error("qinglang: scan workers failed to start: %s", e)
         _settle_heap()
+
+    def _last_good(self, path: str | None, error: ValueError) -> lastgood.Fallback | None:
+        """The last rules that loaded, with ``error`` as the reason; None if there are
+        none (or the config itself is what does not load)."""
+        try:
+            found = lastgood.load(path, str(error))
+        except ValueError as e:
+            log.error("qinglang: the last rules that loaded do not load either: %s", e)
+            return None
+        if found is None:
+            return None
+        log.error(
+            "qinglang: the lists do not load: %s. The last rules that loaded are in force "
+            "until they do (fix or remove the file; it is picked up without a restart).",
+            error,
+        )
+        return found
+
+    def _loaded(self, rules: Rules, fallback: lastgood.Fallback | None) -> None:
+        """Keep a copy of rules that loaded; note (or clear) running on the saved ones."""
+        self.fallback = None if fallback is None else fallback.status
+        try:
+            if fallback is None:
+                lastgood.save(rules)
+            lastgood.write_status(rules.source, self.fallback)
+        except OSError as e:
+            log.warning("qinglang: cannot keep a copy of the rules in force: %s", e)
+
+    def _record_fallback(self, status: lastgood.Status) -> None:
+        log.warning("qinglang: RUNNING ON THE LAST RULES THAT LOADED: %s", status.problem)
+        if self.events is not None:
+            self.events.record(
+                Event(
+                    client="-",
+                    profile="-",
+                    host=PROXY_HOST,
+                    path="/",
+                    action="error",
+                    reason=Reason.RULES_FALLBACK,
+                    detail=status.problem[:500],
+                )
+            )
 
     def _swap(self, new: Live) -> None:
         old, self.live = self.live, new  # one assignment: flows see old or new, never a mix
@@ -290,6 +345,7 @@ class Qinglang:
             raise
         self.stores.open(rules.config, overrides=False)
         self._swap(Live(rules, pool, youth))
+        await asyncio.to_thread(self._loaded, rules, None)
         _settle_heap()
 
     def _start_reloader(self) -> None:
