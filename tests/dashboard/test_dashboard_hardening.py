@@ -21,6 +21,7 @@ from qinglang.dashboard import reports
 from qinglang.dashboard.app import SESSION_COOKIE, create_app
 from qinglang.dashboard.fetch import NotPublic, fetch_page, is_public
 from qinglang.store import dashdb as db
+from qinglang.store import lastgood
 from qinglang.store.reports import Report, add_report
 
 from .conftest import PASSWORD, Home, TestClient, csrf_of, sign_in
@@ -173,3 +174,19 @@ def test_export_stops_at_its_deadline(home: Home, tmp_path: Path) -> None:
     assert fetched == [] and len(out.failed) == 2 and not out.written
     assert len(reports.queue(conn, "open")) == 2  # left open for the next export
     conn.close()
+
+
+def test_overview_says_the_proxy_runs_on_the_last_rules_that_loaded(
+    make_client: Callable[..., TestClient], home: Home
+) -> None:
+    c = make_client()
+    assert 'id="rules-fallback"' not in c.get("/").text
+    lastgood.write_status(
+        str(home.config),
+        lastgood.Status("lists/extra.yaml:3 gives '网络赌场' weight 5", time.time(), None),
+    )
+    page = c.get("/").text
+    assert 'id="rules-fallback"' in page and "lists/extra.yaml:3" in page
+    assert "last rules that loaded" in page
+    lastgood.write_status(str(home.config), None)
+    assert 'id="rules-fallback"' not in c.get("/").text

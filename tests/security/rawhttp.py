@@ -30,9 +30,7 @@ def send(proxy: Proxy, source: str, request: bytes) -> tuple[int, bytes]:
         return _status(_read_all(s))
 
 
-def get(
-    proxy: Proxy, source: str, host: str, target: str, extra: str = ""
-) -> tuple[int, bytes]:
+def get(proxy: Proxy, source: str, host: str, target: str, extra: str = "") -> tuple[int, bytes]:
     """``GET http://host/target`` in absolute form, exactly as written."""
     req = (
         f"GET http://{host}{target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n"

@@ -290,7 +290,8 @@ class Qinglang:
             return None
         if found is None:
             return None
-        log.error(
+        # A warning, not an error: mitmdump exits on an error logged during start-up.
+        log.warning(
             "qinglang: the lists do not load: %s. The last rules that loaded are in force "
             "until they do (fix or remove the file; it is picked up without a restart).",
             error,
