@@ -128,3 +128,11 @@ def test_fields_read_back_what_a_form_encodes(pairs: list[tuple[str, str]]) -> N
     raw = "&".join(f"{quote(k, safe='').replace('%20', '+')}={quote(v, safe='')}" for k, v in pairs)
     got = [(k, v.decode("utf-8")) for k, v in fields(raw.encode())]
     assert got == pairs
+
+
+def test_page_address_in_gbk_is_read_as_words() -> None:
+    from qinglang.policy.urlrules import url_text
+
+    assert WORD in url_text("example.com", f"/tag/{GBK}.html")
+    assert WORD in url_text("example.com", f"/tag/{quote(WORD)}?x=1+2")
+    assert "x 1 2" in url_text("example.com", "/a?x=1+2")

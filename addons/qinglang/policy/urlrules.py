@@ -32,8 +32,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import unquote_plus
+from urllib.parse import unquote_to_bytes
 
+from qinglang.content import searchtext
+from qinglang.engine.normalize import BOUNDARY
 from qinglang.engine.verdict import ALLOW, Action, Decision, Reason
 from qinglang.policy import timerules
 from qinglang.policy.hosts import canonical, parse_ip, request_host
@@ -289,8 +291,10 @@ _MAX_URL_TEXT = 2048
 
 
 def url_text(host: str, path: str) -> str:
-    """A URL as words for the keyword engine: decoded, separators as spaces."""
-    decoded = unquote_plus(f"{host}{path}", errors="replace")
+    """A URL as words for the keyword engine: decoded as the server may read it (UTF-8,
+    else GBK, see ``searchtext.readings``), separators as spaces."""
+    raw = unquote_to_bytes(f"{host}{path}".replace("+", " ").encode("utf-8", "surrogateescape"))
+    decoded = BOUNDARY.join(searchtext.readings(raw[: _MAX_URL_TEXT * 4])) or ""
     return _URL_SEPARATORS.sub(" ", decoded)[:_MAX_URL_TEXT].strip()
 
 

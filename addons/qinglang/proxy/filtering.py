@@ -30,9 +30,10 @@ from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.addonmanager import Loader
 from mitmproxy.connection import Client
 
-from qinglang.content import mediatypes
+from qinglang.content import compression, mediatypes
 from qinglang.content.headplan import Sniffer, content_length, plan_head, range_is_partial
 from qinglang.content.pipeline import ScanJob, ScanOutcome, precheck, verdict
+from qinglang.content.searchtext import MAX_BODY
 from qinglang.deploy import bundle
 from qinglang.engine.normalize import BOUNDARY
 from qinglang.engine.verdict import Action, Decision, Reason
@@ -697,7 +698,11 @@ def _search_body(request: http.Request, info: RequestInfo) -> bytes:
     JSON); empty for every other request, whose body the keyword checks never read."""
     if info.method in ("GET", "HEAD") or safesearch.engine_for(info.host) is None:
         return b""
-    return request.get_content(strict=False) or b""
+    raw = request.raw_content or b""
+    try:  # capped: a compressed body from the client cannot grow past what is read
+        return compression.decode(raw, request.headers.get("content-encoding"), MAX_BODY)
+    except (compression.BodyTooLarge, compression.BadEncoding):
+        return raw[:MAX_BODY]
 
 
 def _settle_heap() -> None:
