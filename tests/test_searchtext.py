@@ -49,6 +49,11 @@ def test_baidu_search_text_in_every_spelling(path: str) -> None:
     assert WORD in texts(search_query("www.baidu.com", path))
 
 
+def test_character_references_from_a_gbk_form() -> None:
+    refs = "".join(f"%26%23{ord(c)}%3B" for c in WORD)  # &#32593;... percent-encoded
+    assert WORD in texts(search_query("www.baidu.com", f"/s?ie=gbk&wd={refs}"))
+
+
 def test_big5_named() -> None:
     assert TRAD in texts(search_query("www.baidu.com", f"/s?wd=cats&ie=big5&word={BIG5}"))
 

@@ -6,11 +6,13 @@ Google's ``ie``/``oe``, a form's ``_charset_``) or guesses (mainland engines tak
 that are not UTF-8 for GBK). A check that read only the first value as UTF-8 would see
 ``%B6%C4%B2%A9`` (赌博 in GBK) as two replacement characters. So every reading an engine
 may make is returned: UTF-8 when the bytes are UTF-8, each declared charset, GB18030
-when they are not UTF-8, and the value decoded once more when it still holds escapes.
+when they are not UTF-8, the value decoded once more when it still holds escapes, and
+with character references (``&#32593;``) resolved, as a GBK form sends what GBK lacks.
 """
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterable, Sequence
@@ -65,6 +67,8 @@ def readings(raw: bytes, charsets: Sequence[str] = ()) -> list[str]:
         out.append(raw.decode("gb18030", "replace"))
     if _PERCENT.search(raw):
         out.extend(readings(unquote_to_bytes(raw), charsets) if len(raw) < MAX_BODY else [])
+    # A GBK form sends characters GBK lacks as character references (&#12345;).
+    out.extend(html.unescape(t) for t in list(out) if "&#" in t)
     return [t for t in dict.fromkeys(s.strip() for s in out) if t]
 
 
