@@ -129,3 +129,10 @@ def test_other_paths_pass(target: str) -> None:
 def test_pattern_written_with_escapes() -> None:
     assert compile_url_pattern("example.com/%7Euser").matches("example.com", "/~user")
     assert compile_url_pattern("example.com/搜索").matches("example.com", "/" + quote("搜索"))
+
+
+@BOUNDED
+@given(_TEXT)
+def test_the_normal_form_is_always_a_view(target: str) -> None:
+    views = server_views(target)
+    assert views[0] == target and normalize(target) in views

@@ -23,6 +23,8 @@ _UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz012
 _ESCAPE = re.compile(r"%([0-9A-Fa-f]{2})?")
 _SLASHES = re.compile(r"/{2,}")
 _PARAMS = re.compile(r";[^/]*")
+# What any view would change in a path; a path without them is its own every view.
+_MARKS = ("%", "\\", ";", "//", "/.", "#")
 # A path longer than this is checked as sent and normalised only (no extra views).
 _MAX_VIEWS_LEN = 8192
 
@@ -82,6 +84,9 @@ def normalize(target: str) -> str:
 def server_views(target: str) -> tuple[str, ...]:
     """Every form of ``target`` a URL rule must see (see the module's docstring), the
     target as sent first, without repeats."""
+    route, _, query = target.partition("?")
+    if not any(m in route for m in _MARKS) and "%" not in query and route.startswith("/"):
+        return (target,)  # already in every form: most paths
     views = [target, normalize(target), unquote(target, errors="replace")]
     if len(target) <= _MAX_VIEWS_LEN:
         route, q, query = target.partition("?")
