@@ -88,6 +88,14 @@ def test_restart_with_a_conflicting_list_keeps_filtering(
             "the status cleared once the lists load",
         )
         assert status(fresh_proxy, upstream, "/block.html") == 403
+        # The same file added while it runs: rejected, the rules in force stay, and it is
+        # said the same way; taking it out again (the same rules as in force) clears it.
+        status_file = fresh_proxy.home / "qinglang-rules-status.json"
+        extra.write_text(CONFLICT, encoding="utf-8")
+        eventually(status_file.exists, "the status written for a rejected edit")
+        assert status(fresh_proxy, upstream, "/block.html") == 403
+        extra.unlink()
+        eventually(lambda: not status_file.exists(), "the status cleared again")
 
 
 def test_no_saved_rules_still_refuses_to_start(fresh_proxy: Proxy, tmp_path: Path) -> None:

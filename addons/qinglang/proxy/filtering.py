@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
@@ -309,6 +310,24 @@ class Qinglang:
         except OSError as e:
             log.warning("qinglang: cannot keep a copy of the rules in force: %s", e)
 
+    def _reload_outcome(self, problem: str | None) -> None:
+        """An edit that does not load leaves the rules in force, the last that loaded: said
+        as at start (status file, dashboard, event); an edit that loads clears it."""
+        live = self.live
+        if live is None:
+            return
+        if problem is None:
+            if self.fallback is not None:
+                self.fallback = None
+                with contextlib.suppress(OSError):
+                    lastgood.write_status(live.rules.source, None)
+            return
+        status = lastgood.Status(problem, time.time(), None)
+        self.fallback = status
+        with contextlib.suppress(OSError):
+            lastgood.write_status(live.rules.source, status)
+        self._record_fallback(status)
+
     def _record_fallback(self, status: lastgood.Status) -> None:
         log.warning("qinglang: RUNNING ON THE LAST RULES THAT LOADED: %s", status.problem)
         if self.events is not None:
@@ -356,7 +375,9 @@ class Qinglang:
             self._reloader = None
         interval = ctx.options.qinglang_reload
         if interval > 0 and self.live is not None:
-            reloader = youthgate.YouthReloader(self.live.rules, interval, self._apply_rules)
+            reloader = youthgate.YouthReloader(
+                self.live.rules, interval, self._apply_rules, self._reload_outcome
+            )
             self._reloader = asyncio.get_running_loop().create_task(reloader.run())
 
     def _banner(self) -> None:
