@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from qinglang.policy import ipliteral
+from qinglang.policy.domains import load_domains
 from qinglang.policy.hosts import canonical, host_matches, parse_ip
 from qinglang.policy.urlrules import DomainSet, compile_url_pattern
 
@@ -150,3 +152,12 @@ def test_an_address_is_not_a_domain_under_a_shorter_address() -> None:
 def test_url_pattern_hosts_written_as_addresses_are_canonical() -> None:
     p = compile_url_pattern("0x7f.1/secret")
     assert p.matches("127.0.0.1", "/secret")
+
+
+def test_domain_lists_hold_addresses_in_any_notation(tmp_path: Path) -> None:
+    (tmp_path / "domains").mkdir()
+    (tmp_path / "domains" / "proxies_vpn.txt").write_text("0x7f.2\n0.0.1\n", "utf-8")
+    lists = load_domains([tmp_path])
+    assert lists.categories_for("2130706434") == {"proxies_vpn"}
+    assert lists.categories_for("127.0.0.2") == {"proxies_vpn"}
+    assert lists.categories_for("127.0.0.1") == set()  # 0.0.1 is no parent of it
