@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from e2e.youth_support import World, connect_status, events, eventually, youth_world
 
-from .rawhttp import get, get_tls
+from .rawhttp import get, get_tls, send
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -75,6 +75,14 @@ def test_every_notation_of_an_address_is_a_bare_address(world: World, host: str)
     assert status == 403, body[:300]
     assert world.upstream.count(host) == before  # nothing reached the server
     recorded(world, host, "bare_ip")
+
+
+@pytest.mark.parametrize("host", ["134744072", "0x08080808", "8.8.8.8"])
+def test_a_forged_host_header_does_not_hide_the_address(world: World, host: str) -> None:
+    """The address written in the request line is the one dialled, whatever Host says."""
+    req = f"GET http://{host}/ HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n"
+    assert send(world.proxy, CHILD, req.encode())[0] == 403
+    assert not [s for s in world.upstream.seen if s.host == "example.com"]
 
 
 def test_the_same_hosts_reach_the_server_for_a_profile_that_allows_them(world: World) -> None:

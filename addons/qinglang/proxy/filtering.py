@@ -502,7 +502,7 @@ class Qinglang:
             info,
             asker,
             now,
-            dialed=other_name(flow.request.host, info.host),
+            dialed=other_name(flow.request.host, info.host, written=_client_named(flow)),
             tracker=tracker,
             overrides=self.overrides,
             on_error=profile_of(live.config, meta).on_error,
@@ -712,6 +712,16 @@ class Qinglang:
             return
         answers.masked(flow, out)
         answers.record(flow, self.events, Action.MASK, d.reason, outcome=out)
+
+
+# Modes where the host mitmproxy dials is the one the client wrote (the URL, the CONNECT or
+# SOCKS target), not the address a transparently captured connection was going to.
+_NAMED_BY_CLIENT = ("regular", "upstream", "socks5")
+
+
+def _client_named(flow: http.HTTPFlow) -> bool:
+    mode = getattr(flow.client_conn, "proxy_mode", None)
+    return getattr(mode, "type_name", "") in _NAMED_BY_CLIENT
 
 
 def _search_body(request: http.Request, info: RequestInfo) -> bytes:
