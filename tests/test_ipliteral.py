@@ -161,3 +161,13 @@ def test_domain_lists_hold_addresses_in_any_notation(tmp_path: Path) -> None:
     assert lists.categories_for("2130706434") == {"proxies_vpn"}
     assert lists.categories_for("127.0.0.2") == {"proxies_vpn"}
     assert lists.categories_for("127.0.0.1") == set()  # 0.0.1 is no parent of it
+
+
+def test_an_address_the_client_wrote_is_judged_whatever_host_says() -> None:
+    from qinglang.policy.decide import other_name
+
+    assert other_name("134744072", "example.com", written=True) == "8.8.8.8"
+    assert other_name("0x7f.1", "127.0.0.1", written=True) is None  # the same address
+    # Transparent mode: the address the connection was going to; the name decides.
+    assert other_name("134744072", "example.com") is None
+    assert other_name("other.example", "example.com") == "other.example"
