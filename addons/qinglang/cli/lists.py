@@ -21,10 +21,35 @@ def _default_dirs(dirs: list[str] | None) -> list[str]:
     return [str(shipped_lists())]
 
 
+def _loaded_with(config: str | None, data_dir: str | None) -> list[str]:
+    """The list folders the proxy loads: the config's (``--config``, else the data
+    directory's ``qinglang.yaml`` when there is one), else the shipped lists and the data
+    directory's ``lists`` folder."""
+    from qinglang.deploy import datadir
+    from qinglang.policy.config import load_config, shipped_lists
+
+    d = datadir.resolve(data_dir)
+    path = Path(config) if config else d.config
+    if path.is_file():
+        try:
+            return list(load_config(str(path)).lists)
+        except ValueError as e:
+            print(
+                f"qinglang: note: {path} does not load ({e}); using the defaults", file=sys.stderr
+            )
+    out = [str(shipped_lists())]
+    return [*out, str(d.lists)] if d.lists.is_dir() else out
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     from qinglang.listtools import lint
 
-    return lint.main(_default_dirs(args.dirs), words=args.words, strict=args.strict)
+    against: list[str] = []
+    if args.dirs and not args.alone:
+        against = args.against or _loaded_with(args.config, args.data_dir)
+    return lint.main(
+        _default_dirs(args.dirs), words=args.words, strict=args.strict, against=against
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -67,6 +92,16 @@ def register(sub: Any) -> None:
         "(default: /usr/share/dict/american-english, Debian package wamerican)",
     )
     s.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
+    s.add_argument(
+        "--against",
+        action="append",
+        metavar="DIR",
+        help="list folders DIR is loaded with (repeat; default: the lists the proxy loads: "
+        "the config's, else the shipped lists and the data directory's lists folder)",
+    )
+    s.add_argument("--config", help="take the lists to check against from this config")
+    s.add_argument("--data-dir", help="the data directory (default: as qinglang run finds it)")
+    s.add_argument("--alone", action="store_true", help="check DIR by itself")
     s.set_defaults(func=cmd_lint)
 
     s = lsub.add_parser("import", help="convert another project's list into qinglang's format")

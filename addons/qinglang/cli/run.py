@@ -14,10 +14,14 @@ import argparse
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qinglang.deploy import runscale
 from qinglang.engine.yamlloc import SourceError
 from qinglang.policy.config import Config
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qinglang.store import lastgood
 
 _HELP_EPILOG = """\
 Any other option is passed to mitmdump, for example:
@@ -69,8 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rules = load_rules(config)
     except SourceError as e:
-        print(f"qinglang: {e}", file=sys.stderr)
-        return 2
+        fallback = _last_good(config, e)
+        if fallback is None:
+            print(f"qinglang: {e}", file=sys.stderr)
+            return 2
+        rules = fallback.rules
     cfg = rules.config
     print(
         f"qinglang: {len(rules.lists.terms)} terms from {len(rules.lists.files)} list files; "
@@ -88,6 +95,30 @@ def main(argv: list[str] | None = None) -> int:
         rest = [*rest, "--set", "flow_detail=0"]
     _print_addresses(cfg, replace(prepared, rest=rest))
     return _mitmdump(config, rest)
+
+
+def _last_good(config: str, error: SourceError) -> lastgood.Fallback | None:
+    """The last rules that loaded, when the lists (not the config) fail to load; says so."""
+    from datetime import datetime
+
+    from qinglang.store import lastgood
+
+    try:
+        fallback = lastgood.load(config, str(error))
+    except ValueError:
+        return None
+    if fallback is None:
+        return None
+    saved = fallback.status.saved
+    when = datetime.fromtimestamp(saved).strftime("%Y-%m-%d %H:%M") if saved else "earlier"
+    print(
+        f"qinglang: WARNING: the lists do not load: {error}\n"
+        f"qinglang: WARNING: starting with the last rules that loaded (saved {when}); "
+        "fix or remove the file and they are picked up without a restart",
+        file=sys.stderr,
+        flush=True,
+    )
+    return fallback
 
 
 def _device_listeners(cfg: Config, rest: list[str]) -> list[str]:

@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from qinglang.dashboard import accounts
 from qinglang.dashboard.middleware import AccessGate, SecurityHeaders
 from qinglang.dashboard.settings import Settings
 from qinglang.dashboard.state import HERE, Dash, StoreUnavailable
@@ -41,7 +42,7 @@ from qinglang.dashboard.views.wireguard import wireguard_conf, wireguard_page
 from qinglang.dashboard.web import store_down
 
 SESSION_COOKIE = "qinglang_session"
-SESSION_SECONDS = 12 * 3600
+SESSION_SECONDS = accounts.SESSION_SECONDS
 
 
 def create_app(settings: Settings) -> Starlette:

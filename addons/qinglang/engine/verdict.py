@@ -40,6 +40,7 @@ class Reason(StrEnum):
     PASSTHROUGH = "pass-through host"  # the profile's passthrough_hosts
     # The proxy itself.
     UNCONFIGURED = "filter not ready"
+    RULES_FALLBACK = "last rules that loaded"  # the lists do not load: the saved ones hold
     OWN_DATA = "own personal information"  # the outbound guard
     # Tunnels (proxy/tunnels.py): a port the profile does not allow, or a connection that
     # carries something other than TLS or HTTP (ssh, a VPN, QUIC, raw TCP or UDP).

@@ -119,6 +119,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "period.today": ("今天", "Today"),
     "period.7d": ("最近 7 天", "Last 7 days"),
     "period.30d": ("最近 30 天", "Last 30 days"),
+    "ov.rules_fallback": (
+        "关键词列表无法加载：{problem}。过滤仍在进行，使用的是上一次成功加载的规则"
+        "（{since} 起）。修正或删除这个文件后会自动生效，无需重启。",
+        "The keyword lists do not load: {problem}. Filtering goes on with the last rules "
+        "that loaded (since {since}). Fix or remove the file; it is picked up without a "
+        "restart.",
+    ),
     "ov.blocked": ("拦截", "Blocked"),
     "ov.masked": ("遮盖", "Masked"),
     "ov.passed": ("放行记录", "Passed (noted)"),
@@ -299,6 +306,10 @@ _REASONS: dict[Reason, tuple[str, str]] = {
         "only part of the page was requested, so it could not be checked as a whole",
     ),
     Reason.UNCONFIGURED: ("过滤器还没有准备好", "the filter is not ready yet"),
+    Reason.RULES_FALLBACK: (
+        "列表无法加载，正在使用上一次成功加载的规则",
+        "the lists do not load: the last rules that loaded are in force",
+    ),
     # Request rules (urlrules.py reasons): decided before the page was fetched.
     Reason.DENY_DOMAIN: (
         "家长或学校设置了不能访问这个网站",

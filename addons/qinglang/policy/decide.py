@@ -169,11 +169,14 @@ def lift(
     return ALLOW
 
 
-def other_name(dialed: str, shown: str) -> str | None:
+def other_name(dialed: str, shown: str, *, written: bool = False) -> str | None:
     """``dialed`` (the host the proxy connects to) when it is a name other than ``shown``
     (the Host header or TLS server name); None when they agree or it is an address (in
-    transparent mode the dialled host is the server's IP and only the name says more)."""
-    if not dialed or parse_ip(dialed) is not None:
+    transparent mode the dialled host is the server's IP and only the name says more).
+    ``written``: the client wrote the dialled host itself (an absolute URL to the proxy),
+    so an address there counts too: ``GET http://134744072/`` with ``Host: example.com``
+    is a request to 8.8.8.8."""
+    if not dialed or (not written and parse_ip(dialed) is not None):
         return None
     a = canonical(dialed)
     return a if a is not None and a != canonical(shown) else None

@@ -23,7 +23,8 @@ from typing import Any
 
 import idna
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from qinglang.policy import ipliteral
+from qinglang.policy.ipliteral import IPAddress
 
 # The name the proxy answers itself (the report entry, the device set-up page, the child's
 # "ask for access" page), as mitmproxy answers mitm.it. A name under home.arpa (RFC 8375)
@@ -72,10 +73,10 @@ def canonical(host: str) -> str | None:
         if ascii_ is None:
             return None
         h = ascii_
-    try:
-        return ipaddress.ip_address(h).compressed
-    except ValueError:
-        return h
+    # An address in any notation the dial reads (0x7f.1, 2130706433) is one address to
+    # every rule, never a name (see ipliteral).
+    ip = ipliteral.parse(h)
+    return h if ip is None else ip.compressed
 
 
 def canonical_name(host: str) -> str | None:
@@ -90,14 +91,15 @@ def canonical_name(host: str) -> str | None:
 
 
 def parse_ip(host: str) -> IPAddress | None:
-    """The IP address a host names literally (``[::1]`` included), else None."""
+    """The IP address a host names literally, in any notation ``getaddrinfo`` or a browser
+    reads as one (``[::1]``, ``2130706433``, ``0x7f.1``, ``::ffff:127.0.0.1`` included;
+    see ``ipliteral``), else None."""
     h = host.strip().strip("[]")
+    if h.endswith("."):
+        h = h[:-1]
     if not h or not (h[0].isdigit() or ":" in h):  # cheap: most hosts are names
         return None
-    try:
-        return ipaddress.ip_address(h)
-    except ValueError:
-        return None
+    return ipliteral.parse(h)
 
 
 def host_matches(host: str | None, patterns: Iterable[str]) -> bool:
@@ -109,12 +111,14 @@ def host_matches(host: str | None, patterns: Iterable[str]) -> bool:
     h = canonical(_without_port(host))
     if h is None:
         return False
+    # An address matches only itself: ``0.1`` does not cover ``10.0.0.1``.
+    exact = h[-1].isdigit() and parse_ip(h) is not None
     for pattern in patterns:
         wild = pattern.strip().startswith("*.")
         p = canonical(_without_port(pattern.strip()[2:] if wild else pattern))
         if p is None:
             continue
-        if h.endswith("." + p) or (h == p and not wild):
+        if (h == p and not wild) or (not exact and h.endswith("." + p)):
             return True
     return False
 

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +31,7 @@ from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.addonmanager import Loader
 from mitmproxy.connection import Client
 
-from qinglang.content import mediatypes
+from qinglang.content import compression, mediatypes
 from qinglang.content.headplan import (
     Sniffer,
     content_length,
@@ -39,6 +40,7 @@ from qinglang.content.headplan import (
     range_is_partial,
 )
 from qinglang.content.pipeline import ScanJob, ScanOutcome, precheck, verdict
+from qinglang.content.searchtext import MAX_BODY
 from qinglang.deploy import bundle
 from qinglang.engine.normalize import BOUNDARY
 from qinglang.engine.verdict import Action, Decision, Reason
@@ -55,7 +57,7 @@ from qinglang.policy.decide import (
     quota_state,
 )
 from qinglang.policy.forwarded import Forwarded
-from qinglang.policy.hosts import host_matches, page_url, request_host
+from qinglang.policy.hosts import PROXY_HOST, host_matches, page_url, request_host
 from qinglang.policy.quota import Activity, QuotaTracker, StateUnavailable, classify
 from qinglang.policy.reload import Rules, load_rules
 from qinglang.policy.timerules import Clock, SystemClock
@@ -75,7 +77,8 @@ from qinglang.proxy.identity import (
     who,
 )
 from qinglang.proxy.stores import Stores
-from qinglang.store.events import EventStore
+from qinglang.store import lastgood
+from qinglang.store.events import Event, EventStore
 from qinglang.worker.pool import ScanPool, default_workers
 
 log = logging.getLogger(__name__)
@@ -137,6 +140,8 @@ class Qinglang:
         self.stores = Stores()
         self._reloader: asyncio.Task[None] | None = None
         self._running = False
+        # Running on the last rules that loaded, and why (store/lastgood.py).
+        self.fallback: lastgood.Status | None = None
         self.clock: Clock = SystemClock()
         # Behind HAProxy in HTTP mode: the device's address (policy/forwarded.py).
         self.forwarded = Forwarded()
@@ -223,17 +228,25 @@ class Qinglang:
                 self.stores.open(self.live.config)
             return
         path = ctx.options.qinglang_config or None
+        fallback: lastgood.Fallback | None = None
         try:
             rules = load_rules(path)
             youth = youthgate.build(rules.config)
         except ValueError as e:  # SourceError: file, line and reason
-            if self.live is None:
-                # Never run half-configured: a proxy without its rules would pass
-                # everything. Requests get a "not ready" page until mitmproxy stops.
-                log.error("qinglang: %s", e)
-                with contextlib.suppress(Exception):
-                    ctx.master.shutdown()
-            raise exceptions.OptionsError(f"qinglang: {e}") from None
+            # At start, lists that do not load (a conflicting file in the data directory)
+            # leave the last rules that loaded in force rather than no filter at all.
+            fallback = self._last_good(path, e) if self.live is None else None
+            if fallback is None:
+                if self.live is None:
+                    # Never run half-configured: a proxy without its rules would pass
+                    # everything. Requests get a "not ready" page until mitmproxy stops.
+                    log.error("qinglang: %s", e)
+                    with contextlib.suppress(Exception):
+                        ctx.master.shutdown()
+                raise exceptions.OptionsError(f"qinglang: {e}") from None
+            rules = fallback.rules
+            youth = youthgate.build(fallback.config)
+        self._loaded(rules, fallback)
         workers = ctx.options.qinglang_workers
         pool = ScanPool(
             rules.lists,
@@ -255,6 +268,8 @@ class Qinglang:
         self.stores.open(self.live.config)
         self._start_reloader()
         self._banner()
+        if self.fallback is not None:
+            self._record_fallback(self.fallback)
         await self._warm(self.live.pool)
 
     def done(self) -> None:
@@ -272,6 +287,67 @@ class Qinglang:
         except Exception as e:
             log.error("qinglang: scan workers failed to start: %s", e)
         _settle_heap()
+
+    def _last_good(self, path: str | None, error: ValueError) -> lastgood.Fallback | None:
+        """The last rules that loaded, with ``error`` as the reason; None if there are
+        none (or the config itself is what does not load)."""
+        try:
+            found = lastgood.load(path, str(error))
+        except ValueError as e:
+            log.error("qinglang: the last rules that loaded do not load either: %s", e)
+            return None
+        if found is None:
+            return None
+        # A warning, not an error: mitmdump exits on an error logged during start-up.
+        log.warning(
+            "qinglang: the lists do not load: %s. The last rules that loaded are in force "
+            "until they do (fix or remove the file; it is picked up without a restart).",
+            error,
+        )
+        return found
+
+    def _loaded(self, rules: Rules, fallback: lastgood.Fallback | None) -> None:
+        """Keep a copy of rules that loaded; note (or clear) running on the saved ones."""
+        self.fallback = None if fallback is None else fallback.status
+        try:
+            if fallback is None:
+                lastgood.save(rules)
+            lastgood.write_status(rules.source, self.fallback)
+        except OSError as e:
+            log.warning("qinglang: cannot keep a copy of the rules in force: %s", e)
+
+    def _reload_outcome(self, problem: str | None) -> None:
+        """An edit that does not load leaves the rules in force, the last that loaded: said
+        as at start (status file, dashboard, event); an edit that loads clears it."""
+        live = self.live
+        if live is None:
+            return
+        if problem is None:
+            if self.fallback is not None:
+                self.fallback = None
+                with contextlib.suppress(OSError):
+                    lastgood.write_status(live.rules.source, None)
+            return
+        status = lastgood.Status(problem, time.time(), None)
+        self.fallback = status
+        with contextlib.suppress(OSError):
+            lastgood.write_status(live.rules.source, status)
+        self._record_fallback(status)
+
+    def _record_fallback(self, status: lastgood.Status) -> None:
+        log.warning("qinglang: RUNNING ON THE LAST RULES THAT LOADED: %s", status.problem)
+        if self.events is not None:
+            self.events.record(
+                Event(
+                    client="-",
+                    profile="-",
+                    host=PROXY_HOST,
+                    path="/",
+                    action="error",
+                    reason=Reason.RULES_FALLBACK,
+                    detail=status.problem[:500],
+                )
+            )
 
     def _swap(self, new: Live) -> None:
         old, self.live = self.live, new  # one assignment: flows see old or new, never a mix
@@ -296,6 +372,7 @@ class Qinglang:
             raise
         self.stores.open(rules.config, overrides=False)
         self._swap(Live(rules, pool, youth))
+        await asyncio.to_thread(self._loaded, rules, None)
         _settle_heap()
 
     def _start_reloader(self) -> None:
@@ -304,7 +381,9 @@ class Qinglang:
             self._reloader = None
         interval = ctx.options.qinglang_reload
         if interval > 0 and self.live is not None:
-            reloader = youthgate.YouthReloader(self.live.rules, interval, self._apply_rules)
+            reloader = youthgate.YouthReloader(
+                self.live.rules, interval, self._apply_rules, self._reload_outcome
+            )
             self._reloader = asyncio.get_running_loop().create_task(reloader.run())
 
     def _banner(self) -> None:
@@ -429,7 +508,7 @@ class Qinglang:
             info,
             asker,
             now,
-            dialed=other_name(flow.request.host, info.host),
+            dialed=other_name(flow.request.host, info.host, written=_client_named(flow)),
             tracker=tracker,
             overrides=self.overrides,
             on_error=profile_of(live.config, meta).on_error,
@@ -445,7 +524,7 @@ class Qinglang:
             answers.refuse(flow, self.events, d, asks=self._asks, detail=asked.problem)
             return None
         req = _Request(flow, meta, rules, info, asked, now, asker, tracker)
-        targets = rules.keyword_targets(info)
+        targets = rules.keyword_targets(info, _search_body(flow.request, info))
         if targets:
             return self._check_keywords(req, targets)
         self._let_through(req)
@@ -649,6 +728,28 @@ class Qinglang:
             return
         answers.masked(flow, out)
         answers.record(flow, self.events, Action.MASK, d.reason, outcome=out)
+
+
+# Modes where the host mitmproxy dials is the one the client wrote (the URL, the CONNECT or
+# SOCKS target), not the address a transparently captured connection was going to.
+_NAMED_BY_CLIENT = ("regular", "upstream", "socks5")
+
+
+def _client_named(flow: http.HTTPFlow) -> bool:
+    mode = getattr(flow.client_conn, "proxy_mode", None)
+    return getattr(mode, "type_name", "") in _NAMED_BY_CLIENT
+
+
+def _search_body(request: http.Request, info: RequestInfo) -> bytes:
+    """The body of a request to a search engine that may carry the search (a POST form or
+    JSON); empty for every other request, whose body the keyword checks never read."""
+    if info.method in ("GET", "HEAD") or safesearch.engine_for(info.host) is None:
+        return b""
+    raw = request.raw_content or b""
+    try:  # capped: a compressed body from the client cannot grow past what is read
+        return compression.decode(raw, request.headers.get("content-encoding"), MAX_BODY)
+    except (compression.BodyTooLarge, compression.BadEncoding):
+        return raw[:MAX_BODY]
 
 
 def _settle_heap() -> None:
