@@ -19,6 +19,7 @@ from typing import Any
 from qinglang.dashboard.server import DashboardAddon
 from qinglang.proxy.devicesetup import DeviceSetup
 from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.guard import Guard
 from qinglang.proxy.outbound import OutboundGuard
 from qinglang.proxy.reportentry import ReportEntry
 
@@ -28,9 +29,14 @@ def chain(config: str = "") -> list[Any]:
     ask-for-access page) and the report entry answer the proxy's own host
     (qinglang.home.arpa) before any rule can stop it; the outbound guard reads the profile
     that the filtering addon's request hook resolves. The other addons are handed the
-    filtering addon, whose rules and stores they read."""
+    filtering addon, whose rules and stores they read. Every flow hook of each is wrapped
+    by ``proxy.guard``, so an error blocks instead of letting the flow through."""
     main = Qinglang(config)
-    return [DashboardAddon(), DeviceSetup(main), ReportEntry(main), main, OutboundGuard(main)]
+    addons = [DashboardAddon(), DeviceSetup(main), ReportEntry(main), main, OutboundGuard(main)]
+    # An error in any hook stops the flow instead of letting it through (proxy/guard.py);
+    # an addon added here gets the same guard.
+    guard = Guard(main)
+    return [guard.protect(a) for a in addons]
 
 
 # mitmproxy loads this file as a script and reads `addons`; `qinglang run` imports it as

@@ -41,6 +41,8 @@ class Reason(StrEnum):
     # The proxy itself.
     UNCONFIGURED = "filter not ready"
     OWN_DATA = "own personal information"  # the outbound guard
+    INTERNAL = "internal error"  # a hook failed: the flow was stopped (proxy/guard.py)
+    BAD_REQUEST = "bad request"  # a request whose destination cannot be told (400)
     # Request rules, decided before anything is fetched.
     ALWAYS_ALLOWED = "always_allowed"
     ALLOWED_DOMAIN = "allow_domains"

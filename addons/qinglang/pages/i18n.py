@@ -299,6 +299,14 @@ _REASONS: dict[Reason, tuple[str, str]] = {
         "only part of the page was requested, so it could not be checked as a whole",
     ),
     Reason.UNCONFIGURED: ("过滤器还没有准备好", "the filter is not ready yet"),
+    Reason.INTERNAL: (
+        "过滤器出了错，为了安全已拦截",
+        "the filter ran into an error, so this was blocked to be safe",
+    ),
+    Reason.BAD_REQUEST: (
+        "请求的网址无法识别（主机名或端口不正确）",
+        "the address could not be read (its host name or port is not valid)",
+    ),
     # Request rules (urlrules.py reasons): decided before the page was fetched.
     Reason.DENY_DOMAIN: (
         "家长或学校设置了不能访问这个网站",

@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
+from collections.abc import Sequence
 
 from qinglang.engine.verdict import ALLOW, Action, Decision, Reason
 from qinglang.policy import timerules
@@ -85,19 +86,22 @@ def decide(
     now: datetime,
     *,
     dialed: str | None = None,
+    also: Sequence[str] = (),
     tracker: QuotaTracker | None = None,
     overrides: Overrides | None = None,
     on_error: str = "block",
 ) -> Asked:
     """The verdict on a request (see the module's docstring for the order). ``dialed``: the
     host the proxy connects to, when it is a name other than ``info.host``
-    (``other_name``); ``tracker``: the quota, None when the profile counts no time
-    (``counts_time``)."""
+    (``other_name``); ``also``: other names the request goes to (``destination.where_to``:
+    the request line's authority, the TLS server name), each judged like ``dialed``;
+    ``tracker``: the quota, None when the profile counts no time (``counts_time``)."""
     ts = now.timestamp()
+    others = [n for n in ([dialed] if dialed else []) + list(also) if n != info.host]
     if overrides is not None:
         grant = overrides.lookup(who.client, info.host, info.path, ts, who.user)
-        if grant is not None and (
-            dialed is None or overrides.lookup(who.client, dialed, info.path, ts, who.user)
+        if grant is not None and all(
+            overrides.lookup(who.client, n, info.path, ts, who.user) for n in others
         ):
             return Asked(ALLOW, grant=grant.id)
     counts = tracker is not None
@@ -113,11 +117,12 @@ def decide(
     if overrides is not None:
         quota = with_extra(overrides, quota, who, ts)
     d = rules.check(info, now, quota)
-    if dialed is not None:
+    for name in dict.fromkeys(others):
         # The rules read the Host header, which the client writes; the proxy dials the
-        # CONNECT (or absolute-URL) host. A Host header naming an allowed site must not
-        # open a blocked one.
-        d = stricter(d, rules.check(replace(info, host=dialed), now, quota))
+        # CONNECT (or absolute-URL) host, and a server may pick its site by the TLS name
+        # or an absolute-form target. A Host header naming an allowed site must not open
+        # a blocked one.
+        d = stricter(d, rules.check(replace(info, host=name), now, quota))
     if overrides is not None:
         d = lift(d, rules, now, quota, overrides, who)
     return Asked(d, quota, counts)

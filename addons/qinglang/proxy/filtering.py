@@ -66,6 +66,7 @@ from qinglang.proxy.identity import (
     meta_of,
     profile_of,
     request_info,
+    target_of,
     who,
 )
 from qinglang.proxy.stores import Stores
@@ -393,6 +394,19 @@ class Qinglang:
         data.ignore_connection = True
         log.debug("qinglang: not intercepting %s for profile %s", host, name)
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """A request a server could read otherwise than the rules (two Host headers, a
+        port that is not a number, a host that is not UTF-8 or IDNA) is refused here,
+        for every profile, before any addon reads it."""
+        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
+            return
+        problem = target_of(flow).problem
+        if problem is None:
+            return
+        if self.live is not None:
+            who(flow, self.live.rules.clients, self.forwarded)  # for the event
+        answers.bad_request(flow, self.events, problem)
+
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         """Youth-mode rules for every request (page loads, API calls, media alike).
 
@@ -417,13 +431,17 @@ class Qinglang:
         now = self.clock.now()
         asker = as_who(meta)
         info = request_info(flow.request)
+        target = target_of(flow)
+        if target.problem is not None:  # requestheaders did not run (a replayed flow)
+            answers.bad_request(flow, self.events, target.problem)
+            return None
         tracker = self._tracker(live) if counts_time(rules) else None
         asked = decide(
             rules,
             info,
             asker,
             now,
-            dialed=other_name(flow.request.host, info.host),
+            also=target.others,
             tracker=tracker,
             overrides=self.overrides,
             on_error=profile_of(live.config, meta).on_error,

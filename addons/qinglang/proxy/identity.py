@@ -20,6 +20,7 @@ from qinglang.content.headplan import Step
 from qinglang.policy.clients import ClientMap, IPAddress, listener_port, peer_ip, proxy_user
 from qinglang.policy.config import Config, Profile
 from qinglang.policy.decide import Who
+from qinglang.policy.destination import Target, where_to
 from qinglang.policy.forwarded import Forwarded
 from qinglang.policy.hosts import request_host
 from qinglang.policy.urlrules import RequestInfo
@@ -96,6 +97,20 @@ def request_info(request: http.Request) -> RequestInfo:
         value = v.decode("utf-8", "surrogateescape")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return RequestInfo(request.method, request_host(request), request.path, headers, request.port)
+
+
+def target_of(flow: http.HTTPFlow) -> Target:
+    """Every name the request goes to, or why it is refused (``policy.destination``)."""
+    req = flow.request
+    server = flow.server_conn.address
+    return where_to(
+        host_headers=req.headers.get_all("host"),
+        authority=req.authority,
+        request_host=req.host,
+        sni=flow.client_conn.sni,
+        dialed=str(server[0]) if server else None,
+        shown=request_host(req),
+    )
 
 
 def answered(flow: http.HTTPFlow) -> None:
