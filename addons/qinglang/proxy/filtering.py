@@ -135,6 +135,7 @@ class Qinglang:
         self.clock: Clock = SystemClock()
         # Behind HAProxy in HTTP mode: the device's address (policy/forwarded.py).
         self.forwarded = Forwarded()
+        self._quota_failing = False  # counting minutes failed last time (logged once)
 
     # The stores, as the other addons and the tests read them.
     @property
@@ -494,28 +495,62 @@ class Qinglang:
         self._let_through(r)
 
     def _let_through(self, r: _Request) -> None:
-        """Count the minute, remind of a rest when due, force safe search."""
-        time_rules = r.rules.rules.time
-        tracker = r.tracker if r.asked.counts else None
-        if tracker is not None and r.asked.decision.reason != Reason.ALWAYS_ALLOWED:
-            info = r.info
-            activity = classify(info.method, info.path, info.headers)
-            # Shared state down: this minute goes uncounted (on_error already applied).
-            with contextlib.suppress(StateUnavailable):
-                tracker.note(r.who.key, r.who.profile, time_rules, r.now, activity)
-            every = time_rules.rest_reminder
-            if (
-                every
-                and activity is Activity.PAGE
-                and info.method == "GET"
-                and tracker.reminder_due(r.who.key, r.now, every)
-            ):
-                answers.rest_reminder(r.flow, tracker.streak_minutes(r.who.key, r.now))
-                return
+        """Force safe search, count the minute, remind of a rest when due.
+
+        Safe search comes first: it must hold whatever happens to the minute counting
+        (a full disk, a store gone). A minute that cannot be counted applies the
+        profile's ``on_error`` when the profile has a daily limit: ``block`` (the default)
+        refuses the request, since a child would otherwise browse on with no time limit;
+        ``pass`` lets it on uncounted. Minutes for a rest reminder alone go uncounted."""
         # engine_for is cached per host: most requests go to no engine and skip the
         # rewrite (which reads the Host header again).
         if r.rules.rules.safe_search and safesearch.engine_for(r.info.host) is not None:
             safesearch.enforce(r.flow.request)
+        time_rules = r.rules.rules.time
+        tracker = r.tracker if r.asked.counts else None
+        if tracker is None or r.asked.decision.reason == Reason.ALWAYS_ALLOWED:
+            return
+        info = r.info
+        activity = classify(info.method, info.path, info.headers)
+        try:
+            tracker.note(r.who.key, r.who.profile, time_rules, r.now, activity)
+            every = time_rules.rest_reminder
+            due = (
+                every
+                and activity is Activity.PAGE
+                and info.method == "GET"
+                and tracker.reminder_due(r.who.key, r.now, every)
+            )
+            streak = tracker.streak_minutes(r.who.key, r.now) if due else 0
+        except Exception as e:
+            self._uncounted(r, e)
+            return
+        if self._quota_failing:
+            self._quota_failing = False
+            log.warning("qinglang: active minutes are counted again")
+        if due:
+            answers.rest_reminder(r.flow, streak)
+
+    def _uncounted(self, r: _Request, e: Exception) -> None:
+        """The minute store failed while counting (a full disk, Redis gone)."""
+        if not self._quota_failing:
+            self._quota_failing = True
+            log.error("qinglang: cannot count active minutes (%s: %s); on_error applies "
+                      "until it works again", type(e).__name__, e)  # fmt: skip
+        assert self.live is not None
+        if r.rules.rules.time.daily_minutes is None:
+            return  # only a rest reminder: no limit is lost, the minute goes uncounted
+        if profile_of(self.live.config, r.meta).on_error == "pass":
+            return  # let on, uncounted (as decide() does when the store is unreachable)
+        answers.block(
+            r.flow,
+            self.events,
+            Decision(Action.BLOCK, Reason.ERROR),
+            None,
+            asks=self._asks,
+            detail=f"the minutes cannot be counted: {type(e).__name__}",
+        )
+        answered(r.flow)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.error or not flow.live or flow.response is None or self.live is None:
