@@ -78,7 +78,7 @@ class Guard:
 
     def __init__(self, main: Qinglang | None) -> None:
         self.main = main
-        self._seen: dict[tuple[str, str, str, int], int] = {}
+        self._seen: dict[tuple[str, str, tuple[tuple[str, int], ...]], int] = {}
 
     # --- wrapping ---------------------------------------------------------------
 
@@ -153,9 +153,9 @@ class Guard:
                     args[0].kill()
 
     def _log(self, where: str, exc: Exception) -> None:
+        # One place in the code: the hook, the error's type and the whole call path.
         frames = traceback.extract_tb(exc.__traceback__)
-        last = frames[-1] if frames else None
-        key = (where, type(exc).__name__, last.filename if last else "", last.lineno or 0 if last else 0)
+        key = (where, type(exc).__name__, tuple((f.filename, f.lineno or 0) for f in frames))
         n = self._seen.get(key, 0) + 1
         if len(self._seen) < 1000 or key in self._seen:
             self._seen[key] = n
