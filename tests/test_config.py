@@ -75,8 +75,10 @@ def test_missing_config(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("written", "meant"),
-    [("off", "off"), ("Off", "off"), ("no", "off"), ("false", "off"), ("'off'", "off")]
-    + [("on", "mask"), ("yes", "mask"), ("true", "mask"), ("mask", "mask")],
+    [
+        *[("off", "off"), ("Off", "off"), ("no", "off"), ("false", "off"), ("'off'", "off")],
+        *[("on", "mask"), ("yes", "mask"), ("true", "mask"), ("mask", "mask")],
+    ],
 )
 def test_pii_words_as_yaml_reads_them(tmp_path: Path, written: str, meant: str) -> None:
     """PyYAML reads an unquoted off/no as False: `pii: off` must still mean off."""
@@ -85,7 +87,9 @@ def test_pii_words_as_yaml_reads_them(tmp_path: Path, written: str, meant: str) 
     assert load_config(path).profiles["child"].pii == meant
 
 
-@pytest.mark.parametrize(("written", "meant"), [("4:30", "04:30"), ("'04:30'", "04:30"), ("23:30", "23:30")])
+@pytest.mark.parametrize(
+    ("written", "meant"), [("4:30", "04:30"), ("'04:30'", "04:30"), ("23:30", "23:30")]
+)
 def test_quota_reset_unquoted(tmp_path: Path, written: str, meant: str) -> None:
     """YAML 1.1 reads an unquoted 4:30 as 270 (base 60): it is still the time written."""
     path = tmp_path / "q.yaml"
@@ -102,5 +106,10 @@ def test_word_settings_yaml_keeps_as_words(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     p = load_config(path).profiles["child"]
-    assert (p.count, p.on_oversize, p.on_error, p.age_guideline) == ("every", "pass", "pass", "2023-draft")
+    assert (p.count, p.on_oversize, p.on_error, p.age_guideline) == (
+        "every",
+        "pass",
+        "pass",
+        "2023-draft",
+    )
     assert p.payments is not None and p.payments.mode == "block"

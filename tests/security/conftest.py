@@ -25,7 +25,6 @@ from typing import Any
 
 import httpx
 import pytest
-
 from e2e.conftest import ADULT, CHILD, TEEN, Proxy, free_port
 from e2e.youth_support import ROUTE, TestClock, eventually
 from e2e.youth_support import events as read_events
@@ -89,9 +88,7 @@ class Attacked:
         """Send ``data`` as it is to the proxy port; the first response's bytes back."""
         return raw_exchange(self.proxy.port, data, source, timeout)
 
-    def tunnel(
-        self, connect: str, data: bytes, sni: str | None, source: str = CHILD
-    ) -> bytes:
+    def tunnel(self, connect: str, data: bytes, sni: str | None, source: str = CHILD) -> bytes:
         """``CONNECT connect``, TLS with server name ``sni`` (trusting the proxy's CA), then
         ``data`` as it is inside the tunnel; the first response's bytes back."""
         with socket.create_connection(("127.0.0.1", self.proxy.port), 15, (source, 0)) as s:
@@ -218,9 +215,7 @@ def child_proxy(
 
 
 @pytest.fixture
-def make_proxy(
-    tmp_path: Path, hostile: HostileUpstream
-) -> Iterator[Callable[..., Attacked]]:
+def make_proxy(tmp_path: Path, hostile: HostileUpstream) -> Iterator[Callable[..., Attacked]]:
     """``make_proxy(config=CONFIG, extra=[...], errors_expected=False)``: a proxy of the
     test's own, stopped at the end."""
     started: list[tuple[Attacked, bool]] = []

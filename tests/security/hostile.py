@@ -1,9 +1,9 @@
 """A hostile upstream for the security tests: HTTP and HTTPS on 127.0.0.1.
 
 Every answer carries ``MARKER``, bytes only the upstream sends: a response that holds them
-came from the upstream. A path or query with ``clean`` in it answers a harmless page;
-any other a page the child profile blocks (test list terms scoring 130). Each request is kept (method,
-Host header, path, headers) for the test to inspect.
+came from the upstream. A path or query with ``clean`` in it answers a harmless page; any
+other a page the child profile blocks (test list terms scoring 130). Each request is kept
+(method, Host header, path, headers) for the test to inspect.
 """
 
 from __future__ import annotations

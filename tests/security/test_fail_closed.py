@@ -163,7 +163,9 @@ def test_full_disk_blocks_the_child_and_keeps_safe_search(faulty: Attacked) -> N
         faulty.inject("")
     assert child.status_code == 403 and MARKER not in child.text
     assert teen.status_code == 200
-    seen = [s for s in faulty.upstream.requests_for("www.google.com") if "clean+full+disk" in s.path]
+    seen = [
+        s for s in faulty.upstream.requests_for("www.google.com") if "clean+full+disk" in s.path
+    ]
     assert seen and all("safe=active" in s.path for s in seen), seen
     assert "cannot count active minutes" in faulty.proxy.log()
 
@@ -220,9 +222,7 @@ def test_event_writer_outlives_the_bad_host(faulty: Attacked) -> None:
     )
 
 
-def test_event_store_survives_any_bad_row(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_event_store_survives_any_bad_row(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     """Real SQLite: a row SQLite cannot take, and one that cannot even be made, cost
     only themselves; the writer goes on and says so in the log."""
     store = EventStore(tmp_path / "ev.sqlite", 30, flush_seconds=0.05)

@@ -30,7 +30,8 @@ def mistake_url(event_id: str, url: str) -> str:
 def time_ask_url(url: str) -> str:
     """The time-is-up page's "ask for more time" link."""
     # surrogateescape: a path read from bytes that were not UTF-8 keeps those bytes.
-    return f"http://{PROXY_HOST}{ASK_PATH}?kind=time&url={quote(url, safe='', errors='surrogateescape')}"
+    target = quote(url, safe="", errors="surrogateescape")
+    return f"http://{PROXY_HOST}{ASK_PATH}?kind=time&url={target}"
 
 
 BOOKMARKLET = (

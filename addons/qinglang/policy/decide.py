@@ -19,10 +19,10 @@ and returns plain data; ``proxy/`` acts on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
-from collections.abc import Sequence
 
 from qinglang.engine.verdict import ALLOW, Action, Decision, Reason
 from qinglang.policy import timerules

@@ -57,13 +57,17 @@ def where_to(
         if parsed is None:
             return Target(f"the {what} is not a valid host[:port]")
         names.append(parsed[0])
-    for what, value in (("request host", request_host), ("TLS server name", sni),
-                        ("dialled host", dialed)):  # fmt: skip
-        if not value:
+    hosts: list[tuple[str, str | None]] = [
+        ("request host", request_host),
+        ("TLS server name", sni),
+        ("dialled host", dialed),
+    ]
+    for what, host in hosts:
+        if not host:
             continue
-        if not valid_host(value):
+        if not valid_host(host):
             return Target(f"the {what} is not a valid host name")
-        names.append(value)
+        names.append(host)
     first = canonical(shown) if shown else None
     others: list[str] = []
     for n in names:

@@ -31,7 +31,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,

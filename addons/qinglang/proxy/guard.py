@@ -33,7 +33,7 @@ import traceback
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import mitmproxy.proxy.layers  # noqa: F401  (defines the hooks listed in all_hooks)
+import mitmproxy.proxy.layers
 import mitmproxy.proxy.server_hooks  # noqa: F401
 from mitmproxy import flow as mflow
 from mitmproxy import hooks, http, tls
@@ -119,7 +119,9 @@ class Guard:
         guarded._qinglang_guarded = True  # type: ignore[attr-defined]
         return guarded
 
-    async def _awaited(self, where: str, hook: str, args: tuple[Any, ...], res: Awaitable[Any]) -> None:
+    async def _awaited(
+        self, where: str, hook: str, args: tuple[Any, ...], res: Awaitable[Any]
+    ) -> None:
         try:
             await res
         except Exception as e:
@@ -142,9 +144,8 @@ class Guard:
             elif isinstance(subject, Client):
                 if hook == "client_connected":
                     subject.error = "qinglang: internal error"
-            elif isinstance(subject, mflow.Flow):
-                if self._filtering(subject) and subject.killable:
-                    subject.kill()
+            elif isinstance(subject, mflow.Flow) and self._filtering(subject) and subject.killable:
+                subject.kill()
         except Exception:  # the last line of defence must not raise either
             with contextlib.suppress(Exception):
                 log.critical("qinglang: the error guard failed", exc_info=True)
@@ -202,13 +203,12 @@ class Guard:
                 flow.kill()
             return
         resp = flow.response
-        if hook in ("response", "responseheaders") and resp is not None:
-            if hook == "response" and resp.stream:
-                # The body went out as it arrived; what is left (the end of a chunked
-                # body, a kept-alive connection) does not.
-                if flow.killable:
-                    flow.kill()
-                return
+        if hook == "response" and resp is not None and resp.stream:
+            # The body went out as it arrived; what is left (the end of a chunked body,
+            # a kept-alive connection) does not.
+            if flow.killable:
+                flow.kill()
+            return
         status, body, headers = _block_page(flow, event_id)
         if hook == "responseheaders" and resp is not None:
             # The headers are in, the body is not: send the page as the body and drop
