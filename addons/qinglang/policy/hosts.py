@@ -178,6 +178,7 @@ def strict_authority(authority: str) -> tuple[str, int | None] | None:
     return (host, n) if 0 < n <= 65535 else None
 
 
+@lru_cache(maxsize=4096)
 def valid_host(host: str) -> bool:
     """A host name a server and a resolver read as the rules do: a DNS name in UTF-8 and
     IDNA (or an IP literal), not an empty one."""
