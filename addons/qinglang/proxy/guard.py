@@ -44,7 +44,7 @@ from qinglang.engine.verdict import Action, Decision, Reason
 from qinglang.pages import blockpage
 from qinglang.policy.clients import peer_ip
 from qinglang.proxy.answers import BlockStream
-from qinglang.proxy.identity import META, answered, conn_user, listener
+from qinglang.proxy.identity import META, conn_user, listener, who
 from qinglang.store.events import Event, clean_text, path_only
 
 if TYPE_CHECKING:
@@ -162,13 +162,13 @@ class Guard:
             self._seen[key] = n
         if n == 1:
             log.error(
-                "qinglang: internal error in %s; the flow was stopped (fail closed)",
+                "qinglang: internal error in %s; the flow was stopped if its profile filters",
                 where,
                 exc_info=exc,
             )
         else:
             log.error(
-                "qinglang: internal error in %s again (%s, %d times); the flow was stopped",
+                "qinglang: internal error in %s again (%s, %d times)",
                 where,
                 type(exc).__name__,
                 n,
@@ -183,7 +183,10 @@ class Guard:
                 return True
             meta = flow.metadata.get(META)
             name = meta.get("profile") if isinstance(meta, dict) else None
-            if not isinstance(name, str):
+            if not isinstance(name, str) and isinstance(flow, http.HTTPFlow):
+                assert main is not None
+                name = who(flow, live.rules.clients, main.forwarded)["profile"]
+            elif not isinstance(name, str):
                 client = flow.client_conn
                 assert main is not None
                 ip = main.forwarded.tunnel(client.id, peer_ip(client.peername))
@@ -220,7 +223,10 @@ class Guard:
             resp.stream = BlockStream(body)
         else:
             flow.response = http.Response.make(status, body, headers)
-        answered(flow)
+        # Marked as the proxy's own answer even when no hook got as far as the metadata.
+        meta = flow.metadata.setdefault(META, {})
+        if isinstance(meta, dict):
+            meta["answered"] = True
 
     def _record(self, flow: http.HTTPFlow, where: str, exc: Exception, filtering: bool) -> str:
         """The event for the stopped (or, not filtering, passed) flow; its id, or ""."""
