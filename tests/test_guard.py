@@ -204,3 +204,25 @@ def test_transparent_mode_judges_the_host_header_and_the_tls_name(
             asyncio.run(_wait(pending))
         assert (f.response is not None and f.response.status_code == 403) is blocked
         main.done()
+
+
+@pytest.mark.parametrize(("version", "status"), [("HTTP/2.0", 421), ("HTTP/1.1", 403)])
+def test_http2_request_on_a_connection_named_for_a_blocked_site(
+    config: Path, version: str, status: int
+) -> None:
+    """HTTP/2 browsers may send a request on a connection opened for another site of the
+    same server (connection coalescing). Refused only for that connection's TLS name, the
+    request gets a 421 and the browser retries on a connection of its own; HTTP/1.1 has
+    no coalescing, so it is a fronting attempt and gets the block page."""
+    main = Qinglang()
+    with taddons.context(main) as tctx:
+        tctx.configure(main, qinglang_config=str(config), qinglang_workers=0)
+        f = _flow()
+        f.request.http_version = version
+        f.request.host = "93.184.216.34"
+        f.request.headers["host"] = "news.test"
+        f.client_conn.sni = "evil.test"
+        main.request(f)
+        assert f.response is not None and f.response.status_code == status
+        assert b"harmful" not in f.response.content
+        main.done()

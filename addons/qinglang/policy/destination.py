@@ -31,6 +31,10 @@ from qinglang.policy.hosts import canonical, parse_ip, strict_authority, valid_h
 class Target:
     problem: str | None = None  # why the request is refused with a 400
     others: tuple[str, ...] = ()  # canonical names other than the Host header's
+    # The TLS name, when it is in ``others`` and nothing else names it: an HTTP/2 browser
+    # may send the request on a connection opened for another site (connection
+    # coalescing), and a 421 sends it to a connection of its own (RFC 9110, 15.5.20).
+    tls_only: str | None = None
 
 
 def where_to(
@@ -62,7 +66,7 @@ def _where_to(
 ) -> Target:
     if len(host_headers) > 1:
         return Target(f"{len(host_headers)} Host headers")
-    names: list[str] = []
+    names: list[tuple[str, str]] = []  # (where, name)
     for what, value in (("Host header", host_headers[0] if host_headers else ""),
                         ("authority", authority)):  # fmt: skip
         if not value:
@@ -70,7 +74,7 @@ def _where_to(
         parsed = strict_authority(value)
         if parsed is None:
             return Target(f"the {what} is not a valid host[:port]")
-        names.append(parsed[0])
+        names.append((what, parsed[0]))
     hosts: list[tuple[str, str | None]] = [
         ("request host", request_host),
         ("TLS server name", sni),
@@ -81,13 +85,14 @@ def _where_to(
             continue
         if not valid_host(host):
             return Target(f"the {what} is not a valid host name")
-        names.append(host)
+        names.append((what, host))
     first = canonical(shown) if shown else None
-    others: list[str] = []
-    for n in names:
+    others: dict[str, set[str]] = {}  # name -> where it was named
+    for what, n in names:
         if parse_ip(n) is not None:
             continue
         c = canonical(n)
-        if c is not None and c != first and c not in others:
-            others.append(c)
-    return Target(None, tuple(others))
+        if c is not None and c != first:
+            others.setdefault(c, set()).add(what)
+    tls_only = next((n for n, where in others.items() if where == {"TLS server name"}), None)
+    return Target(None, tuple(others), tls_only)

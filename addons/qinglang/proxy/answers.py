@@ -158,6 +158,15 @@ def bad_request(flow: http.HTTPFlow, events: EventStore | None, problem: str) ->
     answered(flow)
 
 
+def misdirected(flow: http.HTTPFlow) -> None:
+    """421 Misdirected Request: the client retries on a connection of its own (RFC 9110,
+    15.5.20). Nothing was fetched, so nothing is recorded."""
+    flow.response = http.Response.make(
+        421, b"", {"content-type": "text/plain; charset=utf-8", "cache-control": "no-store"}
+    )
+    answered(flow)
+
+
 def timeup_page(
     flow: http.HTTPFlow,
     events: EventStore | None,

@@ -48,6 +48,7 @@ from qinglang.policy.decide import (
     other_name,
     quota_state,
 )
+from qinglang.policy.destination import Target
 from qinglang.policy.forwarded import Forwarded
 from qinglang.policy.hosts import host_matches, page_url, request_host
 from qinglang.policy.quota import Activity, QuotaTracker, StateUnavailable, classify
@@ -437,6 +438,7 @@ class Qinglang:
             answers.bad_request(flow, self.events, target.problem)
             return None
         tracker = self._tracker(live) if counts_time(rules) else None
+        on_error = profile_of(live.config, meta).on_error
         asked = decide(
             rules,
             info,
@@ -445,12 +447,17 @@ class Qinglang:
             also=target.others,
             tracker=tracker,
             overrides=self.overrides,
-            on_error=profile_of(live.config, meta).on_error,
+            on_error=on_error,
         )
         if asked.grant is not None:  # a parent's grant: no rules, no scan
             meta["override"] = asked.grant
             return None
         d = asked.decision
+        if not d.allowed and self._misdirected(
+            flow, target, rules, info, asker, now, tracker, on_error
+        ):
+            answers.misdirected(flow)
+            return None
         if d.action == Action.TIMEUP:
             answers.timeup_page(flow, self.events, d, now, rules.rules.time.tz, asks=self._asks)
             return None
@@ -463,6 +470,37 @@ class Qinglang:
             return self._check_keywords(req, targets)
         self._let_through(req)
         return None
+
+    def _misdirected(
+        self,
+        flow: http.HTTPFlow,
+        target: Target,
+        rules: RequestRules,
+        info: RequestInfo,
+        asker: Who,
+        now: datetime,
+        tracker: QuotaTracker | None,
+        on_error: str,
+    ) -> bool:
+        """Refused only for the TLS name, on HTTP/2 or 3: a browser that put this request
+        on a connection opened for another (blocked) site. A 421 sends it to a connection
+        of its own, where its TLS name is its own; a client that fronts a blocked site
+        with an allowed name gets nothing either way."""
+        req = flow.request
+        if target.tls_only is None or not (req.is_http2 or req.is_http3):
+            return False
+        rest = tuple(n for n in target.others if n != target.tls_only)
+        again = decide(
+            rules,
+            info,
+            asker,
+            now,
+            also=rest,
+            tracker=tracker,
+            overrides=self.overrides,
+            on_error=on_error,
+        )
+        return again.decision.allowed
 
     async def _check_keywords(self, r: _Request, targets: list[KeywordTarget]) -> None:
         flow = r.flow
