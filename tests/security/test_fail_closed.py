@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from qinglang.store.events import Event, EventStore
 
@@ -244,3 +246,23 @@ def test_event_store_survives_any_bad_row(tmp_path: Path, caplog: pytest.LogCapt
         assert broken.id in caplog.text  # the dropped row is named in the log
     finally:
         store.close()
+
+
+_any_text = st.text(st.characters(codec="utf-8") | st.characters(categories=["Cs"]), max_size=12)
+
+
+@example(host="evil.test:\udcff", path="/\udcfe", user="\ud800", detail="\udfff", terms=["\udc80"])
+@settings(max_examples=200, deadline=None)
+@given(host=_any_text, path=_any_text, user=st.none() | _any_text, detail=st.none() | _any_text,
+       terms=st.lists(_any_text, max_size=3))  # fmt: skip
+def test_any_event_text_can_be_stored(
+    host: str, path: str, user: str | None, detail: str | None, terms: list[str]
+) -> None:
+    """Whatever a request's host, path or log-in holds (bytes that were not UTF-8 arrive
+    as lone surrogates), its event's row is one SQLite stores."""
+    ev = Event("1.2.3.4", "child", host, path, "block", "x", {"porn": 1}, 1, tuple(terms),
+               detail, user)  # fmt: skip
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (" + ", ".join(f"c{i}" for i in range(13)) + ")")
+    db.execute("INSERT INTO t VALUES (" + ", ".join("?" * 13) + ")", ev.row())
+    db.close()
