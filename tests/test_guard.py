@@ -244,3 +244,14 @@ def test_every_flow_hook_of_the_chain_is_guarded() -> None:
             assert getattr(func, "_qinglang_guarded", False), f"{type(addon).__name__}.{hook}"
         assert not getattr(getattr(addon, "configure", None), "_qinglang_guarded", False)
     assert seen >= 10  # request, response, responseheaders, http_connect, tls_clienthello...
+
+
+def test_nested_addons_are_guarded() -> None:
+    class Outer:
+        def __init__(self) -> None:
+            self.addons = [Broken()]
+
+    outer = Guard(None).protect(Outer())
+    f = _flow()
+    outer.addons[0].request(f)
+    assert f.response is not None and f.response.status_code == 403

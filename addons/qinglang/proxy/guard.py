@@ -83,7 +83,12 @@ class Guard:
     # --- wrapping ---------------------------------------------------------------
 
     def protect(self, addon: A) -> A:
-        """Wrap every flow hook ``addon`` defines (in place; returns the addon)."""
+        """Wrap every flow hook ``addon`` defines, and those of the addons it holds in
+        ``addons`` as mitmproxy finds them (in place; returns the addon)."""
+        nested = getattr(addon, "addons", None)
+        if isinstance(nested, list | tuple):
+            for sub in nested:
+                self.protect(sub)
         name = type(addon).__name__
         for hook in flow_hooks():
             func = getattr(addon, hook, None)
