@@ -25,7 +25,8 @@ STAGES: dict[str, list[tuple[str, str]]] = {
     "rules": [("qinglang.policy.urlrules", "RequestRules.check")],
     "decide": [("qinglang.proxy.filtering", "decide")],
     "quota_read": [("qinglang.policy.quota", "QuotaTracker.state")],
-    "quota_write": [("qinglang.policy.quota", "QuotaTracker.note")],
+    "quota_write": [("qinglang.store.quota", "SqliteQuotaStore.record_minute")],
+    "quota_disk": [("qinglang.store.quota", "SqliteQuotaStore.used_minutes")],
     "overrides": [("qinglang.store.overrides", "OverrideStore.lookup")],
     "pages": [("qinglang.pages.blockpage", "block_body")],
     "events": [("qinglang.store.events", "EventStore.record")],
@@ -43,7 +44,7 @@ class InjectedFault(Exception):
 
 
 def _error(stage: str) -> Exception:
-    if stage == "quota_write":  # what SQLite says when the disk is full
+    if stage in ("quota_write", "quota_disk"):  # what SQLite says when the disk is full
         return sqlite3.OperationalError(f"database or disk is full (injected fault: {stage})")
     return InjectedFault(f"injected fault: {stage}")
 

@@ -10,10 +10,12 @@ a byte that is not UTF-8 in the Host header, and a full disk while minutes are c
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,6 +29,7 @@ from .conftest import (
     CHILD,
     CONFIG,
     MARKER,
+    NOON,
     TEEN,
     Attacked,
     eventually,
@@ -62,7 +65,9 @@ REACHED = {
     "rules": EVERY,
     "decide": EVERY,
     "quota_read": EVERY,
-    "quota_write": EVERY,
+    # Minutes are written on a page load's first request of a minute, and read once a day.
+    "quota_write": [HARMFUL, HARMFUL_TLS, DENIED, CLEAN, CLEAN_TLS, SEARCH],
+    "quota_disk": EVERY,
     "overrides": EVERY,
     "outbound": EVERY,
     "headplan": [HARMFUL, HARMFUL_TLS, CLEAN, CLEAN_TLS, CLEAN_API, SEARCH],
@@ -74,6 +79,14 @@ REACHED = {
 }
 
 TOTALS = {"reached": 0, "passed": 0}
+MOMENTS = itertools.count(1)
+
+
+def _next_day(a: Attacked) -> None:
+    """Move the proxy's clock to a new day and minute: the next request reads and writes
+    the minute store (which it otherwise does once a day and once a minute)."""
+    k = next(MOMENTS)
+    a.clock.set((datetime.fromisoformat(NOON) + timedelta(days=k, minutes=k)).isoformat())
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +116,8 @@ def test_a_fault_in_each_stage_blocks(faulty: Attacked, stage: str) -> None:
     faulty.inject(stage)
     try:
         for name, url, headers in REACHED[stage]:
+            if stage in ("quota_write", "quota_disk"):
+                _next_day(faulty)
             r = faulty.get(url, headers=headers)
             TOTALS["reached"] += 1
             if MARKER in r.text:
@@ -159,6 +174,7 @@ def test_full_disk_blocks_the_child_and_keeps_safe_search(faulty: Attacked) -> N
     browses on, uncounted, and safe search still holds."""
     faulty.inject("quota_write")
     try:
+        _next_day(faulty)
         child = faulty.get("https://news.test/clean?disk=child")
         teen = faulty.get("https://www.google.com/search?q=clean+full+disk", source=TEEN)
     finally:

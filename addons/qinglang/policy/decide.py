@@ -3,8 +3,8 @@
 1. A parent's grant (the dashboard's overrides) for this page or site: it passes with no
    other rule and no scan. The host the proxy dials must be granted too, so a forged Host
    header cannot borrow a granted site.
-2. The client's minutes today, when the profile counts them. A shared store that cannot be
-   reached applies the profile's ``on_error``: ``block`` (the default) refuses the request,
+2. The client's minutes today, when the profile counts them. A store that cannot be used
+   (Redis unreachable, the SQLite file's disk failing) applies the profile's ``on_error``: ``block`` (the default) refuses the request,
    ``pass`` lets it on uncounted.
 3. Extra minutes a parent granted are taken off what was used.
 4. The request rules (``urlrules.RequestRules.check``: bypass resistance, lists, payments,
@@ -111,7 +111,7 @@ def decide(
         if on_error == "block":
             return Asked(
                 Decision(Action.BLOCK, Reason.ERROR),
-                problem="the shared quota store is unreachable",
+                problem="the quota store cannot be used (unreachable, or its disk failed)",
             )
         quota, counts = None, False  # on_error: pass, uncounted while it is down
     if overrides is not None:
