@@ -4,8 +4,9 @@
    other rule and no scan. The host the proxy dials must be granted too, so a forged Host
    header cannot borrow a granted site.
 2. The client's minutes today, when the profile counts them. A store that cannot be used
-   (Redis unreachable, the SQLite file's disk failing) applies the profile's ``on_error``: ``block`` (the default) refuses the request,
-   ``pass`` lets it on uncounted.
+   (Redis unreachable, the SQLite file's disk failing) applies the profile's
+   ``on_error``: ``block`` (the default) refuses the request, ``pass`` lets it on
+   uncounted.
 3. Extra minutes a parent granted are taken off what was used.
 4. The request rules (``urlrules.RequestRules.check``: bypass resistance, lists, payments,
    categories, time rules), for the Host header's name and, when the proxy dials another
