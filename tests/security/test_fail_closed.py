@@ -282,3 +282,19 @@ def test_any_event_text_can_be_stored(
     db.execute("CREATE TABLE t (" + ", ".join(f"c{i}" for i in range(13)) + ")")
     db.execute("INSERT INTO t VALUES (" + ", ".join("?" * 13) + ")", ev.row())
     db.close()
+
+
+def test_page_links_keep_bytes_that_were_not_utf8() -> None:
+    """The links on the block and time-up pages are built from the request's address;
+    a path read from bytes that were not UTF-8 percent-encodes those bytes instead of
+    raising (which used to stop the block page from being built)."""
+    from qinglang.engine.verdict import Action, Decision, Reason
+    from qinglang.pages.blockpage import block_body
+    from qinglang.pages.links import mistake_url, time_ask_url
+
+    assert time_ask_url("http://news.test/\udcff").endswith("news.test%2F%FF")
+    assert "%FF" in mistake_url("EVENT", "news.test/\udcff")
+    body, _ = block_body(
+        Decision(Action.BLOCK, Reason.DENY_DOMAIN), "EVENT", url="evil.test/\udcff", asks=True
+    )
+    assert b"evil.test/\xef\xbf\xbd" in body  # shown as U+FFFD
