@@ -19,6 +19,7 @@ from typing import Any
 from qinglang.dashboard.server import DashboardAddon
 from qinglang.proxy.devicesetup import DeviceSetup
 from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.guard import Guard
 from qinglang.proxy.limits import ConnectionLimits
 from qinglang.proxy.outbound import OutboundGuard
 from qinglang.proxy.reportentry import ReportEntry
@@ -33,9 +34,10 @@ def chain(config: str = "") -> list[Any]:
     filtering addon's CONNECT checks, the connection limits after its pass-through
     decision; the outbound guard and the WebSocket guard read the profile that the
     filtering addon's request hook resolves. The other addons are handed the filtering
-    addon, whose rules and stores they read."""
+    addon, whose rules and stores they read. Every flow hook of each is wrapped by
+    ``proxy.guard``, so an error blocks instead of letting the flow through."""
     main = Qinglang(config)
-    return [
+    addons = [
         DashboardAddon(),
         DeviceSetup(main),
         ReportEntry(main),
@@ -45,6 +47,10 @@ def chain(config: str = "") -> list[Any]:
         OutboundGuard(main),
         WebSocketGuard(main),
     ]
+    # An error in any hook stops the flow instead of letting it through (proxy/guard.py);
+    # an addon added here gets the same guard.
+    guard = Guard(main)
+    return [guard.protect(a) for a in addons]
 
 
 # mitmproxy loads this file as a script and reads `addons`; `qinglang run` imports it as

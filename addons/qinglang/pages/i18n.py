@@ -310,6 +310,14 @@ _REASONS: dict[Reason, tuple[str, str]] = {
         "列表无法加载，正在使用上一次成功加载的规则",
         "the lists do not load: the last rules that loaded are in force",
     ),
+    Reason.INTERNAL: (
+        "过滤器出了错，为了安全已拦截",
+        "the filter ran into an error, so this was blocked to be safe",
+    ),
+    Reason.BAD_REQUEST: (
+        "请求的网址无法识别（主机名或端口不正确）",
+        "the address could not be read (its host name or port is not valid)",
+    ),
     # Request rules (urlrules.py reasons): decided before the page was fetched.
     Reason.DENY_DOMAIN: (
         "家长或学校设置了不能访问这个网站",

@@ -179,6 +179,16 @@ class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/youth-mode.
     # (weights 10-20 in the shipped lists) readable in news and prevention pages.
     mask_min_weight: Annotated[StrictInt, Field(ge=1, le=1000)] = 1
     pii: Literal["mask", "off"] = "mask"
+
+    @field_validator("pii", mode="before")
+    @classmethod
+    def _pii_word(cls, v: Any) -> Any:
+        # YAML 1.1 (PyYAML) reads an unquoted off/no/false as False and on/yes/true as
+        # True: `pii: off` must mean what it says.
+        if isinstance(v, bool):
+            return "mask" if v else "off"
+        return v
+
     # Doxxing pages (with ``pii: mask``): a page showing at least this many distinct
     # personal values, of at least two kinds, one of which identifies a person on its own
     # (ID number, bank card, home address), is blocked as "personal information exposure".

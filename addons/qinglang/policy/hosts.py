@@ -151,6 +151,48 @@ def _valid_wire_host(host: str) -> bool:
     return True
 
 
+# host[:port] as a server must read it: the port, when there is a colon, is one to five
+# ASCII digits (``\\d`` would take other scripts' digits, which no server reads as a port).
+_STRICT_AUTHORITY = re.compile(r"(?P<host>\[[^\[\]]*\]|[^:\[\]]*)(?::(?P<port>[0-9]{1,5}))?")
+
+
+@lru_cache(maxsize=4096)
+def strict_authority(authority: str) -> tuple[str, int | None] | None:
+    """(host, port) of a Host header or an HTTP/2 ``:authority``, read strictly; None when
+    a server could read it otherwise than the rules would: an empty or non-numeric port
+    (``evil.test:``, ``evil.test:\\xff``), a port out of range, a host that is not a DNS
+    name or IP literal in UTF-8 and IDNA (bytes that were not UTF-8 arrive here as lone
+    surrogates), an unbracketed IPv6 address. The host keeps its case, without brackets."""
+    m = _STRICT_AUTHORITY.fullmatch(authority)
+    if m is None:
+        return None
+    host = m.group("host")
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return None
+        host = host[1:-1]
+    elif not valid_host(host):
+        return None
+    port = m.group("port")
+    if port is None:
+        return host, None
+    n = int(port)
+    return (host, n) if 0 < n <= 65535 else None
+
+
+@lru_cache(maxsize=4096)
+def valid_host(host: str) -> bool:
+    """A host name a server and a resolver read as the rules do: a DNS name in UTF-8 and
+    IDNA (or an IP literal), not an empty one."""
+    if not host or host in (".",):
+        return False
+    if parse_ip(host) is not None:
+        return ":" not in host or host.startswith("[")
+    return _valid_wire_host(host)
+
+
 @lru_cache(maxsize=4096)
 def authority_host(authority: str) -> str:
     """The host of ``host[:port]`` as sent (case kept, IPv6 brackets dropped); the whole

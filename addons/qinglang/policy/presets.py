@@ -110,7 +110,15 @@ def _dates(v: Any) -> Any:
     return out
 
 
-TimeText = Annotated[StrictStr, AfterValidator(_time)]
+def _sexagesimal(v: Any) -> Any:
+    """YAML 1.1 (PyYAML) reads an unquoted ``4:30`` as the number 270 (base 60): turned
+    back into the time it was written as. A whole number is never a valid time here."""
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1440:
+        return f"{v // 60:02d}:{v % 60:02d}"
+    return v
+
+
+TimeText = Annotated[StrictStr, BeforeValidator(_sexagesimal), AfterValidator(_time)]
 WindowText = Annotated[StrictStr, AfterValidator(_window)]
 DayText = Annotated[StrictStr, AfterValidator(_day)]
 DomainText = Annotated[StrictStr, AfterValidator(_domain)]

@@ -56,6 +56,7 @@ from qinglang.policy.decide import (
     other_name,
     quota_state,
 )
+from qinglang.policy.destination import Target
 from qinglang.policy.forwarded import Forwarded
 from qinglang.policy.hosts import PROXY_HOST, host_matches, page_url, request_host
 from qinglang.policy.quota import Activity, QuotaTracker, StateUnavailable, classify
@@ -74,6 +75,7 @@ from qinglang.proxy.identity import (
     meta_of,
     profile_of,
     request_info,
+    target_of,
     who,
 )
 from qinglang.proxy.stores import Stores
@@ -145,6 +147,7 @@ class Qinglang:
         self.clock: Clock = SystemClock()
         # Behind HAProxy in HTTP mode: the device's address (policy/forwarded.py).
         self.forwarded = Forwarded()
+        self._quota_failing = False  # counting minutes failed last time (logged once)
 
     # The stores, as the other addons and the tests read them.
     @property
@@ -478,6 +481,19 @@ class Qinglang:
         data.ignore_connection = True
         log.debug("qinglang: not intercepting %s for profile %s", host, name)
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """A request a server could read otherwise than the rules (two Host headers, a
+        port that is not a number, a host that is not UTF-8 or IDNA) is refused here,
+        for every profile, before any addon reads it."""
+        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
+            return
+        problem = target_of(flow).problem
+        if problem is None:
+            return
+        if self.live is not None:
+            who(flow, self.live.rules.clients, self.forwarded)  # for the event
+        answers.bad_request(flow, self.events, problem)
+
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         """Youth-mode rules for every request (page loads, API calls, media alike).
 
@@ -502,21 +518,32 @@ class Qinglang:
         now = self.clock.now()
         asker = as_who(meta)
         info = request_info(flow.request)
+        target = target_of(flow)
+        if target.problem is not None:  # requestheaders did not run (a replayed flow)
+            answers.bad_request(flow, self.events, target.problem)
+            return None
         tracker = self._tracker(live) if counts_time(rules) else None
+        on_error = profile_of(live.config, meta).on_error
         asked = decide(
             rules,
             info,
             asker,
             now,
             dialed=other_name(flow.request.host, info.host, written=_client_named(flow)),
+            also=target.others,
             tracker=tracker,
             overrides=self.overrides,
-            on_error=profile_of(live.config, meta).on_error,
+            on_error=on_error,
         )
         if asked.grant is not None:  # a parent's grant: no rules, no scan
             meta["override"] = asked.grant
             return None
         d = asked.decision
+        if not d.allowed and self._misdirected(
+            flow, target, rules, info, asker, now, tracker, on_error
+        ):
+            answers.misdirected(flow)
+            return None
         if d.action == Action.TIMEUP:
             answers.timeup_page(flow, self.events, d, now, rules.rules.time.tz, asks=self._asks)
             return None
@@ -529,6 +556,37 @@ class Qinglang:
             return self._check_keywords(req, targets)
         self._let_through(req)
         return None
+
+    def _misdirected(
+        self,
+        flow: http.HTTPFlow,
+        target: Target,
+        rules: RequestRules,
+        info: RequestInfo,
+        asker: Who,
+        now: datetime,
+        tracker: QuotaTracker | None,
+        on_error: str,
+    ) -> bool:
+        """Refused only for the TLS name, on HTTP/2 or 3: a browser that put this request
+        on a connection opened for another (blocked) site. A 421 sends it to a connection
+        of its own, where its TLS name is its own; a client that fronts a blocked site
+        with an allowed name gets nothing either way."""
+        req = flow.request
+        if target.tls_only is None or not (req.is_http2 or req.is_http3):
+            return False
+        rest = tuple(n for n in target.others if n != target.tls_only)
+        again = decide(
+            rules,
+            info,
+            asker,
+            now,
+            also=rest,
+            tracker=tracker,
+            overrides=self.overrides,
+            on_error=on_error,
+        )
+        return again.decision.allowed
 
     async def _check_keywords(self, r: _Request, targets: list[KeywordTarget]) -> None:
         flow = r.flow
@@ -561,28 +619,62 @@ class Qinglang:
         self._let_through(r)
 
     def _let_through(self, r: _Request) -> None:
-        """Count the minute, remind of a rest when due, force safe search."""
-        time_rules = r.rules.rules.time
-        tracker = r.tracker if r.asked.counts else None
-        if tracker is not None and r.asked.decision.reason != Reason.ALWAYS_ALLOWED:
-            info = r.info
-            activity = classify(info.method, info.path, info.headers)
-            # Shared state down: this minute goes uncounted (on_error already applied).
-            with contextlib.suppress(StateUnavailable):
-                tracker.note(r.who.key, r.who.profile, time_rules, r.now, activity)
-            every = time_rules.rest_reminder
-            if (
-                every
-                and activity is Activity.PAGE
-                and info.method == "GET"
-                and tracker.reminder_due(r.who.key, r.now, every)
-            ):
-                answers.rest_reminder(r.flow, tracker.streak_minutes(r.who.key, r.now))
-                return
+        """Force safe search, count the minute, remind of a rest when due.
+
+        Safe search comes first: it must hold whatever happens to the minute counting
+        (a full disk, a store gone). A minute that cannot be counted applies the
+        profile's ``on_error`` when the profile has a daily limit: ``block`` (the default)
+        refuses the request, since a child would otherwise browse on with no time limit;
+        ``pass`` lets it on uncounted. Minutes for a rest reminder alone go uncounted."""
         # engine_for is cached per host: most requests go to no engine and skip the
         # rewrite (which reads the Host header again).
         if r.rules.rules.safe_search and safesearch.engine_for(r.info.host) is not None:
             safesearch.enforce(r.flow.request)
+        time_rules = r.rules.rules.time
+        tracker = r.tracker if r.asked.counts else None
+        if tracker is None or r.asked.decision.reason == Reason.ALWAYS_ALLOWED:
+            return
+        info = r.info
+        activity = classify(info.method, info.path, info.headers)
+        try:
+            tracker.note(r.who.key, r.who.profile, time_rules, r.now, activity)
+            every = time_rules.rest_reminder
+            due = (
+                every
+                and activity is Activity.PAGE
+                and info.method == "GET"
+                and tracker.reminder_due(r.who.key, r.now, every)
+            )
+            streak = tracker.streak_minutes(r.who.key, r.now) if due else 0
+        except Exception as e:
+            self._uncounted(r, e)
+            return
+        if self._quota_failing:
+            self._quota_failing = False
+            log.warning("qinglang: active minutes are counted again")
+        if due:
+            answers.rest_reminder(r.flow, streak)
+
+    def _uncounted(self, r: _Request, e: Exception) -> None:
+        """The minute store failed while counting (a full disk, Redis gone)."""
+        if not self._quota_failing:
+            self._quota_failing = True
+            log.error("qinglang: cannot count active minutes (%s: %s); on_error applies "
+                      "until it works again", type(e).__name__, e)  # fmt: skip
+        assert self.live is not None
+        if r.rules.rules.time.daily_minutes is None:
+            return  # only a rest reminder: no limit is lost, the minute goes uncounted
+        if profile_of(self.live.config, r.meta).on_error == "pass":
+            return  # let on, uncounted (as decide() does when the store is unreachable)
+        answers.block(
+            r.flow,
+            self.events,
+            Decision(Action.BLOCK, Reason.ERROR),
+            None,
+            asks=self._asks,
+            detail=f"the minutes cannot be counted: {type(e).__name__}",
+        )
+        answered(r.flow)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.error or not flow.live or flow.response is None or self.live is None:

@@ -20,8 +20,9 @@ from qinglang.content.headplan import Step
 from qinglang.policy.clients import ClientMap, IPAddress, listener_port, peer_ip, proxy_user
 from qinglang.policy.config import Config, Profile
 from qinglang.policy.decide import Who
+from qinglang.policy.destination import Target, where_to
 from qinglang.policy.forwarded import Forwarded
-from qinglang.policy.hosts import request_host
+from qinglang.policy.hosts import authority_host, request_host
 from qinglang.policy.urlrules import RequestInfo
 
 META = "qinglang"
@@ -96,6 +97,27 @@ def request_info(request: http.Request) -> RequestInfo:
         value = v.decode("utf-8", "surrogateescape")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return RequestInfo(request.method, request_host(request), request.path, headers, request.port)
+
+
+def target_of(flow: http.HTTPFlow) -> Target:
+    """Every name the request goes to, or why it is refused (``policy.destination``)."""
+    req = flow.request
+    server = flow.server_conn.address
+    # One pass over the fields (``Headers.get_all`` and ``host_header`` walk them each).
+    hosts = [v.decode("utf-8", "surrogateescape") for k, v in req.headers.fields
+             if k.lower() == b"host"]  # fmt: skip
+    authority = req.authority
+    # The name request_host() reads: HTTP/2's authority, else the Host header.
+    h2 = (req.is_http2 or req.is_http3) and authority
+    first = authority if h2 else (hosts[0] if hosts else "")
+    return where_to(
+        host_headers=hosts,
+        authority=authority,
+        request_host=req.host,
+        sni=flow.client_conn.sni,
+        dialed=str(server[0]) if server else None,
+        shown=authority_host(first) if first else req.host,
+    )
 
 
 def answered(flow: http.HTTPFlow) -> None:
