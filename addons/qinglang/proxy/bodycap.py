@@ -118,7 +118,7 @@ def check_layer(cls: type = HttpStream, ver: str = version.VERSION) -> Check:
             raise UnsupportedMitmproxy(f"HttpStream.{state}: {e}") from None
         if f"self.{buf} += " not in src or "self.check_body_size(" not in src:
             raise UnsupportedMitmproxy(f"HttpStream.{state} no longer checks its buffer")
-    return original  # type: ignore[no-any-return]
+    return original
 
 
 def install(cls: type = HttpStream) -> None:
@@ -223,6 +223,8 @@ class BodyCap:
         req = flow.request
         if live is None or flow.response or flow.error or "content-length" in req.headers:
             return
+        if req.http_version.startswith("HTTP/1") and "transfer-encoding" not in req.headers:
+            return  # an HTTP/1 request without either header has no body
         meta = who(flow, live.rules.clients, self.main.forwarded)
         prof = profile_of(live.config, meta)
         if prof.filter:
