@@ -8,6 +8,7 @@ hanging it."""
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import ssl
 import textwrap
@@ -16,6 +17,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
 import pytest
 from e2e.conftest import ADULT, CHILD, CONFIG, TEEN, Proxy
 from e2e.test_proxy_events import wait_for_event
@@ -105,6 +110,9 @@ class Hostile:
                 conn.sendall(b"%x\r\n%s\r\n" % (len(part), part))
             conn.sendall(b"0\r\n\r\n")
             return
+        if path == "/bounded-close.html":
+            conn.sendall(b"HTTP/1.1 200 OK\r\n" + html + b"connection: close\r\n\r\n" + BOUNDED)
+            return
         chunked = path == "/endless.html"
         conn.sendall(
             b"HTTP/1.1 200 OK\r\n"
@@ -120,7 +128,57 @@ class Hostile:
             self.sent[path] = sent
 
 
-World = tuple[Proxy, "Hostile", "Hostile"]  # the proxy, the server over HTTP and over TLS
+class H2Hostile(Hostile):
+    """The same over HTTP/2 (TLS, ALPN h2; mitmproxy then speaks HTTP/2 to the client
+    too): ``/endless.html`` has no length and never ends, ``/small-chunked.html`` has no
+    length and ends."""
+
+    def _serve(self, conn: socket.socket) -> None:
+        assert self.tls is not None
+        with contextlib.suppress(OSError, h2.exceptions.ProtocolError):
+            conn = self.tls.wrap_socket(conn, server_side=True)
+            h2c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+            h2c.initiate_connection()
+            conn.sendall(h2c.data_to_send())
+            endless: dict[int, str] = {}
+            until = time.monotonic() + ENDLESS_SECONDS
+            with conn:
+                while True:
+                    # Frames from the proxy (a reset) are read between the server's frames.
+                    wait = 0.01 if endless else 10.0
+                    if conn.pending() or select.select([conn], [], [], wait)[0]:
+                        data = conn.recv(65536)
+                        if not data:
+                            break
+                        for ev in h2c.receive_data(data):
+                            self._event(h2c, ev, endless)
+                    for sid, path in list(endless.items()):
+                        if self.sent.get(path, 0) >= ENDLESS_LIMIT or time.monotonic() > until:
+                            continue
+                        n = min(h2c.local_flow_control_window(sid), h2c.max_outbound_frame_size)
+                        if n > 0:
+                            h2c.send_data(sid, CHUNK[:n])
+                            self.sent[path] = self.sent.get(path, 0) + n
+                    conn.sendall(h2c.data_to_send())
+            for path in endless.values():
+                self.done[path].set()
+
+    def _event(self, h2c: h2.connection.H2Connection, ev: object, endless: dict[int, str]) -> None:
+        if isinstance(ev, h2.events.RequestReceived):
+            path = dict(ev.headers)[b":path"].decode()
+            self.done.setdefault(path, threading.Event())
+            fields = [(":status", "200"), ("content-type", "text/html; charset=utf-8")]
+            h2c.send_headers(ev.stream_id, fields)
+            if path == "/small-chunked.html":
+                h2c.send_data(ev.stream_id, SMALL, end_stream=True)
+                self.done[path].set()
+            else:
+                endless[ev.stream_id] = path
+        elif isinstance(ev, h2.events.StreamReset) and ev.stream_id in endless:
+            self.done[endless.pop(ev.stream_id)].set()
+
+
+World = tuple[Proxy, Hostile, Hostile, H2Hostile]  # the proxy; HTTP, TLS and HTTP/2
 
 
 @pytest.fixture(scope="module")
@@ -130,16 +188,20 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(*make_cert(home))
     hostile_tls = Hostile(ctx)
+    ctx2 = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx2.load_cert_chain(*make_cert(home))
+    ctx2.set_alpn_protocols(["h2"])
+    hostile_h2 = H2Hostile(ctx2)
     proxy = Proxy(home / "proxy")
     config = textwrap.dedent(CONFIG).replace("max_scan_bytes: 1048576", f"max_scan_bytes: {CAP}")
     assert f"max_scan_bytes: {CAP}" in config
     proxy.config.write_text(config, "utf-8")
     try:
-        yield proxy.start(), hostile, hostile_tls
+        yield proxy.start(), hostile, hostile_tls, hostile_h2
     finally:
         proxy.stop()
-        hostile.close()
-        hostile_tls.close()
+        for server in (hostile, hostile_tls, hostile_h2):
+            server.close()
     proxy.assert_no_errors()
 
 
@@ -156,7 +218,7 @@ PAGE = {"accept": "text/html", "sec-fetch-dest": "document", "accept-language": 
 
 @pytest.mark.parametrize("path", ["/endless.html", "/endless-close.html"])
 def test_endless_page_is_blocked_for_a_child_in_bounded_memory(world: World, path: str) -> None:
-    proxy, hostile, _ = world
+    proxy, hostile, _, _ = world
     before = rss(proxy)
     with proxy.client(CHILD) as c:
         r = c.get(hostile.url(path), headers=PAGE)
@@ -177,7 +239,7 @@ def test_endless_page_is_blocked_for_a_child_in_bounded_memory(world: World, pat
 
 
 def test_endless_page_for_a_program_gets_the_json_refusal(world: World) -> None:
-    proxy, hostile, _ = world
+    proxy, hostile, _, _ = world
     with proxy.client(CHILD) as c:
         r = c.get(hostile.url("/endless.html"), headers={"accept": "application/json"})
     assert r.status_code == 403 and r.headers["content-type"].startswith("application/json")
@@ -185,26 +247,28 @@ def test_endless_page_for_a_program_gets_the_json_refusal(world: World) -> None:
 
 
 def test_chunked_page_under_the_cap_is_still_scanned(world: World) -> None:
-    proxy, hostile, _ = world
+    proxy, hostile, _, _ = world
     with proxy.client(CHILD) as c:
         r = c.get(hostile.url("/small-chunked.html"), headers=PAGE)
     assert r.status_code == 200
     assert CLEAN_TEXT in r.text and MASK_TERM not in r.text  # masked as before
 
 
-def test_on_oversize_pass_streams_the_rest_unscanned(world: World) -> None:
-    proxy, hostile, _ = world
-    with proxy.client(TEEN) as c, c.stream("GET", hostile.url("/bounded-chunked.html")) as r:
+@pytest.mark.parametrize("path", ["/bounded-chunked.html", "/bounded-close.html"])
+def test_on_oversize_pass_streams_the_rest_unscanned(world: World, path: str) -> None:
+    proxy, hostile, _, _ = world
+    with proxy.client(TEEN) as c, c.stream("GET", hostile.url(path)) as r:
         body = b"".join(r.iter_raw())
     assert r.status_code == 200 and body == BOUNDED
-    ev = wait_for_event(proxy, "path = ? AND profile = 'teen'", ("/bounded-chunked.html",))
+    ev = wait_for_event(proxy, "path = ? AND profile = 'teen'", (path,))
     assert ev["action"] == "pass" and ev["reason"] == OVERSIZE
     assert "passed unscanned" in ev["detail"]
 
 
-def test_parent_gets_the_whole_chunked_body(world: World) -> None:
-    proxy, hostile, _ = world
-    with proxy.client(ADULT) as c, c.stream("GET", hostile.url("/bounded-chunked.html")) as r:
+@pytest.mark.parametrize("path", ["/bounded-chunked.html", "/bounded-close.html"])
+def test_parent_gets_the_whole_body_of_unknown_length(world: World, path: str) -> None:
+    proxy, hostile, _, _ = world
+    with proxy.client(ADULT) as c, c.stream("GET", hostile.url(path)) as r:
         body = b"".join(r.iter_raw())
     assert r.status_code == 200 and body == BOUNDED
 
@@ -240,7 +304,7 @@ def _upload(proxy: Proxy, source: str, url: str, total: int) -> tuple[bytes, int
 
 
 def test_endless_chunked_upload_is_refused_for_a_child(world: World) -> None:
-    proxy, hostile, _ = world
+    proxy, hostile, _, _ = world
     before = rss(proxy)
     answer, sent = _upload(proxy, CHILD, hostile.url("/upload"), ENDLESS_LIMIT)
     after = rss(proxy)
@@ -258,7 +322,7 @@ def test_endless_chunked_upload_is_refused_for_a_child(world: World) -> None:
 
 
 def test_endless_page_over_tls(world: World) -> None:
-    proxy, _, hostile = world
+    proxy, _, hostile, _ = world
     with proxy.client(CHILD) as c:
         r = c.get(hostile.url("/endless.html"), headers=PAGE)
         assert r.status_code == 403 and "too large to be checked" in r.text
@@ -267,3 +331,18 @@ def test_endless_page_over_tls(world: World) -> None:
         assert r.status_code == 200 and CLEAN_TEXT in r.text and MASK_TERM not in r.text
     assert hostile.done["/endless.html"].wait(10)
     assert hostile.sent["/endless.html"] < 16 * 1024 * 1024
+
+
+def test_endless_page_over_http2(world: World) -> None:
+    proxy, _, _, hostile = world
+    before = rss(proxy)
+    with proxy.client(CHILD, http2=True) as c:
+        r = c.get(hostile.url("/endless.html"), headers=PAGE)
+        assert r.http_version == "HTTP/2"
+        assert r.status_code == 403 and "too large to be checked" in r.text
+        # The same connection goes on: the next request on it is scanned and masked.
+        r = c.get(hostile.url("/small-chunked.html"), headers=PAGE)
+        assert r.status_code == 200 and CLEAN_TEXT in r.text and MASK_TERM not in r.text
+    assert hostile.done["/endless.html"].wait(10)  # the stream was reset
+    assert hostile.sent["/endless.html"] < 16 * 1024 * 1024
+    assert rss(proxy) - before < 40 * 1024 * 1024
