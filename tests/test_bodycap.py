@@ -6,6 +6,7 @@ import pytest
 from mitmproxy.proxy.layers.http import HttpStream
 
 from qinglang.proxy import bodycap
+from qinglang.proxy.filtering import Qinglang
 
 
 def _copy(**changes: object) -> type:
@@ -53,3 +54,16 @@ def test_install_wraps_once() -> None:
     assert getattr(wrapped, "_qinglang_body_cap", False)
     bodycap.install(cls)
     assert cls.__dict__["check_body_size"] is wrapped
+
+
+def test_the_addon_refuses_to_load_where_it_cannot_bound_bodies(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def unsupported(cls: type = HttpStream) -> None:
+        raise bodycap.UnsupportedMitmproxy("written for mitmproxy 11 and 12, running 13.0.0")
+
+    monkeypatch.setattr(bodycap, "install", unsupported)
+    addon = bodycap.BodyCap(Qinglang())
+    with pytest.raises(bodycap.UnsupportedMitmproxy):
+        addon.load(None)  # type: ignore[arg-type]
+    assert "refusing to start" in caplog.text

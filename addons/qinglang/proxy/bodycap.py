@@ -32,7 +32,6 @@ memory a website can exhaust is down for every device anyway), saying why in the
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import inspect
 import logging
@@ -40,7 +39,7 @@ from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import Any
 
-from mitmproxy import ctx, flow, http, version
+from mitmproxy import flow, http, version
 from mitmproxy.addonmanager import Loader
 from mitmproxy.proxy import commands
 from mitmproxy.proxy.layers.http import (
@@ -206,6 +205,8 @@ class BodyCap:
         self.main = main
 
     def load(self, loader: Loader) -> None:
+        # Raised on: `qinglang run` stops with the traceback; mitmdump with the script
+        # exits with 1 (its start-up error check) after logging it.
         try:
             install()
         except UnsupportedMitmproxy as e:
@@ -214,8 +215,6 @@ class BodyCap:
                 "refusing to start. Install mitmproxy>=11,<13.",
                 e,
             )
-            with contextlib.suppress(Exception):
-                ctx.master.shutdown()
             raise
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
