@@ -8,9 +8,9 @@ upload, which a filtering profile buffers for the outbound guard. Here:
 
 - a response body (``body_cap``, set in ``responseheaders`` for every body a filtering
   profile buffers) that grows past ``max_scan_bytes`` follows ``on_oversize``: ``block``
-  stops reading, closes the server connection and answers with the block page (a JSON
-  403 for programs), with an event; ``pass`` sends what was buffered and the rest on
-  unscanned, with an event;
+  stops reading, closes the server connection (resets the HTTP/2 stream) and answers
+  with the block page (a JSON 403 for programs), with an event; ``pass`` sends what was
+  buffered and the rest on unscanned, with an event;
 - a request body of unknown length (``upload_cap``) past ``max_scan_bytes`` gets 413 and
   an event, and the client connection is closed.
 
