@@ -346,3 +346,41 @@ def test_endless_page_over_http2(world: World) -> None:
     assert hostile.done["/endless.html"].wait(10)  # the stream was reset
     assert hostile.sent["/endless.html"] < 16 * 1024 * 1024
     assert rss(proxy) - before < 40 * 1024 * 1024
+
+
+FAULT = """
+from qinglang.proxy import bodycap
+
+
+class _Broken:
+    def __getattr__(self, name):
+        raise RuntimeError("injected fault")
+
+
+bodycap.answers = _Broken()  # the block page and the event store fail
+"""
+
+
+def test_a_failing_handler_still_refuses_the_page(tmp_path: Path) -> None:
+    hostile = Hostile()
+    fault = tmp_path / "fault.py"
+    fault.write_text(FAULT, "utf-8")
+    proxy = Proxy(tmp_path / "proxy", extra=["-s", str(fault)])
+    proxy.config.write_text(
+        textwrap.dedent(CONFIG).replace("max_scan_bytes: 1048576", f"max_scan_bytes: {CAP}"),
+        "utf-8",
+    )
+    proxy.expect_errors = True  # the injected fault is logged as an addon error
+    try:
+        proxy.start()
+        with proxy.client(CHILD) as c:
+            r = c.get(hostile.url("/endless.html"), headers=PAGE)
+            assert r.status_code == 502 and CLEAN_TEXT not in r.text
+            assert hostile.done["/endless.html"].wait(10)
+            assert hostile.sent["/endless.html"] < 16 * 1024 * 1024
+            r = c.get(hostile.url("/small-chunked.html"), headers=PAGE)
+            assert r.status_code == 200 and MASK_TERM not in r.text
+        assert "injected fault" in proxy.log()
+    finally:
+        proxy.stop()
+        hostile.close()
