@@ -17,6 +17,7 @@ except ImportError:  # running from a source checkout without `pip install`
 from typing import Any
 
 from qinglang.dashboard.server import DashboardAddon
+from qinglang.proxy.bodycap import BodyCap
 from qinglang.proxy.devicesetup import DeviceSetup
 from qinglang.proxy.filtering import Qinglang
 from qinglang.proxy.guard import Guard
@@ -32,7 +33,8 @@ def chain(config: str = "") -> list[Any]:
     ask-for-access page) and the report entry answer the proxy's own host
     (qinglang.home.arpa) before any rule can stop it; the tunnel gate runs after the
     filtering addon's CONNECT checks, the connection limits after its pass-through
-    decision; the outbound guard and the WebSocket guard read the profile that the
+    decision, the body cap after its response headers (it bounds the bodies that addon
+    buffers); the outbound guard and the WebSocket guard read the profile that the
     filtering addon's request hook resolves. The other addons are handed the filtering
     addon, whose rules and stores they read. Every flow hook of each is wrapped by
     ``proxy.guard``, so an error blocks instead of letting the flow through."""
@@ -42,6 +44,7 @@ def chain(config: str = "") -> list[Any]:
         DeviceSetup(main),
         ReportEntry(main),
         main,
+        BodyCap(main),
         Tunnels(main),
         ConnectionLimits(main),
         OutboundGuard(main),

@@ -36,6 +36,8 @@ class FlowMeta(TypedDict, total=False):
     event: str  # the id of the event recorded for this flow
     answered: bool  # the response is the proxy's own (block, time-up, reminder)
     override: int  # the id of a parent's grant that let it through
+    body_cap: int  # bytes of a buffered response body before on_oversize applies (bodycap)
+    upload_cap: int  # bytes of a request body of unknown length before a 413 (bodycap)
 
 
 def meta_of(flow: http.HTTPFlow) -> FlowMeta | None:
