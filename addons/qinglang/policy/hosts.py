@@ -185,11 +185,12 @@ def strict_authority(authority: str) -> tuple[str, int | None] | None:
 @lru_cache(maxsize=4096)
 def valid_host(host: str) -> bool:
     """A host name a server and a resolver read as the rules do: a DNS name in UTF-8 and
-    IDNA (or an IP literal), not an empty one."""
+    IDNA (or an IP literal, with or without brackets: mitmproxy gives the request's and
+    the server's IPv6 addresses without them), not an empty one."""
     if not host or host in (".",):
         return False
     if parse_ip(host) is not None:
-        return ":" not in host or host.startswith("[")
+        return True
     return _valid_wire_host(host)
 
 
