@@ -132,6 +132,26 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ov.extra": ("（含额外 {n} 分钟）", "(with {n} extra minutes)"),
     "ov.nothing": ("这段时间没有拦截或遮盖。", "Nothing was blocked or masked in this period."),
     "ov.open_asks": ("有 {n} 个访问请求等待处理。", "{n} requests are waiting for an answer."),
+    "ov.holidays": (
+        "法定节假日和调休安排来自 chinesecalendar {version}，数据到 {year} 年底。",
+        "Public holidays and make-up workdays come from chinesecalendar {version}, "
+        "known to the end of {year}.",
+    ),
+    "ov.holidays_soon": (
+        "明年的节假日安排公布后，请更新：pip install -U chinesecalendar。",
+        "Once next year's schedule is published, update it: pip install -U chinesecalendar.",
+    ),
+    "ov.holidays_ended": (
+        "节假日数据只到 {year} 年，今年的法定节假日和调休不会自动生效。请更新 chinesecalendar，"
+        "或在配置里填写 holidays 和 workdays。",
+        "The holiday data ends with {year}: this year's public holidays and make-up workdays "
+        "are not applied. Update chinesecalendar, or list holidays and workdays in the config.",
+    ),
+    "ov.holidays_missing": (
+        "未安装 chinesecalendar：法定节假日和调休需要在配置里手动填写。",
+        "chinesecalendar is not installed: list public holidays and make-up workdays in the "
+        "config yourself.",
+    ),
     "col.category": ("类别", "Category"),
     "col.client": ("设备", "Device"),
     "col.profile": ("档案", "Profile"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from qinglang.dashboard import asks, quotaview, stats
 from qinglang.dashboard.web import dash_of, lang_of, render, signed_in
 from qinglang.pages.i18n import category_name, translator
+from qinglang.policy import holidays
 from qinglang.store import overrides
 
 
@@ -62,4 +64,22 @@ async def overview(request: Request, user: str) -> Response:
             "mask": [m for _c, _p, _b, m in ov.clients[:15]],
         },
     }
-    return await render(request, "overview.html", {**data, "period": period, "charts": charts})
+    today = datetime.fromtimestamp(now, dash.s.tz).date()
+    ctx = {**data, "period": period, "charts": charts, "holidays": holiday_status(today)}
+    return await render(request, "overview.html", ctx)
+
+
+def holiday_status(today: date) -> dict[str, Any]:
+    """What the overview says about the holiday data: its version and last year, and
+    whether it has run out (``ended``) or next year's is due (``soon``, from November,
+    when the State Council usually publishes the schedule)."""
+    o = holidays.official()
+    if o.last_year is None:
+        return {"state": "missing"}
+    if today.year > o.last_year:
+        state = "ended"
+    elif today.year == o.last_year and today.month >= 11:
+        state = "soon"
+    else:
+        state = "ok"
+    return {"state": state, "version": o.version, "year": o.last_year}
