@@ -63,7 +63,7 @@ def test_public_holidays_off_leaves_only_the_parents_dates() -> None:
     rules = _rules(public_holidays="off")
     assert not _games_open(rules, NATIONAL_DAY)
     assert rules.calendar.is_day_off(MAKEUP_SUNDAY)
-    assert "config" == resolve(Profile(public_holidays="off")).sources["public_holidays"]
+    assert resolve(Profile(public_holidays="off")).sources["public_holidays"] == "config"
 
 
 def test_sources_name_the_package() -> None:

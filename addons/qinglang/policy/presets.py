@@ -44,7 +44,7 @@ from pydantic import (
 
 from qinglang.policy import holidays, timerules
 from qinglang.policy.safesearch import ENGINES
-from qinglang.policy.timerules import Calendar, DaysPlan, DayValues, KeyedPlan, TimeRules, Window
+from qinglang.policy.timerules import DaysPlan, DayValues, KeyedPlan, TimeRules, Window
 from qinglang.policy.urlrules import DomainSet, UrlPattern, compile_url_pattern, normalize_domain
 
 # -- small validated types --------------------------------------------------------------
