@@ -18,6 +18,7 @@ from typing import Any
 
 from qinglang.dashboard.server import DashboardAddon
 from qinglang.proxy.devicesetup import DeviceSetup
+from qinglang.proxy.dnsfilter import DnsFilter
 from qinglang.proxy.filtering import Qinglang
 from qinglang.proxy.outbound import OutboundGuard
 from qinglang.proxy.reportentry import ReportEntry
@@ -28,9 +29,17 @@ def chain(config: str = "") -> list[Any]:
     ask-for-access page) and the report entry answer the proxy's own host
     (qinglang.home.arpa) before any rule can stop it; the outbound guard reads the profile
     that the filtering addon's request hook resolves. The other addons are handed the
-    filtering addon, whose rules and stores they read."""
+    filtering addon, whose rules and stores they read. The DNS filter answers DNS mode's
+    queries only."""
     main = Qinglang(config)
-    return [DashboardAddon(), DeviceSetup(main), ReportEntry(main), main, OutboundGuard(main)]
+    return [
+        DashboardAddon(),
+        DeviceSetup(main),
+        ReportEntry(main),
+        main,
+        OutboundGuard(main),
+        DnsFilter(main),  # DNS mode's queries (docs/dns-mode.md)
+    ]
 
 
 # mitmproxy loads this file as a script and reads `addons`; `qinglang run` imports it as

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from qinglang.engine.yamlloc import SourceError, format_loc, line_of, load_yaml
+from qinglang.policy.dnsconfig import DnsConfig
 from qinglang.policy.presets import YouthSettings
 
 CategoryName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+$")]
@@ -272,6 +273,8 @@ class Config(BaseModel):
     # The parents' dashboard (docs/dashboard.md); its paths are resolved by the dashboard
     # (relative to the config file, else mitmproxy's confdir).
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    # DNS mode (policy/dnsconfig.py, docs/dns-mode.md).
+    dns: DnsConfig = Field(default_factory=DnsConfig)
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> Config:
