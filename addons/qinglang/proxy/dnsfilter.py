@@ -63,6 +63,15 @@ class DnsFilter:
 
     async def running(self) -> None:
         self._before_resolver()
+        with contextlib.suppress(Exception):
+            if any(str(m).startswith("dns") for m in ctx.options.mode):
+                live = self.main.live
+                ups = live.config.dns.upstream_list() if live is not None else []
+                ups = ups or self._system_upstreams()
+                log.info(
+                    "qinglang: DNS mode on; upstream resolvers: %s",
+                    ", ".join(str(u) for u in ups) or "none (set dns.upstreams)",
+                )
 
     def _before_resolver(self) -> None:
         """Put mitmproxy's DnsResolver right behind the top-level addon that holds this
