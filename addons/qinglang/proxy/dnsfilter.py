@@ -119,7 +119,9 @@ class DnsFilter:
         cfg = live.config.dns
         ip = peer_ip(flow.client_conn.peername)
         port = listener(flow.client_conn)
-        profile = live.rules.clients.profile_for(ip, None, port)
+        clients = live.rules.clients
+        mac = self.main.neighbors.mac_of(ip) if clients.uses_mac else None
+        profile = clients.profile_for(ip, None, port, mac)
         rules = live.youth.for_profile(profile)
         q = req.question
         if req.op_code != 0 or q is None or not req.query:

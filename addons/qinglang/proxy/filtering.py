@@ -34,6 +34,7 @@ from qinglang.content import mediatypes
 from qinglang.content.headplan import Sniffer, content_length, plan_head, range_is_partial
 from qinglang.content.pipeline import ScanJob, ScanOutcome, precheck, verdict
 from qinglang.deploy import bundle
+from qinglang.deploy.neighbors import Neighbors
 from qinglang.engine.normalize import BOUNDARY
 from qinglang.engine.verdict import Action, Decision, Reason
 from qinglang.policy import safesearch, youthgate
@@ -134,6 +135,7 @@ class Qinglang:
         self.clock: Clock = SystemClock()
         # Behind HAProxy in HTTP mode: the device's address (policy/forwarded.py).
         self.forwarded = Forwarded()
+        self.neighbors = Neighbors()  # MAC addresses, for devices written by MAC
 
     # The stores, as the other addons and the tests read them.
     @property
@@ -340,7 +342,7 @@ class Qinglang:
         live = self.live
         if live is None or flow.response or flow.error:
             return
-        meta = who(flow, live.rules.clients, self.forwarded)
+        meta = who(flow, live.rules.clients, self.forwarded, self.neighbors)
         rules = live.youth.for_profile(meta["profile"])
         d = rules.check_connect(flow.request.host, flow.request.port)
         if not d.allowed:
@@ -412,7 +414,7 @@ class Qinglang:
                 status=503,
             )
             return None
-        meta = who(flow, live.rules.clients, self.forwarded)
+        meta = who(flow, live.rules.clients, self.forwarded, self.neighbors)
         rules = live.youth.for_profile(meta["profile"])
         now = self.clock.now()
         asker = as_who(meta)
@@ -502,7 +504,7 @@ class Qinglang:
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.error or not flow.live or flow.response is None or self.live is None:
             return
-        meta = who(flow, self.live.rules.clients, self.forwarded)
+        meta = who(flow, self.live.rules.clients, self.forwarded, self.neighbors)
         if meta.get("answered"):
             return  # our own block, time-up or reminder page
         if meta.get("override"):  # granted by a parent: passed on unscanned
