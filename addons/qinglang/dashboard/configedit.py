@@ -190,6 +190,17 @@ def edit_clients(
     return _dump(data)
 
 
+def add_device(text: str, path: Path, entry: dict[str, Any]) -> str:
+    """New config text with one more ``devices:`` entry at the end."""
+    data = _load(text, path)
+    seq = data.get("devices")
+    if not isinstance(seq, CommentedSeq):
+        seq = CommentedSeq()
+    seq.append(_flow(entry))
+    data["devices"] = seq
+    return _dump(data)
+
+
 def _flow(rule: dict[str, Any]) -> CommentedMap:
     m = CommentedMap(rule)
     m.fa.set_flow_style()

@@ -48,7 +48,7 @@ class Neighbors:
         key = str(ip)
         found = self._table.get(key)
         now = time.monotonic()
-        if found is None and now - self._read_at > min(self.max_age, 2.0) or (
+        if (found is None and now - self._read_at > min(self.max_age, 2.0)) or (
             now - self._read_at > self.max_age
         ):
             self._read_at = now

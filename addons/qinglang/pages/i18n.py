@@ -132,6 +132,20 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ov.extra": ("（含额外 {n} 分钟）", "(with {n} extra minutes)"),
     "ov.nothing": ("这段时间没有拦截或遮盖。", "Nothing was blocked or masked in this period."),
     "ov.open_asks": ("有 {n} 个访问请求等待处理。", "{n} requests are waiting for an answer."),
+    "dev.new": ("新设备", "New devices"),
+    "dev.new_help": (
+        "这些设备最近用过网络，但还没有名字，使用默认档案。给它起个名字并选一个档案：",
+        "These devices used the network lately but have no name yet and get the default "
+        "profile. Name each one and choose its profile:",
+    ),
+    "dev.label": ("设备名称", "Device name"),
+    "dev.label_hint": ("例如：小美的平板", "e.g. Mei's tablet"),
+    "dev.assign": ("保存", "Save"),
+    "dev.added": ("设备已命名，几秒内生效。", "The device is named; it takes effect in seconds."),
+    "dev.error": (
+        "没有保存：请填写名称并选择档案。",
+        "Not saved: give a name and choose a profile.",
+    ),
     "ov.holidays": (
         "法定节假日和调休安排来自 chinesecalendar {version}，数据到 {year} 年底。",
         "Public holidays and make-up workdays come from chinesecalendar {version}, "

@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from qinglang.dashboard import asks, quotaview, stats
+from qinglang.dashboard.views import devices
 from qinglang.dashboard.web import dash_of, lang_of, render, signed_in
 from qinglang.pages.i18n import category_name, translator
 from qinglang.policy import holidays
@@ -39,7 +40,12 @@ async def overview(request: Request, user: str) -> Response:
             usage = quotaview.shared_usage(dash.shared, cfg, now, extra)
         else:
             usage = quotaview.usage(dash.s.quota_db, cfg, now, extra)
-        return {"ov": ov, "usage": usage, "open_asks": open_asks}
+        return {
+            "ov": ov,
+            "usage": usage,
+            "open_asks": open_asks,
+            **devices.overview_part(dash, cfg, now),
+        }
 
     data = await run_in_threadpool(work)
     ov: stats.Overview = data["ov"]
@@ -65,7 +71,14 @@ async def overview(request: Request, user: str) -> Response:
         },
     }
     today = datetime.fromtimestamp(now, dash.s.tz).date()
-    ctx = {**data, "period": period, "charts": charts, "holidays": holiday_status(today)}
+    ctx = {
+        **data,
+        "period": period,
+        "charts": charts,
+        "holidays": holiday_status(today),
+        "device_added": request.query_params.get("device_added"),
+        "device_error": request.query_params.get("device_error"),
+    }
     return await render(request, "overview.html", ctx)
 
 
