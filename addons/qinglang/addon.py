@@ -17,6 +17,7 @@ except ImportError:  # running from a source checkout without `pip install`
 from typing import Any
 
 from qinglang.dashboard.server import DashboardAddon
+from qinglang.listtools.updater import SubscriptionUpdater
 from qinglang.proxy.devicesetup import DeviceSetup
 from qinglang.proxy.dnsfilter import DnsFilter
 from qinglang.proxy.filtering import Qinglang
@@ -39,7 +40,13 @@ def chain(config: str = "") -> list[Any]:
         main,
         OutboundGuard(main),
         DnsFilter(main),  # DNS mode's queries (docs/dns-mode.md)
+        SubscriptionUpdater(lambda: _config_of(main)),
     ]
+
+
+def _config_of(main: Qinglang) -> tuple[Any, str] | None:
+    live = main.live
+    return (live.config, live.rules.source or "") if live is not None else None
 
 
 # mitmproxy loads this file as a script and reads `addons`; `qinglang run` imports it as

@@ -31,6 +31,7 @@ from pydantic import Tag as _Tag
 from qinglang.engine.yamlloc import SourceError, format_loc, line_of, load_yaml
 from qinglang.policy.dnsconfig import DnsConfig
 from qinglang.policy.presets import YouthSettings
+from qinglang.policy.subscriptions import LISTS_FOLDER, Subscription
 
 CategoryName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+$")]
 OnError = Literal["block", "pass"]
@@ -349,6 +350,8 @@ class Config(BaseModel):
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
     # DNS mode (policy/dnsconfig.py, docs/dns-mode.md).
     dns: DnsConfig = Field(default_factory=DnsConfig)
+    # Lists fetched from URLs (policy/subscriptions.py, docs/domain-lists.md).
+    subscriptions: list[Subscription] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> Config:
@@ -452,6 +455,11 @@ def parse_config(text: str, path: str | Path) -> Config:
         raise SourceError(path, line_of(text, loc), f"{format_loc(loc)}: {msg}")
     base = Path(path).resolve().parent
     lists = [_list_path(p, base) for p in cfg.lists]
+    # Subscriptions' lists, once `qinglang lists update` or `qinglang run` made the folder:
+    # a start without them (offline, never fetched) is a start with the other lists.
+    fetched = base / LISTS_FOLDER
+    if cfg.subscriptions and fetched.is_dir() and str(fetched) not in lists:
+        lists.append(str(fetched))
     update: dict[str, Any] = {"lists": lists}
     if cfg.events.db and not Path(cfg.events.db).expanduser().is_absolute():
         update["events"] = cfg.events.model_copy(update={"db": str(base / cfg.events.db)})
