@@ -179,23 +179,20 @@ def _ut1_tarball_clean() -> bytes:
     return buf.getvalue()
 
 
+def _sub(**kw: object) -> dict[str, object]:
+    return {"subscriptions": [{"name": "a", "url": "http://x/", **kw}]}
+
+
 def test_config_checks() -> None:
     with pytest.raises(ValueError, match="needs `category`"):
-        Config.model_validate(
-            {"subscriptions": [{"name": "a", "url": "http://x/", "format": "hosts"}]}
-        )
+        Config.model_validate(_sub(format="hosts"))
     with pytest.raises(ValueError, match="15 minutes"):
-        Config.model_validate(
-            {
-                "subscriptions": [
-                    {"name": "a", "url": "http://x/", "format": "yaml", "interval": "5m"}
-                ]
-            }
-        )
+        Config.model_validate(_sub(format="yaml", interval="5m"))
     with pytest.raises(ValueError, match="http"):
-        Config.model_validate(
-            {"subscriptions": [{"name": "a", "url": "file:///etc/passwd", "format": "yaml"}]}
-        )
+        Config.model_validate(_sub(format="yaml", url="file:///etc/passwd"))
+    assert Config.model_validate(_sub(format="yaml", interval="1d")).subscriptions[0].interval == (
+        86400
+    )
 
 
 def test_cli_update(tmp_path: Path, pub: Published) -> None:
