@@ -34,8 +34,8 @@ class SubscriptionUpdater:
     def load(self, loader: Any) -> None:
         loader.add_option(
             "qinglang_subscriptions_check",
-            float,
-            300.0,
+            int,
+            300,
             "Seconds between checks whether a list subscription is due (each has its own "
             "interval); 0 turns background updates off.",
         )
