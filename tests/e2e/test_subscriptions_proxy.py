@@ -4,19 +4,16 @@ stops the proxy from starting."""
 
 from __future__ import annotations
 
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from listserver import Published, list_server
 
 from .conftest import CHILD, Proxy, free_port
 from .youth_support import eventually
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from listserver import Published, list_server  # noqa: E402
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
