@@ -80,6 +80,8 @@ def test_config_section(tmp_path: object) -> None:
         "tls://1.1.1.1:853#one.one.one.one",
     ]
     assert Config().dns.listen is None  # off by default
+    # A bare `off` is false in YAML 1.1: it still means off.
+    assert parse_config("dns: {log: off}\n", "q.yaml").dns.log == "off"
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,12 @@ class DnsConfig(BaseModel):
             v = str(v)
         return _listen(v) if isinstance(v, str) else v
 
+    @field_validator("log", mode="before")
+    @classmethod
+    def _log_off(cls, v: object) -> object:
+        # YAML 1.1 reads a bare `off` as false.
+        return "off" if v is False else v
+
     @field_validator("block_addresses")
     @classmethod
     def _one_per_family(cls, v: list[str]) -> list[str]:
