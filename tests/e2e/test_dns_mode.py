@@ -199,3 +199,47 @@ def test_queries_become_events_rate_limited(home: Home) -> None:
     porn = by_host["www.xvideos.com"]
     assert (porn["action"], porn["reason"], porn["client"]) == ("block", "category", CHILD)
     assert porn["path"] == "dns:A" and "porn" in porn["categories"]
+
+
+def test_several_upstreams_fail_over(tmp_path: Path) -> None:
+    """With more than one upstream qinglang asks them itself (dnspython), in order: a
+    dead first upstream costs a timeout, not the answer; a name still gets its rules."""
+    with dns_upstream() as (up_port, zone):
+        cfg = tmp_path / "qinglang.yaml"
+        dead = udp_port_free()  # nothing answers there
+        cfg.write_text(
+            "lists: [<shipped>]\nprofiles: {child: {}}\n"
+            f"dns: {{upstreams: ['127.0.0.1:{dead}', 'tcp://127.0.0.1:{up_port}'], "
+            "timeout: 0.5, block_addresses: [192.0.2.80]}\n",
+            encoding="utf-8",
+        )
+        dns_port, log = udp_port_free(), tmp_path / "run.log"
+        with log.open("wb") as f:
+            proc = subprocess.Popen(
+                ["qinglang", "run", "--config", str(cfg), "--dns", f"127.0.0.1:{dns_port}",
+                 "--listen-host", "127.0.0.1", "--listen-port", str(free_port()),
+                 "--set", f"confdir={tmp_path / 'ca'}", "--set", "qinglang_workers=0",
+                 "--set", "qinglang_dashboard=off"],
+                stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        try:
+            eventually(
+                lambda: (
+                    "filtering proxy listening" in log.read_text("utf-8", "replace")
+                    or proc.poll() is not None
+                ),
+                "the start",
+                40,
+            )
+            assert proc.poll() is None, log.read_text("utf-8", "replace")
+            r = ask(dns_port, "news.example")
+            assert addresses(r) == [address_of("news.example")]
+            assert "news.example" in zone.asked  # over TCP, from the second upstream
+            # A blocked name gets the block page's address; AAAA has none configured.
+            assert addresses(ask(dns_port, "www.pornhub.com")) == ["192.0.2.80"]
+            assert addresses(ask(dns_port, "www.pornhub.com", "AAAA")) == []
+            assert cnames(ask(dns_port, "www.bing.com")) == ["strict.bing.com"]
+        finally:
+            stop_group(proc)
+        text = log.read_text("utf-8", "replace")
+        assert "Traceback" not in text, text[-3000:]

@@ -20,7 +20,7 @@ import contextlib
 import ipaddress
 import logging
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dns.exception
 from mitmproxy import ctx
@@ -59,6 +59,8 @@ class DnsFilter:
     def __init__(self, main: Qinglang) -> None:
         self.main = main
         self._logged: dict[tuple[str, str, str], float] = {}
+        # Queries handed to mitmproxy's own forwarding, by flow id: (rules, who).
+        self.forwarded: dict[str, tuple[RequestRules, Who]] = {}
         self._system: list[Upstream] | None = None
 
     async def running(self) -> None:
@@ -75,7 +77,8 @@ class DnsFilter:
 
     def _before_resolver(self) -> None:
         """Put mitmproxy's DnsResolver right behind the top-level addon that holds this
-        one, so this addon sees each query first."""
+        one, so this addon sees each query first, and behind a gate that lets through the
+        queries this addon has handed to mitmproxy's own forwarding."""
         with contextlib.suppress(Exception):
             mgr = ctx.master.addons
             resolver = mgr.get("dnsresolver")
@@ -84,9 +87,8 @@ class DnsFilter:
             chain = mgr.chain
             mine = next(i for i, a in enumerate(chain) if any(x is self for x in traverse([a])))
             theirs = chain.index(resolver)
-            if theirs < mine:
-                chain.remove(resolver)
-                chain.insert(mine, resolver)
+            chain.remove(resolver)
+            chain.insert(mine if theirs < mine else theirs, _ResolverGate(resolver, self))
 
     async def dns_request(self, flow: mdns.DNSFlow) -> None:
         if (
@@ -131,6 +133,19 @@ class DnsFilter:
         who = Who(profile, live.rules.clients.client_id(ip, port))
         v = self._judge(rules, name, who, live)
         if v.answer == Answer.RESOLVE:
+            ups = cfg.upstream_list() or self._system_upstreams()
+            if len(ups) == 1 and ups[0].protocol == "udp":
+                # One plain upstream: mitmproxy forwards the query itself (faster than
+                # asking through dnspython, scripts/bench_dns.py); the answer's CNAMEs
+                # are checked in dns_response.
+                flow.server_conn.address = (ups[0].address, ups[0].port)
+                if len(self.forwarded) >= _MAX_LOG_KEYS:  # answers that never came
+                    self.forwarded.clear()
+                self.forwarded[flow.id] = (rules, who)
+                self._record(
+                    flow, live, name or q.name[:253], v.decision, types.to_str(q.type), who
+                )
+                return
             wire = await self._upstream(req.packed, cfg)
             response = mdns.Message.unpack(wire)
             blocked_by = self._cname_blocked(response, rules, who, live)
@@ -147,6 +162,29 @@ class DnsFilter:
         elif v.answer == Answer.REFUSED:
             flow.response = req.fail(response_codes.REFUSED)
         self._record(flow, live, name or q.name[:253], v.decision, types.to_str(q.type), who)
+
+    def dns_response(self, flow: mdns.DNSFlow) -> None:
+        """An answer mitmproxy forwarded for this addon: blocked when its CNAME chain
+        ends in a blocked name."""
+        handed = self.forwarded.pop(flow.id, None)
+        live = self.main.live
+        if handed is None or flow.response is None or live is None:
+            return
+        rules, who = handed
+        q = flow.request.question
+        try:
+            blocked_by = self._cname_blocked(flow.response, rules, who, live)
+        except Exception:  # fail closed
+            log.exception("qinglang: DNS answer check failed")
+            flow.response = flow.request.fail(response_codes.SERVFAIL)
+            return
+        if blocked_by is not None and q is not None:
+            flow.response = flow.request.succeed(self._block_records(q, live.config.dns))
+            name = canonical(q.name) or q.name[:253]
+            self._record(flow, live, name, blocked_by, types.to_str(q.type), who)
+
+    def dns_error(self, flow: mdns.DNSFlow) -> None:
+        self.forwarded.pop(flow.id, None)
 
     def _judge(self, rules: RequestRules, name: str | None, who: Who, live: Live) -> DnsVerdict:
         r = rules.rules
@@ -268,3 +306,18 @@ class DnsFilter:
 
 # DNS events are told apart from the proxy's by their path: ``dns:A``, ``dns:AAAA``, ...
 DNS_PATH_PREFIX = "dns:"
+
+
+class _ResolverGate:
+    """mitmproxy's DnsResolver, except for the queries this addon forwards itself."""
+
+    def __init__(self, inner: Any, owner: DnsFilter) -> None:
+        self.inner = inner
+        self.owner = owner
+
+    def configure(self, updated: set[str]) -> None:
+        self.inner.configure(updated)
+
+    async def dns_request(self, flow: mdns.DNSFlow) -> None:
+        if flow.id not in self.owner.forwarded:
+            await self.inner.dns_request(flow)
