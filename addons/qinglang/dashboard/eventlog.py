@@ -59,8 +59,9 @@ def _where(f: Filters) -> tuple[str, list[Any]]:
     if f.client:
         clauses.append("client = ?")
         args.append(f.client)
-    if f.dns:
-        clauses.append("path LIKE 'dns:%'")
+    if f.dns:  # a parameter, not a literal: PostgreSQL's driver reads % in the SQL
+        clauses.append("path LIKE ?")
+        args.append("dns:%")
     if f.profile:
         clauses.append("profile = ?")
         args.append(f.profile)

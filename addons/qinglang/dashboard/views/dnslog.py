@@ -26,16 +26,14 @@ async def dns_page(request: Request, user: str) -> Response:
 
     def work() -> dict[str, Any]:
         with dash.events() as conn:
-            if conn is None or not hasattr(conn, "execute"):
+            if conn is None:
                 return {"rows": [], "clients": []}
             page = eventlog.query(conn, f, limit=ROWS)
             try:
-                clients = [
-                    r[0]
-                    for r in conn.execute(
-                        "SELECT DISTINCT client FROM events WHERE path LIKE 'dns:%' ORDER BY 1"
-                    )
-                ]
+                rows = conn.execute(
+                    "SELECT DISTINCT client FROM events WHERE path LIKE ? ORDER BY 1", ("dns:%",)
+                )
+                clients = [r["client"] if isinstance(r, dict) else r[0] for r in rows]
             except Exception:  # an event log of another schema (PostgreSQL): no menu
                 clients = []
         return {"rows": page.rows, "clients": clients}
