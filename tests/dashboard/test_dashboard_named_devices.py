@@ -5,6 +5,7 @@ the name instead of the address."""
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 
 from qinglang.policy.clients import ClientMap
@@ -38,7 +39,10 @@ def test_new_device_named_in_one_click(make_client: Callable[..., TestClient], h
     # Every page shows the name, not the address.
     events = c.get("/events").text
     assert "Mei&#39;s tablet" in events
-    assert f">{NEW}<" not in c.get("/").text.replace(" ", "")
+    overview = c.get("/").text
+    assert f">{NEW}<" not in overview.replace(" ", "")
+    # The chart's label too (the event keeps the profile it had then).
+    assert re.search(r"Mei(\\u0027|&#39;)s tablet \(child\)", overview)
 
 
 def test_bad_device_forms_change_nothing(

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from qinglang.dashboard import asks, quotaview, stats
+from qinglang.dashboard import asks, devicenames, quotaview, stats
 from qinglang.dashboard.views import devices
 from qinglang.dashboard.web import dash_of, lang_of, render, signed_in
 from qinglang.pages.i18n import category_name, translator
@@ -51,6 +51,7 @@ async def overview(request: Request, user: str) -> Response:
     ov: stats.Overview = data["ov"]
     lang = lang_of(request)
     t = translator(lang)
+    device = devicenames.namer(dash.config.get())
     charts = {
         "labels": {"block": t("ov.blocked"), "mask": t("ov.masked")},
         "categories": {
@@ -65,7 +66,7 @@ async def overview(request: Request, user: str) -> Response:
             "mask": [m for _d, _b, m in ov.daily],
         },
         "clients": {
-            "labels": [f"{c} ({p})" for c, p, _b, _m in ov.clients[:15]],
+            "labels": [f"{device(c)} ({p})" for c, p, _b, _m in ov.clients[:15]],
             "block": [b for _c, _p, b, _m in ov.clients[:15]],
             "mask": [m for _c, _p, _b, m in ov.clients[:15]],
         },
