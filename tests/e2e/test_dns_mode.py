@@ -8,8 +8,11 @@ config), 127.0.0.2 the parent (not filtered), 127.0.0.3 a child with a curfew.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 import sqlite3
+import struct
 import subprocess
 import time
 from collections.abc import Iterator
@@ -243,3 +246,37 @@ def test_several_upstreams_fail_over(tmp_path: Path) -> None:
             stop_group(proc)
         text = log.read_text("utf-8", "replace")
         assert "Traceback" not in text, text[-3000:]
+
+
+def _raw(port: int, wire: bytes, source: str = CHILD) -> bytes | None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind((source, 0))
+        s.settimeout(3)
+        s.sendto(wire, ("127.0.0.1", port))
+        try:
+            return s.recv(4096)
+        except TimeoutError:
+            return None
+
+
+def test_hostile_queries_are_answered_not_resolved(home: Home) -> None:
+    """Names no resolver would write, two questions at once, an empty question: never
+    passed upstream unchecked for a child, never a crash (the fixture reads the log)."""
+    header = struct.pack("!HHHHHH", 0x4242, 0x0100, 1, 0, 0, 0)
+    tail = b"\x00" + struct.pack("!HH", 1, 1)
+    odd_name = b"\x04\xff\xfe\x00\x01\x07pornhub\x03com"
+    answer = _raw(home.dns_port, header + odd_name + tail)
+    assert answer is None or answer[:2] == b"\x42\x42"
+    if answer is not None:
+        # Not the upstream's address: refused, or the rules' answer for it.
+        upstream = ipaddress.ip_address(address_of("\ufffd\ufffd\x00\x01.pornhub.com"))
+        assert upstream.packed not in answer and answer[3] & 0x0F in (0, 3, 5), answer
+    two = struct.pack("!HHHHHH", 0x4343, 0x0100, 2, 0, 0, 0)
+    q = b"\x04news\x07example\x00" + struct.pack("!HH", 1, 1)
+    answer = _raw(home.dns_port, two + q + q)
+    assert answer is not None and answer[:2] == b"\x43\x43"
+    assert answer[3] & 0x0F != 0  # an error code, not an answer
+    # Case and a trailing dot change nothing (resolvers ignore both).
+    assert addresses(ask(home.dns_port, "WWW.PornHub.COM.")) == ["0.0.0.0"]
+    # A normal query still works afterwards.
+    assert addresses(ask(home.dns_port, "news.example")) == [address_of("news.example")]
