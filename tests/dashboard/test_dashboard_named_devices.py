@@ -63,3 +63,39 @@ def test_bad_device_forms_change_nothing(
     # Without the form's token nothing is written either.
     c.post("/devices", data={"ip": NEW, "label": "x", "profile": "child"})
     assert home.config.read_text("utf-8") == before
+
+
+def test_named_devices_renamed_and_removed_on_the_devices_page(
+    make_client: Callable[..., TestClient], home: Home
+) -> None:
+    text = home.config.read_text("utf-8")
+    home.config.write_text(
+        text + "devices:\n  - {name: tablet, label: Tablet, ip: 192.168.5.9, profile: child}"
+        "  # Mei's\n  - {name: tv, mac: 'aa:bb:cc:dd:ee:01', profile: child}\n"
+        "  - {name: phone, profile: child, wireguard_port: 51821}\n",
+        encoding="utf-8",
+    )
+    c = make_client()
+    page = c.get("/clients").text
+    assert 'id="named-devices"' in page and "192.168.5.9" in page and "aa:bb:cc:dd:ee:01" in page
+    digest = re.findall(r'name="digest" value="([^"]+)"', page)[-1]
+    r = c.post(
+        "/devices/edit",
+        data={"csrf": csrf_of(page), "digest": digest, "label:tablet": "Mei's iPad",
+              "profile:tablet": "adult", "label:tv": "", "profile:tv": "child",
+              "remove:tv": "on"},
+    )  # fmt: skip
+    assert r.status_code == 200
+    cfg = load_config(home.config)
+    device, phone = cfg.devices
+    assert (device.name, device.label, device.profile) == ("tablet", "Mei's iPad", "adult")
+    assert phone.name == "phone"  # a WireGuard phone is not removed here (its keys)
+    assert "# Mei's" in home.config.read_text("utf-8")  # the entry's comment stays
+    # A form shown before someone else's edit writes nothing.
+    before = home.config.read_text("utf-8")
+    r = c.post(
+        "/devices/edit",
+        data={"csrf": csrf_of(r.text), "digest": digest, "label:tablet": "x",
+              "profile:tablet": "child"},
+    )  # fmt: skip
+    assert "Not saved" in r.text and home.config.read_text("utf-8") == before

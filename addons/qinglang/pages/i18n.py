@@ -148,6 +148,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dns.saved_allow": ("已允许，几秒内生效。", "Allowed; it takes effect within seconds."),
     "dns.error": ("没有保存。", "Not saved."),
     "dev.new": ("新设备", "New devices"),
+    "dev.named": ("已命名的设备", "Named devices"),
     "dev.new_help": (
         "这些设备最近用过网络，但还没有名字，使用默认档案。给它起个名字并选一个档案：",
         "These devices used the network lately but have no name yet and get the default "

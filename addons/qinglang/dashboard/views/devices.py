@@ -90,3 +90,29 @@ async def device_add(request: Request, user: str, form: FormData) -> Response:
     except configedit.EditError:
         return RedirectResponse("/?device_error=save", status_code=303)
     return RedirectResponse("/?device_added=1", status_code=303)
+
+
+@posted
+async def devices_edit(request: Request, user: str, form: FormData) -> Response:
+    """The Devices page's named devices: a new label or profile, or removed."""
+    dash = dash_of(request)
+    cfg = dash.config.get()
+    changes: dict[str, dict[str, Any] | None] = {}
+    for d in cfg.devices:
+        if f"label:{d.name}" not in form:
+            continue
+        if form.get(f"remove:{d.name}") == "on":
+            changes[d.name] = None
+            continue
+        label = str(form.get(f"label:{d.name}", "")).strip()[:40]
+        profile = str(form.get(f"profile:{d.name}", d.profile))
+        changes[d.name] = {"label": label or None, "profile": profile}
+    try:
+        await run_in_threadpool(
+            write_config, dash, request, user,
+            lambda text, path: configedit.edit_devices(text, path, changes),
+            str(form.get("digest", "")), "devices edited",
+        )  # fmt: skip
+    except configedit.EditError:
+        return RedirectResponse("/clients?devices_error=1", status_code=303)
+    return RedirectResponse("/clients?saved=1", status_code=303)
