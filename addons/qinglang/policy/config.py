@@ -238,7 +238,7 @@ _MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$")
 
 
 def normalize_mac(text: str) -> str:
-    """``AA-BB-CC-DD-EE-FF``, ``aabb.ccdd.eeff``-less forms -> ``aa:bb:cc:dd:ee:ff``."""
+    """``AA:BB:...``, ``AA-BB-...`` or ``aabbccddeeff`` -> ``aa:bb:cc:dd:ee:ff``."""
     s = text.strip().lower()
     if not _MAC_RE.match(s):
         raise ValueError(f"not a MAC address: {text!r} (write aa:bb:cc:dd:ee:ff)")
