@@ -78,10 +78,31 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return stats.main(_default_dirs(args.dirs), as_json=args.json)
 
 
+def cmd_update(args: argparse.Namespace) -> int:
+    from qinglang.deploy import datadir
+    from qinglang.engine.yamlloc import SourceError
+    from qinglang.listtools import subscribe
+    from qinglang.policy.config import load_config
+
+    path = Path(args.config) if args.config else datadir.resolve(args.data_dir).config
+    try:
+        cfg = load_config(path)
+    except SourceError as e:
+        return _fail(str(e))
+    if not cfg.subscriptions:
+        print(f"qinglang: no subscriptions in {path}", file=sys.stderr)
+        return 0
+    results = subscribe.update(cfg, path, force=args.force)
+    for r in results:
+        print(r)
+    # A failed download keeps the previous copy: it is a warning, not a broken proxy.
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
 def register(sub: Any) -> None:
     from qinglang.listtools.importers import FORMATS
 
-    p = sub.add_parser("lists", help="blocklist maintenance: lint, import, test, stats")
+    p = sub.add_parser("lists", help="blocklist maintenance: lint, import, test, stats, update")
     lsub = p.add_subparsers(dest="lists_cmd", required=True, metavar="COMMAND")
 
     s = lsub.add_parser("lint", help="check list files for mistakes")
@@ -127,6 +148,12 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print the results as JSON")
     s.add_argument("-v", "--verbose", action="store_true", help="list every document")
     s.set_defaults(func=cmd_test)
+
+    s = lsub.add_parser("update", help="fetch the config's list subscriptions that are due")
+    s.add_argument("--config", help="qinglang.yaml (default: the data directory's)")
+    s.add_argument("--data-dir", help="the data directory (default: as for qinglang run)")
+    s.add_argument("--force", action="store_true", help="fetch every subscription now")
+    s.set_defaults(func=cmd_update)
 
     s = lsub.add_parser("stats", help="terms per category and language, weight distribution")
     s.add_argument("dirs", nargs="*", metavar="DIR", help="list folders (default: shipped lists)")

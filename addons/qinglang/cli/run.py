@@ -51,6 +51,12 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         help="where the config, lists, stores and CA live (default: $QINGLANG_HOME, else "
         "$XDG_DATA_HOME/qinglang, else ~/.local/share/qinglang)",
     )
+    p.add_argument(
+        "--dns",
+        metavar="[HOST:]PORT",
+        help="also answer DNS on this port with the profiles' rules (DNS mode, "
+        "docs/dns-mode.md); the config's dns.listen does the same",
+    )
     runscale.add_arguments(p)
     return p.parse_known_args(argv)
 
@@ -86,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         rest = _device_listeners(cfg, rest)
+        rest = _dns_listener(cfg, args.dns, rest)
     except ValueError as e:
         print(f"qinglang: {e}", file=sys.stderr)
         return 2
@@ -126,6 +133,13 @@ def _device_listeners(cfg: Config, rest: list[str]) -> list[str]:
     from qinglang.deploy.wireguard import run_args
 
     return run_args(cfg, rest)
+
+
+def _dns_listener(cfg: Config, option: str | None, rest: list[str]) -> list[str]:
+    """DNS mode's listener, from --dns or the config's dns.listen."""
+    from qinglang.deploy.dnsmode import run_args
+
+    return run_args(cfg, option, rest)
 
 
 # --- the data directory and the start-up banner (issue 8, first run) ----------------------

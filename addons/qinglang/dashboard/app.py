@@ -28,6 +28,8 @@ from qinglang.dashboard.state import HERE, Dash, StoreUnavailable
 from qinglang.dashboard.views.asks import ask_answer, asks_page, override_revoke
 from qinglang.dashboard.views.audit import audit_page
 from qinglang.dashboard.views.clients import clients_page, clients_save
+from qinglang.dashboard.views.devices import device_add, devices_edit
+from qinglang.dashboard.views.dnslog import dns_page, dns_site
 from qinglang.dashboard.views.events import event_detail, events_page
 from qinglang.dashboard.views.overview import overview
 from qinglang.dashboard.views.profiles import (
@@ -67,6 +69,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/profiles/{name:str}/delete", profile_delete, methods=["POST"]),
         Route("/clients", clients_page),
         Route("/clients", clients_save, methods=["POST"]),
+        Route("/devices", device_add, methods=["POST"]),
+        Route("/devices/edit", devices_edit, methods=["POST"]),
+        Route("/dns", dns_page),
+        Route("/dns/site", dns_site, methods=["POST"]),
         Route("/reports", reports_page),
         Route("/reports/export", reports_export, methods=["POST"]),
         Route("/reports/{report_id:int}", report_update, methods=["POST"]),

@@ -16,7 +16,7 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from qinglang.dashboard import accounts
+from qinglang.dashboard import accounts, devicenames
 from qinglang.dashboard.state import Dash, StoreUnavailable
 from qinglang.pages.i18n import category_name, choose_lang, reason_text, translator
 from qinglang.store import lastgood
@@ -92,10 +92,15 @@ async def render(
         "path": request.url.path,
         "config_error": dash.config.error,
         "rules_fallback": _rules_fallback(dash, lang),
+        "device": _device_namer(dash),
         **(ctx or {}),
     }
     html = await run_in_threadpool(dash.env.get_template(name).render, full)
     return HTMLResponse(html, status_code=status)
+
+
+def _device_namer(dash: Dash) -> Callable[..., str]:
+    return devicenames.namer(dash.config.get())
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -42,9 +42,9 @@ from pydantic import (
     model_validator,
 )
 
-from qinglang.policy import timerules
+from qinglang.policy import holidays, timerules
 from qinglang.policy.safesearch import ENGINES
-from qinglang.policy.timerules import Calendar, DaysPlan, DayValues, KeyedPlan, TimeRules, Window
+from qinglang.policy.timerules import DaysPlan, DayValues, KeyedPlan, TimeRules, Window
 from qinglang.policy.urlrules import DomainSet, UrlPattern, compile_url_pattern, normalize_domain
 
 # -- small validated types --------------------------------------------------------------
@@ -289,6 +289,8 @@ class YouthSettings(BaseModel):
     timezone: StrictStr | None = None
     holidays: Dates = Field(default_factory=list)
     workdays: Dates = Field(default_factory=list)
+    # China's holiday schedule from the chinesecalendar package (policy/holidays.py).
+    public_holidays: Literal["cn", "off"] = "cn"
     curfew: WindowsByDay | None = None
     daily_minutes: MinutesByDay | None = None
     quota_reset: TimeText = "00:00"
@@ -431,9 +433,14 @@ def resolve(profile: Any) -> EffectiveRules:
     for c in profile.category_schedules:
         src[f"category_schedules.{c}"] = "config"
 
+    src["public_holidays"] = (
+        holidays.official().describe if profile.public_holidays == holidays.SOURCE_CN else "config"
+    )
     time = TimeRules(
         tz=timerules.zone(profile.timezone),
-        calendar=Calendar(frozenset(profile.holidays), frozenset(profile.workdays)),
+        calendar=holidays.calendar(
+            frozenset(profile.holidays), frozenset(profile.workdays), profile.public_holidays
+        ),
         curfew=curfew,
         daily_minutes=minutes,
         quota_reset=timerules.parse_time(profile.quota_reset),

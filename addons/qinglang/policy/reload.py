@@ -84,7 +84,7 @@ class Reloader:
         self.outcome = outcome
         self._sig = signature(rules.source, rules.config.lists)
         # WireGuard listeners start with the process only (wireguard.run_args).
-        self._listening = {(d.name, d.wireguard_port) for d in rules.config.devices}
+        self._listening = {(d.name, d.wireguard_port) for d in rules.config.wireguard_devices}
 
     async def run(self) -> None:
         while True:
@@ -135,7 +135,7 @@ class Reloader:
         )
         waiting = [
             f"{d.name} (UDP {d.wireguard_port})"
-            for d in new.config.devices
+            for d in new.config.wireguard_devices
             if (d.name, d.wireguard_port) not in self._listening
         ]
         if waiting:

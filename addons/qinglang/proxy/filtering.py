@@ -42,6 +42,7 @@ from qinglang.content.headplan import (
 from qinglang.content.pipeline import ScanJob, ScanOutcome, precheck, verdict
 from qinglang.content.searchtext import MAX_BODY
 from qinglang.deploy import bundle
+from qinglang.deploy.neighbors import Neighbors
 from qinglang.engine.normalize import BOUNDARY
 from qinglang.engine.verdict import Action, Decision, Reason
 from qinglang.policy import safesearch, youthgate
@@ -148,6 +149,7 @@ class Qinglang:
         # Behind HAProxy in HTTP mode: the device's address (policy/forwarded.py).
         self.forwarded = Forwarded()
         self._quota_failing = False  # counting minutes failed last time (logged once)
+        self.neighbors = Neighbors()  # MAC addresses, for devices written by MAC
 
     # The stores, as the other addons and the tests read them.
     @property
@@ -428,7 +430,7 @@ class Qinglang:
         live = self.live
         if live is None or flow.response or flow.error:
             return
-        meta = who(flow, live.rules.clients, self.forwarded)
+        meta = who(flow, live.rules.clients, self.forwarded, self.neighbors)
         rules = live.youth.for_profile(meta["profile"])
         d = rules.check_connect(flow.request.host, flow.request.port)
         if not d.allowed:
@@ -513,7 +515,7 @@ class Qinglang:
                 status=503,
             )
             return None
-        meta = who(flow, live.rules.clients, self.forwarded)
+        meta = who(flow, live.rules.clients, self.forwarded, self.neighbors)
         rules = live.youth.for_profile(meta["profile"])
         now = self.clock.now()
         asker = as_who(meta)
@@ -679,7 +681,7 @@ class Qinglang:
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.error or not flow.live or flow.response is None or self.live is None:
             return
-        meta = who(flow, self.live.rules.clients, self.forwarded)
+        meta = who(flow, self.live.rules.clients, self.forwarded, self.neighbors)
         if meta.get("answered"):
             return  # our own block, time-up or reminder page
         if meta.get("override"):  # granted by a parent: passed on unscanned

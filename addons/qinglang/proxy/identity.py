@@ -17,6 +17,7 @@ from mitmproxy import ctx, http
 from mitmproxy.connection import Client
 
 from qinglang.content.headplan import Step
+from qinglang.deploy.neighbors import Neighbors
 from qinglang.policy.clients import ClientMap, IPAddress, listener_port, peer_ip, proxy_user
 from qinglang.policy.config import Config, Profile
 from qinglang.policy.decide import Who
@@ -60,8 +61,14 @@ def conn_user(client: Client) -> str | None:
     return None
 
 
-def who(flow: http.HTTPFlow, clients: ClientMap, forwarded: Forwarded) -> FlowMeta:
-    """The flow's client, log-in and profile, resolved once per flow."""
+def who(
+    flow: http.HTTPFlow,
+    clients: ClientMap,
+    forwarded: Forwarded,
+    neighbors: Neighbors | None = None,
+) -> FlowMeta:
+    """The flow's client, log-in and profile, resolved once per flow. ``neighbors``: the
+    MAC addresses of the local network, read only when a device is written by MAC."""
     meta = meta_of(flow)
     if meta is not None and "profile" in meta:
         return meta
@@ -70,8 +77,9 @@ def who(flow: http.HTTPFlow, clients: ClientMap, forwarded: Forwarded) -> FlowMe
     )
     user = proxy_user(flow.metadata) or conn_user(flow.client_conn)
     port = listener(flow.client_conn)
+    mac = neighbors.mac_of(ip) if neighbors is not None and clients.uses_mac else None
     meta = FlowMeta(
-        profile=clients.profile_for(ip, user, port),
+        profile=clients.profile_for(ip, user, port, mac),
         client=clients.client_id(ip, port),
         user=user,
     )
