@@ -71,3 +71,45 @@ def test_config_errors(tmp_path: Path, text: str, line: int | None, reason: str)
 def test_missing_config(tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="cannot read config"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        *[("off", "off"), ("Off", "off"), ("no", "off"), ("false", "off"), ("'off'", "off")],
+        *[("on", "mask"), ("yes", "mask"), ("true", "mask"), ("mask", "mask")],
+    ],
+)
+def test_pii_words_as_yaml_reads_them(tmp_path: Path, written: str, meant: str) -> None:
+    """PyYAML reads an unquoted off/no as False: `pii: off` must still mean off."""
+    path = tmp_path / "q.yaml"
+    path.write_text(f"profiles:\n  child:\n    pii: {written}\n", encoding="utf-8")
+    assert load_config(path).profiles["child"].pii == meant
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"), [("4:30", "04:30"), ("'04:30'", "04:30"), ("23:30", "23:30")]
+)
+def test_quota_reset_unquoted(tmp_path: Path, written: str, meant: str) -> None:
+    """YAML 1.1 reads an unquoted 4:30 as 270 (base 60): it is still the time written."""
+    path = tmp_path / "q.yaml"
+    path.write_text(f"profiles:\n  child:\n    quota_reset: {written}\n", encoding="utf-8")
+    assert load_config(path).profiles["child"].quota_reset == meant
+
+
+def test_word_settings_yaml_keeps_as_words(tmp_path: Path) -> None:
+    """Every other word-valued setting loads as written, unquoted."""
+    path = tmp_path / "q.yaml"
+    path.write_text(
+        "profiles:\n  child:\n    count: every\n    on_oversize: pass\n    on_error: pass\n"
+        "    payments: block\n    age_guideline: 2023-draft\n",
+        encoding="utf-8",
+    )
+    p = load_config(path).profiles["child"]
+    assert (p.count, p.on_oversize, p.on_error, p.age_guideline) == (
+        "every",
+        "pass",
+        "pass",
+        "2023-draft",
+    )
+    assert p.payments is not None and p.payments.mode == "block"

@@ -64,9 +64,10 @@ def test_the_config_is_written_once_and_never_overwritten(home: datadir.DataDir)
 
 def test_default_config_behaves_like_no_config(home: datadir.DataDir) -> None:
     cfg = load_config(home.config)
+    # The child gets the games preset, so the shipped games list keeps to its window.
     # The shipped lists first, then the parent's own folder.
     assert cfg.lists == [str(shipped_lists()), str(home.lists)]
-    assert cfg.default_profile == "child" and cfg.profiles["child"] == Profile()
+    assert cfg.default_profile == "child" and cfg.profiles["child"] == Profile(games=True)
     assert cfg.clients == []
     assert cfg.profiles["parent"].filter is False  # nobody gets it until a parent says so
     # Every store lands in the data directory, next to the config.

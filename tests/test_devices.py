@@ -73,7 +73,7 @@ def _write(tmp_path: Path, text: str) -> Path:
         ),
         (
             "  - {name: a, profile: child}\n",
-            3, "devices[0].wireguard_port: Field required",
+            3, "devices[0]: a device needs exactly one of `ip`, `mac`, `user` or `wireguard_port`",
         ),
     ],
 )  # fmt: skip

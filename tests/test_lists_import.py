@@ -237,3 +237,34 @@ def test_missing_source(tmp_path: Path) -> None:
     r = qinglang("lists", "import", "hosts", str(tmp_path / "nope"), "--category", "x")
     assert r.returncode == 2
     assert "no such file" in r.stderr
+
+
+def test_every_change_of_meaning_is_reported(tmp_path: Path) -> None:
+    src = tmp_path / "bannedphraselist"
+    src.write_text(
+        '#listcategory: "Gambling"\n<poker >\n< 赌博 >\n<online casino>\n< bet>,<赌场><30>\n',
+        encoding="utf-8",
+    )
+    opts = Options(progress=False)
+    report = run_import("e2guardian", src, tmp_path / "out", opts)
+    changed = {reason: [line for _p, line in locs] for reason, locs in report.approximated.items()}
+    by_start = {r.split(":")[0].split(" (")[0]: lines for r, lines in changed.items()}
+    assert by_start["word-end-only phrase"] == [2]
+    assert by_start["banned phrase"] == [2, 3, 4]
+    assert by_start["word edges of a phrase that is not Latin script dropped"] == [3]
+    assert by_start["phrase with spaces"] == [4]
+    text = report.render()
+    assert "imported with a change: 1 × word-end-only phrase (<word >)" in text
+
+    ab = tmp_path / "filters.txt"
+    ab.write_text("||casino.example\n||*.bet.example^\n||ok.example^\n", encoding="utf-8")
+    report = run_import(
+        "adblock", ab, tmp_path / "out2", Options(category="gambling", progress=False)
+    )
+    lines = sorted(line for locs in report.approximated.values() for _p, line in locs)
+    assert lines == [1, 2]
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("0.0.0.0 ads.example\n", encoding="utf-8")
+    report = run_import("hosts", hosts, tmp_path / "out3", Options(category="ads", progress=False))
+    assert any("covers every name under it" in n for n in report.notes)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,9 +12,14 @@ from qinglang.engine.lists import make_pattern
 from qinglang.listtools.lint import DEFAULT_WORDS, always_cancels, lint
 
 
-def qinglang(*args: str) -> subprocess.CompletedProcess[str]:
+def qinglang(*args: str, env_home: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "QINGLANG_HOME": str(env_home)} if env_home else None
     return subprocess.run(
-        [sys.executable, "-m", "qinglang.cli", *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "qinglang.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
 
 
@@ -43,7 +49,7 @@ CLEAN = """
 
 def test_clean_lists_pass(tmp_path: Path) -> None:
     write(tmp_path, "gambling.zh.yaml", CLEAN)
-    r = qinglang("lists", "lint", str(tmp_path))
+    r = qinglang("lists", "lint", "--alone", str(tmp_path))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout == ""
     assert "0 errors, 0 warnings in 1 file" in r.stderr
@@ -60,7 +66,7 @@ def test_schema_error_names_file_and_line(tmp_path: Path) -> None:
           - {term: bad, weight: lots}
         """,
     )
-    r = qinglang("lists", "lint", str(tmp_path))
+    r = qinglang("lists", "lint", "--alone", str(tmp_path))
     assert r.returncode == 1
     assert f"{p}:4: error:" in r.stdout
     assert "bad weight" in r.stdout
@@ -207,14 +213,14 @@ def test_real_word_list(tmp_path: Path) -> None:
     """Debian's wamerican (installed by .ci/run) is the default word list."""
     assert DEFAULT_WORDS.is_file(), "install the Debian package wamerican"
     write(tmp_path, "w.yaml", "category: vulgar\nterms:\n  - {term: ass, match: substring}\n")
-    r = qinglang("lists", "lint", str(tmp_path))
+    r = qinglang("lists", "lint", "--alone", str(tmp_path))
     assert r.returncode == 0
     assert "common English words" in r.stdout and "mass" in r.stdout
 
 
 def test_missing_word_list_is_a_note_not_a_failure(tmp_path: Path) -> None:
     write(tmp_path / "l", "w.yaml", "category: vulgar\nterms:\n  - {term: ass, match: substring}\n")
-    r = qinglang("lists", "lint", str(tmp_path / "l"), "--words", str(tmp_path / "none"))
+    r = qinglang("lists", "lint", "--alone", str(tmp_path / "l"), "--words", str(tmp_path / "none"))
     assert r.returncode == 0
     assert "no English word list" in r.stderr and "wamerican" in r.stderr
 
@@ -222,10 +228,10 @@ def test_missing_word_list_is_a_note_not_a_failure(tmp_path: Path) -> None:
 def test_domain_list_lines(tmp_path: Path) -> None:
     write(tmp_path, "g.yaml", CLEAN)
     d = write(tmp_path / "domains", "gambling.txt", "casino.example\nnot a domain\n")
-    r = qinglang("lists", "lint", str(tmp_path))
+    r = qinglang("lists", "lint", "--alone", str(tmp_path))
     assert r.returncode == 0
     assert f"{d}:2: warning: more than one word" in r.stdout
-    strict = qinglang("lists", "lint", "--strict", str(tmp_path))
+    strict = qinglang("lists", "lint", "--alone", "--strict", str(tmp_path))
     assert strict.returncode == 1
 
 
@@ -233,3 +239,25 @@ def test_missing_folder(tmp_path: Path) -> None:
     r = qinglang("lists", "lint", str(tmp_path / "nope"))
     assert r.returncode == 1
     assert "does not exist" in r.stdout
+
+
+def test_checked_against_the_lists_the_proxy_loads(tmp_path: Path) -> None:
+    """A file for the data directory that gives a shipped term another weight is an error
+    by default (the proxy's lists would not load); --alone checks the file by itself."""
+    mine = tmp_path / "mine"
+    p = write(mine, "extra.yaml", CLEAN)
+    home = tmp_path / "home"  # an empty data directory: the shipped lists only
+    r = qinglang("lists", "lint", str(mine), env_home=home)
+    assert r.returncode == 1
+    assert f"{p}:5: error: term '网络赌场' has weight 40 here and 20 at " in r.stdout
+    assert "blocklists/gambling.zh.yaml" in r.stdout
+    assert "checked together with" in r.stderr
+    # The data directory's own lists count too.
+    (home / "lists").mkdir(parents=True)
+    write(
+        home / "lists", "own.yaml", "category: gambling\nterms:\n  - {term: 押大小, weight: 30}\n"
+    )
+    write(mine, "more.yaml", "category: gambling\nterms:\n  - {term: 押大小, weight: 60}\n")
+    r = qinglang("lists", "lint", str(mine), env_home=home)
+    assert "term '押大小' has weight 60 here and 30 at" in r.stdout
+    assert qinglang("lists", "lint", "--alone", str(mine), env_home=home).returncode == 0

@@ -17,8 +17,12 @@ except ImportError:  # running from a source checkout without `pip install`
 from typing import Any
 
 from qinglang.dashboard.server import DashboardAddon
+from qinglang.listtools.updater import SubscriptionUpdater
+from qinglang.proxy.bodycap import BodyCap
 from qinglang.proxy.devicesetup import DeviceSetup
+from qinglang.proxy.dnsfilter import DnsFilter
 from qinglang.proxy.filtering import Qinglang
+from qinglang.proxy.guard import Guard
 from qinglang.proxy.limits import ConnectionLimits
 from qinglang.proxy.outbound import OutboundGuard
 from qinglang.proxy.reportentry import ReportEntry
@@ -31,20 +35,35 @@ def chain(config: str = "") -> list[Any]:
     ask-for-access page) and the report entry answer the proxy's own host
     (qinglang.home.arpa) before any rule can stop it; the tunnel gate runs after the
     filtering addon's CONNECT checks, the connection limits after its pass-through
-    decision; the outbound guard and the WebSocket guard read the profile that the
-    filtering addon's request hook resolves. The other addons are handed the filtering
-    addon, whose rules and stores they read."""
+    decision, the body cap after its response headers (it bounds the bodies that addon
+    buffers); the outbound guard and the WebSocket guard read the profile that the
+    filtering addon's request hook resolves. The DNS filter answers DNS mode's queries
+    only. The other addons are handed the filtering addon, whose rules and stores they
+    read. Every flow hook of each is wrapped by ``proxy.guard``, so an error blocks
+    instead of letting the flow through."""
     main = Qinglang(config)
-    return [
+    addons = [
         DashboardAddon(),
         DeviceSetup(main),
         ReportEntry(main),
         main,
+        BodyCap(main),
         Tunnels(main),
         ConnectionLimits(main),
         OutboundGuard(main),
         WebSocketGuard(main),
+        DnsFilter(main),  # DNS mode's queries (docs/dns-mode.md)
+        SubscriptionUpdater(lambda: _config_of(main)),
     ]
+    # An error in any hook stops the flow instead of letting it through (proxy/guard.py);
+    # an addon added here gets the same guard.
+    guard = Guard(main)
+    return [guard.protect(a) for a in addons]
+
+
+def _config_of(main: Qinglang) -> tuple[Any, str] | None:
+    live = main.live
+    return (live.config, live.rules.source or "") if live is not None else None
 
 
 # mitmproxy loads this file as a script and reads `addons`; `qinglang run` imports it as

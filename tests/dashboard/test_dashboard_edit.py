@@ -175,5 +175,8 @@ def test_reports_export_download(
     r = c.post("/reports/export", data={"csrf": csrf_of(page)})
     assert r.headers["content-type"] == "application/zip"
     z = zipfile.ZipFile(io.BytesIO(r.content))
-    assert "qinglang-reports/block/report-1.html" in z.namelist()
-    assert b"page /bad" in z.read("qinglang-reports/block/report-1.html")
+    # The reported address is on this machine, not a public one: the export does not
+    # fetch it (a report could point it at the router), and the report stays open.
+    assert not [n for n in z.namelist() if n.endswith(".html")]
+    assert "/bad" in c.get("/reports").text
+    assert "0 written, 1 failed" in c.get("/audit").text

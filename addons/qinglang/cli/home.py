@@ -147,7 +147,7 @@ def cmd_add_phone(args: argparse.Namespace) -> int:
             return _fail(f"no profile {args.profile!r} in {path} (there are: {known})")
         if any(d.name == args.name for d in cfg.devices):
             return _fail(f"there is already a device {args.name!r} in {path}")
-        used = {d.wireguard_port for d in cfg.devices}
+        used = {d.wireguard_port for d in cfg.wireguard_devices}
         port = args.port or next(p for p in range(FIRST_WIREGUARD_PORT, 65536) if p not in used)
         if port in used:
             return _fail(f"UDP port {port} is already another device's")

@@ -21,10 +21,35 @@ def _default_dirs(dirs: list[str] | None) -> list[str]:
     return [str(shipped_lists())]
 
 
+def _loaded_with(config: str | None, data_dir: str | None) -> list[str]:
+    """The list folders the proxy loads: the config's (``--config``, else the data
+    directory's ``qinglang.yaml`` when there is one), else the shipped lists and the data
+    directory's ``lists`` folder."""
+    from qinglang.deploy import datadir
+    from qinglang.policy.config import load_config, shipped_lists
+
+    d = datadir.resolve(data_dir)
+    path = Path(config) if config else d.config
+    if path.is_file():
+        try:
+            return list(load_config(str(path)).lists)
+        except ValueError as e:
+            print(
+                f"qinglang: note: {path} does not load ({e}); using the defaults", file=sys.stderr
+            )
+    out = [str(shipped_lists())]
+    return [*out, str(d.lists)] if d.lists.is_dir() else out
+
+
 def cmd_lint(args: argparse.Namespace) -> int:
     from qinglang.listtools import lint
 
-    return lint.main(_default_dirs(args.dirs), words=args.words, strict=args.strict)
+    against: list[str] = []
+    if args.dirs and not args.alone:
+        against = args.against or _loaded_with(args.config, args.data_dir)
+    return lint.main(
+        _default_dirs(args.dirs), words=args.words, strict=args.strict, against=against
+    )
 
 
 def cmd_import(args: argparse.Namespace) -> int:
@@ -53,10 +78,31 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return stats.main(_default_dirs(args.dirs), as_json=args.json)
 
 
+def cmd_update(args: argparse.Namespace) -> int:
+    from qinglang.deploy import datadir
+    from qinglang.engine.yamlloc import SourceError
+    from qinglang.listtools import subscribe
+    from qinglang.policy.config import load_config
+
+    path = Path(args.config) if args.config else datadir.resolve(args.data_dir).config
+    try:
+        cfg = load_config(path)
+    except SourceError as e:
+        return _fail(str(e))
+    if not cfg.subscriptions:
+        print(f"qinglang: no subscriptions in {path}", file=sys.stderr)
+        return 0
+    results = subscribe.update(cfg, path, force=args.force)
+    for r in results:
+        print(r)
+    # A failed download keeps the previous copy: it is a warning, not a broken proxy.
+    return 1 if any(r.status == "failed" for r in results) else 0
+
+
 def register(sub: Any) -> None:
     from qinglang.listtools.importers import FORMATS
 
-    p = sub.add_parser("lists", help="blocklist maintenance: lint, import, test, stats")
+    p = sub.add_parser("lists", help="blocklist maintenance: lint, import, test, stats, update")
     lsub = p.add_subparsers(dest="lists_cmd", required=True, metavar="COMMAND")
 
     s = lsub.add_parser("lint", help="check list files for mistakes")
@@ -67,6 +113,16 @@ def register(sub: Any) -> None:
         "(default: /usr/share/dict/american-english, Debian package wamerican)",
     )
     s.add_argument("--strict", action="store_true", help="exit non-zero on warnings too")
+    s.add_argument(
+        "--against",
+        action="append",
+        metavar="DIR",
+        help="list folders DIR is loaded with (repeat; default: the lists the proxy loads: "
+        "the config's, else the shipped lists and the data directory's lists folder)",
+    )
+    s.add_argument("--config", help="take the lists to check against from this config")
+    s.add_argument("--data-dir", help="the data directory (default: as qinglang run finds it)")
+    s.add_argument("--alone", action="store_true", help="check DIR by itself")
     s.set_defaults(func=cmd_lint)
 
     s = lsub.add_parser("import", help="convert another project's list into qinglang's format")
@@ -96,6 +152,12 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", help="print the results as JSON")
     s.add_argument("-v", "--verbose", action="store_true", help="list every document")
     s.set_defaults(func=cmd_test)
+
+    s = lsub.add_parser("update", help="fetch the config's list subscriptions that are due")
+    s.add_argument("--config", help="qinglang.yaml (default: the data directory's)")
+    s.add_argument("--data-dir", help="the data directory (default: as for qinglang run)")
+    s.add_argument("--force", action="store_true", help="fetch every subscription now")
+    s.set_defaults(func=cmd_update)
 
     s = lsub.add_parser("stats", help="terms per category and language, weight distribution")
     s.add_argument("dirs", nargs="*", metavar="DIR", help="list folders (default: shipped lists)")

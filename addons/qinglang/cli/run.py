@@ -16,10 +16,14 @@ import os
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qinglang.deploy import runscale
 from qinglang.engine.yamlloc import SourceError
 from qinglang.policy.config import Config
+
+if TYPE_CHECKING:  # pragma: no cover
+    from qinglang.store import lastgood
 
 _HELP_EPILOG = """\
 Any other option is passed to mitmdump, for example:
@@ -48,6 +52,12 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
         "--data-dir",
         help="where the config, lists, stores and CA live (default: $QINGLANG_HOME, else "
         "$XDG_DATA_HOME/qinglang, else ~/.local/share/qinglang)",
+    )
+    p.add_argument(
+        "--dns",
+        metavar="[HOST:]PORT",
+        help="also answer DNS on this port with the profiles' rules (DNS mode, "
+        "docs/dns-mode.md); the config's dns.listen does the same",
     )
     runscale.add_arguments(p)
     return p.parse_known_args(argv)
@@ -79,8 +89,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rules = load_rules(config)
     except SourceError as e:
-        print(f"qinglang: {e}", file=sys.stderr)
-        return 2
+        fallback = _last_good(config, e)
+        if fallback is None:
+            print(f"qinglang: {e}", file=sys.stderr)
+            return 2
+        rules = fallback.rules
     cfg = rules.config
     print(
         f"qinglang: {len(rules.lists.terms)} terms from {len(rules.lists.files)} list files; "
@@ -89,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         rest = _device_listeners(cfg, rest)
+        rest = _dns_listener(cfg, args.dns, rest)
     except ValueError as e:
         print(f"qinglang: {e}", file=sys.stderr)
         return 2
@@ -196,11 +210,42 @@ def _without_option(rest: list[str], name: str) -> list[str]:
     return out
 
 
+def _last_good(config: str, error: SourceError) -> lastgood.Fallback | None:
+    """The last rules that loaded, when the lists (not the config) fail to load; says so."""
+    from datetime import datetime
+
+    from qinglang.store import lastgood
+
+    try:
+        fallback = lastgood.load(config, str(error))
+    except ValueError:
+        return None
+    if fallback is None:
+        return None
+    saved = fallback.status.saved
+    when = datetime.fromtimestamp(saved).strftime("%Y-%m-%d %H:%M") if saved else "earlier"
+    print(
+        f"qinglang: WARNING: the lists do not load: {error}\n"
+        f"qinglang: WARNING: starting with the last rules that loaded (saved {when}); "
+        "fix or remove the file and they are picked up without a restart",
+        file=sys.stderr,
+        flush=True,
+    )
+    return fallback
+
+
 def _device_listeners(cfg: Config, rest: list[str]) -> list[str]:
     """One WireGuard listener per configured device (key files made first, 0600)."""
     from qinglang.deploy.wireguard import run_args
 
     return run_args(cfg, rest)
+
+
+def _dns_listener(cfg: Config, option: str | None, rest: list[str]) -> list[str]:
+    """DNS mode's listener, from --dns or the config's dns.listen."""
+    from qinglang.deploy.dnsmode import run_args
+
+    return run_args(cfg, option, rest)
 
 
 # --- the data directory and the start-up banner (issue 8, first run) ----------------------

@@ -7,7 +7,9 @@ parameters in the hash, so stronger defaults in a later version still verify old
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 _HASHER = PasswordHasher()
 NAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 MIN_PASSWORD = 8
+SESSION_SECONDS = 12 * 3600  # a sign-in lasts this long (the cookie's and the row's)
 # Verifying against this when the name is unknown costs the same time as a real check,
 # so the response time does not tell which admin names exist.
 _DUMMY_HASH = _HASHER.hash("qinglang-no-such-admin")
@@ -102,3 +105,37 @@ def audit(
 
 def audit_log(db: sqlite3.Connection, limit: int = 200) -> list[sqlite3.Row]:
     return db.execute("SELECT * FROM audit ORDER BY id DESC LIMIT ?", (limit,)).fetchall()
+
+
+def _sid_key(sid: str) -> str:
+    return hashlib.sha256(sid.encode("utf-8")).hexdigest()
+
+
+def open_session(db: sqlite3.Connection, name: str) -> str:
+    """A new session for ``name``: its random id, for the (signed) cookie."""
+    sid = secrets.token_urlsafe(32)
+    now = time.time()
+    with db:
+        db.execute("DELETE FROM sessions WHERE created < ?", (now - SESSION_SECONDS,))
+        db.execute(
+            "INSERT INTO sessions (sid, user, created) VALUES (?, ?, ?)",
+            (_sid_key(sid), name, now),
+        )
+    return sid
+
+
+def session_live(db: sqlite3.Connection, sid: object, name: str) -> bool:
+    """Whether ``sid`` is a session of ``name`` that has not been signed out or expired."""
+    if not isinstance(sid, str):
+        return False
+    row = db.execute(
+        "SELECT user, created FROM sessions WHERE sid = ?", (_sid_key(sid),)
+    ).fetchone()
+    return row is not None and row[0] == name and row[1] >= time.time() - SESSION_SECONDS
+
+
+def end_session(db: sqlite3.Connection, sid: object) -> None:
+    """Sign a session out on the server: its cookie no longer signs anyone in."""
+    if isinstance(sid, str):
+        with db:
+            db.execute("DELETE FROM sessions WHERE sid = ?", (_sid_key(sid),))

@@ -21,12 +21,15 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from qinglang.dashboard import accounts
 from qinglang.dashboard.middleware import AccessGate, SecurityHeaders
 from qinglang.dashboard.settings import Settings
 from qinglang.dashboard.state import HERE, Dash, StoreUnavailable
 from qinglang.dashboard.views.asks import ask_answer, asks_page, override_revoke
 from qinglang.dashboard.views.audit import audit_page
 from qinglang.dashboard.views.clients import clients_page, clients_save
+from qinglang.dashboard.views.devices import device_add, devices_edit
+from qinglang.dashboard.views.dnslog import dns_page, dns_site
 from qinglang.dashboard.views.events import event_detail, events_page
 from qinglang.dashboard.views.overview import overview
 from qinglang.dashboard.views.profiles import (
@@ -41,7 +44,7 @@ from qinglang.dashboard.views.wireguard import wireguard_conf, wireguard_page
 from qinglang.dashboard.web import store_down
 
 SESSION_COOKIE = "qinglang_session"
-SESSION_SECONDS = 12 * 3600
+SESSION_SECONDS = accounts.SESSION_SECONDS
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -66,6 +69,10 @@ def create_app(settings: Settings) -> Starlette:
         Route("/profiles/{name:str}/delete", profile_delete, methods=["POST"]),
         Route("/clients", clients_page),
         Route("/clients", clients_save, methods=["POST"]),
+        Route("/devices", device_add, methods=["POST"]),
+        Route("/devices/edit", devices_edit, methods=["POST"]),
+        Route("/dns", dns_page),
+        Route("/dns/site", dns_site, methods=["POST"]),
         Route("/reports", reports_page),
         Route("/reports/export", reports_export, methods=["POST"]),
         Route("/reports/{report_id:int}", report_update, methods=["POST"]),

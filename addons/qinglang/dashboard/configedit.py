@@ -190,6 +190,41 @@ def edit_clients(
     return _dump(data)
 
 
+def add_device(text: str, path: Path, entry: dict[str, Any]) -> str:
+    """New config text with one more ``devices:`` entry at the end."""
+    data = _load(text, path)
+    seq = data.get("devices")
+    if not isinstance(seq, CommentedSeq):
+        seq = CommentedSeq()
+    seq.append(_flow(entry))
+    data["devices"] = seq
+    return _dump(data)
+
+
+def edit_devices(text: str, path: Path, changes: dict[str, dict[str, Any] | None]) -> str:
+    """New config text with named devices edited: ``changes[name]`` sets keys of that
+    entry (a None value removes the key), or None removes the entry."""
+    data = _load(text, path)
+    seq = data.get("devices")
+    if not isinstance(seq, CommentedSeq):
+        raise EditError("there are no devices in the config")
+    for i in reversed(range(len(seq))):
+        entry = seq[i]
+        name = entry.get("name") if isinstance(entry, CommentedMap) else None
+        if name not in changes:
+            continue
+        change = changes[name]
+        if change is None:
+            del seq[i]
+            continue
+        for key, value in change.items():
+            if value is None:
+                entry.pop(key, None)
+            elif entry.get(key) != value:
+                entry[key] = value
+    return _dump(data)
+
+
 def _flow(rule: dict[str, Any]) -> CommentedMap:
     m = CommentedMap(rule)
     m.fa.set_flow_style()

@@ -29,6 +29,7 @@ class Filters:
     action: str | None = None
     host: str | None = None  # a host; ``*.example.com``: with its subdomains
     cursor: str | None = None  # "ts:id" of the last row of the previous page
+    dns: bool = False  # only DNS mode's queries (their path is dns:TYPE)
 
     def query_args(self) -> dict[str, str]:
         """The filters (without the cursor) as URL query arguments."""
@@ -58,6 +59,9 @@ def _where(f: Filters) -> tuple[str, list[Any]]:
     if f.client:
         clauses.append("client = ?")
         args.append(f.client)
+    if f.dns:  # a parameter, not a literal: PostgreSQL's driver reads % in the SQL
+        clauses.append("path LIKE ?")
+        args.append("dns:%")
     if f.profile:
         clauses.append("profile = ?")
         args.append(f.profile)

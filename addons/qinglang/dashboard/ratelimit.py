@@ -30,12 +30,27 @@ class SlidingWindow:
                 return 0
             return max(1, int(q[0] + self.window - now + 0.999))
 
+    def attempt(self, key: str, now: float) -> int:
+        """Count an attempt before it is made: 0 when ``key`` may go ahead (the attempt is
+        counted), else the seconds until it may try again. Check and count are one step
+        under the lock, so concurrent attempts cannot all pass the check first."""
+        with self._lock:
+            q = self._prune(key, now)
+            if len(q) >= self.limit:
+                return max(1, int(q[0] + self.window - now + 0.999))
+            q.append(now)
+            self._forget_idle()
+            return 0
+
     def hit(self, key: str, now: float) -> None:
         with self._lock:
             self._prune(key, now).append(now)
-            if len(self._hits) > 10_000:  # many addresses: forget the idle ones
-                for k in [k for k, q in self._hits.items() if not q]:
-                    del self._hits[k]
+            self._forget_idle()
+
+    def _forget_idle(self) -> None:
+        if len(self._hits) > 10_000:  # many addresses: forget the idle ones
+            for k in [k for k, q in self._hits.items() if not q]:
+                del self._hits[k]
 
     def clear(self, key: str) -> None:
         with self._lock:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,11 +138,15 @@ def _suffix(content_type: str | None, body: bytes) -> str:
     return _SUFFIX.get(kind_for(content_type, head), ".txt")
 
 
-def export(conn: Any, dest: Path, fetch: Fetch) -> Exported:
-    """Write the open reports as a labelled corpus under ``dest``; mark them exported."""
+def export(conn: Any, dest: Path, fetch: Fetch, *, until: float | None = None) -> Exported:
+    """Write the open reports as a labelled corpus under ``dest``; mark them exported.
+    Past ``until`` (a ``time.monotonic()`` moment) the rest are left open, as failed."""
     result = Exported()
     manifest: list[dict[str, Any]] = []
     for r in queue(conn, "open", limit=10_000):
+        if until is not None and time.monotonic() >= until:
+            result.failed.append((r["url"], "the export ran out of time; export again"))
+            continue
         try:
             body, ctype = fetch(r["url"])
         except (OSError, ValueError) as e:

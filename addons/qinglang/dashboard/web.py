@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -15,9 +16,10 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from qinglang.dashboard import accounts, labels
+from qinglang.dashboard import accounts, devicenames, labels
 from qinglang.dashboard.state import Dash, StoreUnavailable
 from qinglang.pages.i18n import category_name, choose_lang, reason_text, translator
+from qinglang.store import lastgood
 
 
 def dash_of(request: Request) -> Dash:
@@ -56,10 +58,23 @@ def _admin(dash: Dash, request: Request) -> str | None:
         return None
     with dash.db() as conn:
         admin = accounts.current(conn, name)
-    if admin is None or admin.generation != gen:
-        request.session.clear()  # password changed or account removed: sign in again
+        live = admin is not None and accounts.session_live(conn, request.session.get("s"), name)
+    if admin is None or admin.generation != gen or not live:
+        # Password changed, account removed, or signed out (this cookie may be a copy):
+        # sign in again.
+        request.session.clear()
         return None
     return name
+
+
+def _rules_fallback(dash: Dash, lang: str) -> str | None:
+    """The notice that the proxy runs on the last rules that loaded (store/lastgood.py)."""
+    path = dash.s.config_path
+    status = lastgood.read_status(lastgood.status_file(path)) if path else None
+    if status is None:
+        return None
+    since = datetime.fromtimestamp(status.since, dash.s.tz).strftime("%Y-%m-%d %H:%M")
+    return str(translator(lang)("ov.rules_fallback", problem=status.problem, since=since))
 
 
 async def render(
@@ -79,10 +94,16 @@ async def render(
         "admin": request.session.get("u"),
         "path": request.url.path,
         "config_error": dash.config.error,
+        "rules_fallback": _rules_fallback(dash, lang),
+        "device": _device_namer(dash),
         **(ctx or {}),
     }
     html = await run_in_threadpool(dash.env.get_template(name).render, full)
     return HTMLResponse(html, status_code=status)
+
+
+def _device_namer(dash: Dash) -> Callable[..., str]:
+    return devicenames.namer(dash.config.get())
 
 
 Handler = Callable[[Request], Awaitable[Response]]

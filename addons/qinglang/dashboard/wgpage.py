@@ -31,7 +31,7 @@ def device_conf(device: Device, data_dir: Path, host: str) -> str | None:
 
 def views(cfg: Config, data_dir: Path, host: str) -> list[DeviceView]:
     out: list[DeviceView] = []
-    for device in cfg.devices:
+    for device in cfg.wireguard_devices:
         path = key_path(data_dir, device.name)
         try:
             conf = device_conf(device, data_dir, host)
@@ -43,4 +43,4 @@ def views(cfg: Config, data_dir: Path, host: str) -> list[DeviceView]:
 
 
 def find(cfg: Config, name: str) -> Device | None:
-    return next((d for d in cfg.devices if d.name == name), None)
+    return next((d for d in cfg.wireguard_devices if d.name == name), None)

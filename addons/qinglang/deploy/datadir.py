@@ -44,10 +44,13 @@ lists:
   - lists
 
 # Profiles: what each kind of device may see. `child` uses the defaults (block at score
-# 100, mask harmful words and personal information); `parent` is not filtered.
-# 配置档：child 使用默认过滤规则；parent 不过滤（家长自己的设备）。
+# 100, mask harmful words and personal information) and the games preset (game sites of
+# the shipped list only Friday to Sunday and on holidays, 20:00-21:00); `parent` is not
+# filtered.
+# 配置档：child 使用默认过滤规则和游戏时段（周五至周日及节假日 20:00-21:00）；parent 不过滤。
 profiles:
-  child: {}
+  child:
+    games: true
   parent:
     filter: false
 

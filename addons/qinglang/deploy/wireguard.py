@@ -159,12 +159,12 @@ def run_args(cfg: Config, args: Sequence[str], data_dir: str | Path | None = Non
     added too unless the user chose modes of their own. Key files are made here, before
     mitmdump reads them. Raises KeyFileError for a damaged key file."""
     out = list(args)
-    if not cfg.devices:
+    if not cfg.wireguard_devices:
         return out
     base = Path(data_dir).expanduser() if data_dir is not None else data_dir_of(args)
     if not _given_modes(args):
         out += ["--mode", "regular"]
-    for device in cfg.devices:
+    for device in cfg.wireguard_devices:
         path = key_path(base, device.name)
         try:
             ensure_keys(path)

@@ -40,7 +40,10 @@ class Reason(StrEnum):
     PASSTHROUGH = "pass-through host"  # the profile's passthrough_hosts
     # The proxy itself.
     UNCONFIGURED = "filter not ready"
+    RULES_FALLBACK = "last rules that loaded"  # the lists do not load: the saved ones hold
     OWN_DATA = "own personal information"  # the outbound guard
+    INTERNAL = "internal error"  # a hook failed: the flow was stopped (proxy/guard.py)
+    BAD_REQUEST = "bad request"  # a request whose destination cannot be told (400)
     # Tunnels (proxy/tunnels.py): a port the profile does not allow, or a connection that
     # carries something other than TLS or HTTP (ssh, a VPN, QUIC, raw TCP or UDP).
     PORT = "port"

@@ -396,7 +396,25 @@ def check_domains(dirs: list[str], result: LintResult) -> None:
         result.warn(w.path, w.line, w.reason)
 
 
-def lint(dirs: list[str], words_path: str | None = None) -> LintResult:
+def _context(against: Iterable[str], own: list[Path], result: LintResult) -> list[Rec]:
+    """The records of the lists loaded together with ``own`` (not ``own`` itself)."""
+    mine = {p.resolve() for p in own}
+    try:
+        paths = [p for p in list_files(against) if p.resolve() not in mine]
+    except SourceError as e:
+        result.notes.append(f"the lists to check against do not load: {e}")
+        return []
+    result.notes.append(
+        f"checked together with {len(paths)} list files the proxy loads with these "
+        f"({', '.join(against)}); --alone checks these files by themselves"
+    )
+    return read_records(paths, LintResult())
+
+
+def lint(dirs: list[str], words_path: str | None = None, against: Iterable[str] = ()) -> LintResult:
+    """``dirs``' list files checked; ``against``: the other lists the proxy loads with
+    them (a term here with another weight there stops the proxy's lists from loading).
+    Findings are reported for ``dirs``' files only."""
     result = LintResult()
     try:
         paths = list_files(dirs)
@@ -405,8 +423,17 @@ def lint(dirs: list[str], words_path: str | None = None) -> LintResult:
         return result
     recs = read_records(paths, result)
     check_noise(recs, result)
-    check_duplicates(recs, result)
-    check_exceptions(recs, result)
+    others = _context(against, paths, result) if against else []
+    if others:
+        # Theirs first: the proxy loads them first, so a conflict is this file's.
+        together = LintResult()
+        check_duplicates(others + recs, together)
+        check_exceptions(others + recs, together)
+        own = {str(p) for p in paths}
+        result.findings.extend(f for f in together.findings if f.path in own)
+    else:
+        check_duplicates(recs, result)
+        check_exceptions(recs, result)
     wpath = Path(words_path) if words_path else DEFAULT_WORDS
     if wpath.is_file():
         check_english(recs, load_words(wpath), result)
@@ -419,8 +446,10 @@ def lint(dirs: list[str], words_path: str | None = None) -> LintResult:
     return result
 
 
-def main(dirs: list[str], words: str | None = None, strict: bool = False) -> int:
-    result = lint(dirs, words)
+def main(
+    dirs: list[str], words: str | None = None, strict: bool = False, against: Iterable[str] = ()
+) -> int:
+    result = lint(dirs, words, against)
     order = sorted(result.findings, key=lambda f: (f.path, f.line or 0, f.level))
     for f in order:
         print(f)

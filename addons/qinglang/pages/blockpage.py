@@ -17,6 +17,7 @@ from qinglang.engine.verdict import Decision, Reason
 from qinglang.pages.i18n import LANGS, Words, category_name, choose_lang, in_lang, reason_text
 from qinglang.pages.links import ask_url, mistake_url
 from qinglang.pages.risknotice import report_link
+from qinglang.store.events import clean_text
 
 _TEXT: Words = {
     "title": ("此页面已被拦截", "This page was blocked"),
@@ -163,6 +164,8 @@ def block_body(
 ) -> tuple[bytes, str]:
     """(body, Content-Type) of the 403 response for this request."""
     lang = choose_lang(accept_language)
+    if url is not None:
+        url = clean_text(url)  # shown on the page: bytes that were not UTF-8 as U+FFFD
     if wants_json(accept, kind):
         body = render_block_json(decision, event_id, lang)
         return body.encode("utf-8"), "application/json; charset=utf-8"

@@ -50,6 +50,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "app": ("清朗 家长面板", "qinglang dashboard"),
     "nav.overview": ("概览", "Overview"),
     "nav.events": ("事件", "Events"),
+    "nav.dns": ("DNS 记录", "DNS log"),
     "nav.asks": ("访问请求", "Requests"),
     "nav.profiles": ("档案", "Profiles"),
     "nav.clients": ("设备", "Devices"),
@@ -119,6 +120,13 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "period.today": ("今天", "Today"),
     "period.7d": ("最近 7 天", "Last 7 days"),
     "period.30d": ("最近 30 天", "Last 30 days"),
+    "ov.rules_fallback": (
+        "关键词列表无法加载：{problem}。过滤仍在进行，使用的是上一次成功加载的规则"
+        "（{since} 起）。修正或删除这个文件后会自动生效，无需重启。",
+        "The keyword lists do not load: {problem}. Filtering goes on with the last rules "
+        "that loaded (since {since}). Fix or remove the file; it is picked up without a "
+        "restart.",
+    ),
     "ov.blocked": ("拦截", "Blocked"),
     "ov.masked": ("遮盖", "Masked"),
     "ov.passed": ("放行记录", "Passed (noted)"),
@@ -132,6 +140,55 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "ov.extra": ("（含额外 {n} 分钟）", "(with {n} extra minutes)"),
     "ov.nothing": ("这段时间没有拦截或遮盖。", "Nothing was blocked or masked in this period."),
     "ov.open_asks": ("有 {n} 个访问请求等待处理。", "{n} requests are waiting for an answer."),
+    "dns.title": ("DNS 查询记录", "DNS query log"),
+    "dns.help": (
+        "用 DNS 模式上网的设备查询过的网站（同一设备、同一网站、同一结果五分钟内只记一次）。"
+        "“拦截/允许此网站”会写入该设备档案的 deny_domains / allow_domains（含子域名）。",
+        "Names looked up by devices that use DNS mode (one line per device, name and answer "
+        'every five minutes). "Block" and "Allow" write the device\'s profile\'s '
+        "deny_domains / allow_domains (with subdomains).",
+    ),
+    "dns.none": ("还没有 DNS 查询记录。", "No DNS queries recorded yet."),
+    "dns.block": ("拦截此网站", "Block this site"),
+    "dns.allow": ("允许此网站", "Allow this site"),
+    "dns.saved_block": ("已拦截，几秒内生效。", "Blocked; it takes effect within seconds."),
+    "dns.saved_allow": ("已允许，几秒内生效。", "Allowed; it takes effect within seconds."),
+    "dns.error": ("没有保存。", "Not saved."),
+    "dev.new": ("新设备", "New devices"),
+    "dev.named": ("已命名的设备", "Named devices"),
+    "dev.new_help": (
+        "这些设备最近用过网络，但还没有名字，使用默认档案。给它起个名字并选一个档案：",
+        "These devices used the network lately but have no name yet and get the default "
+        "profile. Name each one and choose its profile:",
+    ),
+    "dev.label": ("设备名称", "Device name"),
+    "dev.label_hint": ("例如：小美的平板", "e.g. Mei's tablet"),
+    "dev.assign": ("保存", "Save"),
+    "dev.added": ("设备已命名，几秒内生效。", "The device is named; it takes effect in seconds."),
+    "dev.error": (
+        "没有保存：请填写名称并选择档案。",
+        "Not saved: give a name and choose a profile.",
+    ),
+    "ov.holidays": (
+        "法定节假日和调休安排来自 chinesecalendar {version}，数据到 {year} 年底。",
+        "Public holidays and make-up workdays come from chinesecalendar {version}, "
+        "known to the end of {year}.",
+    ),
+    "ov.holidays_soon": (
+        "明年的节假日安排公布后，请更新：pip install -U chinesecalendar。",
+        "Once next year's schedule is published, update it: pip install -U chinesecalendar.",
+    ),
+    "ov.holidays_ended": (
+        "节假日数据只到 {year} 年，今年的法定节假日和调休不会自动生效。请更新 chinesecalendar，"
+        "或在配置里填写 holidays 和 workdays。",
+        "The holiday data ends with {year}: this year's public holidays and make-up workdays "
+        "are not applied. Update chinesecalendar, or list holidays and workdays in the config.",
+    ),
+    "ov.holidays_missing": (
+        "未安装 chinesecalendar：法定节假日和调休需要在配置里手动填写。",
+        "chinesecalendar is not installed: list public holidays and make-up workdays in the "
+        "config yourself.",
+    ),
     "col.category": ("类别", "Category"),
     "col.client": ("设备", "Device"),
     "col.profile": ("档案", "Profile"),
@@ -331,6 +388,18 @@ _REASONS: dict[Reason, tuple[str, str]] = {
         "only part of the page was requested, so it could not be checked as a whole",
     ),
     Reason.UNCONFIGURED: ("过滤器还没有准备好", "the filter is not ready yet"),
+    Reason.RULES_FALLBACK: (
+        "列表无法加载，正在使用上一次成功加载的规则",
+        "the lists do not load: the last rules that loaded are in force",
+    ),
+    Reason.INTERNAL: (
+        "过滤器出了错，为了安全已拦截",
+        "the filter ran into an error, so this was blocked to be safe",
+    ),
+    Reason.BAD_REQUEST: (
+        "请求的网址无法识别（主机名或端口不正确）",
+        "the address could not be read (its host name or port is not valid)",
+    ),
     # Request rules (urlrules.py reasons): decided before the page was fetched.
     Reason.DENY_DOMAIN: (
         "家长或学校设置了不能访问这个网站",

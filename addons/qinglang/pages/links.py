@@ -18,7 +18,7 @@ ASK_PATH = "/ask"
 
 def ask_url(event_id: str) -> str:
     """The block page's "ask for access" link."""
-    return f"http://{PROXY_HOST}{ASK_PATH}?event={quote(event_id)}"
+    return f"http://{PROXY_HOST}{ASK_PATH}?event={quote(event_id, errors='surrogateescape')}"
 
 
 def mistake_url(event_id: str, url: str) -> str:
@@ -29,7 +29,9 @@ def mistake_url(event_id: str, url: str) -> str:
 
 def time_ask_url(url: str) -> str:
     """The time-is-up page's "ask for more time" link."""
-    return f"http://{PROXY_HOST}{ASK_PATH}?kind=time&url={quote(url, safe='')}"
+    # surrogateescape: a path read from bytes that were not UTF-8 keeps those bytes.
+    target = quote(url, safe="", errors="surrogateescape")
+    return f"http://{PROXY_HOST}{ASK_PATH}?kind=time&url={target}"
 
 
 BOOKMARKLET = (

@@ -81,7 +81,8 @@ def report_link(url: str, kind: str, event_id: str | None = None) -> str:
     params = {"kind": kind if kind in REPORT_KINDS else "harmful", "url": url}
     if event_id:
         params["event"] = event_id
-    return f"http://{PROXY_HOST}{REPORT_PATH}?{urlencode(params)}"
+    # surrogateescape: a path read from bytes that were not UTF-8 keeps those bytes.
+    return f"http://{PROXY_HOST}{REPORT_PATH}?{urlencode(params, errors='surrogateescape')}"
 
 
 def notice_for(accept_language: str | None, url: str | None) -> str:

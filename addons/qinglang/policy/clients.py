@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from qinglang.policy.config import Config
+from qinglang.policy.config import Config, Device, NamedDevice
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -76,6 +76,14 @@ class _Rule:
     user: str | None
     listener: int | None
     profile: str
+    mac: str | None = None
+
+
+def _device_rule(d: Device | NamedDevice) -> _Rule:
+    if isinstance(d, Device):
+        return _Rule(None, None, d.wireguard_port, d.profile)
+    network = ipaddress.ip_network(d.ip) if d.ip else None
+    return _Rule(network, d.user, None, d.profile, d.mac)
 
 
 class ClientMap:
@@ -83,10 +91,41 @@ class ClientMap:
 
     def __init__(self, cfg: Config) -> None:
         self.default = cfg.default_profile
-        devices = (_Rule(None, None, d.wireguard_port, d.profile) for d in cfg.devices)
+        devices = tuple(_device_rule(d) for d in cfg.devices)
         rules = (_Rule(r.network(), r.user, r.listener, r.profile) for r in cfg.clients)
         self.rules = (*devices, *rules)
-        self.device_names = {d.wireguard_port: d.name for d in cfg.devices}
+        self.device_names = {d.wireguard_port: d.name for d in cfg.wireguard_devices}
+        # What pages show for a device the parent named: by client id, MAC or log-in.
+        self._shown: dict[str, str] = {}
+        self._shown_mac: dict[str, str] = {}
+        self._shown_user: dict[str, str] = {}
+        for d in cfg.devices:
+            if isinstance(d, Device):
+                self._shown[f"wg:{d.name}"] = d.shown
+            elif d.ip:
+                self._shown[d.ip] = d.shown
+            elif d.mac:
+                self._shown_mac[d.mac] = d.shown
+            elif d.user:
+                self._shown_user[d.user] = d.shown
+        self.uses_mac = any(r.mac for r in devices)
+
+    def device_name(
+        self, client: str, user: str | None = None, mac: str | None = None
+    ) -> str | None:
+        """The name the parent gave the device ``client`` (a client id), if any."""
+        found = self._shown.get(client)
+        if found is None and mac is not None:
+            found = self._shown_mac.get(mac)
+        if found is None and user is not None:
+            found = self._shown_user.get(user)
+        return found
+
+    def is_known(
+        self, ip: IPAddress | None, user: str | None = None, mac: str | None = None
+    ) -> bool:
+        """Whether a device or client rule (not the default profile) covers this client."""
+        return self._rule_for(ip, user, None, mac) is not None
 
     def client_id(self, ip: IPAddress | None, listener: int | None = None) -> str:
         """Who a device is in the event log, the quota minutes and a parent's grants: its
@@ -97,15 +136,28 @@ class ClientMap:
         return str(ip) if ip is not None else ""
 
     def profile_for(
-        self, ip: IPAddress | None, user: str | None = None, listener: int | None = None
+        self,
+        ip: IPAddress | None,
+        user: str | None = None,
+        listener: int | None = None,
+        mac: str | None = None,
     ) -> str:
+        rule = self._rule_for(ip, user, listener, mac)
+        return rule.profile if rule is not None else self.default
+
+    def _rule_for(
+        self, ip: IPAddress | None, user: str | None, listener: int | None, mac: str | None
+    ) -> _Rule | None:
         for rule in self.rules:
             if rule.listener is not None:
                 if listener is not None and listener == rule.listener:
-                    return rule.profile
+                    return rule
             elif rule.user is not None:
                 if user is not None and user == rule.user:
-                    return rule.profile
+                    return rule
+            elif rule.mac is not None:
+                if mac is not None and mac == rule.mac:
+                    return rule
             elif ip is not None and rule.network is not None and ip in rule.network:
-                return rule.profile
-        return self.default
+                return rule
+        return None

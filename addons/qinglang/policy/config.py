@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     StrictBool,
     StrictInt,
@@ -26,9 +27,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic import Tag as _Tag
 
 from qinglang.engine.yamlloc import SourceError, format_loc, line_of, load_yaml
+from qinglang.policy.dnsconfig import DnsConfig
 from qinglang.policy.presets import YouthSettings
+from qinglang.policy.subscriptions import LISTS_FOLDER, Subscription
 
 CategoryName = Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+$")]
 OnError = Literal["block", "pass"]
@@ -183,6 +187,16 @@ class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/youth-mode.
     # readable; they still count. True: masked wherever they appear (as before).
     mask_in_context: StrictBool = False
     pii: Literal["mask", "off"] = "mask"
+
+    @field_validator("pii", mode="before")
+    @classmethod
+    def _pii_word(cls, v: Any) -> Any:
+        # YAML 1.1 (PyYAML) reads an unquoted off/no/false as False and on/yes/true as
+        # True: `pii: off` must mean what it says.
+        if isinstance(v, bool):
+            return "mask" if v else "off"
+        return v
+
     # Doxxing pages (with ``pii: mask``): a page showing at least this many distinct
     # personal values, of at least two kinds, one of which identifies a person on its own
     # (ID number, bank card, home address), is blocked as "personal information exposure".
@@ -276,14 +290,85 @@ class ClientRule(BaseModel):
         return ipaddress.ip_network(self.match, strict=False) if self.match else None
 
 
+DeviceLabel = Annotated[StrictStr, Field(min_length=1, max_length=40)]
+_MAC_RE = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(?:\1[0-9a-f]{2}){4}$")
+
+
+def normalize_mac(text: str) -> str:
+    """``AA:BB:...``, ``AA-BB-...`` or ``aabbccddeeff`` -> ``aa:bb:cc:dd:ee:ff``."""
+    s = text.strip().lower()
+    if not _MAC_RE.match(s):
+        raise ValueError(f"not a MAC address: {text!r} (write aa:bb:cc:dd:ee:ff)")
+    hexes = re.sub(r"[:-]", "", s)
+    return ":".join(hexes[i : i + 2] for i in range(0, 12, 2))
+
+
 class Device(BaseModel):
     """One device with its own WireGuard listener (``qinglang run`` adds
     ``--mode wireguard:DATA/wireguard/NAME.conf@PORT``); the listener implies the profile."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: DeviceName  # also the key file's name
+    label: DeviceLabel | None = None  # what pages show (default: the name)
     profile: StrictStr
     wireguard_port: Port
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name
+
+
+class NamedDevice(BaseModel):
+    """A device the parent named, known by its address, its MAC address (where the proxy
+    is on the same network and sees it) or its proxy log-in; it gets ``profile``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: DeviceName
+    label: DeviceLabel | None = None
+    profile: StrictStr
+    ip: StrictStr | None = None
+    mac: StrictStr | None = None
+    user: StrictStr | None = None
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return ipaddress.ip_address(v.strip()).compressed
+        except ValueError:
+            raise ValueError(f"not an IP address: {v!r} (one device, one address)") from None
+
+    @field_validator("mac")
+    @classmethod
+    def _mac(cls, v: str | None) -> str | None:
+        return normalize_mac(v) if v is not None else None
+
+    @model_validator(mode="after")
+    def _one_key(self) -> NamedDevice:
+        keys = [k for k in (self.ip, self.mac, self.user) if k is not None]
+        if len(keys) != 1:
+            raise ValueError(
+                "a device needs exactly one of `ip`, `mac`, `user` or `wireguard_port`"
+            )
+        return self
+
+    @property
+    def shown(self) -> str:
+        return self.label or self.name
+
+
+def _device_kind(v: Any) -> str:
+    if isinstance(v, dict):
+        return "wireguard" if "wireguard_port" in v else "named"
+    return "wireguard" if isinstance(v, Device) else "named"
+
+
+AnyDevice = Annotated[
+    Annotated[Device, _Tag("wireguard")] | Annotated[NamedDevice, _Tag("named")],
+    Discriminator(_device_kind),
+]
 
 
 class EventsConfig(BaseModel):
@@ -312,13 +397,18 @@ class Config(BaseModel):
     profiles: dict[StrictStr, Profile] = Field(default_factory=lambda: {"child": Profile()})
     clients: list[ClientRule] = Field(default_factory=list)
     # Phones and tablets on WireGuard, one listener each (docs/deploying.md, "Phones: WireGuard").
-    devices: list[Device] = Field(default_factory=list)
+    # Named devices (docs/configuration.md, "Devices"): by address, MAC or log-in.
+    devices: list[AnyDevice] = Field(default_factory=list)
     default_profile: StrictStr = "child"
     events: EventsConfig = Field(default_factory=EventsConfig)
     quota: QuotaConfig = Field(default_factory=QuotaConfig)
     # The parents' dashboard (docs/dashboard.md); its paths are resolved by the dashboard
     # (relative to the config file, else mitmproxy's confdir).
     dashboard: DashboardConfig = Field(default_factory=DashboardConfig)
+    # DNS mode (policy/dnsconfig.py, docs/dns-mode.md).
+    dns: DnsConfig = Field(default_factory=DnsConfig)
+    # Lists fetched from URLs (policy/subscriptions.py, docs/domain-lists.md).
+    subscriptions: list[Subscription] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _profiles_exist(self) -> Config:
@@ -329,16 +419,30 @@ class Config(BaseModel):
                 raise ValueError(f"client rule names unknown profile {rule.profile!r}")
         return self
 
+    @property
+    def wireguard_devices(self) -> list[Device]:
+        """The devices with a WireGuard listener of their own."""
+        return [d for d in self.devices if isinstance(d, Device)]
+
     def device_problem(self) -> tuple[tuple[str | int, ...], str] | None:
         """Where the ``devices`` section is wrong (its location and why), or None."""
         names: dict[str, int] = {}
         ports: dict[int, int] = {}
+        keys: dict[tuple[str, str], int] = {}
         for i, d in enumerate(self.devices):
             if d.profile not in self.profiles:
                 return ("devices", i, "profile"), f"unknown profile {d.profile!r}"
             if d.name.lower() in names:
                 first = names[d.name.lower()]
                 return ("devices", i, "name"), f"device name {d.name!r} is also device {first}"
+            if isinstance(d, NamedDevice):
+                names[d.name.lower()] = i
+                kind, value = next((k, v) for k in ("ip", "mac", "user") if (v := getattr(d, k)))
+                if (kind, value) in keys:
+                    first = keys[(kind, value)]
+                    return ("devices", i, kind), f"{kind} {value!r} is also device {first}'s"
+                keys[(kind, value)] = i
+                continue
             if d.wireguard_port in ports:
                 first = ports[d.wireguard_port]
                 return (
@@ -391,7 +495,12 @@ def parse_config(text: str, path: str | Path) -> Config:
         cfg = Config.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        loc = tuple(err["loc"])
+        # A device's kind (the tag of the `devices` union) is not a place in the file.
+        loc = tuple(
+            part
+            for i, part in enumerate(err["loc"])
+            if not (i == 2 and err["loc"][0] == "devices" and part in ("wireguard", "named"))
+        )
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = f"unknown key `{loc[-1]}`"
@@ -403,6 +512,11 @@ def parse_config(text: str, path: str | Path) -> Config:
         raise SourceError(path, line_of(text, loc), f"{format_loc(loc)}: {msg}")
     base = Path(path).resolve().parent
     lists = [_list_path(p, base) for p in cfg.lists]
+    # Subscriptions' lists, once `qinglang lists update` or `qinglang run` made the folder:
+    # a start without them (offline, never fetched) is a start with the other lists.
+    fetched = base / LISTS_FOLDER
+    if cfg.subscriptions and fetched.is_dir() and str(fetched) not in lists:
+        lists.append(str(fetched))
     update: dict[str, Any] = {"lists": lists}
     if cfg.events.db and not Path(cfg.events.db).expanduser().is_absolute():
         update["events"] = cfg.events.model_copy(update={"db": str(base / cfg.events.db)})

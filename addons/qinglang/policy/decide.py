@@ -3,9 +3,10 @@
 1. A parent's grant (the dashboard's overrides) for this page or site: it passes with no
    other rule and no scan. The host the proxy dials must be granted too, so a forged Host
    header cannot borrow a granted site.
-2. The client's minutes today, when the profile counts them. A shared store that cannot be
-   reached applies the profile's ``on_error``: ``block`` (the default) refuses the request,
-   ``pass`` lets it on uncounted.
+2. The client's minutes today, when the profile counts them. A store that cannot be used
+   (Redis unreachable, the SQLite file's disk failing) applies the profile's
+   ``on_error``: ``block`` (the default) refuses the request, ``pass`` lets it on
+   uncounted.
 3. Extra minutes a parent granted are taken off what was used.
 4. The request rules (``urlrules.RequestRules.check``: bypass resistance, lists, payments,
    categories, time rules), for the Host header's name and, when the proxy dials another
@@ -19,6 +20,7 @@ and returns plain data; ``proxy/`` acts on it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -85,19 +87,22 @@ def decide(
     now: datetime,
     *,
     dialed: str | None = None,
+    also: Sequence[str] = (),
     tracker: QuotaTracker | None = None,
     overrides: Overrides | None = None,
     on_error: str = "block",
 ) -> Asked:
     """The verdict on a request (see the module's docstring for the order). ``dialed``: the
     host the proxy connects to, when it is a name other than ``info.host``
-    (``other_name``); ``tracker``: the quota, None when the profile counts no time
-    (``counts_time``)."""
+    (``other_name``); ``also``: other names the request goes to (``destination.where_to``:
+    the request line's authority, the TLS server name), each judged like ``dialed``;
+    ``tracker``: the quota, None when the profile counts no time (``counts_time``)."""
     ts = now.timestamp()
+    others = [n for n in ([dialed] if dialed else []) + list(also) if n != info.host]
     if overrides is not None:
         grant = overrides.lookup(who.client, info.host, info.path, ts, who.user)
-        if grant is not None and (
-            dialed is None or overrides.lookup(who.client, dialed, info.path, ts, who.user)
+        if grant is not None and all(
+            overrides.lookup(who.client, n, info.path, ts, who.user) for n in others
         ):
             return Asked(ALLOW, grant=grant.id)
     counts = tracker is not None
@@ -107,17 +112,18 @@ def decide(
         if on_error == "block":
             return Asked(
                 Decision(Action.BLOCK, Reason.ERROR),
-                problem="the shared quota store is unreachable",
+                problem="the quota store cannot be used (unreachable, or its disk failed)",
             )
         quota, counts = None, False  # on_error: pass, uncounted while it is down
     if overrides is not None:
         quota = with_extra(overrides, quota, who, ts)
     d = rules.check(info, now, quota)
-    if dialed is not None:
+    for name in dict.fromkeys(others):
         # The rules read the Host header, which the client writes; the proxy dials the
-        # CONNECT (or absolute-URL) host. A Host header naming an allowed site must not
-        # open a blocked one.
-        d = stricter(d, rules.check(replace(info, host=dialed), now, quota))
+        # CONNECT (or absolute-URL) host, and a server may pick its site by the TLS name
+        # or an absolute-form target. A Host header naming an allowed site must not open
+        # a blocked one.
+        d = stricter(d, rules.check(replace(info, host=name), now, quota))
     if overrides is not None:
         d = lift(d, rules, now, quota, overrides, who)
     return Asked(d, quota, counts)
@@ -169,11 +175,14 @@ def lift(
     return ALLOW
 
 
-def other_name(dialed: str, shown: str) -> str | None:
+def other_name(dialed: str, shown: str, *, written: bool = False) -> str | None:
     """``dialed`` (the host the proxy connects to) when it is a name other than ``shown``
     (the Host header or TLS server name); None when they agree or it is an address (in
-    transparent mode the dialled host is the server's IP and only the name says more)."""
-    if not dialed or parse_ip(dialed) is not None:
+    transparent mode the dialled host is the server's IP and only the name says more).
+    ``written``: the client wrote the dialled host itself (an absolute URL to the proxy),
+    so an address there counts too: ``GET http://134744072/`` with ``Host: example.com``
+    is a request to 8.8.8.8."""
+    if not dialed or (not written and parse_ip(dialed) is not None):
         return None
     a = canonical(dialed)
     return a if a is not None and a != canonical(shown) else None

@@ -23,7 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from qinglang.engine.yamlloc import SourceError
-from qinglang.policy.hosts import NAME_RE, canonical_name
+from qinglang.policy.hosts import NAME_RE, canonical_name, parse_ip
 
 CATEGORY_RE = re.compile(r"^[a-z0-9_-]+$")
 EXCEPTION_PREFIX = "@@"
@@ -136,7 +136,8 @@ class DomainLists:
 
 def _suffixes(host: str) -> Iterable[str]:
     yield host
-    if ":" in host:  # IPv6: no parent domains
+    # An address has no parent domains: ``0.0.1`` listed is no parent of ``127.0.0.1``.
+    if ":" in host or (host[-1:].isdigit() and parse_ip(host) is not None):
         return
     i = host.find(".")
     while i >= 0:
@@ -228,7 +229,9 @@ def _read_file(
         s = line.strip()
         if s and s[0] not in "#.*@" and s.isascii() and " " not in s and "\t" not in s:
             s = s.rstrip(".").lower()
-            if match(s) and len(s) <= 253:
+            # Ending in a digit it may be an address in another notation (0x7f.1): the
+            # slow path makes it the dotted quad.
+            if match(s) and len(s) <= 253 and not s[-1:].isdigit():
                 listed[s] = listed.get(s, 0) | bit
                 continue
         host, exception, problem = parse_line(line)

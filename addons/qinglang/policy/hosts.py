@@ -23,7 +23,8 @@ from typing import Any
 
 import idna
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from qinglang.policy import ipliteral
+from qinglang.policy.ipliteral import IPAddress
 
 # The name the proxy answers itself (the report entry, the device set-up page, the child's
 # "ask for access" page), as mitmproxy answers mitm.it. A name under home.arpa (RFC 8375)
@@ -72,10 +73,10 @@ def canonical(host: str) -> str | None:
         if ascii_ is None:
             return None
         h = ascii_
-    try:
-        return ipaddress.ip_address(h).compressed
-    except ValueError:
-        return h
+    # An address in any notation the dial reads (0x7f.1, 2130706433) is one address to
+    # every rule, never a name (see ipliteral).
+    ip = ipliteral.parse(h)
+    return h if ip is None else ip.compressed
 
 
 def canonical_name(host: str) -> str | None:
@@ -90,14 +91,15 @@ def canonical_name(host: str) -> str | None:
 
 
 def parse_ip(host: str) -> IPAddress | None:
-    """The IP address a host names literally (``[::1]`` included), else None."""
+    """The IP address a host names literally, in any notation ``getaddrinfo`` or a browser
+    reads as one (``[::1]``, ``2130706433``, ``0x7f.1``, ``::ffff:127.0.0.1`` included;
+    see ``ipliteral``), else None."""
     h = host.strip().strip("[]")
+    if h.endswith("."):
+        h = h[:-1]
     if not h or not (h[0].isdigit() or ":" in h):  # cheap: most hosts are names
         return None
-    try:
-        return ipaddress.ip_address(h)
-    except ValueError:
-        return None
+    return ipliteral.parse(h)
 
 
 def host_matches(host: str | None, patterns: Iterable[str]) -> bool:
@@ -109,12 +111,14 @@ def host_matches(host: str | None, patterns: Iterable[str]) -> bool:
     h = canonical(_without_port(host))
     if h is None:
         return False
+    # An address matches only itself: ``0.1`` does not cover ``10.0.0.1``.
+    exact = h[-1].isdigit() and parse_ip(h) is not None
     for pattern in patterns:
         wild = pattern.strip().startswith("*.")
         p = canonical(_without_port(pattern.strip()[2:] if wild else pattern))
         if p is None:
             continue
-        if h.endswith("." + p) or (h == p and not wild):
+        if (h == p and not wild) or (not exact and h.endswith("." + p)):
             return True
     return False
 
@@ -145,6 +149,49 @@ def _valid_wire_host(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+# host[:port] as a server must read it: the port, when there is a colon, is one to five
+# ASCII digits (``\\d`` would take other scripts' digits, which no server reads as a port).
+_STRICT_AUTHORITY = re.compile(r"(?P<host>\[[^\[\]]*\]|[^:\[\]]*)(?::(?P<port>[0-9]{1,5}))?")
+
+
+@lru_cache(maxsize=4096)
+def strict_authority(authority: str) -> tuple[str, int | None] | None:
+    """(host, port) of a Host header or an HTTP/2 ``:authority``, read strictly; None when
+    a server could read it otherwise than the rules would: an empty or non-numeric port
+    (``evil.test:``, ``evil.test:\\xff``), a port out of range, a host that is not a DNS
+    name or IP literal in UTF-8 and IDNA (bytes that were not UTF-8 arrive here as lone
+    surrogates), an unbracketed IPv6 address. The host keeps its case, without brackets."""
+    m = _STRICT_AUTHORITY.fullmatch(authority)
+    if m is None:
+        return None
+    host = m.group("host")
+    if host.startswith("["):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return None
+        host = host[1:-1]
+    elif not valid_host(host):
+        return None
+    port = m.group("port")
+    if port is None:
+        return host, None
+    n = int(port)
+    return (host, n) if 0 < n <= 65535 else None
+
+
+@lru_cache(maxsize=4096)
+def valid_host(host: str) -> bool:
+    """A host name a server and a resolver read as the rules do: a DNS name in UTF-8 and
+    IDNA (or an IP literal, with or without brackets: mitmproxy gives the request's and
+    the server's IPv6 addresses without them), not an empty one."""
+    if not host or host in (".",):
+        return False
+    if parse_ip(host) is not None:
+        return True
+    return _valid_wire_host(host)
 
 
 @lru_cache(maxsize=4096)

@@ -42,9 +42,9 @@ from pydantic import (
     model_validator,
 )
 
-from qinglang.policy import timerules
+from qinglang.policy import holidays, timerules
 from qinglang.policy.safesearch import ENGINES
-from qinglang.policy.timerules import Calendar, DaysPlan, DayValues, KeyedPlan, TimeRules, Window
+from qinglang.policy.timerules import DaysPlan, DayValues, KeyedPlan, TimeRules, Window
 from qinglang.policy.urlrules import DomainSet, UrlPattern, compile_url_pattern, normalize_domain
 
 # -- small validated types --------------------------------------------------------------
@@ -110,7 +110,15 @@ def _dates(v: Any) -> Any:
     return out
 
 
-TimeText = Annotated[StrictStr, AfterValidator(_time)]
+def _sexagesimal(v: Any) -> Any:
+    """YAML 1.1 (PyYAML) reads an unquoted ``4:30`` as the number 270 (base 60): turned
+    back into the time it was written as. A whole number is never a valid time here."""
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1440:
+        return f"{v // 60:02d}:{v % 60:02d}"
+    return v
+
+
+TimeText = Annotated[StrictStr, BeforeValidator(_sexagesimal), AfterValidator(_time)]
 WindowText = Annotated[StrictStr, AfterValidator(_window)]
 DayText = Annotated[StrictStr, AfterValidator(_day)]
 DomainText = Annotated[StrictStr, AfterValidator(_domain)]
@@ -281,6 +289,8 @@ class YouthSettings(BaseModel):
     timezone: StrictStr | None = None
     holidays: Dates = Field(default_factory=list)
     workdays: Dates = Field(default_factory=list)
+    # China's holiday schedule from the chinesecalendar package (policy/holidays.py).
+    public_holidays: Literal["cn", "off"] = "cn"
     curfew: WindowsByDay | None = None
     daily_minutes: MinutesByDay | None = None
     quota_reset: TimeText = "00:00"
@@ -423,9 +433,14 @@ def resolve(profile: Any) -> EffectiveRules:
     for c in profile.category_schedules:
         src[f"category_schedules.{c}"] = "config"
 
+    src["public_holidays"] = (
+        holidays.official().describe if profile.public_holidays == holidays.SOURCE_CN else "config"
+    )
     time = TimeRules(
         tz=timerules.zone(profile.timezone),
-        calendar=Calendar(frozenset(profile.holidays), frozenset(profile.workdays)),
+        calendar=holidays.calendar(
+            frozenset(profile.holidays), frozenset(profile.workdays), profile.public_holidays
+        ),
         curfew=curfew,
         daily_minutes=minutes,
         quota_reset=timerules.parse_time(profile.quota_reset),

@@ -74,13 +74,17 @@ class Reloader:
         rules: Rules,
         interval: float,
         apply: Callable[[Rules], Awaitable[None]],
+        outcome: Callable[[str | None], None] | None = None,
     ) -> None:
         self.rules = rules
         self.interval = interval
         self.apply = apply
+        # Told after each read of edited files: why they do not load, or None when they do
+        # (also when they load to the rules already in force).
+        self.outcome = outcome
         self._sig = signature(rules.source, rules.config.lists)
         # WireGuard listeners start with the process only (wireguard.run_args).
-        self._listening = {(d.name, d.wireguard_port) for d in rules.config.devices}
+        self._listening = {(d.name, d.wireguard_port) for d in rules.config.wireguard_devices}
 
     async def run(self) -> None:
         while True:
@@ -91,6 +95,13 @@ class Reloader:
                 raise
             except Exception:  # keep watching whatever happened to one attempt
                 log.exception("qinglang: checking the rules for edits failed")
+
+    def _tell(self, problem: str | None) -> None:
+        if self.outcome is not None:
+            try:
+                self.outcome(problem)
+            except Exception:  # the watch goes on whatever the listener does
+                log.exception("qinglang: recording the reload's outcome failed")
 
     async def check(self) -> bool:
         """One poll; True when new rules were applied."""
@@ -105,8 +116,10 @@ class Reloader:
             new = await asyncio.to_thread(load_rules, cur.source)
         except ValueError as e:
             log.error("qinglang: edit rejected, the previous rules stay in force: %s", e)
+            self._tell(str(e))
             return False
         if new.digest == cur.digest:
+            self._tell(None)
             return False
         try:
             await self.apply(new)
@@ -114,6 +127,7 @@ class Reloader:
             log.error("qinglang: new rules could not be started, the previous stay: %s", e)
             return False
         self.rules = new
+        self._tell(None)
         log.info(
             "qinglang: rules reloaded (%d terms from %d list files)",
             len(new.lists.terms),
@@ -121,7 +135,7 @@ class Reloader:
         )
         waiting = [
             f"{d.name} (UDP {d.wireguard_port})"
-            for d in new.config.devices
+            for d in new.config.wireguard_devices
             if (d.name, d.wireguard_port) not in self._listening
         ]
         if waiting:

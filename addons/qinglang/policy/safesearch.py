@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import unquote_to_bytes, urlsplit
 
+from qinglang.content import searchtext
+from qinglang.engine.normalize import BOUNDARY
 from qinglang.policy.hosts import request_host
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -265,7 +267,7 @@ ENGINES: dict[str, SearchEngine] = {
             "Kuaishou (快手)",
             _hosts(r"(?:www\.)?kuaishou\.com"),
             ("searchKey", "keyword"),
-            ("/search",),
+            ("/search", "/graphql"),  # the web app searches by POST to /graphql
         ),
         SearchEngine("weibo", "Weibo search (微博搜索)", _hosts(r"s\.weibo\.com"), ("q",)),
         SearchEngine(
@@ -295,27 +297,37 @@ def engine_for(host: str) -> SearchEngine | None:
     return None
 
 
-def search_query(host: str, path: str) -> SearchQuery | None:
+def search_query(
+    host: str, path: str, body: bytes = b"", content_type: str | None = None
+) -> SearchQuery | None:
     """The search text of a request to a known engine (``path`` includes the query
-    string), or None. Empty searches are None."""
+    string; ``body`` is a POST's), or None. Empty searches are None.
+
+    Read as the engine reads it (``content.searchtext``): every value of every search
+    parameter, in the charset the request names and in GBK when the bytes are not UTF-8,
+    and the parameters of a form or JSON body; the readings are joined by block
+    separators, so a term never spans two of them."""
     engine = engine_for(host)
     if engine is None:
         return None
     parts = urlsplit(path)
     route = parts.path or "/"
+    raw_query = parts.query.encode("utf-8", "surrogateescape")
+    charsets = searchtext.declared(searchtext.fields(raw_query))
+    texts: list[str] = []
+    where: str | None = None
     if engine.path_query and route.startswith(engine.path_query):
         seg = route[len(engine.path_query) :].split("/", 1)[0]
-        text = unquote(seg, errors="replace").strip()
-        if text:
-            return SearchQuery(engine.name, text, "path")
-    if engine.search_paths is not None and not route.startswith(engine.search_paths):
+        texts = searchtext.readings(unquote_to_bytes(seg.encode("utf-8", "surrogateescape")))
+        where = "path" if texts else None
+    if engine.search_paths is None or route.startswith(engine.search_paths):
+        first, found = searchtext.query_values(raw_query, engine.params)
+        where, texts = where or first, texts + found
+        first, found = searchtext.body_values(body, content_type, engine.params, charsets)
+        where, texts = where or first, texts + found
+    if where is None or not texts:
         return None
-    values = dict(parse_qsl(parts.query, keep_blank_values=True, errors="replace"))
-    for name in engine.params:
-        text = values.get(name, "").strip()
-        if text:
-            return SearchQuery(engine.name, text, name)
-    return None
+    return SearchQuery(engine.name, BOUNDARY.join(dict.fromkeys(texts)), where)
 
 
 def enforce(req: Request) -> Enforced:

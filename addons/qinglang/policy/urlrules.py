@@ -17,8 +17,10 @@ and a scheme (``https://``) is ignored:
   ``*.example.com/*/recharge`` included;
 - ``youtube.com/watch?v=abc``: the query string is part of the path.
 
-Paths are compared both as sent and percent-decoded, so ``/搜索`` matches
-``/%E6%90%9C%E7%B4%A2``.
+Paths are compared in every form a server may resolve them to (``urlpath``): as sent,
+percent-decoded (``/搜索`` matches ``/%E6%90%9C%E7%B4%A2``), normalised per RFC 3986
+(``/a/../games``, ``//games``, ``/%67ames`` and ``/%2e%2e/games`` are ``/games``), with
+backslashes as slashes and ``;params`` cut.
 """
 
 from __future__ import annotations
@@ -30,14 +32,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal, Protocol
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote_to_bytes
 
+from qinglang.content import searchtext
+from qinglang.engine.normalize import BOUNDARY
 from qinglang.engine.verdict import ALLOW, Action, Decision, Reason
 from qinglang.policy import timerules
 from qinglang.policy.hosts import canonical, parse_ip, request_host
 from qinglang.policy.quota import Activity, classify
 from qinglang.policy.safesearch import engine_for, search_query
 from qinglang.policy.timerules import QuotaState
+from qinglang.policy.urlpath import normalize_escapes, server_views
 
 if TYPE_CHECKING:  # pragma: no cover
     from qinglang.policy.presets import EffectiveRules
@@ -50,7 +55,8 @@ CAT_PROXIES_VPN = "proxies_vpn"
 
 def _suffixes(host: str) -> Iterable[str]:
     yield host
-    if ":" in host:
+    # An address covers nothing but itself (``0.0.1`` is no parent of ``127.0.0.1``).
+    if ":" in host or (host[-1:].isdigit() and parse_ip(host) is not None):
         return
     i = host.find(".")
     while i >= 0:
@@ -105,14 +111,12 @@ class UrlPattern:
     path_re: re.Pattern[str] | None  # None: any path
 
     def matches(self, host: str, path: str) -> bool:
-        if not self.host_re.match(host):
-            return False
-        if self.path_re is None:
-            return True
-        if self.path_re.match(path):
-            return True
-        decoded = unquote(path, errors="replace")
-        return decoded != path and self.path_re.match(decoded) is not None
+        return self.host_re.match(host) is not None and self.matches_path(server_views(path))
+
+    def matches_path(self, views: Iterable[str]) -> bool:
+        """Whether the path matches in any of its ``urlpath.server_views``."""
+        path_re = self.path_re
+        return path_re is None or any(path_re.match(v) for v in views)
 
 
 _SCHEME_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
@@ -131,6 +135,9 @@ def compile_url_pattern(text: str) -> UrlPattern:
     host = host.lower().rstrip(".")
     if host.startswith("*."):
         host = host[2:]
+    if "*" not in host:
+        # Compared with canonical hosts: an address in any notation as its dotted quad.
+        host = canonical(host) or host
     if not host or not re.match(r"^[\w*.-]+$", host) or host.strip("*.") == "":
         raise ValueError(f"not a URL pattern 'host/path' (the host is missing): {text!r}")
     if not host.isascii():
@@ -143,7 +150,8 @@ def compile_url_pattern(text: str) -> UrlPattern:
     host_re = re.compile(rf"^(?:.*\.)?{_glob(host)}$")
     path_re = None
     if slash:
-        path = "/" + rest
+        # Spelled as requests are compared (urlpath): ``/%7Euser`` is ``/~user``.
+        path = normalize_escapes("/" + rest)
         if path.endswith("*"):
             body = _glob(path) + "$"
         elif path.endswith("/"):
@@ -283,8 +291,10 @@ _MAX_URL_TEXT = 2048
 
 
 def url_text(host: str, path: str) -> str:
-    """A URL as words for the keyword engine: decoded, separators as spaces."""
-    decoded = unquote_plus(f"{host}{path}", errors="replace")
+    """A URL as words for the keyword engine: decoded as the server may read it (UTF-8,
+    else GBK, see ``searchtext.readings``), separators as spaces."""
+    raw = unquote_to_bytes(f"{host}{path}".replace("+", " ").encode("utf-8", "surrogateescape"))
+    decoded = BOUNDARY.join(searchtext.readings(raw[: _MAX_URL_TEXT * 4])) or ""
     return _URL_SEPARATORS.sub(" ", decoded)[:_MAX_URL_TEXT].strip()
 
 
@@ -348,9 +358,12 @@ class RequestRules:
 
     def _lists(self, host: str, path: str, cats: frozenset[str]) -> Decision | None:
         r = self.rules
-        for pattern in self._patterns_for(host):
-            if pattern.matches(host, path):
-                return Decision(Action.BLOCK, Reason.DENY_URL, rule=pattern.text)
+        patterns = self._patterns_for(host)
+        if patterns:
+            views = server_views(path)  # the path as every kind of server resolves it
+            for pattern in patterns:
+                if pattern.matches_path(views):
+                    return Decision(Action.BLOCK, Reason.DENY_URL, rule=pattern.text)
         allowed, denied = r.allow_domains.match(host), r.deny_domains.match(host)
         # The more specific listing wins; a tie is a deny.
         if denied and (not allowed or len(denied) >= len(allowed)):
@@ -460,17 +473,18 @@ class RequestRules:
             or ALLOW
         )
 
-    def keyword_targets(self, req: RequestInfo) -> list[KeywordTarget]:
+    def keyword_targets(self, req: RequestInfo, body: bytes = b"") -> list[KeywordTarget]:
         """Texts to run through the keyword engine: the search text of a request to a
-        known search engine (pages, suggestions and search APIs alike), and the URL of
-        page loads. Empty for profiles that do not filter."""
+        known search engine (pages, suggestions and search APIs alike, ``body`` for those
+        that search by POST), and the URL of page loads. Empty for profiles that do not
+        filter."""
         if not self.rules.filter:
             return []
         host = canonical(req.host) or ""
         if self.rules.always_allowed.match(host):
             return []
         out: list[KeywordTarget] = []
-        q = search_query(host, req.path)
+        q = search_query(host, req.path, body, _header(req.headers, "Content-Type") or None)
         if q is not None:
             out.append(KeywordTarget("search", q.text, q.engine))
         if classify(req.method, req.path, req.headers) is Activity.PAGE:

@@ -91,9 +91,13 @@ class YouthReloader(Reloader):
     rules in force, so ``apply`` rebuilds the request rules; a broken list keeps the old."""
 
     def __init__(
-        self, rules: Rules, interval: float, apply: Callable[[Rules], Awaitable[None]]
+        self,
+        rules: Rules,
+        interval: float,
+        apply: Callable[[Rules], Awaitable[None]],
+        outcome: Callable[[str | None], None] | None = None,
     ) -> None:
-        super().__init__(rules, interval, apply)
+        super().__init__(rules, interval, apply, outcome)
         self._domains = domain_signature(rules.config.lists)
 
     async def check(self) -> bool:
@@ -108,6 +112,8 @@ class YouthReloader(Reloader):
             await self.apply(self.rules)
         except Exception as e:
             log.error("qinglang: domain list edit rejected, the previous rules stay: %s", e)
+            self._tell(str(e))
             return False
+        self._tell(None)
         log.info("qinglang: domain lists reloaded")
         return True

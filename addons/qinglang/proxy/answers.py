@@ -55,10 +55,12 @@ def record(
     *,
     outcome: ScanOutcome | None = None,
     detail: str | None = None,
+    host: str | None = None,
 ) -> str:
-    """Record the decision on ``flow`` in the event log; returns the event's id."""
+    """Record the decision on ``flow`` in the event log; returns the event's id. ``host``:
+    the host to record, when not the one the request names (``hosts.request_host``)."""
     meta = meta_of(flow)
-    host = request_host(flow.request)
+    host = request_host(flow.request) if host is None else host
     ev = Event(
         client=meta.get("client", "") if meta else "",
         user=meta.get("user") if meta else None,
@@ -144,6 +146,37 @@ def refuse(
     if detail is None and outcome is None:
         detail = d.rule
     block(flow, events, d, None, asks=asks, outcome=outcome, detail=detail)
+    answered(flow)
+
+
+def bad_request(flow: http.HTTPFlow, events: EventStore | None, problem: str) -> None:
+    """A 400 for a request whose destination cannot be told (``policy.destination``)."""
+    # The host mitmproxy parsed, not the Host header that may be what is wrong.
+    event_id = record(
+        flow, events, Action.BLOCK, Reason.BAD_REQUEST, detail=problem, host=flow.request.host
+    )
+    req = flow.request
+    body, ctype = blockpage.block_body(
+        Decision(Action.BLOCK, Reason.BAD_REQUEST),
+        event_id,
+        accept=req.headers.get("accept"),
+        accept_language=req.headers.get("accept-language"),
+        asks=False,
+    )
+    flow.response = http.Response.make(
+        400,
+        body,
+        {"content-type": ctype, "cache-control": "no-store", "x-content-type-options": "nosniff"},
+    )
+    answered(flow)
+
+
+def misdirected(flow: http.HTTPFlow) -> None:
+    """421 Misdirected Request: the client retries on a connection of its own (RFC 9110,
+    15.5.20). Nothing was fetched, so nothing is recorded."""
+    flow.response = http.Response.make(
+        421, b"", {"content-type": "text/plain; charset=utf-8", "cache-control": "no-store"}
+    )
     answered(flow)
 
 

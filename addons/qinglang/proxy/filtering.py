@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import time
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,7 +31,7 @@ from mitmproxy import ctx, exceptions, http, tls
 from mitmproxy.addonmanager import Loader
 from mitmproxy.connection import Client
 
-from qinglang.content import mediatypes
+from qinglang.content import compression, mediatypes
 from qinglang.content.headplan import (
     Sniffer,
     content_length,
@@ -39,7 +40,9 @@ from qinglang.content.headplan import (
     range_is_partial,
 )
 from qinglang.content.pipeline import ScanJob, ScanOutcome, precheck, verdict
+from qinglang.content.searchtext import MAX_BODY
 from qinglang.deploy import bundle
+from qinglang.deploy.neighbors import Neighbors
 from qinglang.engine.normalize import BOUNDARY
 from qinglang.engine.verdict import Action, Decision, Reason
 from qinglang.policy import safesearch, youthgate
@@ -54,8 +57,9 @@ from qinglang.policy.decide import (
     other_name,
     quota_state,
 )
+from qinglang.policy.destination import Target
 from qinglang.policy.forwarded import Forwarded
-from qinglang.policy.hosts import host_matches, page_url, request_host
+from qinglang.policy.hosts import PROXY_HOST, host_matches, page_url, request_host
 from qinglang.policy.quota import Activity, QuotaTracker, StateUnavailable, classify
 from qinglang.policy.reload import Rules, load_rules
 from qinglang.policy.timerules import Clock, SystemClock
@@ -72,10 +76,12 @@ from qinglang.proxy.identity import (
     meta_of,
     profile_of,
     request_info,
+    target_of,
     who,
 )
 from qinglang.proxy.stores import Stores
-from qinglang.store.events import EventStore
+from qinglang.store import lastgood
+from qinglang.store.events import Event, EventStore
 from qinglang.worker.pool import ScanPool, default_workers
 
 log = logging.getLogger(__name__)
@@ -137,9 +143,13 @@ class Qinglang:
         self.stores = Stores()
         self._reloader: asyncio.Task[None] | None = None
         self._running = False
+        # Running on the last rules that loaded, and why (store/lastgood.py).
+        self.fallback: lastgood.Status | None = None
         self.clock: Clock = SystemClock()
         # Behind HAProxy in HTTP mode: the device's address (policy/forwarded.py).
         self.forwarded = Forwarded()
+        self._quota_failing = False  # counting minutes failed last time (logged once)
+        self.neighbors = Neighbors()  # MAC addresses, for devices written by MAC
 
     # The stores, as the other addons and the tests read them.
     @property
@@ -223,17 +233,25 @@ class Qinglang:
                 self.stores.open(self.live.config)
             return
         path = ctx.options.qinglang_config or None
+        fallback: lastgood.Fallback | None = None
         try:
             rules = load_rules(path)
             youth = youthgate.build(rules.config)
         except ValueError as e:  # SourceError: file, line and reason
-            if self.live is None:
-                # Never run half-configured: a proxy without its rules would pass
-                # everything. Requests get a "not ready" page until mitmproxy stops.
-                log.error("qinglang: %s", e)
-                with contextlib.suppress(Exception):
-                    ctx.master.shutdown()
-            raise exceptions.OptionsError(f"qinglang: {e}") from None
+            # At start, lists that do not load (a conflicting file in the data directory)
+            # leave the last rules that loaded in force rather than no filter at all.
+            fallback = self._last_good(path, e) if self.live is None else None
+            if fallback is None:
+                if self.live is None:
+                    # Never run half-configured: a proxy without its rules would pass
+                    # everything. Requests get a "not ready" page until mitmproxy stops.
+                    log.error("qinglang: %s", e)
+                    with contextlib.suppress(Exception):
+                        ctx.master.shutdown()
+                raise exceptions.OptionsError(f"qinglang: {e}") from None
+            rules = fallback.rules
+            youth = youthgate.build(fallback.config)
+        self._loaded(rules, fallback)
         workers = ctx.options.qinglang_workers
         pool = ScanPool(
             rules.lists,
@@ -255,6 +273,8 @@ class Qinglang:
         self.stores.open(self.live.config)
         self._start_reloader()
         self._banner()
+        if self.fallback is not None:
+            self._record_fallback(self.fallback)
         await self._warm(self.live.pool)
 
     def done(self) -> None:
@@ -272,6 +292,67 @@ class Qinglang:
         except Exception as e:
             log.error("qinglang: scan workers failed to start: %s", e)
         _settle_heap()
+
+    def _last_good(self, path: str | None, error: ValueError) -> lastgood.Fallback | None:
+        """The last rules that loaded, with ``error`` as the reason; None if there are
+        none (or the config itself is what does not load)."""
+        try:
+            found = lastgood.load(path, str(error))
+        except ValueError as e:
+            log.error("qinglang: the last rules that loaded do not load either: %s", e)
+            return None
+        if found is None:
+            return None
+        # A warning, not an error: mitmdump exits on an error logged during start-up.
+        log.warning(
+            "qinglang: the lists do not load: %s. The last rules that loaded are in force "
+            "until they do (fix or remove the file; it is picked up without a restart).",
+            error,
+        )
+        return found
+
+    def _loaded(self, rules: Rules, fallback: lastgood.Fallback | None) -> None:
+        """Keep a copy of rules that loaded; note (or clear) running on the saved ones."""
+        self.fallback = None if fallback is None else fallback.status
+        try:
+            if fallback is None:
+                lastgood.save(rules)
+            lastgood.write_status(rules.source, self.fallback)
+        except OSError as e:
+            log.warning("qinglang: cannot keep a copy of the rules in force: %s", e)
+
+    def _reload_outcome(self, problem: str | None) -> None:
+        """An edit that does not load leaves the rules in force, the last that loaded: said
+        as at start (status file, dashboard, event); an edit that loads clears it."""
+        live = self.live
+        if live is None:
+            return
+        if problem is None:
+            if self.fallback is not None:
+                self.fallback = None
+                with contextlib.suppress(OSError):
+                    lastgood.write_status(live.rules.source, None)
+            return
+        status = lastgood.Status(problem, time.time(), None)
+        self.fallback = status
+        with contextlib.suppress(OSError):
+            lastgood.write_status(live.rules.source, status)
+        self._record_fallback(status)
+
+    def _record_fallback(self, status: lastgood.Status) -> None:
+        log.warning("qinglang: RUNNING ON THE LAST RULES THAT LOADED: %s", status.problem)
+        if self.events is not None:
+            self.events.record(
+                Event(
+                    client="-",
+                    profile="-",
+                    host=PROXY_HOST,
+                    path="/",
+                    action="error",
+                    reason=Reason.RULES_FALLBACK,
+                    detail=status.problem[:500],
+                )
+            )
 
     def _swap(self, new: Live) -> None:
         old, self.live = self.live, new  # one assignment: flows see old or new, never a mix
@@ -296,6 +377,7 @@ class Qinglang:
             raise
         self.stores.open(rules.config, overrides=False)
         self._swap(Live(rules, pool, youth))
+        await asyncio.to_thread(self._loaded, rules, None)
         _settle_heap()
 
     def _start_reloader(self) -> None:
@@ -304,7 +386,9 @@ class Qinglang:
             self._reloader = None
         interval = ctx.options.qinglang_reload
         if interval > 0 and self.live is not None:
-            reloader = youthgate.YouthReloader(self.live.rules, interval, self._apply_rules)
+            reloader = youthgate.YouthReloader(
+                self.live.rules, interval, self._apply_rules, self._reload_outcome
+            )
             self._reloader = asyncio.get_running_loop().create_task(reloader.run())
 
     def _banner(self) -> None:
@@ -346,7 +430,7 @@ class Qinglang:
         live = self.live
         if live is None or flow.response or flow.error:
             return
-        meta = who(flow, live.rules.clients, self.forwarded)
+        meta = who(flow, live.rules.clients, self.forwarded, self.neighbors)
         rules = live.youth.for_profile(meta["profile"])
         d = rules.check_connect(flow.request.host, flow.request.port)
         if not d.allowed:
@@ -399,6 +483,19 @@ class Qinglang:
         data.ignore_connection = True
         log.debug("qinglang: not intercepting %s for profile %s", host, name)
 
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        """A request a server could read otherwise than the rules (two Host headers, a
+        port that is not a number, a host that is not UTF-8 or IDNA) is refused here,
+        for every profile, before any addon reads it."""
+        if flow.response or flow.error or not flow.live or flow.request.method == "CONNECT":
+            return
+        problem = target_of(flow).problem
+        if problem is None:
+            return
+        if self.live is not None:
+            who(flow, self.live.rules.clients, self.forwarded)  # for the event
+        answers.bad_request(flow, self.events, problem)
+
     def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
         """Youth-mode rules for every request (page loads, API calls, media alike).
 
@@ -418,26 +515,37 @@ class Qinglang:
                 status=503,
             )
             return None
-        meta = who(flow, live.rules.clients, self.forwarded)
+        meta = who(flow, live.rules.clients, self.forwarded, self.neighbors)
         rules = live.youth.for_profile(meta["profile"])
         now = self.clock.now()
         asker = as_who(meta)
         info = request_info(flow.request)
+        target = target_of(flow)
+        if target.problem is not None:  # requestheaders did not run (a replayed flow)
+            answers.bad_request(flow, self.events, target.problem)
+            return None
         tracker = self._tracker(live) if counts_time(rules) else None
+        on_error = profile_of(live.config, meta).on_error
         asked = decide(
             rules,
             info,
             asker,
             now,
-            dialed=other_name(flow.request.host, info.host),
+            dialed=other_name(flow.request.host, info.host, written=_client_named(flow)),
+            also=target.others,
             tracker=tracker,
             overrides=self.overrides,
-            on_error=profile_of(live.config, meta).on_error,
+            on_error=on_error,
         )
         if asked.grant is not None:  # a parent's grant: no rules, no scan
             meta["override"] = asked.grant
             return None
         d = asked.decision
+        if not d.allowed and self._misdirected(
+            flow, target, rules, info, asker, now, tracker, on_error
+        ):
+            answers.misdirected(flow)
+            return None
         if d.action == Action.TIMEUP:
             answers.timeup_page(flow, self.events, d, now, rules.rules.time.tz, asks=self._asks)
             return None
@@ -445,11 +553,42 @@ class Qinglang:
             answers.refuse(flow, self.events, d, asks=self._asks, detail=asked.problem)
             return None
         req = _Request(flow, meta, rules, info, asked, now, asker, tracker)
-        targets = rules.keyword_targets(info)
+        targets = rules.keyword_targets(info, _search_body(flow.request, info))
         if targets:
             return self._check_keywords(req, targets)
         self._let_through(req)
         return None
+
+    def _misdirected(
+        self,
+        flow: http.HTTPFlow,
+        target: Target,
+        rules: RequestRules,
+        info: RequestInfo,
+        asker: Who,
+        now: datetime,
+        tracker: QuotaTracker | None,
+        on_error: str,
+    ) -> bool:
+        """Refused only for the TLS name, on HTTP/2 or 3: a browser that put this request
+        on a connection opened for another (blocked) site. A 421 sends it to a connection
+        of its own, where its TLS name is its own; a client that fronts a blocked site
+        with an allowed name gets nothing either way."""
+        req = flow.request
+        if target.tls_only is None or not (req.is_http2 or req.is_http3):
+            return False
+        rest = tuple(n for n in target.others if n != target.tls_only)
+        again = decide(
+            rules,
+            info,
+            asker,
+            now,
+            also=rest,
+            tracker=tracker,
+            overrides=self.overrides,
+            on_error=on_error,
+        )
+        return again.decision.allowed
 
     async def _check_keywords(self, r: _Request, targets: list[KeywordTarget]) -> None:
         flow = r.flow
@@ -482,33 +621,67 @@ class Qinglang:
         self._let_through(r)
 
     def _let_through(self, r: _Request) -> None:
-        """Count the minute, remind of a rest when due, force safe search."""
-        time_rules = r.rules.rules.time
-        tracker = r.tracker if r.asked.counts else None
-        if tracker is not None and r.asked.decision.reason != Reason.ALWAYS_ALLOWED:
-            info = r.info
-            activity = classify(info.method, info.path, info.headers)
-            # Shared state down: this minute goes uncounted (on_error already applied).
-            with contextlib.suppress(StateUnavailable):
-                tracker.note(r.who.key, r.who.profile, time_rules, r.now, activity)
-            every = time_rules.rest_reminder
-            if (
-                every
-                and activity is Activity.PAGE
-                and info.method == "GET"
-                and tracker.reminder_due(r.who.key, r.now, every)
-            ):
-                answers.rest_reminder(r.flow, tracker.streak_minutes(r.who.key, r.now))
-                return
+        """Force safe search, count the minute, remind of a rest when due.
+
+        Safe search comes first: it must hold whatever happens to the minute counting
+        (a full disk, a store gone). A minute that cannot be counted applies the
+        profile's ``on_error`` when the profile has a daily limit: ``block`` (the default)
+        refuses the request, since a child would otherwise browse on with no time limit;
+        ``pass`` lets it on uncounted. Minutes for a rest reminder alone go uncounted."""
         # engine_for is cached per host: most requests go to no engine and skip the
         # rewrite (which reads the Host header again).
         if r.rules.rules.safe_search and safesearch.engine_for(r.info.host) is not None:
             safesearch.enforce(r.flow.request)
+        time_rules = r.rules.rules.time
+        tracker = r.tracker if r.asked.counts else None
+        if tracker is None or r.asked.decision.reason == Reason.ALWAYS_ALLOWED:
+            return
+        info = r.info
+        activity = classify(info.method, info.path, info.headers)
+        try:
+            tracker.note(r.who.key, r.who.profile, time_rules, r.now, activity)
+            every = time_rules.rest_reminder
+            due = (
+                every
+                and activity is Activity.PAGE
+                and info.method == "GET"
+                and tracker.reminder_due(r.who.key, r.now, every)
+            )
+            streak = tracker.streak_minutes(r.who.key, r.now) if due else 0
+        except Exception as e:
+            self._uncounted(r, e)
+            return
+        if self._quota_failing:
+            self._quota_failing = False
+            log.warning("qinglang: active minutes are counted again")
+        if due:
+            answers.rest_reminder(r.flow, streak)
+
+    def _uncounted(self, r: _Request, e: Exception) -> None:
+        """The minute store failed while counting (a full disk, Redis gone)."""
+        if not self._quota_failing:
+            self._quota_failing = True
+            log.error("qinglang: cannot count active minutes (%s: %s); on_error applies "
+                      "until it works again", type(e).__name__, e)  # fmt: skip
+        assert self.live is not None
+        if r.rules.rules.time.daily_minutes is None:
+            return  # only a rest reminder: no limit is lost, the minute goes uncounted
+        if profile_of(self.live.config, r.meta).on_error == "pass":
+            return  # let on, uncounted (as decide() does when the store is unreachable)
+        answers.block(
+            r.flow,
+            self.events,
+            Decision(Action.BLOCK, Reason.ERROR),
+            None,
+            asks=self._asks,
+            detail=f"the minutes cannot be counted: {type(e).__name__}",
+        )
+        answered(r.flow)
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         if flow.error or not flow.live or flow.response is None or self.live is None:
             return
-        meta = who(flow, self.live.rules.clients, self.forwarded)
+        meta = who(flow, self.live.rules.clients, self.forwarded, self.neighbors)
         if meta.get("answered"):
             return  # our own block, time-up or reminder page
         if meta.get("override"):  # granted by a parent: passed on unscanned
@@ -649,6 +822,28 @@ class Qinglang:
             return
         answers.masked(flow, out)
         answers.record(flow, self.events, Action.MASK, d.reason, outcome=out)
+
+
+# Modes where the host mitmproxy dials is the one the client wrote (the URL, the CONNECT or
+# SOCKS target), not the address a transparently captured connection was going to.
+_NAMED_BY_CLIENT = ("regular", "upstream", "socks5")
+
+
+def _client_named(flow: http.HTTPFlow) -> bool:
+    mode = getattr(flow.client_conn, "proxy_mode", None)
+    return getattr(mode, "type_name", "") in _NAMED_BY_CLIENT
+
+
+def _search_body(request: http.Request, info: RequestInfo) -> bytes:
+    """The body of a request to a search engine that may carry the search (a POST form or
+    JSON); empty for every other request, whose body the keyword checks never read."""
+    if info.method in ("GET", "HEAD") or safesearch.engine_for(info.host) is None:
+        return b""
+    raw = request.raw_content or b""
+    try:  # capped: a compressed body from the client cannot grow past what is read
+        return compression.decode(raw, request.headers.get("content-encoding"), MAX_BODY)
+    except (compression.BodyTooLarge, compression.BadEncoding):
+        return raw[:MAX_BODY]
 
 
 def _settle_heap() -> None:

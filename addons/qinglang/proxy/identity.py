@@ -17,11 +17,13 @@ from mitmproxy import ctx, http
 from mitmproxy.connection import Client
 
 from qinglang.content.headplan import Step
+from qinglang.deploy.neighbors import Neighbors
 from qinglang.policy.clients import ClientMap, IPAddress, listener_port, peer_ip, proxy_user
 from qinglang.policy.config import Config, Profile
 from qinglang.policy.decide import Who
+from qinglang.policy.destination import Target, where_to
 from qinglang.policy.forwarded import Forwarded
-from qinglang.policy.hosts import request_host
+from qinglang.policy.hosts import authority_host, request_host
 from qinglang.policy.urlrules import RequestInfo
 
 META = "qinglang"
@@ -35,6 +37,8 @@ class FlowMeta(TypedDict, total=False):
     event: str  # the id of the event recorded for this flow
     answered: bool  # the response is the proxy's own (block, time-up, reminder)
     override: int  # the id of a parent's grant that let it through
+    body_cap: int  # bytes of a buffered response body before on_oversize applies (bodycap)
+    upload_cap: int  # bytes of a request body of unknown length before a 413 (bodycap)
 
 
 def meta_of(flow: http.HTTPFlow) -> FlowMeta | None:
@@ -57,8 +61,14 @@ def conn_user(client: Client) -> str | None:
     return None
 
 
-def who(flow: http.HTTPFlow, clients: ClientMap, forwarded: Forwarded) -> FlowMeta:
-    """The flow's client, log-in and profile, resolved once per flow."""
+def who(
+    flow: http.HTTPFlow,
+    clients: ClientMap,
+    forwarded: Forwarded,
+    neighbors: Neighbors | None = None,
+) -> FlowMeta:
+    """The flow's client, log-in and profile, resolved once per flow. ``neighbors``: the
+    MAC addresses of the local network, read only when a device is written by MAC."""
     meta = meta_of(flow)
     if meta is not None and "profile" in meta:
         return meta
@@ -67,8 +77,9 @@ def who(flow: http.HTTPFlow, clients: ClientMap, forwarded: Forwarded) -> FlowMe
     )
     user = proxy_user(flow.metadata) or conn_user(flow.client_conn)
     port = listener(flow.client_conn)
+    mac = neighbors.mac_of(ip) if neighbors is not None and clients.uses_mac else None
     meta = FlowMeta(
-        profile=clients.profile_for(ip, user, port),
+        profile=clients.profile_for(ip, user, port, mac),
         client=clients.client_id(ip, port),
         user=user,
     )
@@ -96,6 +107,27 @@ def request_info(request: http.Request) -> RequestInfo:
         value = v.decode("utf-8", "surrogateescape")
         headers[name] = f"{headers[name]}, {value}" if name in headers else value
     return RequestInfo(request.method, request_host(request), request.path, headers, request.port)
+
+
+def target_of(flow: http.HTTPFlow) -> Target:
+    """Every name the request goes to, or why it is refused (``policy.destination``)."""
+    req = flow.request
+    server = flow.server_conn.address
+    # One pass over the fields (``Headers.get_all`` and ``host_header`` walk them each).
+    hosts = [v.decode("utf-8", "surrogateescape") for k, v in req.headers.fields
+             if k.lower() == b"host"]  # fmt: skip
+    authority = req.authority
+    # The name request_host() reads: HTTP/2's authority, else the Host header.
+    h2 = (req.is_http2 or req.is_http3) and authority
+    first = authority if h2 else (hosts[0] if hosts else "")
+    return where_to(
+        host_headers=hosts,
+        authority=authority,
+        request_host=req.host,
+        sni=flow.client_conn.sni,
+        dialed=str(server[0]) if server else None,
+        shown=authority_host(first) if first else req.host,
+    )
 
 
 def answered(flow: http.HTTPFlow) -> None:

@@ -7,6 +7,7 @@ thread); the proxy only reads the ``overrides`` table of this file.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -27,6 +28,13 @@ CREATE TABLE IF NOT EXISTS audit (
     detail  TEXT
 );
 CREATE INDEX IF NOT EXISTS audit_ts ON audit (ts);
+-- Signed-in sessions: the cookie is signed, and this row is what signing out deletes,
+-- so a copied cookie stops working when its admin signs out (accounts.py).
+CREATE TABLE IF NOT EXISTS sessions (
+    sid     TEXT PRIMARY KEY,      -- SHA-256 of the session's random id (the cookie holds it)
+    user    TEXT NOT NULL,
+    created REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS asks (
     id          INTEGER PRIMARY KEY,
     ts          REAL NOT NULL,
@@ -103,9 +111,25 @@ def connect(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
         db = sqlite3.connect(str(path), timeout=5)
     else:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
+        private(Path(path))
         db = sqlite3.connect(str(path), timeout=5)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.executescript(SCHEMA)
     db.row_factory = sqlite3.Row
     return db
+
+
+def private(path: Path) -> None:
+    """Make the database file readable by its owner only (0600), created so from the
+    start: it holds password hashes, sessions and what children asked for. SQLite gives
+    its -wal and -shm files the database's mode; files from an older version are fixed."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    for extra in ("-wal", "-shm", "-journal"):
+        side = path.with_name(path.name + extra)
+        if side.exists():
+            side.chmod(0o600)

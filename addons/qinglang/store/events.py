@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import re
 import secrets
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ log = logging.getLogger(__name__)
 # Crockford's base32 without I, L, O, U: easy to read out and type from a block page.
 _ID_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 _MAX_PATH = 512
+_SURROGATE = re.compile("[\ud800-\udfff]")
 # How long the writer waits for more events after the first of a batch. Under load one
 # transaction per event (a commit and a thread wake-up each) cost the proxy 0.3 ms of CPU
 # per masked page; flush() and close() cut the wait short.
@@ -71,6 +73,12 @@ def new_event_id() -> str:
     return "".join([_ID_ALPHABET[b & 31] for b in secrets.token_bytes(10)])
 
 
+def clean_text(text: str) -> str:
+    """``text`` with what SQLite and JSON cannot store (lone surrogates: bytes that were
+    not UTF-8 in a header or path) replaced by U+FFFD."""
+    return text if text.isascii() else _SURROGATE.sub("\ufffd", text)
+
+
 def path_only(path: str) -> str:
     """The request path without query or fragment (they can carry searches and tokens)."""
     p = path.split("?", 1)[0].split("#", 1)[0]
@@ -96,20 +104,23 @@ class Event:
     def row(self) -> tuple[Any, ...]:
         """The values for _COLUMNS (without asdict, which deep-copied every event: 40 us
         holding the GIL in the writer thread while the proxy serves)."""
+        # Every text is cleaned: a host or path read from bytes that were not UTF-8 holds
+        # lone surrogates, which neither SQLite nor PostgreSQL can store.
+        c = clean_text
         return (
             self.id,
             self.ts,
-            self.client,
-            self.user,
-            self.profile,
-            self.host,
-            path_only(self.path),
-            self.action,
-            self.reason,
-            json.dumps(self.categories, ensure_ascii=False, sort_keys=True),
-            self.score,
-            json.dumps(list(self.decided_by), ensure_ascii=False),
-            self.detail,
+            c(str(self.client)),
+            None if self.user is None else c(str(self.user)),
+            c(str(self.profile)),
+            c(str(self.host)),
+            c(path_only(str(self.path))),
+            c(str(self.action)),
+            None if self.reason is None else c(str(self.reason)),
+            c(json.dumps(self.categories, ensure_ascii=False, sort_keys=True, default=str)),
+            int(self.score),
+            c(json.dumps([str(t) for t in self.decided_by], ensure_ascii=False)),
+            None if self.detail is None else c(str(self.detail)),
         )
 
 
@@ -253,32 +264,61 @@ class EventStore:
                 return
 
     def _run(self) -> None:
-        db = connect(self.path)
+        db: sqlite3.Connection | None = None
         last_prune = 0.0
         try:
             for items in self._batches():
                 if items is None:
                     break
-                if items:
-                    self._write(db, items)
-                now = time.time()
-                if now - last_prune > 3600:
-                    self._prune(db, now)
-                    last_prune = now
+                # Whatever goes wrong with one batch, the writer goes on with the next:
+                # a dead writer would lose every event after it (and the asks that
+                # refer to them) until a restart.
+                unwritten = len(items)
+                try:
+                    if db is None:
+                        db = connect(self.path)
+                    if items:
+                        self._write(db, items)  # counts them written, whatever happens
+                        unwritten = 0
+                    now = time.time()
+                    if now - last_prune > 3600:
+                        self._prune(db, now)
+                        last_prune = now
+                except Exception:
+                    log.exception("qinglang: the event writer for %s hit an error", self.path)
+                    self._done(unwritten)
         finally:
-            db.close()
+            if db is not None:
+                db.close()
 
     def _write(self, db: sqlite3.Connection, items: list[Event]) -> None:
         try:
-            with db:
-                db.executemany(
-                    f"INSERT OR REPLACE INTO events ({', '.join(_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * len(_COLUMNS))})",
-                    [e.row() for e in items],
-                )
-        except sqlite3.Error as e:
+            try:
+                self._insert(db, [e.row() for e in items])
+            except (sqlite3.Error, ValueError, TypeError) as e:
+                if len(items) == 1:
+                    raise
+                # One bad row must not cost the batch: each alone, the bad one skipped.
+                log.error("qinglang: a batch of %d events failed (%s); writing one by one",
+                          len(items), e)  # fmt: skip
+                for ev in items:
+                    try:
+                        self._insert(db, [ev.row()])
+                    except (sqlite3.Error, ValueError, TypeError) as e1:
+                        log.error("qinglang: event %s not written to %s: %s", ev.id, self.path, e1)
+        except (sqlite3.Error, ValueError, TypeError) as e:
             log.error("qinglang: cannot write %d events to %s: %s", len(items), self.path, e)
-        self._done(len(items))
+        finally:
+            self._done(len(items))
+
+    @staticmethod
+    def _insert(db: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> None:
+        with db:
+            db.executemany(
+                f"INSERT OR REPLACE INTO events ({', '.join(_COLUMNS)}) "
+                f"VALUES ({', '.join('?' * len(_COLUMNS))})",
+                rows,
+            )
 
     def _prune(self, db: sqlite3.Connection, now: float) -> None:
         try:

@@ -234,11 +234,17 @@ class PgEventStore(EventStore):
                 if items is None:
                     break
                 self._keep(items)
-                self._write_pending()
-                now = time.time()
-                if self._conn is not None and now - last_prune > 3600:
-                    self._prune_pg(now)
-                    last_prune = now
+                try:  # the writer outlives any one batch (see EventStore._run)
+                    self._write_pending()
+                    now = time.time()
+                    if self._conn is not None and now - last_prune > 3600:
+                        self._prune_pg(now)
+                        last_prune = now
+                except Exception:
+                    log.exception("qinglang: the event writer for %s hit an error", self.url)
+                    n = len(self._pending)
+                    self._pending.clear()
+                    self._done(n)
         finally:
             if self._pending:
                 log.warning(
@@ -302,8 +308,9 @@ class PgEventStore(EventStore):
                 self._next_try = time.monotonic() + self.retry_seconds
                 self._warn(f"{self.dropped} dropped so far", str(e))
                 return
-            except psycopg.Error as e:
-                # A batch the server refuses (not a lost connection) would be refused again.
+            except (psycopg.Error, ValueError, TypeError) as e:
+                # A batch the server refuses (not a lost connection) would be refused again;
+                # so would a row that cannot be encoded.
                 log.error(
                     "qinglang: cannot write %d events to %s: %s",
                     len(items),

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from qinglang.policy.quota import epoch_minute
+from qinglang.policy.quota import StateUnavailable, epoch_minute
 from qinglang.policy.timerules import QuotaPeriod
 
 SCHEMA = """
@@ -23,6 +25,16 @@ CREATE TABLE IF NOT EXISTS quota_minutes (
     PRIMARY KEY (client, minute)
 ) WITHOUT ROWID;
 """
+
+
+@contextmanager
+def _unavailable(path: str) -> Iterator[None]:
+    """A failing file (full disk, I/O error, a lock held too long) is a store that cannot
+    be used just now: the profile's ``on_error`` decides, as for Redis."""
+    try:
+        yield
+    except sqlite3.Error as e:
+        raise StateUnavailable(f"the quota database {path} failed: {e}") from e
 
 
 class SqliteQuotaStore:
@@ -42,7 +54,7 @@ class SqliteQuotaStore:
         self._last_prune = 0
 
     def record_minute(self, client: str, profile: str, minute: int) -> bool:
-        with self._lock:
+        with self._lock, _unavailable(self.path):
             cur = self._db.execute(
                 "INSERT OR IGNORE INTO quota_minutes (client, minute, profile) VALUES (?, ?, ?)",
                 (client, minute, profile),
@@ -56,7 +68,7 @@ class SqliteQuotaStore:
 
     def used_minutes(self, client: str, day: QuotaPeriod) -> int:
         start, end = epoch_minute(day.start), epoch_minute(day.end)
-        with self._lock:
+        with self._lock, _unavailable(self.path):
             (n,) = self._db.execute(
                 "SELECT COUNT(*) FROM quota_minutes"
                 " WHERE client = ? AND minute >= ? AND minute < ?",
@@ -65,7 +77,7 @@ class SqliteQuotaStore:
         return int(n)
 
     def recent_minutes(self, client: str, since: int) -> list[int]:
-        with self._lock:
+        with self._lock, _unavailable(self.path):
             rows = self._db.execute(
                 "SELECT minute FROM quota_minutes WHERE client = ? AND minute >= ? ORDER BY minute",
                 (client, since),

@@ -12,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from qinglang.dashboard import configedit
 from qinglang.dashboard.views.configfile import write_config
 from qinglang.dashboard.web import dash_of, posted, render, signed_in
+from qinglang.policy.config import Device, NamedDevice
 
 
 @signed_in
@@ -43,9 +44,22 @@ async def _clients_form(
             "saved": request.query_params.get("saved"),
             "editable": path is not None,
             "digest": configedit.digest(text),
+            "devices": [_device_row(d) for d in cfg.devices],
+            "devices_error": request.query_params.get("devices_error"),
         },
         status=status,
     )
+
+
+def _device_row(d: Device | NamedDevice) -> dict[str, Any]:
+    """A ``devices:`` entry as the Devices page shows it."""
+    if isinstance(d, Device):
+        key, removable = f"WireGuard UDP {d.wireguard_port}", False
+    else:
+        key = d.ip or (f"MAC {d.mac}" if d.mac else f"user {d.user}")
+        removable = True
+    return {"name": d.name, "label": d.label or "", "profile": d.profile, "key": key,
+            "removable": removable}  # fmt: skip
 
 
 @posted

@@ -15,8 +15,8 @@ from qinglang.dashboard.web import record_audit
 
 
 def write_config(
-    dash: Dash, request: Request, user: str, edit: Callable[[str, Path], str], expected: str,
-    what: str,
+    dash: Dash, request: Request, user: str, edit: Callable[[str, Path], str],
+    expected: str | None, what: str,
 ) -> None:  # fmt: skip
     path = dash.s.config_path
     if path is None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from qinglang.dashboard import asks, quotaview, stats
+from qinglang.dashboard import asks, devicenames, quotaview, stats
+from qinglang.dashboard.views import devices
 from qinglang.dashboard.web import dash_of, lang_of, render, signed_in
 from qinglang.pages.i18n import category_name, translator
+from qinglang.policy import holidays
 from qinglang.store import overrides
 
 
@@ -37,12 +40,18 @@ async def overview(request: Request, user: str) -> Response:
             usage = quotaview.shared_usage(dash.shared, cfg, now, extra)
         else:
             usage = quotaview.usage(dash.s.quota_db, cfg, now, extra)
-        return {"ov": ov, "usage": usage, "open_asks": open_asks}
+        return {
+            "ov": ov,
+            "usage": usage,
+            "open_asks": open_asks,
+            **devices.overview_part(dash, cfg, now),
+        }
 
     data = await run_in_threadpool(work)
     ov: stats.Overview = data["ov"]
     lang = lang_of(request)
     t = translator(lang)
+    device = devicenames.namer(dash.config.get())
     charts = {
         "labels": {"block": t("ov.blocked"), "mask": t("ov.masked")},
         "categories": {
@@ -57,9 +66,34 @@ async def overview(request: Request, user: str) -> Response:
             "mask": [m for _d, _b, m in ov.daily],
         },
         "clients": {
-            "labels": [f"{c} ({p})" for c, p, _b, _m in ov.clients[:15]],
+            "labels": [f"{device(c)} ({p})" for c, p, _b, _m in ov.clients[:15]],
             "block": [b for _c, _p, b, _m in ov.clients[:15]],
             "mask": [m for _c, _p, _b, m in ov.clients[:15]],
         },
     }
-    return await render(request, "overview.html", {**data, "period": period, "charts": charts})
+    today = datetime.fromtimestamp(now, dash.s.tz).date()
+    ctx = {
+        **data,
+        "period": period,
+        "charts": charts,
+        "holidays": holiday_status(today),
+        "device_added": request.query_params.get("device_added"),
+        "device_error": request.query_params.get("device_error"),
+    }
+    return await render(request, "overview.html", ctx)
+
+
+def holiday_status(today: date) -> dict[str, Any]:
+    """What the overview says about the holiday data: its version and last year, and
+    whether it has run out (``ended``) or next year's is due (``soon``, from November,
+    when the State Council usually publishes the schedule)."""
+    o = holidays.official()
+    if o.last_year is None:
+        return {"state": "missing"}
+    if today.year > o.last_year:
+        state = "ended"
+    elif today.year == o.last_year and today.month >= 11:
+        state = "soon"
+    else:
+        state = "ok"
+    return {"state": state, "version": o.version, "year": o.last_year}

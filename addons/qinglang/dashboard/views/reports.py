@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+import time
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from qinglang.dashboard import accounts, reports
-from qinglang.dashboard.fetch import fetch_page
+from qinglang.dashboard.fetch import EXPORT_SECONDS, fetch_page
 from qinglang.dashboard.web import client_address, dash_of, posted, render, signed_in
 
 
@@ -66,7 +67,10 @@ async def reports_export(request: Request, user: str, form: FormData) -> Respons
 
     def work() -> tuple[bytes, reports.Exported]:
         with tempfile.TemporaryDirectory() as tmp, dash.reports() as rconn, dash.db() as conn:
-            result = reports.export(rconn, Path(tmp), fetch_page)
+            end = time.monotonic() + EXPORT_SECONDS
+            result = reports.export(
+                rconn, Path(tmp), lambda url: fetch_page(url, until=end), until=end
+            )
             buf = io.BytesIO()
             with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
                 for p in sorted(Path(tmp).rglob("*")):

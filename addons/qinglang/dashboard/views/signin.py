@@ -29,7 +29,8 @@ async def signin(request: Request) -> Response:
         return await render(request, "message.html", {"message": t("csrf")}, status=403)
     addr = client_address(request)
     now = time.monotonic()
-    wait = dash.limiter.retry_after(addr, now)
+    # Counted before the password is checked: 30 guesses sent at once get 5 checks.
+    wait = dash.limiter.attempt(addr, now)
     if wait:
         return await render(
             request,
@@ -39,23 +40,24 @@ async def signin(request: Request) -> Response:
         )
     name, password = str(form.get("user", "")), str(form.get("password", ""))
 
-    def check() -> accounts.Admin | None:
+    def check() -> tuple[accounts.Admin, str] | None:
         with dash.db() as conn:
             admin = accounts.verify(conn, name, password)
-            if admin is not None:
-                accounts.audit(conn, admin.name, "signin", "", addr)
-            return admin
+            if admin is None:
+                return None
+            accounts.audit(conn, admin.name, "signin", "", addr)
+            return admin, accounts.open_session(conn, admin.name)
 
-    admin = await run_in_threadpool(check)
-    if admin is None:
-        dash.limiter.hit(addr, now)
+    signed = await run_in_threadpool(check)
+    if signed is None:
         return await render(
             request, "signin.html", {"error": t("signin.failed"), "has_admin": True}, status=401
         )
     dash.limiter.clear(addr)
     request.session.clear()  # a fresh session: nothing from before sign-in carries over
+    admin, sid = signed
     request.session.update(
-        {"u": admin.name, "g": admin.generation, "csrf": secrets.token_urlsafe(32)}
+        {"u": admin.name, "g": admin.generation, "s": sid, "csrf": secrets.token_urlsafe(32)}
     )
     return RedirectResponse("/", status_code=303)
 
@@ -63,5 +65,13 @@ async def signin(request: Request) -> Response:
 async def signout(request: Request) -> Response:
     form = await checked_form(request)
     if form is not None:
+        sid = request.session.get("s")
+        dash = dash_of(request)
+
+        def end() -> None:
+            with dash.db() as conn:
+                accounts.end_session(conn, sid)
+
+        await run_in_threadpool(end)
         request.session.clear()
     return RedirectResponse("/signin", status_code=303)

@@ -36,7 +36,7 @@ async def wireguard_page(request: Request, user: str) -> Response:
     host = _wg_host(request)
     rows = await run_in_threadpool(wgpage.views, cfg, _wg_dir(dash), host)
     if rows:
-        names = ", ".join(d.name for d in cfg.devices)
+        names = ", ".join(d.name for d in cfg.wireguard_devices)
         await run_in_threadpool(record_audit, dash, request, user, "wireguard.view", names)
     return await render(request, "wireguard.html", {"rows": rows, "host": host})
 

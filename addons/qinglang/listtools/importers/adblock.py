@@ -67,5 +67,18 @@ def read(src: Path, opts: Options, report: ImportReport) -> DomainImport:
             if host is None:
                 report.skip("not a valid host name", src, n)
                 continue
+            if m.group(2) is None:
+                report.approx(
+                    "no ^ after the name: the rule also matched names that start with it "
+                    "(||example.com covers example.community); imported as the domain only",
+                    src,
+                    n,
+                )
+            if body.startswith("||*."):
+                report.approx(
+                    "||*.name: only the names under it; imported, it covers the name itself too",
+                    src,
+                    n,
+                )
             result.add(category, host, exception)
     return result

@@ -216,6 +216,13 @@ class _Reader:
             if "><" in line:
                 self.report.approx("weight 0: e2guardian reads the phrase as banned", path, n)
             weight = EXCEPTION_WEIGHT if self.exception else BANNED_WEIGHT
+            if not self.exception:
+                self.report.approx(
+                    f"banned phrase (no weight): weight {BANNED_WEIGHT}, which blocks a page "
+                    f"on its own only where block_threshold is {BANNED_WEIGHT} or less",
+                    path,
+                    n,
+                )
         if weight > 1000 or weight < -1000:
             self.report.approx(f"weight {weight} outside -1000..1000: clamped", path, n)
             weight = max(-1000, min(1000, weight))

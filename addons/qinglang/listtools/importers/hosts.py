@@ -82,4 +82,11 @@ def read(src: Path, opts: Options, report: ImportReport) -> DomainImport:
                         report.skip("not a valid host name", path, n)
                         continue
                     result.add(category, host)
+    if any(result.listed.values()):
+        # A hosts file blocks each name alone; a qinglang domain list entry covers every
+        # name under it too: broader, and worth knowing before shipping.
+        report.notes.append(
+            "a hosts line blocks that one name; imported, each name also covers every name "
+            "under it (ads.example.com also blocks x.ads.example.com)"
+        )
     return result

@@ -114,9 +114,23 @@ def _render_keywords(
             if pat.latin:
                 final = "substring" if mode == "suffix" else mode
                 parts.append((text, final))
+                if " " in text.strip():
+                    report.approx(
+                        "phrase with spaces: also matches written together or with other "
+                        "punctuation between the words (qinglang ignores them inside a term)",
+                        e.path,
+                        e.line,
+                    )
             else:
                 final = "substring"
                 parts.append((text, None))
+                if mode != "substring":
+                    report.approx(
+                        "word edges of a phrase that is not Latin script dropped: it matches "
+                        "anywhere (substring), as CJK terms do",
+                        e.path,
+                        e.line,
+                    )
             keys.append((pat.norm, final))
         if noise:
             report.skip("phrase is only punctuation or spaces", e.path, e.line)

@@ -1,0 +1,165 @@
+"""The ``dns:`` section of the config: DNS mode's listener, upstream resolvers and what a
+blocked name is answered with (docs/dns-mode.md).
+
+Upstreams are written as AdGuard Home and most resolvers write them: ``223.5.5.5`` or
+``223.5.5.5:53`` (UDP, TCP when the answer is truncated), ``[2400:3200::1]:53``,
+``tcp://IP[:PORT]``, ``tls://IP[:PORT][#NAME]`` (DNS over TLS; ``NAME`` is checked
+against the server's certificate). An address, not a name: the resolver cannot look up
+its own upstream.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """One upstream resolver."""
+
+    protocol: Literal["udp", "tcp", "tls"]
+    address: str
+    port: int
+    server_name: str | None = None  # DoT: the name its certificate must carry
+
+    def __str__(self) -> str:
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        scheme = "" if self.protocol == "udp" else f"{self.protocol}://"
+        name = f"#{self.server_name}" if self.server_name else ""
+        return f"{scheme}{host}:{self.port}{name}"
+
+
+_DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853}
+
+
+def parse_upstream(text: str) -> Upstream:
+    """``[tcp://|tls://]ADDRESS[:PORT][#NAME]`` -> Upstream; ValueError for anything else."""
+    s = text.strip()
+    protocol: Literal["udp", "tcp", "tls"] = "udp"
+    for scheme in ("udp", "tcp", "tls"):
+        if s.lower().startswith(f"{scheme}://"):
+            protocol = scheme
+            s = s[len(scheme) + 3 :]
+            break
+    else:
+        if "://" in s:
+            raise ValueError(
+                f"unknown upstream protocol in {text!r} (plain address, tcp:// or tls://)"
+            )
+    s, _, name = s.partition("#")
+    if name and protocol != "tls":
+        raise ValueError(f"a #name belongs only to a tls:// upstream: {text!r}")
+    port = _DEFAULT_PORTS[protocol]
+    if s.startswith("["):
+        host, sep, rest = s[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"not an upstream address: {text!r}")
+        port_text = rest[1:]
+    elif s.count(":") == 1:
+        host, _, port_text = s.partition(":")
+    else:
+        host, port_text = s, ""
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise ValueError(f"not a port in upstream {text!r}")
+        port = int(port_text)
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"an upstream is an IP address, not a name: {text!r} "
+            "(write tls://1.1.1.1#cloudflare-dns.com for a named DoT server)"
+        ) from None
+    return Upstream(protocol, ip.compressed, port, name or None)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``--dns`` / ``dns.listen``: ``PORT`` or ``HOST:PORT`` -> (host or "", port)."""
+    s = str(text).strip()
+    host, port_text = "", s
+    if s.startswith("["):
+        inner, sep, rest = s[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise ValueError(f"not [HOST:]PORT: {text!r}")
+        host, port_text = inner, rest[1:]
+    elif ":" in s:
+        host, _, port_text = s.rpartition(":")
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ValueError(f"not [HOST:]PORT: {text!r}")
+    if host:
+        try:
+            host = ipaddress.ip_address(host).compressed
+        except ValueError:
+            raise ValueError(f"the DNS listener's host is an IP address: {text!r}") from None
+    return host, int(port_text)
+
+
+def _upstream(v: str) -> str:
+    return str(parse_upstream(v))
+
+
+def _listen(v: str | int) -> str:
+    host, port = parse_listen(str(v))
+    return f"[{host}]:{port}" if ":" in host else (f"{host}:{port}" if host else str(port))
+
+
+def _address(v: str) -> str:
+    try:
+        return ipaddress.ip_address(v.strip()).compressed
+    except ValueError:
+        raise ValueError(f"not an IP address: {v!r}") from None
+
+
+UpstreamText = Annotated[StrictStr, AfterValidator(_upstream)]
+AddressText = Annotated[StrictStr, AfterValidator(_address)]
+
+
+class DnsConfig(BaseModel):
+    """``dns:``: DNS mode (off unless ``listen`` or ``qinglang run --dns`` is given)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    listen: str | None = None
+    # Empty: the machine's own resolvers (loopback ones left out, which may be us).
+    upstreams: list[UpstreamText] = Field(default_factory=list)
+    # What a blocked name resolves to: empty for 0.0.0.0 and :: (as AdGuard Home's
+    # default), else the address(es) of a block page (one IPv4 and/or one IPv6).
+    block_addresses: list[AddressText] = Field(default_factory=list, max_length=2)
+    # TTL of the answers qinglang makes (blocked names, canaries): short, so a schedule
+    # that opens is seen soon.
+    blocked_ttl: Annotated[int, Field(ge=0, le=86400)] = 10
+    timeout: Annotated[float, Field(gt=0, le=30)] = 3.0
+    # Which queries become events, and at most one event per client, name and decision in
+    # this many seconds.
+    log: Literal["all", "blocked", "off"] = "all"
+    log_interval: Annotated[int, Field(ge=0, le=86400)] = 300
+
+    @field_validator("listen", mode="before")
+    @classmethod
+    def _listen_text(cls, v: object) -> object:
+        if isinstance(v, int) and not isinstance(v, bool):
+            v = str(v)
+        return _listen(v) if isinstance(v, str) else v
+
+    @field_validator("log", mode="before")
+    @classmethod
+    def _log_off(cls, v: object) -> object:
+        # YAML 1.1 reads a bare `off` as false.
+        return "off" if v is False else v
+
+    @field_validator("block_addresses")
+    @classmethod
+    def _one_per_family(cls, v: list[str]) -> list[str]:
+        versions = [ipaddress.ip_address(a).version for a in v]
+        if len(set(versions)) != len(versions):
+            raise ValueError("block_addresses takes at most one IPv4 and one IPv6 address")
+        return v
+
+    def upstream_list(self) -> list[Upstream]:
+        return [parse_upstream(u) for u in self.upstreams]
