@@ -155,7 +155,7 @@ def check_ports(cfg: Config, rest: list[str]) -> list[str] | None:
     from qinglang.deploy.firstrun import dashboard_port, listeners
 
     taken: list[str] = []
-    devices = {d.wireguard_port: d.name for d in cfg.devices}
+    devices = {d.wireguard_port: d.name for d in cfg.wireguard_devices}
     for ls in listeners(rest):
         if ls.port is None:
             continue
