@@ -143,7 +143,7 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "dns.title": ("DNS 查询记录", "DNS query log"),
     "dns.help": (
         "用 DNS 模式上网的设备查询过的网站（同一设备、同一网站、同一结果五分钟内只记一次）。"
-        "“拦截/允许此网站”会写入该设备档案的 deny_domains / allow_domains（含子域名）。",
+        "“拦截/允许此网站”会把它加入该设备档案的“禁止的网站”或“允许的网站”（含子域名）。",
         "Names looked up by devices that use DNS mode (one line per device, name and answer "
         'every five minutes). "Block" and "Allow" write the device\'s profile\'s '
         "deny_domains / allow_domains (with subdomains).",
