@@ -11,7 +11,12 @@ produce many more raw hits than real ones:
   ``normalize``), so a hit never spans two words unless the term has a space too.
   A multi-word Latin term is also looked for without its spaces, so that
   ``killyourself`` and ``k i l l y o u r s e l f`` match ``kill yourself``.
-- An exception phrase cancels every term or part hit it overlaps.
+- An exception phrase cancels every term or part hit it overlaps. It is matched as
+  written: ``pen is`` is not looked for written together, or it would cancel
+  ``penis``.
+- Evasions (``evasion.py``): the automaton searches the folded text and holds folded
+  patterns; every hit is verified against its pattern's own characters and run
+  lengths, with only the folds its list allows.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import numpy as np
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
 from qinglang.engine._normtext import char_offsets
+from qinglang.engine.evasion import REPEATS, SKIPS, Folded, fold
 from qinglang.engine.lists import ListSet, Pattern
-from qinglang.engine.normalize import Normalized, tables
+from qinglang.engine.normalize import BOUNDARY, Normalized, tables
 
 KIND_TERM, KIND_EXCEPTION, KIND_PART = 0, 1, 2
 # The DFA searches a page about 25% faster than the default automaton but costs about
@@ -62,23 +68,17 @@ class Matcher:
 
     def __init__(self, lists: ListSet) -> None:
         self.lists = lists
-        index: dict[str, int] = {}
-        # (kind, id, sub, mode, cancellable): exceptions cancel harmful hits only, never
-        # context (negative weights), or "problem gambling" would lose its -40.
-        users: list[list[tuple[int, int, int, int, int]]] = []
-        latin: list[bool] = []
+        # (pattern, kind, id, sub, mode, cancellable, rules, normalised form)
+        entries: list[tuple[Pattern, int, int, int, int, int, int, str]] = []
 
         def add(p: Pattern, kind: int, ident: int, sub: int, cancellable: bool) -> None:
             forms = [p.norm]
-            if p.latin and " " in p.norm:
+            if kind != KIND_EXCEPTION and p.latin and " " in p.norm:
                 forms.append(p.norm.replace(" ", ""))
             for form in forms:
-                i = index.get(form)
-                if i is None:
-                    i = index[form] = len(users)
-                    users.append([])
-                    latin.append(p.latin)
-                users[i].append((kind, ident, sub, _MODES[p.match], int(cancellable)))
+                entries.append(
+                    (p, kind, ident, sub, _MODES[p.match], int(cancellable), p.rules, form)
+                )
 
         for t_id, t in enumerate(lists.terms):
             add(t.pattern, KIND_TERM, t_id, 0, t.weight > 0)
@@ -88,13 +88,42 @@ class Matcher:
             for p_id, p in enumerate(c.parts):
                 add(p, KIND_PART, c_id, p_id, c.weight > 0)
 
+        # Fold every form in one call; each folded character keeps what was written
+        # (rep), how it was folded (via) and its run length, for the verification.
+        ft = fold(BOUNDARY.join(e[7] for e in entries)) if entries else None
+        cut = np.flatnonzero(ft.cps == ord(BOUNDARY)) if ft else _EMPTY
+        f_starts = np.concatenate(([0], cut + 1)).astype(np.int64)
+        f_ends = np.concatenate((cut, [len(ft.cps) if ft else 0])).astype(np.int64)
+        index: dict[str, int] = {}
+        # (kind, id, sub, mode, cancellable, rules, offset into the folded forms):
+        # exceptions cancel harmful hits only, never context (negative weights), or
+        # "problem gambling" would lose its -40.
+        users: list[list[tuple[int, int, int, int, int, int, int]]] = []
+        latin: list[bool] = []
+        for k, (p, kind, ident, sub, mode, cancellable, rules, _) in enumerate(entries):
+            a, b = int(f_starts[k]), int(f_ends[k])
+            if a == b or ft is None:
+                continue  # folds to nothing (only skip characters): it can never match
+            form = ft.text[a:b]
+            i = index.get(form)
+            if i is None:
+                i = index[form] = len(users)
+                users.append([])
+                latin.append(p.latin)
+            users[i].append((kind, ident, sub, mode, cancellable, rules, a))
+
         self._patterns = list(index)
         # Users of each pattern as flat arrays (CSR): pattern p owns ptr[p]:ptr[p+1].
         flat = [u for us in users for u in us]
         self._ptr = np.concatenate(([0], np.cumsum([len(us) for us in users]))).astype(np.int64)
-        table = np.array(flat, dtype=np.int64).reshape(-1, 5)
+        table = np.array(flat, dtype=np.int64).reshape(-1, 7)
         self._u_kind, self._u_id, self._u_sub, self._u_mode = (table[:, i] for i in range(4))
         self._u_cancellable = table[:, 4].astype(bool)
+        self._u_rules = table[:, 5].astype(np.uint8)
+        self._u_off = table[:, 6]
+        self._f_rep = ft.rep if ft else np.zeros(0, dtype=np.uint32)
+        self._f_via = ft.via if ft else np.zeros(0, dtype=np.uint8)
+        self._f_run = ft.runs if ft else _EMPTY
         self._latin = np.array(latin, dtype=bool)
         impl = Implementation.DFA if len(self._patterns) <= DFA_MAX_PATTERNS else None
         # Searched as UTF-8 bytes: the str search converts every hit's offsets through a
@@ -118,7 +147,8 @@ class Matcher:
     def find(self, norm: Normalized) -> Found:
         if self._ac is None or not norm.text:
             return NOTHING
-        text = _utf8(norm.text)
+        f = fold(norm.text)
+        text = _utf8(f.text)
         raw = self._ac.find_matches_as_indexes(text, overlapping=True)
         if not raw:
             return NOTHING
@@ -126,9 +156,12 @@ class Matcher:
         arr = arr.reshape(-1, 3)
         pid = arr[:, 0]
         spans = arr[:, 1:].copy()  # (start, end) pairs, contiguous
-        if len(text) != len(norm.text):  # not ASCII: byte offsets to characters
+        if len(text) != len(f.text):  # not ASCII: byte offsets to characters
             char_offsets(text, spans.reshape(-1))
-        s, e = spans[:, 0], spans[:, 1]
+        fs, fe = spans[:, 0], spans[:, 1]
+        # Normalised coordinates: from the first character of the first run to the
+        # last of the last, so that "fuuuuck" is matched (and masked) whole.
+        s, e = f.start[fs], f.end[fe - 1] + 1
         ok = np.ones((3, len(arr)), dtype=bool)  # validity per mode: word, prefix, substring
         latin = self._latin[pid]
         if latin.any():
@@ -143,6 +176,9 @@ class Matcher:
         user = np.repeat(first, count) + (np.arange(len(hit)) - group_start)
         valid = ok[self._u_mode[user], hit]
         hit, user = hit[valid], user[valid]
+        if len(hit):
+            good = self._verify(f, fs[hit], fe[hit], s[hit], e[hit], user)
+            hit, user = hit[good], user[good]
         kind = self._u_kind[user]
         hs, he = s[hit], e[hit]
 
@@ -167,6 +203,48 @@ class Matcher:
         t_id, t_s, t_e = self._u_id[user[is_term]], hs[is_term], he[is_term]
         order = np.lexsort((t_e, t_s))
         return Found(t_id[order], t_s[order], t_e[order], parts)
+
+    def _verify(
+        self,
+        f: Folded,
+        fs: np.ndarray,
+        fe: np.ndarray,
+        ns: np.ndarray,
+        ne: np.ndarray,
+        user: np.ndarray,
+    ) -> np.ndarray:
+        """Which (hit, user) pairs the user's list allows, comparing the text's runs
+        with the pattern's: what was written, how it was folded, how often."""
+        length = fe - fs
+        first = np.cumsum(length) - length
+        pair = np.repeat(np.arange(len(fs)), length)
+        offs = np.arange(int(length.sum())) - first[pair]
+        tpos = fs[pair] + offs
+        upos = self._u_off[user][pair] + offs
+        rules = self._u_rules[user]
+        allowed = rules[pair]
+        t_via, u_via = f.via[tpos], self._f_via[upos]
+        differ = (f.rep[tpos] != self._f_rep[upos]).astype(np.uint8)
+        bad = ((t_via ^ u_via) | (differ * (t_via | u_via))) & ~allowed & 7
+        t_run, u_run = f.runs[tpos], self._f_run[upos]
+        extra = t_run > u_run
+        # More repeats than the term has count only for letters, and only if the list
+        # allows repeats; fewer never count.
+        letter = (f.cps[tpos] >= 97) & (f.cps[tpos] <= 122)
+        wrong = (bad != 0) | (t_run < u_run) | (extra & (~letter | ((allowed & REPEATS) == 0)))
+        bad_pair = np.logical_or.reduceat(wrong, first)
+        # One doubled letter inside a word is a real word ("cook" is no "cok"): extra
+        # repeats need a run of three, a doubled first or last letter, or two places.
+        edge = (offs == 0) | (offs == length[pair] - 1)
+        strong = np.logical_or.reduceat(extra & ((t_run >= 3) | edge), first)
+        n_extra = np.add.reduceat(extra.astype(np.int64), first)
+        weak = (n_extra > 0) & ~strong & (n_extra < 2)
+        good = ~bad_pair & ~weak
+        no_skips = (rules & SKIPS) == 0
+        if no_skips.any():
+            dropped = f.skipped[ne] - f.skipped[ns]
+            good &= ~(no_skips & (dropped > 0))
+        return good
 
     def _check_latin(
         self,

@@ -1,0 +1,184 @@
+# cython: language_level=3, boundscheck=True, wraparound=False
+"""The evasion fold of normalised text in one compiled pass (``evasion.py`` builds the
+table and documents the rules).
+
+Why compiled: the fold decides per word (a run of letters, digits and leet symbols)
+whether leet and look-alike folding apply, then collapses repeated characters, with a
+map back to the normalised text; a Python loop per character runs at about 12 MB/s
+(ENGINE-NOTES.md), far below the scan's budget.
+"""
+
+from libc.stdint cimport int64_t, uint8_t, uint32_t
+
+import numpy as np
+
+cdef extern from "Python.h":
+    int PyUnicode_4BYTE_KIND
+    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+
+# The table's bits (evasion.py builds it): the target code point in the low 21 bits.
+cdef enum:
+    TARGET = 0x1FFFFF
+    ASCII = 1 << 21      # a-z
+    DIGIT = 1 << 22      # 0-9
+    LEETD = 1 << 23      # a digit that stands for a letter (0 3 4 5 7 8 9 1)
+    LEETS = 1 << 24      # a symbol that stands for a letter ($ @ !)
+    CONF = 1 << 25       # a letter of another script that looks like a Latin one
+    LATX = 1 << 26       # a Latin letter with marks or a hook: always its base letter
+    NUM = 1 << 27        # a Chinese numeral: its digit
+    SKIP = 1 << 28       # a character used to split words (brackets, hearts, emoji)
+    LETTER = 1 << 29     # any other letter (part of a word, counts as a letter)
+    HEX = 1 << 30        # a-f
+
+# How a folded character came to be (the ``via`` array); evasion.py has the same values.
+cdef enum:
+    V_LEET = 1
+    V_CONF = 2
+    V_NUM = 4
+
+cdef uint32_t TOKEN = ASCII | DIGIT | LEETD | LEETS | CONF | LATX | LETTER
+
+
+def fold_text(str text not None, const uint32_t[::1] table):
+    """(folded, its code points, start, end, via, skipped) of normalised ``text``.
+
+    ``folded[k]`` stands for ``text[start[k]:end[k] + 1]`` (a run of one repeated
+    folded character), ``via[k]`` says which folds made it, ``skipped`` counts the
+    skip characters dropped up to each index of ``text`` (len(text) + 1 entries)."""
+    cdef Py_ssize_t n = len(text)
+    cdef Py_ssize_t i, j, k, m = 0, tok_end
+    cdef uint32_t e, c, prev = 0xFFFFFFFF, f
+    cdef uint8_t v
+    cdef int alpha, ascii_n, conf, leetd, leets, digits, hexonly
+    cdef bint leet_ok, conf_ok, first_alpha
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    cdef const uint32_t[::1] t = cps
+    out = np.empty(n, dtype=np.uint32)
+    start = np.empty(n, dtype=np.int64)
+    end = np.empty(n, dtype=np.int64)
+    via = np.empty(n, dtype=np.uint8)
+    skipped = np.zeros(n + 1, dtype=np.int64)
+    cdef uint32_t[::1] ov = out
+    cdef int64_t[::1] sv = start
+    cdef int64_t[::1] ev = end
+    cdef uint8_t[::1] vv = via
+    cdef int64_t[::1] kv = skipped
+    cdef int64_t dropped = 0
+
+    i = 0
+    while i < n:
+        e = table[t[i]]
+        leet_ok = False
+        conf_ok = False
+        if e & TOKEN:
+            # One word: count what it is made of, then fold it as a whole.
+            alpha = ascii_n = conf = leetd = leets = digits = 0
+            hexonly = 1
+            first_alpha = (e & (ASCII | CONF | LATX | LETTER)) != 0
+            j = i
+            while j < n:
+                f = table[t[j]]
+                if not (f & TOKEN):
+                    break
+                if f & (ASCII | CONF | LATX | LETTER):
+                    alpha += 1
+                    if not (f & HEX):
+                        hexonly = 0
+                if f & ASCII:
+                    ascii_n += 1
+                if f & CONF:
+                    conf += 1
+                if f & LATX:
+                    ascii_n += 1
+                if f & DIGIT:
+                    digits += 1
+                if f & LEETD:
+                    leetd += 1
+                if f & LEETS:
+                    leets += 1
+                j += 1
+            tok_end = j
+            # Leet only where letters and digits/symbols mix in a word that is mostly
+            # letters: never 2000, 4x4, h264, prices, or a hex hash.
+            if leetd + leets > 0:
+                if alpha >= 2 and digits <= alpha and not (
+                    hexonly and digits > 0 and tok_end - i >= 6
+                ):
+                    leet_ok = True
+                elif alpha == 1 and digits == 0 and first_alpha and tok_end - i >= 3:
+                    leet_ok = True
+            # Look-alikes only in a word that mixes scripts (a Latin letter among them):
+            # a Russian or Greek word stays as it is.
+            conf_ok = conf > 0 and ascii_n > 0
+            if alpha == 0 and leetd == 0 and digits == 0:
+                # Only symbols ("@" between two Chinese characters): a splitter.
+                if e & SKIP:
+                    leet_ok = False
+            while i < tok_end:
+                c = t[i]
+                f = table[c]
+                v = 0
+                if (f & (LEETD | LEETS)) and leet_ok:
+                    # "!" reads as i only between letters: at a word's edge it is
+                    # punctuation ("hello!").
+                    if c == 0x21 and (i == 0 or i + 1 >= tok_end or
+                                      not (table[t[i - 1]] & (ASCII | LATX | CONF)) or
+                                      not (table[t[i + 1]] & (ASCII | LATX | CONF))):
+                        pass
+                    else:
+                        c = f & TARGET
+                        v = V_LEET
+                elif (f & CONF) and conf_ok:
+                    c = f & TARGET
+                    v = V_CONF
+                elif f & LATX:
+                    c = f & TARGET
+                    v = V_CONF
+                elif (f & SKIP) and alpha == 0 and leetd == 0 and digits == 0:
+                    dropped += 1
+                    kv[i + 1] = dropped
+                    i += 1
+                    continue
+                if c == prev:
+                    ev[m - 1] = i
+                    vv[m - 1] |= v
+                else:
+                    ov[m] = c
+                    sv[m] = i
+                    ev[m] = i
+                    vv[m] = v
+                    m += 1
+                    prev = c
+                kv[i + 1] = dropped
+                i += 1
+            continue
+        c = t[i]
+        v = 0
+        if e & SKIP:
+            dropped += 1
+            kv[i + 1] = dropped
+            i += 1
+            continue
+        if e & NUM:
+            c = e & TARGET
+            v = V_NUM
+        if c == prev:
+            ev[m - 1] = i
+            vv[m - 1] |= v
+        else:
+            ov[m] = c
+            sv[m] = i
+            ev[m] = i
+            vv[m] = v
+            m += 1
+            prev = c
+        kv[i + 1] = dropped
+        i += 1
+
+    folded = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, &ov[0], m) if m else ""
+    del ov, sv, ev, vv
+    out.resize(m)
+    start.resize(m)
+    end.resize(m)
+    via.resize(m)
+    return folded, out, start, end, via, skipped
