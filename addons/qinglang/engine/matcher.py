@@ -159,28 +159,27 @@ class Matcher:
         if len(text) != len(f.text):  # not ASCII: byte offsets to characters
             char_offsets(text, spans.reshape(-1))
         fs, fe = spans[:, 0], spans[:, 1]
-        # Normalised coordinates: from the first character of the first run to the
-        # last of the last, so that "fuuuuck" is matched (and masked) whole.
-        s, e = f.start[fs], f.end[fe - 1] + 1
-        ok = np.ones((3, len(arr)), dtype=bool)  # validity per mode: word, prefix, substring
-        latin = self._latin[pid]
-        if latin.any():
-            self._check_latin(norm, pid, s, e, latin, ok)
 
         # Expand every hit to the entries (users) of its pattern.
-        hit = np.flatnonzero(ok[2])
-        first = self._ptr[pid[hit]]
-        count = self._ptr[pid[hit] + 1] - first
-        hit = np.repeat(hit, count)
+        first = self._ptr[pid]
+        count = self._ptr[pid + 1] - first
+        hit = np.repeat(np.arange(len(pid)), count)
         group_start = np.repeat(np.cumsum(count) - count, count)
         user = np.repeat(first, count) + (np.arange(len(hit)) - group_start)
-        valid = ok[self._u_mode[user], hit]
-        hit, user = hit[valid], user[valid]
-        if len(hit):
-            good = self._verify(f, fs[hit], fe[hit], s[hit], e[hit], user)
-            hit, user = hit[good], user[good]
+        # Verify against each user's own characters; this gives each pair its span in
+        # normalised coordinates.
+        good, s, e = self._verify(f, fs[hit], fe[hit], user)
+        hit, user, s, e = hit[good], user[good], s[good], e[good]
+        latin = self._latin[pid[hit]]
+        if latin.any():
+            mode = self._u_mode[user]
+            idx = np.flatnonzero(latin & (mode != _MODES["substring"]))
+            left_ok, right_ok = self._check_latin(norm, s[idx], e[idx])
+            valid = np.ones(len(hit), dtype=bool)
+            valid[idx] = left_ok & ((mode[idx] == _MODES["prefix"]) | right_ok)
+            hit, user, s, e = hit[valid], user[valid], s[valid], e[valid]
         kind = self._u_kind[user]
-        hs, he = s[hit], e[hit]
+        hs, he = s, e
 
         # An exception cancels every term or part hit it overlaps.
         is_exc = kind == KIND_EXCEPTION
@@ -205,18 +204,19 @@ class Matcher:
         return Found(t_id[order], t_s[order], t_e[order], parts)
 
     def _verify(
-        self,
-        f: Folded,
-        fs: np.ndarray,
-        fe: np.ndarray,
-        ns: np.ndarray,
-        ne: np.ndarray,
-        user: np.ndarray,
-    ) -> np.ndarray:
-        """Which (hit, user) pairs the user's list allows, comparing the text's runs
-        with the pattern's: what was written, how it was folded, how often."""
+        self, f: Folded, fs: np.ndarray, fe: np.ndarray, user: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(good, start, end): which (hit, user) pairs the user's list allows, and their
+        spans in normalised coordinates, comparing the text's runs with the pattern's:
+        what was written, how it was folded, how often.
+
+        A run at either end of a hit that is longer than the pattern's is cut to the
+        pattern's length (``赌赌博`` holds ``赌博``; ``sexx`` holds ``sex`` followed by a
+        letter), unless the list allows repeats and it is a letter: then the hit takes
+        the whole run (``fuuuuckkk`` is matched and masked whole)."""
         length = fe - fs
         first = np.cumsum(length) - length
+        last = first + length - 1
         pair = np.repeat(np.arange(len(fs)), length)
         offs = np.arange(int(length.sum())) - first[pair]
         tpos = fs[pair] + offs
@@ -228,39 +228,45 @@ class Matcher:
         bad = ((t_via ^ u_via) | (differ * (t_via | u_via))) & ~allowed & 7
         t_run, u_run = f.runs[tpos], self._f_run[upos]
         extra = t_run > u_run
-        # More repeats than the term has count only for letters, and only if the list
-        # allows repeats; fewer never count.
         letter = (f.cps[tpos] >= 97) & (f.cps[tpos] <= 122)
-        wrong = (bad != 0) | (t_run < u_run) | (extra & (~letter | ((allowed & REPEATS) == 0)))
-        bad_pair = np.logical_or.reduceat(wrong, first)
-        # One doubled letter inside a word is a real word ("cook" is no "cok"): extra
-        # repeats need a run of three, a doubled first or last letter, or two places.
+        stretch = extra & letter & ((allowed & REPEATS) != 0)  # an allowed repeat
         edge = (offs == 0) | (offs == length[pair] - 1)
-        strong = np.logical_or.reduceat(extra & ((t_run >= 3) | edge), first)
-        n_extra = np.add.reduceat(extra.astype(np.int64), first)
-        weak = (n_extra > 0) & ~strong & (n_extra < 2)
-        good = ~bad_pair & ~weak
+        # Fewer repeats never count; more count only where allowed, or at an end (cut).
+        wrong = (bad != 0) | (t_run < u_run) | (extra & ~stretch & ~edge)
+        bad_pair = np.logical_or.reduceat(wrong, first)
+        # One doubled letter inside a word is a real word ("cook" is no "cok"): repeats
+        # inside need a run of three, or more than one stretched run.
+        inner = stretch & ~edge
+        strong = np.logical_or.reduceat(inner & (t_run >= 3), first)
+        n_stretch = np.add.reduceat(stretch.astype(np.int64), first)
+        n_inner = np.add.reduceat(inner.astype(np.int64), first)
+        good = ~bad_pair & ((n_inner == 0) | strong | (n_stretch >= 2))
+        # Spans: whole runs where stretched, else cut to the pattern's run length.
+        r0, r1 = fs, fe - 1
+        take0, take1 = stretch[first], stretch[last]
+        s = np.where(take0, f.start[r0], f.end[r0] - self._f_run[upos[first]] + 1)
+        e = np.where(take1, f.end[r1] + 1, f.start[r1] + self._f_run[upos[last]])
+        one = length == 1
+        if one.any():  # a one-character pattern: its run from the start of the text's
+            e = np.where(one & ~take0, f.start[r0] + self._f_run[upos[first]], e)
+            s = np.where(one & ~take0, f.start[r0], s)
+            e = np.where(one & take0, f.end[r0] + 1, e)
         no_skips = (rules & SKIPS) == 0
         if no_skips.any():
-            dropped = f.skipped[ne] - f.skipped[ns]
+            dropped = f.skipped[e] - f.skipped[s]
             good &= ~(no_skips & (dropped > 0))
-        return good
+        return good, s, e
 
     def _check_latin(
-        self,
-        norm: Normalized,
-        pid: np.ndarray,
-        s: np.ndarray,
-        e: np.ndarray,
-        latin: np.ndarray,
-        ok: np.ndarray,
-    ) -> None:
+        self, norm: Normalized, s: np.ndarray, e: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(left_ok, right_ok): no letter or digit just before / after each span."""
         _, _, word = tables()
         cps = norm.cps
         n_src = len(cps)
-        idx = np.flatnonzero(latin)
-        first = norm.pos[s[idx]]
-        last = norm.pos[e[idx] - 1]
+        # min/max: text shown reversed by a bidi override runs backwards in the source.
+        p0, p1 = norm.pos[s], norm.pos[e - 1]
+        first, last = np.minimum(p0, p1), np.maximum(p0, p1)
 
         def word_at(where: np.ndarray) -> np.ndarray:
             inside = (where >= 0) & (where < n_src)
@@ -268,7 +274,4 @@ class Matcher:
             out[inside] = word[cps[where[inside]]]
             return out
 
-        left_ok = ~word_at(first - 1)
-        right_ok = ~word_at(last + 1)
-        ok[0, idx] = left_ok & right_ok
-        ok[1, idx] = left_ok
+        return ~word_at(first - 1), ~word_at(last + 1)

@@ -162,6 +162,9 @@ class Engine:
         # Scan-text spans of the hits, then document spans.
         a = norm.pos[t_s] if len(t_id) else t_s
         b = norm.pos[t_e - 1] + 1 if len(t_id) else t_e
+        if len(t_id):
+            # Text shown reversed by a bidi override runs backwards in the source.
+            a, b = np.minimum(a, b - 1), np.maximum(a, b - 1) + 1
         terms = self.lists.terms
         matches: list[MatchOut] = []
         if details and len(t_id):
