@@ -191,3 +191,11 @@ def test_evasion_setting_validated(write_list: Callable[[str, str], object]) -> 
     folder = write_list("x.yaml", "category: porn\nnumerals: maybe\nterms: [porn]\n")
     with pytest.raises(SourceError, match="x.yaml:2"):
         load_lists([folder], use_cache=False)  # type: ignore[list-item]
+
+
+def test_leet_written_term_is_a_whole_word(write_list: Callable[[str, str], object]) -> None:
+    folder = write_list("x.yaml", "category: porn\nterms: [a$$, pr0n]\n")
+    eng = Engine(load_lists([folder], use_cache=False))  # type: ignore[list-item]
+    assert run(eng, "a classic class").matches == []
+    assert [m.text for m in run(eng, "what an ass, a$$").matches] == ["ass", "a$$"]
+    assert [m.text for m in run(eng, "pr0n or porn").matches] == ["pr0n", "porn"]

@@ -262,7 +262,7 @@ def test_exception_written_apart_does_not_cover_the_joined_word(tmp_path: Path) 
     assert not any(m.startswith(f"{p}:3:") for m in found), found
     # After the fold "a$$" is "ass": the exception cancels it wherever it occurs.
     assert any(m.startswith(f"{p}:4: warning: term 'a$$' can never count") for m in found)
-    assert not any(m.startswith(f"{p}:5:") for m in found), found
+    assert not any(m.startswith(f"{p}:5:") and "never" in m for m in found), found
 
 
 def test_terms_the_evasion_rules_make_equal(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from pydantic import (
 )
 
 from qinglang.engine import _evasion, _normtext
-from qinglang.engine.evasion import DEFAULT_RULES, NUMERALS, RULES
+from qinglang.engine.evasion import DEFAULT_RULES, LEET_SYMBOLS, NUMERALS, RULES
 from qinglang.engine.normalize import BOUNDARY, normalize, tables
 from qinglang.engine.yamlloc import SourceError, format_loc, line_of, load_yaml
 
@@ -222,8 +222,11 @@ def make_patterns(
     starts = np.concatenate(([0], cut + 1))
     ends = np.concatenate((cut, [len(cps)]))
     # A term is Latin when all its characters are word characters, spaces or
-    # apostrophes (don't tell).
+    # apostrophes (don't tell), or leet symbols.
     latin_char = word[cps] | (cps == ord(" ")) | (cps == ord("'"))
+    # Leet symbols read as letters: a term written "a$$" is a word like "ass".
+    for sym in LEET_SYMBOLS:
+        latin_char |= cps == ord(sym)
     nonlatin = np.concatenate(([0], np.cumsum(~latin_char)))
     latin = (ends > starts) & (nonlatin[ends] == nonlatin[starts])
     text = n.text
