@@ -356,26 +356,29 @@ def check_folding(recs: list[Rec], result: LintResult) -> None:
     found = Matcher(ls).find(norm)
     starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
     ends = starts + np.array([len(t) for t in texts])
-    reported: set[int] = set()
+    reported: set[tuple[int, int]] = set()
     src_s = norm.pos[found.start]
     src_e = norm.pos[found.end - 1] + 1
     for j, a, b in zip(found.term.tolist(), src_s.tolist(), src_e.tolist(), strict=True):
         k = int(np.searchsorted(starts, a, side="right")) - 1
-        if k == j or k in reported or b > ends[k]:
+        pair = (min(j, k), max(j, k))
+        if k == j or pair in reported or b > ends[k]:
             continue
         rk, rj = terms[k], terms[j]
         if rk.pattern.norm.replace(" ", "") == rj.pattern.norm.replace(" ", ""):
             continue  # the same term (check_duplicates reports those)
         # Only where the whole term is found: "sex" in "sex toy" is the usual case.
-        if norm.text[np.searchsorted(norm.pos, starts[k]) : np.searchsorted(norm.pos, ends[k])] \
-                != norm.text[np.searchsorted(norm.pos, a) : np.searchsorted(norm.pos, b)]:
+        whole = norm.text[np.searchsorted(norm.pos, starts[k]) : np.searchsorted(norm.pos, ends[k])]
+        if whole != norm.text[np.searchsorted(norm.pos, a) : np.searchsorted(norm.pos, b)]:
             continue
-        reported.add(k)
+        reported.add(pair)
+        later, other = terms[pair[1]], terms[pair[0]]
         result.warn(
-            rk.path,
-            rk.line,
-            f"term {rk.pattern.text!r} is found by {rj.pattern.text!r} ({rj.where}) through "
-            "the evasion rules (leet, repeats, look-alikes, numerals): one is enough",
+            later.path,
+            later.line,
+            f"term {later.pattern.text!r} and {other.pattern.text!r} ({other.where}) find "
+            "each other through the evasion rules (leet, repeats, look-alikes, numerals): "
+            "one is enough",
         )
 
 
