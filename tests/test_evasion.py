@@ -199,3 +199,25 @@ def test_leet_written_term_is_a_whole_word(write_list: Callable[[str, str], obje
     assert run(eng, "a classic class").matches == []
     assert [m.text for m in run(eng, "what an ass, a$$").matches] == ["ass", "a$$"]
     assert [m.text for m in run(eng, "pr0n or pron").matches] == ["pr0n", "pron"]
+
+
+@pytest.mark.parametrize(
+    "rule, text",
+    [
+        ("leet", "p0rn"),
+        ("repeats", "fuuuuck"),
+        ("confusables", "рorn"),
+        ("skips", "傻@冒"),
+        ("numerals", "下3滥"),
+        ("phrases", "反反覆覆"),
+        ("fold", "p0rn"),
+    ],
+)
+def test_engine_switch_turns_one_rule_off(
+    write_list: Callable[[str, str], object], rule: str, text: str
+) -> None:
+    write_list("a.yaml", LISTS)
+    folder = write_list("b.yaml", NUMERALS)
+    ls = load_lists([folder], use_cache=False)  # type: ignore[list-item]
+    assert run(Engine(ls), text).matches != []
+    assert run(Engine(ls, frozenset({rule})), text).matches == []

@@ -39,12 +39,13 @@ cdef enum:
 cdef uint32_t TOKEN = ASCII | DIGIT | LEETD | LEETS | CONF | LATX | LETTER
 
 
-def fold_text(str text not None, const uint32_t[::1] table):
+def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     """(folded, its code points, start, end, via, skipped) of normalised ``text``.
 
     ``folded[k]`` stands for ``text[start[k]:end[k] + 1]`` (a run of one repeated
     folded character), ``via[k]`` says which folds made it, ``skipped`` counts the
-    skip characters dropped up to each index of ``text`` (len(text) + 1 entries)."""
+    skip characters dropped up to each index of ``text`` (len(text) + 1 entries).
+    ``collapse=False`` keeps repeated characters apart (the benchmark's switch)."""
     cdef Py_ssize_t n = len(text)
     cdef Py_ssize_t i, j, k, m = 0, tok_end
     cdef uint32_t e, c, prev = 0xFFFFFFFF, f
@@ -139,7 +140,7 @@ def fold_text(str text not None, const uint32_t[::1] table):
                     kv[i + 1] = dropped
                     i += 1
                     continue
-                if c == prev:
+                if collapse and c == prev:
                     ev[m - 1] = i
                     vv[m - 1] |= v
                 else:
@@ -162,7 +163,7 @@ def fold_text(str text not None, const uint32_t[::1] table):
         if e & NUM:
             c = e & TARGET
             v = V_NUM
-        if c == prev:
+        if collapse and c == prev:
             ev[m - 1] = i
             vv[m - 1] |= v
         else:

@@ -102,8 +102,37 @@ def _lookalike(ch: str) -> str | None:
     return None
 
 
+# Switches for the whole engine (the benchmark measures each rule's cost with them, the
+# benign-corpus test compares with all of them off); lists switch rules per file.
+SWITCHES = ("leet", "repeats", "confusables", "skips", "numerals", "phrases", "fold")
+
+
 @cache
-def fold_table() -> np.ndarray:
+def fold_table(off: frozenset[str] = frozenset()) -> np.ndarray:
+    """``_fold_table`` with the kinds of the rules in ``off`` cleared."""
+    if not off:
+        return _fold_table()
+    table = _fold_table().copy()
+    own = np.arange(MAX_CP, dtype=np.uint32)
+    kinds = {
+        "leet": _LEETD | _LEETS,
+        "confusables": _CONF | _LATX,
+        "skips": _SKIP,
+        "numerals": _NUM,
+    }
+    for name in off:
+        bits = np.uint32(kinds.get(name, 0))
+        hit = (table & bits) != 0
+        table[hit] &= ~bits
+        if name != "skips":  # the character stands for itself again
+            table[hit] = (table[hit] & ~np.uint32(0x1FFFFF)) | own[hit]
+        if name == "confusables":
+            table[hit] |= np.uint32(_LETTER)
+    return table
+
+
+@cache
+def _fold_table() -> np.ndarray:
     """Per code point of normalised text: its fold target (low 21 bits) and kind bits."""
     canon, noise, _ = tables()
     table = np.arange(MAX_CP, dtype=np.uint32)
@@ -156,11 +185,29 @@ class Folded:
         return self.end - self.start + 1
 
 
-def fold(text: str) -> Folded:
-    folded, out, start, end, via, skipped = _evasion.fold_text(text, fold_table())
+def fold(text: str, off: frozenset[str] = frozenset()) -> Folded:
+    if "fold" in off:
+        return _identity(text)
+    collapse = "repeats" not in off
+    folded, out, start, end, via, skipped = _evasion.fold_text(text, fold_table(off), collapse)
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     return Folded(folded, out, start, end, via, skipped, cps[start])
 
 
-def fold_norm(norm: Normalized) -> Folded:
-    return fold(norm.text)
+def _identity(text: str) -> Folded:
+    """No fold at all: every character stands for itself (the benchmark's baseline)."""
+    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    idx = np.arange(len(cps), dtype=np.int64)
+    return Folded(
+        text,
+        cps,
+        idx,
+        idx,
+        np.zeros(len(cps), dtype=np.uint8),
+        np.zeros(len(cps) + 1, dtype=np.int64),
+        cps,
+    )
+
+
+def fold_norm(norm: Normalized, off: frozenset[str] = frozenset()) -> Folded:
+    return fold(norm.text, off)

@@ -66,8 +66,10 @@ NOTHING = Found(_EMPTY, _EMPTY, _EMPTY, frozenset())
 class Matcher:
     """Built once per list set; ``find`` is pure and thread-safe."""
 
-    def __init__(self, lists: ListSet) -> None:
+    def __init__(self, lists: ListSet, off: frozenset[str] = frozenset()) -> None:
+        """``off``: evasion rules switched off for every list (``evasion.SWITCHES``)."""
         self.lists = lists
+        self.off = off
         # (pattern, kind, id, sub, mode, cancellable, rules, normalised form)
         entries: list[tuple[Pattern, int, int, int, int, int, int, str]] = []
 
@@ -90,7 +92,7 @@ class Matcher:
 
         # Fold every form in one call; each folded character keeps what was written
         # (rep), how it was folded (via) and its run length, for the verification.
-        ft = fold(BOUNDARY.join(e[7] for e in entries)) if entries else None
+        ft = fold(BOUNDARY.join(e[7] for e in entries), off) if entries else None
         cut = np.flatnonzero(ft.cps == ord(BOUNDARY)) if ft else _EMPTY
         f_starts = np.concatenate(([0], cut + 1)).astype(np.int64)
         f_ends = np.concatenate((cut, [len(ft.cps) if ft else 0])).astype(np.int64)
@@ -147,7 +149,7 @@ class Matcher:
     def find(self, norm: Normalized) -> Found:
         if self._ac is None or not norm.text:
             return NOTHING
-        f = fold(norm.text)
+        f = fold(norm.text, self.off)
         text = _utf8(f.text)
         raw = self._ac.find_matches_as_indexes(text, overlapping=True)
         if not raw:

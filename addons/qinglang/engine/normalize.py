@@ -191,7 +191,7 @@ def build_tables() -> None:
     _packed_table()
 
 
-def normalize(source: str) -> Normalized:
+def normalize(source: str, *, phrases: bool = True) -> Normalized:
     """Normalise ``source``; noise is dropped, except that a word gap between two
     Latin words of more than one letter stays as one space.
 
@@ -203,7 +203,7 @@ def normalize(source: str) -> Normalized:
     carries lone surrogates: they are noise (see ``tables``) and stay in ``cps``.
     """
     text, pos, cps = _normtext.normalize_text(source, _packed_table())
-    if _HAS_CJK.search(text):
+    if phrases and _HAS_CJK.search(text):
         text = _phrases(text)
     if RLO in source:
         text, pos = _as_displayed(source, text, pos)

@@ -92,9 +92,12 @@ class ScanResult:
 class Engine:
     """Compiled lists. Build once, share; ``scan`` keeps no state between calls."""
 
-    def __init__(self, lists: ListSet) -> None:
+    def __init__(self, lists: ListSet, evasion_off: frozenset[str] = frozenset()) -> None:
+        """``evasion_off``: evasion rules switched off for the whole engine
+        (``evasion.SWITCHES``; the benchmark and the benign-corpus test use it)."""
         self.lists = lists
-        self.matcher = Matcher(lists)
+        self.matcher = Matcher(lists, evasion_off)
+        self._phrases = "phrases" not in evasion_off
         self.category_names = lists.categories
         cat_index = {c: i for i, c in enumerate(self.category_names)}
         terms = lists.terms
@@ -108,7 +111,7 @@ class Engine:
         """Decide on one document. ``details=False`` skips the per-occurrence match
         list (the proxy needs only the decision and the names of the terms)."""
         ex = extract(doc, kind)
-        norm = normalize(ex.text)
+        norm = normalize(ex.text, phrases=self._phrases)
         found = self.matcher.find(norm)
         pii = detect_pii(norm) if profile.pii != "off" else []
         return self._decide(ex, norm, found, pii, profile, details)
