@@ -19,8 +19,8 @@ import pytest
 from qinglang.engine.evasion import SWITCHES
 from qinglang.engine.lists import load_lists
 from qinglang.engine.scanner import Engine, ScanResult
-from qinglang.policy.config import Profile, shipped_lists
 from qinglang.listtools.benign import benign_pages
+from qinglang.policy.config import Profile, shipped_lists
 
 WORDS = Path("/usr/share/dict/american-english")
 

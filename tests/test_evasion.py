@@ -186,10 +186,10 @@ def test_evasion_setting_validated(write_list: Callable[[str, str], object]) -> 
     from qinglang.engine.yamlloc import SourceError
 
     folder = write_list("x.yaml", "category: porn\nevasion: {leeet: false}\nterms: [porn]\n")
-    with pytest.raises(SourceError, match="x.yaml:2.*leeet"):
+    with pytest.raises(SourceError, match=r"x\.yaml:2.*leeet"):
         load_lists([folder], use_cache=False)  # type: ignore[list-item]
     folder = write_list("x.yaml", "category: porn\nnumerals: maybe\nterms: [porn]\n")
-    with pytest.raises(SourceError, match="x.yaml:2"):
+    with pytest.raises(SourceError, match=r"x\.yaml:2"):
         load_lists([folder], use_cache=False)  # type: ignore[list-item]
 
 

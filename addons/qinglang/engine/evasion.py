@@ -32,7 +32,7 @@ from functools import cache
 import numpy as np
 from confusable_homoglyphs import confusables as _tr39
 
-from qinglang.engine import _evasion
+import qinglang.engine._evasion as _evasion
 from qinglang.engine.normalize import MAX_CP, Normalized, tables
 
 # Rule bits of a list (and of the ``via`` array of the fold: leet, look-alike, numeral).
@@ -85,9 +85,9 @@ def _latin_base(ch: str) -> str | None:
         return base
     name = unicodedata.name(ch, "")
     words = name.split()
-    if len(words) >= 4 and words[:3] == ["LATIN", "SMALL", "LETTER"] and len(words[3]) == 1:
-        if len(words) == 4 or words[4] == "WITH":
-            return words[3].lower()
+    latin = len(words) >= 4 and words[:3] == ["LATIN", "SMALL", "LETTER"]
+    if latin and len(words[3]) == 1 and (len(words) == 4 or words[4] == "WITH"):
+        return words[3].lower()
     return None
 
 

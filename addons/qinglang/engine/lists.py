@@ -34,7 +34,8 @@ from pydantic import (
     field_validator,
 )
 
-from qinglang.engine import _evasion, _normtext
+import qinglang.engine._evasion as _evasion
+from qinglang.engine import _normtext
 from qinglang.engine.evasion import DEFAULT_RULES, LEET_SYMBOLS, NUMERALS, RULES
 from qinglang.engine.normalize import BOUNDARY, normalize, tables
 from qinglang.engine.yamlloc import SourceError, format_loc, line_of, load_yaml

@@ -348,9 +348,7 @@ def check_folding(recs: list[Rec], result: LintResult) -> None:
     terms = [r for r in recs if r.kind == "term" and r.pattern.norm]
     if len(terms) < 2:
         return
-    ls = ListSet(
-        terms=[Term(r.pattern, r.category, 1, False, Origin(r.path, ())) for r in terms]
-    )
+    ls = ListSet(terms=[Term(r.pattern, r.category, 1, False, Origin(r.path, ())) for r in terms])
     texts = [r.pattern.text for r in terms]
     norm = normalize(BOUNDARY.join(texts))
     found = Matcher(ls).find(norm)
