@@ -221,3 +221,12 @@ def test_engine_switch_turns_one_rule_off(
     ls = load_lists([folder], use_cache=False)  # type: ignore[list-item]
     assert run(Engine(ls), text).matches != []
     assert run(Engine(ls, frozenset({rule})), text).matches == []
+
+
+def test_personal_data_inside_a_bidi_override_is_still_masked(engine: Engine) -> None:
+    # The detectors read numbers in the order they are written, as before overrides
+    # were read as displayed.
+    text = "call \u202e138 1234 5678\u202c now"
+    r = engine.scan(text, "text", Profile(block_threshold=1000))  # type: ignore[arg-type]
+    assert [p.kind for p in r.pii] == ["cn_mobile"]
+    assert "1234" not in r.body and r.body.startswith("call \u202e138")

@@ -191,7 +191,7 @@ def build_tables() -> None:
     _packed_table()
 
 
-def normalize(source: str, *, phrases: bool = True) -> Normalized:
+def normalize(source: str, *, phrases: bool = True, displayed: bool = True) -> Normalized:
     """Normalise ``source``; noise is dropped, except that a word gap between two
     Latin words of more than one letter stays as one space.
 
@@ -205,7 +205,7 @@ def normalize(source: str, *, phrases: bool = True) -> Normalized:
     text, pos, cps = _normtext.normalize_text(source, _packed_table())
     if phrases and _HAS_CJK.search(text):
         text = _phrases(text)
-    if RLO in source:
+    if displayed and RLO in source:
         text, pos = _as_displayed(source, text, pos)
     return Normalized(text, pos, source, cps)
 
