@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=True, wraparound=False
+# cython: language_level=3, boundscheck=False, wraparound=False
 """The evasion fold of normalised text in one compiled pass (``evasion.py`` builds the
 table and documents the rules).
 
@@ -8,13 +8,16 @@ map back to the normalised text; a Python loop per character runs at about 12 MB
 (ENGINE-NOTES.md), far below the scan's budget.
 """
 
-from libc.stdint cimport int64_t, uint8_t, uint32_t
+from libc.stdint cimport int32_t, uint8_t, uint32_t
 
 import numpy as np
 
 cdef extern from "Python.h":
     int PyUnicode_4BYTE_KIND
     object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+    int PyUnicode_KIND(object o)
+    void* PyUnicode_DATA(object o)
+    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
 
 # The table's bits (evasion.py builds it): the target code point in the low 21 bits.
 cdef enum:
@@ -40,35 +43,43 @@ cdef uint32_t TOKEN = ASCII | DIGIT | LEETD | LEETS | CONF | LATX | LETTER
 
 
 def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
-    """(folded, its code points, start, end, via, skipped) of normalised ``text``.
+    """(folded, its code points, start, end, via, rep, skipped) of normalised ``text``.
 
     ``folded[k]`` stands for ``text[start[k]:end[k] + 1]`` (a run of one repeated
-    folded character), ``via[k]`` says which folds made it, ``skipped`` counts the
-    skip characters dropped up to each index of ``text`` (len(text) + 1 entries).
+    folded character), ``via[k]`` says which folds made it, ``rep[k]`` is
+    ``text[start[k]]`` (what was written), ``skipped`` lists the indexes of the skip
+    characters dropped (sorted; usually none).
     ``collapse=False`` keeps repeated characters apart (the benchmark's switch)."""
+    # Bounds checks are off in this loop: every index below is < n, and every code
+    # point < 0x110000, the table's length (checked here).
+    if table.shape[0] < 0x110000:
+        raise ValueError("the fold table must cover every code point")
+    if len(text) >= 2**31:
+        raise ValueError("text too long to fold")
     cdef Py_ssize_t n = len(text)
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
     cdef Py_ssize_t i, j, k, m = 0, tok_end
     cdef uint32_t e, c, prev = 0xFFFFFFFF, f
     cdef uint8_t v
     cdef int alpha, ascii_n, conf, leetd, leets, digits, hexonly
     cdef bint leet_ok, conf_ok, first_alpha
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    cdef const uint32_t[::1] t = cps
     out = np.empty(n, dtype=np.uint32)
-    start = np.empty(n, dtype=np.int64)
-    end = np.empty(n, dtype=np.int64)
+    rep = np.empty(n, dtype=np.uint32)
+    # int32: half the memory traffic of int64 (a scan text is far below 2**31).
+    start = np.empty(n, dtype=np.int32)
+    end = np.empty(n, dtype=np.int32)
     via = np.empty(n, dtype=np.uint8)
-    skipped = np.zeros(n + 1, dtype=np.int64)
+    skipped = []
     cdef uint32_t[::1] ov = out
-    cdef int64_t[::1] sv = start
-    cdef int64_t[::1] ev = end
+    cdef uint32_t[::1] rv = rep
+    cdef int32_t[::1] sv = start
+    cdef int32_t[::1] ev = end
     cdef uint8_t[::1] vv = via
-    cdef int64_t[::1] kv = skipped
-    cdef int64_t dropped = 0
 
     i = 0
     while i < n:
-        e = table[t[i]]
+        e = table[PyUnicode_READ(kind, data, i)]
         leet_ok = False
         conf_ok = False
         if e & TOKEN:
@@ -78,7 +89,7 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
             first_alpha = (e & (ASCII | CONF | LATX | LETTER)) != 0
             j = i
             while j < n:
-                f = table[t[j]]
+                f = table[PyUnicode_READ(kind, data, j)]
                 if not (f & TOKEN):
                     break
                 if f & (ASCII | CONF | LATX | LETTER):
@@ -116,15 +127,15 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
                 if e & SKIP:
                     leet_ok = False
             while i < tok_end:
-                c = t[i]
+                c = PyUnicode_READ(kind, data, i)
                 f = table[c]
                 v = 0
                 if (f & (LEETD | LEETS)) and leet_ok:
                     # "!" reads as i only between letters: at a word's edge it is
                     # punctuation ("hello!").
                     if c == 0x21 and (i == 0 or i + 1 >= tok_end or
-                                      not (table[t[i - 1]] & (ASCII | LATX | CONF)) or
-                                      not (table[t[i + 1]] & (ASCII | LATX | CONF))):
+                                      not (table[PyUnicode_READ(kind, data, i - 1)] & (ASCII | LATX | CONF)) or
+                                      not (table[PyUnicode_READ(kind, data, i + 1)] & (ASCII | LATX | CONF))):
                         pass
                     else:
                         c = f & TARGET
@@ -136,8 +147,7 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
                     c = f & TARGET
                     v = V_CONF
                 elif (f & SKIP) and alpha == 0 and leetd == 0 and digits == 0:
-                    dropped += 1
-                    kv[i + 1] = dropped
+                    skipped.append(i)
                     i += 1
                     continue
                 if collapse and c == prev:
@@ -145,19 +155,18 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
                     vv[m - 1] |= v
                 else:
                     ov[m] = c
+                    rv[m] = PyUnicode_READ(kind, data, i)
                     sv[m] = i
                     ev[m] = i
                     vv[m] = v
                     m += 1
                     prev = c
-                kv[i + 1] = dropped
                 i += 1
             continue
-        c = t[i]
+        c = PyUnicode_READ(kind, data, i)
         v = 0
         if e & SKIP:
-            dropped += 1
-            kv[i + 1] = dropped
+            skipped.append(i)
             i += 1
             continue
         if e & NUM:
@@ -168,18 +177,19 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
             vv[m - 1] |= v
         else:
             ov[m] = c
+            rv[m] = PyUnicode_READ(kind, data, i)
             sv[m] = i
             ev[m] = i
             vv[m] = v
             m += 1
             prev = c
-        kv[i + 1] = dropped
         i += 1
 
     folded = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, &ov[0], m) if m else ""
-    del ov, sv, ev, vv
+    del ov, sv, ev, vv, rv
     out.resize(m)
+    rep.resize(m)
     start.resize(m)
     end.resize(m)
     via.resize(m)
-    return folded, out, start, end, via, skipped
+    return folded, out, start, end, via, rep, np.array(skipped, dtype=np.int64)

@@ -174,24 +174,29 @@ class Folded:
 
     text: str
     cps: np.ndarray  # uint32, the code points of ``text``
-    start: np.ndarray  # int64, index into the normalised text
-    end: np.ndarray  # int64, last index of the run (inclusive)
+    start: np.ndarray  # int32, index into the normalised text
+    end: np.ndarray  # int32, last index of the run (inclusive)
     via: np.ndarray  # uint8: LEET | CONFUSABLES | NUMERALS bits that made the character
-    skipped: np.ndarray  # int64, skip characters dropped before each normalised index
     rep: np.ndarray  # uint32, the normalised character at ``start`` (what was written)
+    skipped: np.ndarray  # int64, sorted indexes of the skip characters dropped
 
     @property
     def runs(self) -> np.ndarray:
         return self.end - self.start + 1
+
+    def skipped_in(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """How many skip characters were dropped in each normalised span [a, b)."""
+        return np.searchsorted(self.skipped, b) - np.searchsorted(self.skipped, a)
 
 
 def fold(text: str, off: frozenset[str] = frozenset()) -> Folded:
     if "fold" in off:
         return _identity(text)
     collapse = "repeats" not in off
-    folded, out, start, end, via, skipped = _evasion.fold_text(text, fold_table(off), collapse)
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    return Folded(folded, out, start, end, via, skipped, cps[start])
+    folded, out, start, end, via, rep, skipped = _evasion.fold_text(
+        text, fold_table(off), collapse
+    )
+    return Folded(folded, out, start, end, via, rep, skipped)
 
 
 def _identity(text: str) -> Folded:
@@ -204,8 +209,8 @@ def _identity(text: str) -> Folded:
         idx,
         idx,
         np.zeros(len(cps), dtype=np.uint8),
-        np.zeros(len(cps) + 1, dtype=np.int64),
         cps,
+        np.zeros(0, dtype=np.int64),
     )
 
 

@@ -228,7 +228,7 @@ class Matcher:
         t_via, u_via = f.via[tpos], self._f_via[upos]
         differ = (f.rep[tpos] != self._f_rep[upos]).astype(np.uint8)
         bad = ((t_via ^ u_via) | (differ * (t_via | u_via))) & ~allowed & 7
-        t_run, u_run = f.runs[tpos], self._f_run[upos]
+        t_run, u_run = f.end[tpos] - f.start[tpos] + 1, self._f_run[upos]
         extra = t_run > u_run
         letter = (f.cps[tpos] >= 97) & (f.cps[tpos] <= 122)
         stretch = extra & letter & ((allowed & REPEATS) != 0)  # an allowed repeat
@@ -255,7 +255,7 @@ class Matcher:
             e = np.where(one & take0, f.end[r0] + 1, e)
         no_skips = (rules & SKIPS) == 0
         if no_skips.any():
-            dropped = f.skipped[e] - f.skipped[s]
+            dropped = f.skipped_in(s, e)
             good &= ~(no_skips & (dropped > 0))
         return good, s, e
 
