@@ -4,8 +4,11 @@ the real words and numbers each rule must leave alone. Through the engine, with 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from qinglang.engine.lists import load_lists
 from qinglang.engine.scanner import Engine, ScanResult
@@ -230,3 +233,53 @@ def test_personal_data_inside_a_bidi_override_is_still_masked(engine: Engine) ->
     r = engine.scan(text, "text", Profile(block_threshold=1000))  # type: ignore[arg-type]
     assert [p.kind for p in r.pii] == ["cn_mobile"]
     assert "1234" not in r.body and r.body.startswith("call \u202e138")
+
+
+def test_html_masks_exactly_what_was_written(engine: Engine) -> None:
+    page = "<p>a p0rn site, a pooorn site, <b>fuu</b>uuck</p>"
+    r = engine.scan(page, "html", Profile(block_threshold=1000))  # type: ignore[arg-type]
+    assert r.body == "<p>a **** site, a ****** site, <b>***</b>****</p>"
+
+
+_ALPHABET = "pornfuckasbe 0134$@!рο é【】@♥🎲赌博三3下滥.\u202e\u202c"
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=st.text(alphabet=_ALPHABET, max_size=40))
+def test_rules_only_add_matches(text: str) -> None:
+    """Without exceptions, every match with the rules off is found with them on, and
+    every match lies inside the text, on the characters it reports."""
+    on, off = _engines()
+    profile = Profile(block_threshold=10**6)
+    r_on = on.scan(text, "text", profile)  # type: ignore[arg-type]
+    r_off = off.scan(text, "text", profile)  # type: ignore[arg-type]
+    spans_on = {(m.term, m.start, m.end) for m in r_on.matches}
+    for m in r_off.matches:
+        assert any(t == m.term and a <= m.start and m.end <= b for t, a, b in spans_on), m
+    for m in r_on.matches:
+        assert 0 <= m.start < m.end <= len(text) and text[m.start : m.end] == m.text
+    assert len(r_on.body) == len(text)
+
+
+@cache
+def _engines() -> tuple[Engine, Engine]:
+    import tempfile
+    from pathlib import Path
+
+    from qinglang.engine.evasion import SWITCHES
+
+    folder = Path(tempfile.mkdtemp())
+    (folder / "a.yaml").write_text(
+        "category: porn\nnumerals: true\nterms: [porn, fuck, ass, sex, 赌博, 下三滥, a$$]\n",
+        encoding="utf-8",
+    )
+    ls = load_lists([folder], use_cache=False)
+    return Engine(ls), Engine(ls, frozenset(SWITCHES))
+
+
+def test_digits_in_mixed_styles_read_as_one_number() -> None:
+    from qinglang.engine.evasion import fold
+    from qinglang.engine.normalize import normalize
+
+    # Every style of digit after a contact label, Chinese numerals included.
+    assert fold(normalize("微信：9⓿二肆⁹₈③⑸⒋➃㈤㊄").text).text == "微信:9024983545"

@@ -97,11 +97,14 @@ def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             s = _single(ch)
             if s is not None and s != ch:
                 canon[cp] = ord(s)
-    # ❶..❿ and similar dingbat digits have no NFKC form but a digit value.
-    for cp in range(0x2776, 0x2794):
-        d = unicodedata.digit(chr(cp), None)
-        if d is not None:
-            canon[cp] = ord(str(d))
+    # ❶..❿, ⓿ and similar digit symbols (category No) have no NFKC form but a digit
+    # value. Digits of other scripts (category Nd) stay theirs.
+    for cp in range(0x80, 0x20000):
+        ch = chr(cp)
+        if canon[cp] == cp and unicodedata.category(ch) == "No":
+            d = unicodedata.digit(ch, None)
+            if d is not None:
+                canon[cp] = ord(str(d))
 
     # Traditional -> simplified, one character at a time, so offsets stay valid.
     chars: list[str] = []
