@@ -43,12 +43,13 @@ cdef uint32_t TOKEN = ASCII | DIGIT | LEETD | LEETS | CONF | LATX | LETTER
 
 
 def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
-    """(folded, its code points, start, end, via, rep, skipped) of normalised ``text``.
+    """(folded, its code points, start, end, via, rep, skipped, folds) of ``text``.
 
     ``folded[k]`` stands for ``text[start[k]:end[k] + 1]`` (a run of one repeated
     folded character), ``via[k]`` says which folds made it, ``rep[k]`` is
     ``text[start[k]]`` (what was written), ``skipped`` lists the indexes of the skip
-    characters dropped (sorted; usually none).
+    characters dropped (sorted; usually none), ``folds[k]`` counts the characters
+    before ``k`` with a non-zero ``via``.
     ``collapse=False`` keeps repeated characters apart (the benchmark's switch)."""
     # Bounds checks are off in this loop: every index below is < n, and every code
     # point < 0x110000, the table's length (checked here).
@@ -185,11 +186,17 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
             prev = c
         i += 1
 
+    # How many folded characters up to each index were made by leet, look-alike or
+    # numeral folding: a hit over none of them needs no character-by-character check.
+    folds = np.zeros(m + 1, dtype=np.int32)
+    cdef int32_t[::1] fv = folds
+    for k in range(m):
+        fv[k + 1] = fv[k] + (vv[k] != 0)
     folded = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, &ov[0], m) if m else ""
-    del ov, sv, ev, vv, rv
+    del ov, sv, ev, vv, rv, fv
     out.resize(m)
     rep.resize(m)
     start.resize(m)
     end.resize(m)
     via.resize(m)
-    return folded, out, start, end, via, rep, np.array(skipped, dtype=np.int64)
+    return folded, out, start, end, via, rep, np.array(skipped, dtype=np.int64), folds

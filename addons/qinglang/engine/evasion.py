@@ -179,6 +179,7 @@ class Folded:
     via: np.ndarray  # uint8: LEET | CONFUSABLES | NUMERALS bits that made the character
     rep: np.ndarray  # uint32, the normalised character at ``start`` (what was written)
     skipped: np.ndarray  # int64, sorted indexes of the skip characters dropped
+    folds: np.ndarray  # int32, len(text) + 1: folded characters with a via before each
 
     @property
     def runs(self) -> np.ndarray:
@@ -193,10 +194,10 @@ def fold(text: str, off: frozenset[str] = frozenset()) -> Folded:
     if "fold" in off:
         return _identity(text)
     collapse = "repeats" not in off
-    folded, out, start, end, via, rep, skipped = _evasion.fold_text(
+    folded, out, start, end, via, rep, skipped, folds = _evasion.fold_text(
         text, fold_table(off), collapse
     )
-    return Folded(folded, out, start, end, via, rep, skipped)
+    return Folded(folded, out, start, end, via, rep, skipped, folds)
 
 
 def _identity(text: str) -> Folded:
@@ -211,6 +212,7 @@ def _identity(text: str) -> Folded:
         np.zeros(len(cps), dtype=np.uint8),
         cps,
         np.zeros(0, dtype=np.int64),
+        np.zeros(len(cps) + 1, dtype=np.int32),
     )
 
 

@@ -126,6 +126,13 @@ class Matcher:
         self._f_rep = ft.rep if ft else np.zeros(0, dtype=np.uint32)
         self._f_via = ft.via if ft else np.zeros(0, dtype=np.uint8)
         self._f_run = ft.runs if ft else _EMPTY
+        # Users whose pattern folded to itself (no runs, no leet, look-alike or numeral):
+        # on a text span just as plain, their hits need no check per character.
+        plain_char = (self._f_run == 1) & (self._f_via == 0)
+        plain_cum = np.concatenate(([0], np.cumsum(~plain_char)))
+        f_len = np.array([len(p) for p in self._patterns], dtype=np.int64)
+        u_len = np.repeat(f_len, np.diff(self._ptr))
+        self._u_plain = plain_cum[self._u_off + u_len] == plain_cum[self._u_off]
         self._latin = np.array(latin, dtype=bool)
         impl = Implementation.DFA if len(self._patterns) <= DFA_MAX_PATTERNS else None
         # Searched as UTF-8 bytes: the str search converts every hit's offsets through a
@@ -170,8 +177,22 @@ class Matcher:
         user = np.repeat(first, count) + (np.arange(len(hit)) - group_start)
         # Verify against each user's own characters; this gives each pair its span in
         # normalised coordinates.
-        good, s, e = self._verify(f, fs[hit], fe[hit], user)
-        hit, user, s, e = hit[good], user[good], s[good], e[good]
+        hs_f, he_f = fs[hit], fe[hit]
+        s = f.start[hs_f].astype(np.int64)
+        e = f.end[he_f - 1].astype(np.int64) + 1
+        # Plain hits: one normalised character per folded one, none folded, and a plain
+        # pattern. Only the others are checked character by character.
+        plain = (
+            (e - s == he_f - hs_f)
+            & (f.folds[he_f] == f.folds[hs_f])
+            & self._u_plain[user]
+        )
+        check = np.flatnonzero(~plain)
+        if len(check):
+            good_c, s_c, e_c = self._verify(f, hs_f[check], he_f[check], user[check])
+            s[check], e[check] = s_c, e_c
+            plain[check] = good_c
+        hit, user, s, e = hit[plain], user[plain], s[plain], e[plain]
         latin = self._latin[pid[hit]]
         if latin.any():
             mode = self._u_mode[user]
