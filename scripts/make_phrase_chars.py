@@ -13,10 +13,12 @@ then back both ways; where the two ways differ, the character left by the table 
 from __future__ import annotations
 
 import sys
+
 import zhconv_rs
 
 from qinglang.engine.normalize import normalize
 from qinglang.listtools.benign import jieba_dict
+
 
 def main() -> int:
     words = [

@@ -33,7 +33,7 @@ import numpy as np
 from confusable_homoglyphs import confusables as _tr39
 
 import qinglang.engine._evasion as _evasion
-from qinglang.engine.normalize import MAX_CP, Normalized, tables
+from qinglang.engine.normalize import MAX_CP, tables
 
 # Rule bits of a list (and of the ``via`` array of the fold: leet, look-alike, numeral).
 LEET, CONFUSABLES, NUMERALS, REPEATS, SKIPS = 1, 2, 4, 8, 16
@@ -214,7 +214,3 @@ def _identity(text: str) -> Folded:
         np.zeros(0, dtype=np.int64),
         np.zeros(len(cps) + 1, dtype=np.int32),
     )
-
-
-def fold_norm(norm: Normalized, off: frozenset[str] = frozenset()) -> Folded:
-    return fold(norm.text, off)

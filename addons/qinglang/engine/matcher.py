@@ -182,11 +182,7 @@ class Matcher:
         e = f.end[he_f - 1].astype(np.int64) + 1
         # Plain hits: one normalised character per folded one, none folded, and a plain
         # pattern. Only the others are checked character by character.
-        plain = (
-            (e - s == he_f - hs_f)
-            & (f.folds[he_f] == f.folds[hs_f])
-            & self._u_plain[user]
-        )
+        plain = (e - s == he_f - hs_f) & (f.folds[he_f] == f.folds[hs_f]) & self._u_plain[user]
         check = np.flatnonzero(~plain)
         if len(check):
             good_c, s_c, e_c = self._verify(f, hs_f[check], he_f[check], user[check])
