@@ -193,10 +193,8 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     for k in range(m):
         fv[k + 1] = fv[k] + (vv[k] != 0)
     folded = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, &ov[0], m) if m else ""
-    del ov, sv, ev, vv, rv, fv
-    out.resize(m)
-    rep.resize(m)
-    start.resize(m)
-    end.resize(m)
-    via.resize(m)
-    return folded, out, start, end, via, rep, np.array(skipped, dtype=np.int64), folds
+    # Views, not resize(): resizing copies each array (5 copies of the text's length).
+    return (
+        folded, out[:m], start[:m], end[:m], via[:m], rep[:m],
+        np.array(skipped, dtype=np.int64), folds,
+    )
