@@ -192,6 +192,10 @@ def build_tables() -> None:
     """Build every table a scan reads (the packed one is made from the others), e.g. in
     the proxy before it forks its scan workers, which then share them."""
     _packed_table()
+    # The evasion fold's table too (evasion.py imports this module, hence here).
+    from qinglang.engine.evasion import fold_table
+
+    fold_table()
 
 
 def normalize(source: str, *, phrases: bool = True, displayed: bool = True) -> Normalized:
