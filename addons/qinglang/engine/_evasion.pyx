@@ -13,8 +13,7 @@ from libc.stdint cimport int32_t, uint8_t, uint32_t
 import numpy as np
 
 cdef extern from "Python.h":
-    int PyUnicode_4BYTE_KIND
-    object PyUnicode_FromKindAndData(int kind, const void* buffer, Py_ssize_t size)
+    object PyBytes_FromStringAndSize(const char* v, Py_ssize_t size)
     int PyUnicode_KIND(object o)
     void* PyUnicode_DATA(object o)
     Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
@@ -43,7 +42,8 @@ cdef uint32_t TOKEN = ASCII | DIGIT | LEETD | LEETS | CONF | LATX | LETTER
 
 
 def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
-    """(folded, its code points, start, end, via, rep, skipped, folds) of ``text``.
+    """(folded as UTF-8, its code points, start, end, via, rep, skipped, folds) of
+    normalised ``text``.
 
     ``folded[k]`` stands for ``text[start[k]:end[k] + 1]`` (a run of one repeated
     folded character), ``via[k]`` says which folds made it, ``rep[k]`` is
@@ -192,7 +192,33 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     cdef int32_t[::1] fv = folds
     for k in range(m):
         fv[k + 1] = fv[k] + (vv[k] != 0)
-    folded = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, &ov[0], m) if m else ""
+    # The folded text as UTF-8, which the automaton searches (a str would be built and
+    # then encoded: two more passes). Surrogates cannot occur (they are noise to the
+    # normaliser); they would be written as by "surrogatepass".
+    buf = np.empty(4 * m + 1, dtype=np.uint8)
+    cdef unsigned char[::1] u = buf
+    cdef Py_ssize_t nb = 0
+    for k in range(m):
+        c = ov[k]
+        if c < 0x80:
+            u[nb] = c
+            nb += 1
+        elif c < 0x800:
+            u[nb] = 0xC0 | (c >> 6)
+            u[nb + 1] = 0x80 | (c & 0x3F)
+            nb += 2
+        elif c < 0x10000:
+            u[nb] = 0xE0 | (c >> 12)
+            u[nb + 1] = 0x80 | ((c >> 6) & 0x3F)
+            u[nb + 2] = 0x80 | (c & 0x3F)
+            nb += 3
+        else:
+            u[nb] = 0xF0 | (c >> 18)
+            u[nb + 1] = 0x80 | ((c >> 12) & 0x3F)
+            u[nb + 2] = 0x80 | ((c >> 6) & 0x3F)
+            u[nb + 3] = 0x80 | (c & 0x3F)
+            nb += 4
+    folded = PyBytes_FromStringAndSize(<const char*>&u[0], nb)
     # Views, not resize(): resizing copies each array (5 copies of the text's length).
     return (
         folded, out[:m], start[:m], end[:m], via[:m], rep[:m],

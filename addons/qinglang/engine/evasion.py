@@ -172,14 +172,18 @@ def _fold_table() -> np.ndarray:
 class Folded:
     """Folded text: ``text[k]`` stands for ``norm.text[start[k] : end[k] + 1]``."""
 
-    text: str
-    cps: np.ndarray  # uint32, the code points of ``text``
+    utf8: bytes  # the folded text, as the automaton searches it
+    cps: np.ndarray  # uint32, the code points of the folded text
     start: np.ndarray  # int32, index into the normalised text
     end: np.ndarray  # int32, last index of the run (inclusive)
     via: np.ndarray  # uint8: LEET | CONFUSABLES | NUMERALS bits that made the character
     rep: np.ndarray  # uint32, the normalised character at ``start`` (what was written)
     skipped: np.ndarray  # int64, sorted indexes of the skip characters dropped
     folds: np.ndarray  # int32, len(text) + 1: folded characters with a via before each
+
+    @property
+    def text(self) -> str:
+        return self.utf8.decode("utf-8", "surrogatepass")
 
     @property
     def runs(self) -> np.ndarray:
@@ -205,7 +209,7 @@ def _identity(text: str) -> Folded:
     cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     idx = np.arange(len(cps), dtype=np.int64)
     return Folded(
-        text,
+        text.encode("utf-8", "surrogatepass"),
         cps,
         idx,
         idx,

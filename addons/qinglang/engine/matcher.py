@@ -96,6 +96,7 @@ class Matcher:
         cut = np.flatnonzero(ft.cps == ord(BOUNDARY)) if ft else _EMPTY
         f_starts = np.concatenate(([0], cut + 1)).astype(np.int64)
         f_ends = np.concatenate((cut, [len(ft.cps) if ft else 0])).astype(np.int64)
+        ft_text = ft.text if ft else ""
         index: dict[str, int] = {}
         # (kind, id, sub, mode, cancellable, rules, offset into the folded forms):
         # exceptions cancel harmful hits only, never context (negative weights), or
@@ -106,7 +107,7 @@ class Matcher:
             a, b = int(f_starts[k]), int(f_ends[k])
             if a == b or ft is None:
                 continue  # folds to nothing (only skip characters): it can never match
-            form = ft.text[a:b]
+            form = ft_text[a:b]
             i = index.get(form)
             if i is None:
                 i = index[form] = len(users)
@@ -157,7 +158,7 @@ class Matcher:
         if self._ac is None or not norm.text:
             return NOTHING
         f = fold(norm.text, self.off)
-        text = _utf8(f.text)
+        text = f.utf8
         raw = self._ac.find_matches_as_indexes(text, overlapping=True)
         if not raw:
             return NOTHING
@@ -165,7 +166,7 @@ class Matcher:
         arr = arr.reshape(-1, 3)
         pid = arr[:, 0]
         spans = arr[:, 1:].copy()  # (start, end) pairs, contiguous
-        if len(text) != len(f.text):  # not ASCII: byte offsets to characters
+        if len(text) != len(f.cps):  # not ASCII: byte offsets to characters
             char_offsets(text, spans.reshape(-1))
         fs, fe = spans[:, 0], spans[:, 1]
 
