@@ -34,6 +34,7 @@ from confusable_homoglyphs import confusables as _tr39
 
 import qinglang.engine._evasion as _evasion
 from qinglang.engine.normalize import MAX_CP, tables
+from qinglang.engine.normalize import build_tables as _build_normalize
 
 # Rule bits of a list (and of the ``via`` array of the fold: leet, look-alike, numeral).
 LEET, CONFUSABLES, NUMERALS, REPEATS, SKIPS = 1, 2, 4, 8, 16
@@ -105,6 +106,13 @@ def _lookalike(ch: str) -> str | None:
 # Switches for the whole engine (the benchmark measures each rule's cost with them, the
 # benign-corpus test compares with all of them off); lists switch rules per file.
 SWITCHES = ("leet", "repeats", "confusables", "skips", "numerals", "phrases", "fold")
+
+
+def build_tables() -> None:
+    """Build every table a scan reads (normalisation's and the fold's), e.g. in the proxy
+    before it forks its scan workers, which then share them."""
+    _build_normalize()
+    fold_table()
 
 
 @cache

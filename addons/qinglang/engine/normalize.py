@@ -189,13 +189,9 @@ def _packed_table() -> np.ndarray:
 
 
 def build_tables() -> None:
-    """Build every table a scan reads (the packed one is made from the others), e.g. in
-    the proxy before it forks its scan workers, which then share them."""
+    """Build the normalisation tables (the packed one is made from the others);
+    ``evasion.build_tables`` builds these and the evasion fold's table."""
     _packed_table()
-    # The evasion fold's table too (evasion.py imports this module, hence here).
-    from qinglang.engine.evasion import fold_table
-
-    fold_table()
 
 
 def normalize(source: str, *, phrases: bool = True, displayed: bool = True) -> Normalized:
