@@ -213,7 +213,7 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     ls = _load([job["lists"]], cache=True)
     res["load_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    engine = Engine(ls)
+    engine = Engine(ls, frozenset(job["off"]))
     res["engine_s"] = time.perf_counter() - t0
     gc.collect()
     after = rss()
@@ -272,6 +272,20 @@ def worker(job: dict[str, Any]) -> dict[str, Any]:
     }
     if job["variants"]:
         fns["engine_pii"] = lambda: summary(text, "text", on)
+    if job["rule_costs"]:
+        from qinglang.engine.evasion import SWITCHES
+
+        # Each evasion rule switched off on its own, and all of them, on the same text.
+        def make(rules: frozenset[str]) -> Callable[[], Any]:
+            eng = Engine(ls, rules | frozenset(job["off"]))
+            eng.scan(sample, "text", off)  # type: ignore[arg-type]
+            return lambda: Counter(
+                matches=len(eng.scan(text, "text", off).matches)  # type: ignore[arg-type]
+            )
+
+        for rule in SWITCHES:
+            fns[f"off_{rule}"] = make(frozenset({rule}))
+        fns["off_all"] = make(frozenset(SWITCHES))
     runs = interleaved(fns, repeat)
     res["bare_matches"] = runs["bare"][0].out
     res["engine_matches"] = runs["engine"][0].out["matches"]
@@ -448,6 +462,24 @@ def variant_table(r: dict[str, Any]) -> list[str]:
     return rows
 
 
+def rule_table(results: list[dict[str, Any]]) -> list[str]:
+    """Each evasion rule's cost: the engine's time with it against without it."""
+    out = [
+        "| terms | rule switched off | MB/s without it | MB/s with all rules | share of "
+        "engine time the rule costs |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        mb, eng = r["text_mb"], r["engine"]["s"]
+        for key in sorted(k for k in r if k.startswith("off_")):
+            t = r[key]["s"]
+            out.append(
+                f"| {r['n']:,} | {key.removeprefix('off_')} | {_mbps(mb, t):.1f} "
+                f"| {_mbps(mb, eng):.1f} | {1 - t / eng:.0%} |"
+            )
+    return out
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="smoke run: 2 MB, 1k and 10k terms")
@@ -473,12 +505,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--profile-top", type=int, default=25, help="functions to list")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per list size")
     ap.add_argument("--json", type=Path, help="also write the raw measurements to this file")
+    ap.add_argument(
+        "--evasion-off",
+        default="",
+        help="comma-separated evasion rules switched off for the whole engine "
+        "(leet, repeats, confusables, skips, numerals, phrases, fold)",
+    )
+    ap.add_argument(
+        "--rule-costs",
+        action="store_true",
+        help="also time the engine with each evasion rule switched off on its own",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     a.mb = a.mb if a.mb is not None else (2.0 if a.quick else 20.0)
     a.html_mb = a.html_mb if a.html_mb is not None else a.mb
     a.sizes = a.sizes or ("1000,10000" if a.quick else "1000,10000,100000")
     a.repeat = a.repeat or (1 if a.quick else 5)
+    a.evasion_off = {x.strip() for x in a.evasion_off.split(",") if x.strip()}
+    known = {"leet", "repeats", "confusables", "skips", "numerals", "phrases", "fold"}
+    if a.evasion_off - known:
+        ap.error(f"--evasion-off: unknown rules {sorted(a.evasion_off - known)}")
     try:
         a.size_list = sorted({int(x.replace("_", "")) for x in a.sizes.split(",") if x.strip()})
     except ValueError:
@@ -527,6 +574,8 @@ def main(argv: list[str] | None = None) -> int:
                 "repeat": a.repeat,
                 "variants": top,
                 "profile": a.profile and top,
+                "off": sorted(a.evasion_off),
+                "rule_costs": a.rule_costs,
                 "profile_top": a.profile_top,
             }
             print(f"running {n:,} terms ...", file=sys.stderr, flush=True)
@@ -568,6 +617,9 @@ def main(argv: list[str] | None = None) -> int:
     print("\n".join(build_table(results)))
     print()
     print("\n".join(variant_table(last)))
+    if a.rule_costs:
+        print()
+        print("\n".join(rule_table(results)))
     pii_cost = 1 - last["engine"]["s"] / last["engine_pii"]["s"]
     counts = ", ".join(f"{r['n']:,}: {r['patterns']:,}" for r in results)
     print(

@@ -150,7 +150,9 @@ def test_exception_that_always_cancels_a_term(tmp_path: Path) -> None:
     )
     found = messages(tmp_path)
     assert any(m.startswith(f"{p}:3: warning: term '禁毒宣传册' can never count") for m in found)
-    assert any(m.startswith(f"{p}:4: warning: term 'drug prevention' can never") for m in found)
+    # The exception is matched as written: "drugprevention" (the term's joined form)
+    # still counts, so the term can count.
+    assert not any(m.startswith(f"{p}:4:") for m in found)
     assert any(
         m.startswith(f"{p}:7: warning: combination part '禁毒宣传' can never") for m in found
     )
@@ -164,7 +166,10 @@ def test_always_cancels_rules() -> None:
         return always_cancels(make_pattern(term, t_match), make_pattern(exc, e_match))
 
     assert cancels("禁毒宣传册", None, "禁毒宣传")  # CJK: inside is enough
-    assert cancels("sex toy", None, "sex toy")
+    # Exceptions are matched as written: "sex toy" the term also finds "sextoy".
+    assert not cancels("sex toy", None, "sex toy")
+    assert cancels("sex toy", None, "sex toy", "substring") is False
+    assert cancels("sextoy", None, "sextoy")
     assert cancels("sextoys", "substring", "toy", "substring")
     # "sex toy" also finds "sextoy", where the word "sex" is not a word: not always.
     assert not cancels("sex toy", None, "sex")
@@ -173,7 +178,9 @@ def test_always_cancels_rules() -> None:
     assert cancels("pornhub", "prefix", "porn", "prefix")
     assert not cancels("pornhub", "substring", "porn", "prefix")
     assert not cancels("porn", "substring", "porn")  # word exception, substring term
-    assert cancels("lootbox", None, "loot box")  # the exception also finds "lootbox"
+    assert not cancels("lootbox", None, "loot box")  # "loot box" says two words
+    assert not cancels("penis", None, "pen is")
+    assert cancels("p0rn", None, "porn")  # the same word after the leet fold
     assert not cancels("冰毒", None, "冰毒危害")  # a longer exception: only sometimes
 
 
@@ -261,3 +268,50 @@ def test_checked_against_the_lists_the_proxy_loads(tmp_path: Path) -> None:
     r = qinglang("lists", "lint", str(mine), env_home=home)
     assert "term '押大小' has weight 60 here and 30 at" in r.stdout
     assert qinglang("lists", "lint", "--alone", str(mine), env_home=home).returncode == 0
+
+
+def test_exception_written_apart_does_not_cover_the_joined_word(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "x.yaml",
+        """
+        category: porn
+        terms:
+          - penis
+          - a$$
+          - {term: sex, match: prefix}
+        exceptions:
+          - pen is
+          - ass
+          - sexy
+        """,
+    )
+    found = messages(tmp_path)
+    assert not any(m.startswith(f"{p}:3:") for m in found), found
+    # After the fold "a$$" is "ass": the exception cancels it wherever it occurs.
+    assert any(m.startswith(f"{p}:4: warning: term 'a$$' can never count") for m in found)
+    assert not any(m.startswith(f"{p}:5:") and "never" in m for m in found), found
+
+
+def test_terms_the_evasion_rules_make_equal(tmp_path: Path) -> None:
+    p = write(
+        tmp_path,
+        "f.yaml",
+        """
+        category: porn
+        terms:
+          - porn
+          - p0rn
+          - ass
+          - as
+          - doxing
+          - doxxing
+          - 不要告诉爸妈
+          - 不要告诉爸爸妈妈
+        """,
+    )
+    found = [m for m in messages(tmp_path) if "evasion rules" in m]
+    assert any(m.startswith(f"{p}:4: warning: term 'p0rn' ") for m in found), found
+    assert any(m.startswith(f"{p}:6: warning: term 'as' and 'ass' ") for m in found), found
+    # A doubled letter inside a word, and Chinese repeats, are different words.
+    assert len(found) == 2, found

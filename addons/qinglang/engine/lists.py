@@ -26,6 +26,7 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     Tag,
@@ -33,7 +34,9 @@ from pydantic import (
     field_validator,
 )
 
+import qinglang.engine._evasion as _evasion
 from qinglang.engine import _normtext
+from qinglang.engine.evasion import DEFAULT_RULES, LEET_SYMBOLS, NUMERALS, RULES
 from qinglang.engine.normalize import BOUNDARY, normalize, tables
 from qinglang.engine.yamlloc import SourceError, format_loc, line_of, load_yaml
 
@@ -100,12 +103,28 @@ Entry = Annotated[
 ]
 
 
+class EvasionSpec(BaseModel):
+    """Which evasion rules apply to a file's terms (docs/matching.md, "Evasions")."""
+
+    model_config = ConfigDict(extra="forbid")
+    leet: StrictBool = True
+    repeats: StrictBool = True
+    confusables: StrictBool = True
+    skips: StrictBool = True
+
+    def rules(self, numerals: bool) -> int:
+        bits = sum(bit for name, bit in RULES.items() if getattr(self, name))
+        return bits | (NUMERALS if numerals else 0)
+
+
 class ListFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     category: Annotated[StrictStr, Field(pattern=r"^[a-z0-9_-]+$")]
     lang: Annotated[StrictStr, Field(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]+)*$")] | None = None
     weight: Weight = 10
     count: Literal["once", "every"] = "once"
+    numerals: StrictBool = False
+    evasion: EvasionSpec = Field(default_factory=EvasionSpec)
     terms: list[Entry] = Field(default_factory=list)
     exceptions: list[Phrase] = Field(default_factory=list)
 
@@ -144,6 +163,7 @@ class Pattern(NamedTuple):
     norm: str  # normalised: what the automaton holds
     match: MatchMode
     latin: bool
+    rules: int = DEFAULT_RULES  # evasion rule bits its list allows (engine/evasion.py)
 
 
 class Term(NamedTuple):
@@ -185,11 +205,13 @@ class ListSet:
         return sorted({t.category for t in self.terms} | {c.category for c in self.combinations})
 
 
-def make_pattern(text: str, match: MatchMode | None) -> Pattern:
-    return make_patterns([(text, match)])[0]
+def make_pattern(text: str, match: MatchMode | None, rules: int = DEFAULT_RULES) -> Pattern:
+    return make_patterns([(text, match)], rules)[0]
 
 
-def make_patterns(specs: Sequence[tuple[str, MatchMode | None]]) -> list[Pattern]:
+def make_patterns(
+    specs: Sequence[tuple[str, MatchMode | None]], rules: int = DEFAULT_RULES
+) -> list[Pattern]:
     """Patterns for many terms with one normalisation call (100,000 calls cost seconds)."""
     if not specs:
         return []
@@ -201,8 +223,11 @@ def make_patterns(specs: Sequence[tuple[str, MatchMode | None]]) -> list[Pattern
     starts = np.concatenate(([0], cut + 1))
     ends = np.concatenate((cut, [len(cps)]))
     # A term is Latin when all its characters are word characters, spaces or
-    # apostrophes (don't tell).
+    # apostrophes (don't tell), or leet symbols.
     latin_char = word[cps] | (cps == ord(" ")) | (cps == ord("'"))
+    # Leet symbols read as letters: a term written "a$$" is a word like "ass".
+    for sym in LEET_SYMBOLS:
+        latin_char |= cps == ord(sym)
     nonlatin = np.concatenate(([0], np.cumsum(~latin_char)))
     latin = (ends > starts) & (nonlatin[ends] == nonlatin[starts])
     text = n.text
@@ -210,7 +235,7 @@ def make_patterns(specs: Sequence[tuple[str, MatchMode | None]]) -> list[Pattern
     for k, (term, match) in enumerate(specs):
         is_latin = bool(latin[k])
         mode: MatchMode = match or ("word" if is_latin else "substring")
-        out.append(Pattern(term, text[int(starts[k]) : int(ends[k])], mode, is_latin))
+        out.append(Pattern(term, text[int(starts[k]) : int(ends[k])], mode, is_latin, rules))
     return out
 
 
@@ -271,9 +296,10 @@ def cache_dir() -> Path:
 def _code_version() -> str:
     """Changes whenever the code that turns files into a ListSet changes."""
     h = hashlib.sha256(zhconv_rs.__name__.encode())
-    for mod in ("lists.py", "normalize.py", "yamlloc.py"):
+    for mod in ("lists.py", "normalize.py", "yamlloc.py", "evasion.py"):
         h.update((Path(__file__).parent / mod).read_bytes())
-    h.update(Path(_normtext.__file__ or "").read_bytes())  # the compiled normalisation
+    for compiled in (_normtext, _evasion):  # the compiled normalisation and fold
+        h.update(Path(compiled.__file__ or "").read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -368,7 +394,7 @@ def _add_file(
         else:
             wanted.append((entry.term, entry.match))
     wanted.extend((e, None) for e in spec.exceptions)
-    pats = iter(make_patterns(wanted))
+    pats = iter(make_patterns(wanted, spec.evasion.rules(spec.numerals)))
 
     for i, entry in enumerate(spec.terms):
         origin = Origin(path, ("terms", i))

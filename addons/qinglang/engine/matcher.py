@@ -11,7 +11,12 @@ produce many more raw hits than real ones:
   ``normalize``), so a hit never spans two words unless the term has a space too.
   A multi-word Latin term is also looked for without its spaces, so that
   ``killyourself`` and ``k i l l y o u r s e l f`` match ``kill yourself``.
-- An exception phrase cancels every term or part hit it overlaps.
+- An exception phrase cancels every term or part hit it overlaps. It is matched as
+  written: ``pen is`` is not looked for written together, or it would cancel
+  ``penis``.
+- Evasions (``evasion.py``): the automaton searches the folded text and holds folded
+  patterns; every hit is verified against its pattern's own characters and run
+  lengths, with only the folds its list allows.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ import numpy as np
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
 from qinglang.engine._normtext import char_offsets
+from qinglang.engine.evasion import REPEATS, SKIPS, Folded, fold
 from qinglang.engine.lists import ListSet, Pattern
-from qinglang.engine.normalize import Normalized, tables
+from qinglang.engine.normalize import BOUNDARY, Normalized, tables
 
 KIND_TERM, KIND_EXCEPTION, KIND_PART = 0, 1, 2
 # The DFA searches a page about 25% faster than the default automaton but costs about
@@ -60,25 +66,21 @@ NOTHING = Found(_EMPTY, _EMPTY, _EMPTY, frozenset())
 class Matcher:
     """Built once per list set; ``find`` is pure and thread-safe."""
 
-    def __init__(self, lists: ListSet) -> None:
+    def __init__(self, lists: ListSet, off: frozenset[str] = frozenset()) -> None:
+        """``off``: evasion rules switched off for every list (``evasion.SWITCHES``)."""
         self.lists = lists
-        index: dict[str, int] = {}
-        # (kind, id, sub, mode, cancellable): exceptions cancel harmful hits only, never
-        # context (negative weights), or "problem gambling" would lose its -40.
-        users: list[list[tuple[int, int, int, int, int]]] = []
-        latin: list[bool] = []
+        self.off = off
+        # (pattern, kind, id, sub, mode, cancellable, rules, normalised form)
+        entries: list[tuple[Pattern, int, int, int, int, int, int, str]] = []
 
         def add(p: Pattern, kind: int, ident: int, sub: int, cancellable: bool) -> None:
             forms = [p.norm]
-            if p.latin and " " in p.norm:
+            if kind != KIND_EXCEPTION and p.latin and " " in p.norm:
                 forms.append(p.norm.replace(" ", ""))
             for form in forms:
-                i = index.get(form)
-                if i is None:
-                    i = index[form] = len(users)
-                    users.append([])
-                    latin.append(p.latin)
-                users[i].append((kind, ident, sub, _MODES[p.match], int(cancellable)))
+                entries.append(
+                    (p, kind, ident, sub, _MODES[p.match], int(cancellable), p.rules, form)
+                )
 
         for t_id, t in enumerate(lists.terms):
             add(t.pattern, KIND_TERM, t_id, 0, t.weight > 0)
@@ -88,13 +90,50 @@ class Matcher:
             for p_id, p in enumerate(c.parts):
                 add(p, KIND_PART, c_id, p_id, c.weight > 0)
 
+        # Fold every form in one call; each folded character keeps what was written
+        # (rep), how it was folded (via) and its run length, for the verification.
+        ft = fold(BOUNDARY.join(e[7] for e in entries), off) if entries else None
+        cut = np.flatnonzero(ft.cps == ord(BOUNDARY)) if ft else _EMPTY
+        f_starts = np.concatenate(([0], cut + 1)).astype(np.int64)
+        f_ends = np.concatenate((cut, [len(ft.cps) if ft else 0])).astype(np.int64)
+        ft_text = ft.text if ft else ""
+        index: dict[str, int] = {}
+        # (kind, id, sub, mode, cancellable, rules, offset into the folded forms):
+        # exceptions cancel harmful hits only, never context (negative weights), or
+        # "problem gambling" would lose its -40.
+        users: list[list[tuple[int, int, int, int, int, int, int]]] = []
+        latin: list[bool] = []
+        for k, (p, kind, ident, sub, mode, cancellable, rules, _) in enumerate(entries):
+            a, b = int(f_starts[k]), int(f_ends[k])
+            if a == b or ft is None:
+                continue  # folds to nothing (only skip characters): it can never match
+            form = ft_text[a:b]
+            i = index.get(form)
+            if i is None:
+                i = index[form] = len(users)
+                users.append([])
+                latin.append(p.latin)
+            users[i].append((kind, ident, sub, mode, cancellable, rules, a))
+
         self._patterns = list(index)
         # Users of each pattern as flat arrays (CSR): pattern p owns ptr[p]:ptr[p+1].
         flat = [u for us in users for u in us]
         self._ptr = np.concatenate(([0], np.cumsum([len(us) for us in users]))).astype(np.int64)
-        table = np.array(flat, dtype=np.int64).reshape(-1, 5)
+        table = np.array(flat, dtype=np.int64).reshape(-1, 7)
         self._u_kind, self._u_id, self._u_sub, self._u_mode = (table[:, i] for i in range(4))
         self._u_cancellable = table[:, 4].astype(bool)
+        self._u_rules = table[:, 5].astype(np.uint8)
+        self._u_off = table[:, 6]
+        self._f_rep = ft.rep if ft else np.zeros(0, dtype=np.uint32)
+        self._f_via = ft.via if ft else np.zeros(0, dtype=np.uint8)
+        self._f_run = ft.runs if ft else _EMPTY
+        # Users whose pattern folded to itself (no runs, no leet, look-alike or numeral):
+        # on a text span just as plain, their hits need no check per character.
+        plain_char = (self._f_run == 1) & (self._f_via == 0)
+        plain_cum = np.concatenate(([0], np.cumsum(~plain_char)))
+        f_len = np.array([len(p) for p in self._patterns], dtype=np.int64)
+        u_len = np.repeat(f_len, np.diff(self._ptr))
+        self._u_plain = plain_cum[self._u_off + u_len] == plain_cum[self._u_off]
         self._latin = np.array(latin, dtype=bool)
         impl = Implementation.DFA if len(self._patterns) <= DFA_MAX_PATTERNS else None
         # Searched as UTF-8 bytes: the str search converts every hit's offsets through a
@@ -118,7 +157,8 @@ class Matcher:
     def find(self, norm: Normalized) -> Found:
         if self._ac is None or not norm.text:
             return NOTHING
-        text = _utf8(norm.text)
+        f = fold(norm.text, self.off)
+        text = f.utf8
         raw = self._ac.find_matches_as_indexes(text, overlapping=True)
         if not raw:
             return NOTHING
@@ -126,25 +166,40 @@ class Matcher:
         arr = arr.reshape(-1, 3)
         pid = arr[:, 0]
         spans = arr[:, 1:].copy()  # (start, end) pairs, contiguous
-        if len(text) != len(norm.text):  # not ASCII: byte offsets to characters
+        if len(text) != len(f.cps):  # not ASCII: byte offsets to characters
             char_offsets(text, spans.reshape(-1))
-        s, e = spans[:, 0], spans[:, 1]
-        ok = np.ones((3, len(arr)), dtype=bool)  # validity per mode: word, prefix, substring
-        latin = self._latin[pid]
-        if latin.any():
-            self._check_latin(norm, pid, s, e, latin, ok)
+        fs, fe = spans[:, 0], spans[:, 1]
 
         # Expand every hit to the entries (users) of its pattern.
-        hit = np.flatnonzero(ok[2])
-        first = self._ptr[pid[hit]]
-        count = self._ptr[pid[hit] + 1] - first
-        hit = np.repeat(hit, count)
+        first = self._ptr[pid]
+        count = self._ptr[pid + 1] - first
+        hit = np.repeat(np.arange(len(pid)), count)
         group_start = np.repeat(np.cumsum(count) - count, count)
         user = np.repeat(first, count) + (np.arange(len(hit)) - group_start)
-        valid = ok[self._u_mode[user], hit]
-        hit, user = hit[valid], user[valid]
+        # Verify against each user's own characters; this gives each pair its span in
+        # normalised coordinates.
+        hs_f, he_f = fs[hit], fe[hit]
+        s = f.start[hs_f].astype(np.int64)
+        e = f.end[he_f - 1].astype(np.int64) + 1
+        # Plain hits: one normalised character per folded one, none folded, and a plain
+        # pattern. Only the others are checked character by character.
+        plain = (e - s == he_f - hs_f) & (f.folds[he_f] == f.folds[hs_f]) & self._u_plain[user]
+        check = np.flatnonzero(~plain)
+        if len(check):
+            good_c, s_c, e_c = self._verify(f, hs_f[check], he_f[check], user[check])
+            s[check], e[check] = s_c, e_c
+            plain[check] = good_c
+        hit, user, s, e = hit[plain], user[plain], s[plain], e[plain]
+        latin = self._latin[pid[hit]]
+        if latin.any():
+            mode = self._u_mode[user]
+            idx = np.flatnonzero(latin & (mode != _MODES["substring"]))
+            left_ok, right_ok = self._check_latin(norm, s[idx], e[idx])
+            valid = np.ones(len(hit), dtype=bool)
+            valid[idx] = left_ok & ((mode[idx] == _MODES["prefix"]) | right_ok)
+            hit, user, s, e = hit[valid], user[valid], s[valid], e[valid]
         kind = self._u_kind[user]
-        hs, he = s[hit], e[hit]
+        hs, he = s, e
 
         # An exception cancels every term or part hit it overlaps.
         is_exc = kind == KIND_EXCEPTION
@@ -168,21 +223,70 @@ class Matcher:
         order = np.lexsort((t_e, t_s))
         return Found(t_id[order], t_s[order], t_e[order], parts)
 
+    def _verify(
+        self, f: Folded, fs: np.ndarray, fe: np.ndarray, user: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(good, start, end): which (hit, user) pairs the user's list allows, and their
+        spans in normalised coordinates, comparing the text's runs with the pattern's:
+        what was written, how it was folded, how often.
+
+        A run at either end of a hit that is longer than the pattern's is cut to the
+        pattern's length (``赌赌博`` holds ``赌博``; ``sexx`` holds ``sex`` followed by a
+        letter), unless the list allows repeats and it is a letter: then the hit takes
+        the whole run (``fuuuuckkk`` is matched and masked whole)."""
+        length = fe - fs
+        first = np.cumsum(length) - length
+        last = first + length - 1
+        pair = np.repeat(np.arange(len(fs)), length)
+        offs = np.arange(int(length.sum())) - first[pair]
+        tpos = fs[pair] + offs
+        upos = self._u_off[user][pair] + offs
+        rules = self._u_rules[user]
+        allowed = rules[pair]
+        t_via, u_via = f.via[tpos], self._f_via[upos]
+        differ = (f.rep[tpos] != self._f_rep[upos]).astype(np.uint8)
+        bad = ((t_via ^ u_via) | (differ * (t_via | u_via))) & ~allowed & 7
+        t_run, u_run = f.end[tpos] - f.start[tpos] + 1, self._f_run[upos]
+        extra = t_run > u_run
+        letter = (f.cps[tpos] >= 97) & (f.cps[tpos] <= 122)
+        stretch = extra & letter & ((allowed & REPEATS) != 0)  # an allowed repeat
+        edge = (offs == 0) | (offs == length[pair] - 1)
+        # Fewer repeats never count; more count only where allowed, or at an end (cut).
+        wrong = (bad != 0) | (t_run < u_run) | (extra & ~stretch & ~edge)
+        bad_pair = np.logical_or.reduceat(wrong, first)
+        # One doubled letter inside a word is a real word ("cook" is no "cok"): repeats
+        # inside need a run of three, or more than one stretched run.
+        inner = stretch & ~edge
+        strong = np.logical_or.reduceat(inner & (t_run >= 3), first)
+        n_stretch = np.add.reduceat(stretch.astype(np.int64), first)
+        n_inner = np.add.reduceat(inner.astype(np.int64), first)
+        good = ~bad_pair & ((n_inner == 0) | strong | (n_stretch >= 2))
+        # Spans: whole runs where stretched, else cut to the pattern's run length.
+        r0, r1 = fs, fe - 1
+        take0, take1 = stretch[first], stretch[last]
+        s = np.where(take0, f.start[r0], f.end[r0] - self._f_run[upos[first]] + 1)
+        e = np.where(take1, f.end[r1] + 1, f.start[r1] + self._f_run[upos[last]])
+        one = length == 1
+        if one.any():  # a one-character pattern: its run from the start of the text's
+            e = np.where(one & ~take0, f.start[r0] + self._f_run[upos[first]], e)
+            s = np.where(one & ~take0, f.start[r0], s)
+            e = np.where(one & take0, f.end[r0] + 1, e)
+        no_skips = (rules & SKIPS) == 0
+        if no_skips.any():
+            dropped = f.skipped_in(s, e)
+            good &= ~(no_skips & (dropped > 0))
+        return good, s, e
+
     def _check_latin(
-        self,
-        norm: Normalized,
-        pid: np.ndarray,
-        s: np.ndarray,
-        e: np.ndarray,
-        latin: np.ndarray,
-        ok: np.ndarray,
-    ) -> None:
+        self, norm: Normalized, s: np.ndarray, e: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(left_ok, right_ok): no letter or digit just before / after each span."""
         _, _, word = tables()
         cps = norm.cps
         n_src = len(cps)
-        idx = np.flatnonzero(latin)
-        first = norm.pos[s[idx]]
-        last = norm.pos[e[idx] - 1]
+        # min/max: text shown reversed by a bidi override runs backwards in the source.
+        p0, p1 = norm.pos[s], norm.pos[e - 1]
+        first, last = np.minimum(p0, p1), np.maximum(p0, p1)
 
         def word_at(where: np.ndarray) -> np.ndarray:
             inside = (where >= 0) & (where < n_src)
@@ -190,7 +294,4 @@ class Matcher:
             out[inside] = word[cps[where[inside]]]
             return out
 
-        left_ok = ~word_at(first - 1)
-        right_ok = ~word_at(last + 1)
-        ok[0, idx] = left_ok & right_ok
-        ok[1, idx] = left_ok
+        return ~word_at(first - 1), ~word_at(last + 1)

@@ -12,6 +12,7 @@ built here; ``_normtext.pyx`` applies them in one compiled pass over the charact
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -27,6 +28,26 @@ MAX_CP = 0x110000
 # so the matcher treats gaps made of them specially for Latin terms (HARD_GAP).
 NOISE_CHARS = "*_.-|~·•+/\\^`#=・‧∙⋅"
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u034f"
+# Invisible on screen, so noise inside a word: bidi marks, embeddings, overrides and
+# isolates, invisible operators, tag characters, variation selectors, Mongolian
+# variation selectors and the Hangul fillers.
+INVISIBLE_RANGES = (
+    (0x200E, 0x2010),
+    (0x202A, 0x202F),
+    (0x2061, 0x2065),
+    (0x2066, 0x206A),
+    (0x061C, 0x061D),
+    (0xE0000, 0xE0080),
+    (0xFE00, 0xFE10),
+    (0xE0100, 0xE01F0),
+    (0x180B, 0x1810),
+    (0x115F, 0x1161),
+    (0x3164, 0x3165),
+    (0xFFA0, 0xFFA1),
+)
+# A right-to-left override shows the letters after it in reverse order up to a pop
+# (PDF), the end of the paragraph or of the text.
+RLO, LRO, PDF, RLE, LRE = "\u202e", "\u202d", "\u202c", "\u202b", "\u202a"
 HARD_GAP_CHARS = "."
 
 # Separates text that must never be joined into one word (two HTML blocks, two
@@ -76,11 +97,14 @@ def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             s = _single(ch)
             if s is not None and s != ch:
                 canon[cp] = ord(s)
-    # ❶..❿ and similar dingbat digits have no NFKC form but a digit value.
-    for cp in range(0x2776, 0x2794):
-        d = unicodedata.digit(chr(cp), None)
-        if d is not None:
-            canon[cp] = ord(str(d))
+    # ❶..❿, ⓿ and similar digit symbols (category No) have no NFKC form but a digit
+    # value. Digits of other scripts (category Nd) stay theirs.
+    for cp in range(0x80, 0x20000):
+        ch = chr(cp)
+        if canon[cp] == cp and unicodedata.category(ch) == "No":
+            d = unicodedata.digit(ch, None)
+            if d is not None:
+                canon[cp] = ord(str(d))
 
     # Traditional -> simplified, one character at a time, so offsets stay valid.
     chars: list[str] = []
@@ -101,6 +125,9 @@ def tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for ch in NOISE_CHARS + ZERO_WIDTH:
         noise[ord(ch)] = True
         noise[canon[ord(ch)]] = True
+    for lo, hi in INVISIBLE_RANGES:
+        noise[lo:hi] = True
+        noise[canon[lo:hi]] = True
     for cp in range(0x3100):
         if chr(cp).isspace():
             noise[cp] = True
@@ -162,12 +189,12 @@ def _packed_table() -> np.ndarray:
 
 
 def build_tables() -> None:
-    """Build every table a scan reads (the packed one is made from the others), e.g. in
-    the proxy before it forks its scan workers, which then share them."""
+    """Build the normalisation tables (the packed one is made from the others);
+    ``evasion.build_tables`` builds these and the evasion fold's table."""
     _packed_table()
 
 
-def normalize(source: str) -> Normalized:
+def normalize(source: str, *, phrases: bool = True, displayed: bool = True) -> Normalized:
     """Normalise ``source``; noise is dropped, except that a word gap between two
     Latin words of more than one letter stays as one space.
 
@@ -179,7 +206,98 @@ def normalize(source: str) -> Normalized:
     carries lone surrogates: they are noise (see ``tables``) and stay in ``cps``.
     """
     text, pos, cps = _normtext.normalize_text(source, _packed_table())
+    if phrases:
+        text = _phrases(text)
+    if displayed and RLO in source:
+        text, pos = _as_displayed(source, text, pos)
     return Normalized(text, pos, source, cps)
+
+
+# The characters zhconv-rs's phrase tables change where the character table leaves
+# them (覆 in 反覆): printed by scripts/make_phrase_chars.py from zhconv-rs itself.
+PHRASE_CHARS = "么侷崑慇昇沈甦著蒐薰藉覆跼釐餬"
+_PHRASE_AT = re.compile(f"[{PHRASE_CHARS}]")
+# Longest context a phrase conversion needs on either side of such a character.
+_PHRASE_REACH = 8
+
+
+def _phrases(text: str) -> str:
+    """Phrase-level traditional -> simplified (zhconv-rs's OpenCC and MediaWiki phrase
+    tables: 反反覆覆 -> 反反复复, where 覆 alone stays 覆) over text already converted
+    character by character, in windows around the characters it can still change (a
+    whole-page conversion cost about a seventh of the engine's time). A window whose
+    conversion changes its length is left as it is, so ``pos`` stays valid."""
+    pieces: list[str] = []
+    done = 0
+    n = len(text)
+    for m in _PHRASE_AT.finditer(text):
+        if m.start() < done:
+            continue  # inside the last window
+        a = max(done, m.start() - _PHRASE_REACH)
+        b = min(n, m.end() + _PHRASE_REACH)
+        # Extend over further characters close by, so no phrase is cut between windows.
+        while True:
+            nxt = _PHRASE_AT.search(text, b, min(n, b + _PHRASE_REACH))
+            if nxt is None:
+                break
+            b = min(n, nxt.end() + _PHRASE_REACH)
+        window = text[a:b]
+        conv = zhconv_rs.zhconv(window, "zh-hans", False)
+        pieces.append(text[done:a])
+        pieces.append(conv if len(conv) == len(window) else window)
+        done = b
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _overridden(source: str) -> list[tuple[int, int]]:
+    """Source spans ``[a, b)`` shown right to left by an override (RLO ... PDF).
+
+    Embeddings and overrides nest; a paragraph break (a newline or a block boundary)
+    ends them all, as in the Unicode bidi algorithm."""
+    spans: list[tuple[int, int]] = []
+    stack: list[tuple[str, int]] = []
+    i = source.find(RLO)
+    while 0 <= i < len(source):
+        ch = source[i]
+        if ch in (RLO, LRO, RLE, LRE):
+            stack.append((ch, i + 1))
+        elif ch == PDF or ch in "\n\r\u2029" + BOUNDARY:
+            closing = stack if ch != PDF else stack[-1:]
+            for kind, at in reversed(closing):
+                if kind == RLO:
+                    spans.append((at, i))
+            if ch == PDF:
+                if stack:
+                    stack.pop()
+            else:
+                stack.clear()
+        i += 1
+        if not stack:
+            nxt = source.find(RLO, i)
+            if nxt < 0:
+                break
+            i = nxt
+    for kind, at in stack:
+        if kind == RLO:
+            spans.append((at, len(source)))
+    return spans
+
+
+def _as_displayed(source: str, text: str, pos: np.ndarray) -> tuple[str, np.ndarray]:
+    """Reverse the normalised characters that an override shows reversed, keeping each
+    one's source index (``pos`` is then not increasing inside those spans)."""
+    chars = list(text)
+    pos = pos.copy()
+    for a, b in _overridden(source):
+        i, j = np.searchsorted(pos, a), np.searchsorted(pos, b)
+        # Nested overrides are reversed once each, outer spans last, as displayed.
+        if j - i > 1:
+            chars[i:j] = chars[i:j][::-1]
+            pos[i:j] = pos[i:j][::-1].copy()
+    return "".join(chars), pos
 
 
 def normalize_term(term: str) -> str:

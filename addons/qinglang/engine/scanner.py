@@ -15,7 +15,7 @@ import numpy as np
 from qinglang.engine.extract import Extracted, Kind, extract
 from qinglang.engine.lists import ListSet
 from qinglang.engine.matcher import Found, Matcher
-from qinglang.engine.normalize import Normalized, normalize
+from qinglang.engine.normalize import RLO, Normalized, normalize
 from qinglang.engine.pii.detect import PiiFound, detect_pii, doxxing_exposure
 from qinglang.engine.settings import ScanSettings
 from qinglang.engine.verdict import Action, Reason
@@ -89,12 +89,22 @@ class ScanResult:
         return out
 
 
+def _forward(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spans ``[a, b)`` made from a first and a last character's source index, turned
+    around where they run backwards: text shown reversed by a bidi override is read
+    as displayed (``normalize``), so its characters run backwards in the source."""
+    return np.minimum(a, b - 1), np.maximum(a, b - 1) + 1
+
+
 class Engine:
     """Compiled lists. Build once, share; ``scan`` keeps no state between calls."""
 
-    def __init__(self, lists: ListSet) -> None:
+    def __init__(self, lists: ListSet, evasion_off: frozenset[str] = frozenset()) -> None:
+        """``evasion_off``: evasion rules switched off for the whole engine
+        (``evasion.SWITCHES``; the benchmark and the benign-corpus test use it)."""
         self.lists = lists
-        self.matcher = Matcher(lists)
+        self.matcher = Matcher(lists, evasion_off)
+        self._phrases = "phrases" not in evasion_off
         self.category_names = lists.categories
         cat_index = {c: i for i, c in enumerate(self.category_names)}
         self._cat_index = cat_index
@@ -109,9 +119,16 @@ class Engine:
         """Decide on one document. ``details=False`` skips the per-occurrence match
         list (the proxy needs only the decision and the names of the terms)."""
         ex = extract(doc, kind)
-        norm = normalize(ex.text)
+        norm = normalize(ex.text, phrases=self._phrases)
         found = self.matcher.find(norm)
-        pii = detect_pii(norm) if profile.pii != "off" else []
+        pii: list[PiiFound] = []
+        if profile.pii != "off":
+            # The detectors read the source beside a number: they get the text in its
+            # written order (bidi overrides not applied).
+            logical = norm
+            if RLO in ex.text:
+                logical = normalize(ex.text, phrases=self._phrases, displayed=False)
+            pii = detect_pii(logical)
         return self._decide(ex, norm, found, pii, profile, details)
 
     def _counted(self, profile: ScanSettings) -> np.ndarray:
@@ -163,6 +180,8 @@ class Engine:
         # Scan-text spans of the hits, then document spans.
         a = norm.pos[t_s] if len(t_id) else t_s
         b = norm.pos[t_e - 1] + 1 if len(t_id) else t_e
+        if len(t_id):
+            a, b = _forward(a, b)
         terms = self.lists.terms
         matches: list[MatchOut] = []
         if details and len(t_id):
@@ -176,8 +195,10 @@ class Engine:
         pii_out: list[PiiOut] = []
         if pii:
             px, py = ex.doc_spans(
-                np.array([p.start for p in pii], dtype=np.int64),
-                np.array([p.end for p in pii], dtype=np.int64),
+                *_forward(
+                    np.array([p.start for p in pii], dtype=np.int64),
+                    np.array([p.end for p in pii], dtype=np.int64),
+                )
             )
             pii_out = [
                 PiiOut(p.kind, x, y) for p, x, y in zip(pii, px.tolist(), py.tolist(), strict=True)
@@ -223,7 +244,7 @@ class Engine:
             hide = [h for p in pii for h in p.hide]
             if hide:
                 arr = np.array(hide, dtype=np.int64)
-                spans.append((arr[:, 0], arr[:, 1]))
+                spans.append(_forward(arr[:, 0], arr[:, 1]))
         body = ex.doc
         if any(len(x) for x, _ in spans):
             n = len(ex.text)

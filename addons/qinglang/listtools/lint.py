@@ -10,7 +10,11 @@ Warnings (the lists load, but probably not as meant):
   to the same text (``賭博`` and ``赌博``, ``Porn`` and ``p.o.r.n``): one is enough;
 - a term listed with a positive weight in two categories: a page with it scores
   in both (negative context terms are meant per category);
-- a term an exception always cancels (see ``always_cancels``): it can never score;
+- a term an exception always cancels (see ``always_cancels``), whatever the match
+  modes, compared after the evasion folding the matcher does: it can never score;
+- terms the evasion folding makes equal (``porn`` and ``p0rn``, ``ass`` and ``as``,
+  ``三级片`` and ``3级片`` in a list with ``numerals: true``): one is enough, and the
+  shorter spelling may find the other's words too;
 - a Latin term in ``substring`` or ``prefix`` mode found inside common English
   words (Debian's ``wamerican`` list), the classic ``ass`` in ``class``; words
   that are the term with an inflection (``-s``, ``-ed``, ``-ing`` …), words on
@@ -29,11 +33,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import yaml
 from ahocorasick_rs import AhoCorasick, MatchKind
 
-from qinglang.engine.lists import ComboSpec, Pattern, list_files, make_patterns, parse_list
-from qinglang.engine.normalize import tables
+from qinglang.engine.evasion import fold
+from qinglang.engine.lists import (
+    ComboSpec,
+    ListSet,
+    Origin,
+    Pattern,
+    Term,
+    list_files,
+    make_patterns,
+    parse_list,
+)
+from qinglang.engine.matcher import Matcher
+from qinglang.engine.normalize import BOUNDARY, normalize, tables
 from qinglang.engine.yamlloc import SourceError
 from qinglang.policy.domains import load_domains
 
@@ -162,7 +178,7 @@ def read_records(paths: Iterable[Path], result: LintResult) -> list[Rec]:
         for i, exc in enumerate(spec.exceptions):
             wanted.append((exc, None))
             meta.append(("exception", 0, line(exc_lines, i)))
-        pats = make_patterns(wanted)  # type: ignore[arg-type]
+        pats = make_patterns(wanted, spec.evasion.rules(spec.numerals))  # type: ignore[arg-type]
         for pat, (kind, w, ln) in zip(pats, meta, strict=True):
             recs.append(Rec(kind, pat, spec.category, w, p, ln))
     result.records += len(recs)
@@ -189,7 +205,7 @@ def check_duplicates(recs: list[Rec], result: LintResult) -> None:
             if r.weight > 0:  # negative context terms are meant per category
                 by_norm[(r.pattern.norm, r.pattern.match)].setdefault(r.category, r)
         elif r.kind == "exception":
-            first = exc_seen.setdefault(forms(r.pattern)[-1], r)
+            first = exc_seen.setdefault(r.pattern.norm.replace(" ", ""), r)
             if first is not r:
                 if first.pattern.text == r.pattern.text:
                     what = "duplicate exception"
@@ -238,12 +254,18 @@ def check_duplicates(recs: list[Rec], result: LintResult) -> None:
             )
 
 
-def forms(p: Pattern) -> list[str]:
-    """The strings the automaton looks for: a multi-word Latin pattern also without
-    its spaces (``sex toy`` finds ``sextoy``), as the matcher does."""
-    if p.latin and " " in p.norm:
+def forms(p: Pattern, exception: bool = False) -> list[str]:
+    """The strings the automaton looks for: a multi-word Latin term also without its
+    spaces (``sex toy`` finds ``sextoy``), as the matcher does; an exception only as
+    written (``pen is`` must not cancel ``penis``)."""
+    if p.latin and " " in p.norm and not exception:
         return [p.norm, p.norm.replace(" ", "")]
     return [p.norm]
+
+
+def folded_forms(p: Pattern, exception: bool = False) -> list[str]:
+    """``forms`` after the evasion fold: what the automaton really holds."""
+    return [fold(f).text for f in forms(p, exception)]
 
 
 def always_cancels(term: Pattern, exc: Pattern) -> bool:
@@ -259,7 +281,10 @@ def always_cancels(term: Pattern, exc: Pattern) -> bool:
     exception longer than the term cancels it only where the longer phrase
     occurs: that is what exceptions are for, not a mistake.
     """
-    return all(any(_cancels_in(t, term, e, exc) for e in forms(exc)) for t in forms(term))
+    return all(
+        any(_cancels_in(t, term, e, exc) for e in folded_forms(exc, True))
+        for t in folded_forms(term)
+    )
 
 
 def _cancels_in(text: str, term: Pattern, e_text: str, exc: Pattern) -> bool:
@@ -293,13 +318,16 @@ def check_exceptions(recs: list[Rec], result: LintResult) -> None:
         return
     by_form: dict[str, list[Rec]] = defaultdict(list)
     for r in excs:
-        for f in forms(r.pattern):
-            by_form[f].append(r)
+        for f in folded_forms(r.pattern, True):
+            if f:
+                by_form[f].append(r)
+    if not by_form:
+        return
     keys = sorted(by_form)
     ac = AhoCorasick(keys, matchkind=MatchKind.Standard)
     for t in terms:
         cands: dict[int, Rec] = {}
-        for text in forms(t.pattern):
+        for text in folded_forms(t.pattern):
             for idx, _, _ in ac.find_matches_as_indexes(text, overlapping=True):
                 for e in by_form[keys[idx]]:
                     cands.setdefault(id(e), e)
@@ -312,6 +340,44 @@ def check_exceptions(recs: list[Rec], result: LintResult) -> None:
                 f"{what} {t.pattern.text!r} can never count: exception "
                 f"{hit.pattern.text!r} ({hit.where}) cancels it wherever it occurs",
             )
+
+
+def check_folding(recs: list[Rec], result: LintResult) -> None:
+    """Terms that the evasion rules find in another term written out: the matcher
+    itself (with each file's rules) scans every term, one separated from the next."""
+    terms = [r for r in recs if r.kind == "term" and r.pattern.norm]
+    if len(terms) < 2:
+        return
+    ls = ListSet(terms=[Term(r.pattern, r.category, 1, False, Origin(r.path, ())) for r in terms])
+    texts = [r.pattern.text for r in terms]
+    norm = normalize(BOUNDARY.join(texts))
+    found = Matcher(ls).find(norm)
+    starts = np.cumsum([0] + [len(t) + 1 for t in texts[:-1]])
+    ends = starts + np.array([len(t) for t in texts])
+    reported: set[tuple[int, int]] = set()
+    src_s = norm.pos[found.start]
+    src_e = norm.pos[found.end - 1] + 1
+    for j, a, b in zip(found.term.tolist(), src_s.tolist(), src_e.tolist(), strict=True):
+        k = int(np.searchsorted(starts, a, side="right")) - 1
+        pair = (min(j, k), max(j, k))
+        if k == j or pair in reported or b > ends[k]:
+            continue
+        rk, rj = terms[k], terms[j]
+        if rk.pattern.norm.replace(" ", "") == rj.pattern.norm.replace(" ", ""):
+            continue  # the same term (check_duplicates reports those)
+        # Only where the whole term is found: "sex" in "sex toy" is the usual case.
+        whole = norm.text[np.searchsorted(norm.pos, starts[k]) : np.searchsorted(norm.pos, ends[k])]
+        if whole != norm.text[np.searchsorted(norm.pos, a) : np.searchsorted(norm.pos, b)]:
+            continue
+        reported.add(pair)
+        later, other = terms[pair[1]], terms[pair[0]]
+        result.warn(
+            later.path,
+            later.line,
+            f"term {later.pattern.text!r} and {other.pattern.text!r} ({other.where}) find "
+            "each other through the evasion rules (leet, repeats, look-alikes, numerals): "
+            "one is enough",
+        )
 
 
 def load_words(path: Path) -> list[str]:
@@ -434,6 +500,7 @@ def lint(dirs: list[str], words_path: str | None = None, against: Iterable[str] 
     else:
         check_duplicates(recs, result)
         check_exceptions(recs, result)
+    check_folding(recs, result)
     wpath = Path(words_path) if words_path else DEFAULT_WORDS
     if wpath.is_file():
         check_english(recs, load_words(wpath), result)

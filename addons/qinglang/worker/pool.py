@@ -52,7 +52,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from qinglang.content.pipeline import ScanJob, ScanOutcome, run_job
-from qinglang.engine import normalize
+from qinglang.engine import evasion
 from qinglang.engine.lists import ListSet
 from qinglang.engine.scanner import Engine
 from qinglang.pages.risknotice import notice_for
@@ -273,7 +273,7 @@ class ScanPool:
             raise RuntimeError(self.problem)
 
     async def _start(self) -> None:
-        normalize.build_tables()  # built once here, inherited by every worker
+        evasion.build_tables()  # built once here, inherited by every worker
         results = await asyncio.gather(
             *(self._spawn() for _ in range(self.workers)), return_exceptions=True
         )
