@@ -38,8 +38,8 @@ except ImportError as e:  # a source checkout used before its first build
 
 Kind = Literal["html", "json", "text"]
 
-# Segment kinds
-_RUN, _ENTITY, _SYNTH = 0, 1, 2
+# Segment kinds (_segments.pxd)
+_RUN, _ENTITY, _SYNTH, _EMBED = 0, 1, 2, 3
 
 
 @dataclass(slots=True)
@@ -85,7 +85,9 @@ class Extracted:
 
         Characters of a text run are replaced one for one (whitespace is kept, so
         the layout holds); an entity or escape is replaced as a whole by one mask
-        character per visible character it stood for.
+        character per visible character it stood for; an embedded document (a
+        ``srcdoc`` with references, a ``data:`` URL) cannot be masked inside, so the
+        attribute value is emptied: the frame shows nothing.
         """
         idx = np.flatnonzero(mask)
         if len(idx) == 0:
@@ -114,6 +116,9 @@ class Extracted:
             shown = self.text[s0 : s0 + n].strip()
             if shown:
                 edits.append((d0, d0 + int(self.seg_raw[seg]), char * len(shown)))
+        for seg in np.unique(k[kinds == _EMBED]).tolist():
+            d0 = int(self.seg_doc[seg])
+            edits.append((d0, d0 + int(self.seg_raw[seg]), ""))
         edits.sort()
         pieces: list[str] = []
         last = 0
@@ -136,9 +141,11 @@ def _space_table() -> np.ndarray:
 _SPACE = _space_table()
 
 
-def extract(doc: str, kind: Kind) -> Extracted:
+def extract(doc: str, kind: Kind, *, xml: bool = False) -> Extracted:
+    """``xml``: an HTML kind document served as XML (XHTML, SVG), read by XML's rules
+    where they show more text (CDATA, self-closing elements)."""
     if kind == "html":
-        return extract_html(doc)
+        return extract_html(doc, xml=xml)
     if kind == "json":
         return extract_json(doc)
     return _plain(doc)
@@ -267,10 +274,9 @@ _TAG_CODES = (
 )
 
 
-def extract_html(doc: str) -> Extracted:
-    """The text nodes and visible attributes of an HTML page (``_htmltext`` has the
-    token rules)."""
-    text, scan, d0, length, raw, kind = _htmltext.extract_html(doc, _TAG_CODES)
+def extract_html(doc: str, *, xml: bool = False) -> Extracted:
+    """The text a browser shows of an HTML page (``_htmltext`` has the rules)."""
+    text, scan, d0, length, raw, kind = _htmltext.extract_html(doc, _TAG_CODES, xml)
     return Extracted(doc, text, scan, d0, length, raw, kind)
 
 
