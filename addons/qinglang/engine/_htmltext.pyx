@@ -544,12 +544,11 @@ cdef class _Parser:
         cdef int code = self.codes.get(name, BLOCK_TAG)
         if self.hidden:
             return
-        if code == BR_TAG:
-            self.out.add(NEWLINE, p, 0, SYNTH, False)
-            return
         if found:
             self.attributes(found)
-        if code == BLOCK_TAG:
+        if code == BR_TAG:
+            self.out.add(NEWLINE, p, 0, SYNTH, False)
+        elif code == BLOCK_TAG:
             self.out.boundary(p)
 
     cdef Py_ssize_t start_tag(
