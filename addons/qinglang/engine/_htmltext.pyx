@@ -292,6 +292,28 @@ cdef str _decode_ref(str doc, str raw, Py_ssize_t e, Py_ssize_t b, bint attr):
     return raw
 
 
+cdef str _attr_value(str doc, Py_ssize_t a, Py_ssize_t b):
+    """An attribute value as the browser reads it: references decoded, by the attribute
+    rules (html.unescape decodes "&ampx" where an attribute keeps it)."""
+    cdef Py_ssize_t at = a, e
+    cdef list parts = []
+    cdef str raw
+    while True:
+        at = PyUnicode_FindChar(doc, u"&", at, b, 1)
+        if at < 0:
+            break
+        e = _entity_end(doc, at, b)
+        if e < 0:
+            at += 1
+            continue
+        raw = doc[at:e]
+        parts.append(doc[a:at])
+        parts.append(_decode_ref(doc, raw, e, b, True))
+        a = at = e
+    parts.append(doc[a:b])
+    return "".join(parts)
+
+
 cdef class _Segments(Segments):
     """The segment table, with HTML's character references."""
 
@@ -693,12 +715,12 @@ cdef class _Parser:
                 if PyUnicode_FindChar(doc, u"&", vs, ve, 1) < 0:
                     self.fragment(vs, ve)
                 else:
-                    self.embedded("html", _unescape(doc[vs:ve]), vs, ve)
+                    self.embedded("html", _attr_value(doc, vs, ve), vs, ve)
                 self.out.boundary(ve)
             elif code == AT_URL:
                 value = doc[vs:ve]
                 if PyUnicode_FindChar(doc, u"&", vs, ve, 1) >= 0:
-                    value = _unescape(value)
+                    value = _attr_value(doc, vs, ve)
                 if _url_scheme(value[:64]) is None:
                     continue
                 got = _decode_url(value)
