@@ -71,18 +71,44 @@ def decode_url(value: str) -> tuple[str, str] | None:
         kind = "text"
     else:
         return None
-    return kind, body.decode(_charset(params), "replace")
+    return kind, "\n".join(_decodings(body, params, kind))
 
 
-def _charset(params: str) -> str:
-    """The charset parameter when Python knows it, else UTF-8 (which reads any text that
-    is not in a legacy charset; a wrong guess only makes the scan see more)."""
+def _decodings(body: bytes, params: str, kind: str) -> list[str]:
+    """The text under the charset the URL names; without one (the browser then looks at
+    a ``<meta>`` or guesses), under each charset it might use: UTF-8, the ``<meta>``'s,
+    GB18030. Scanning every reading is the safe side of a guess."""
+    named = _label(params, "charset")
+    if named:
+        return [body.decode(named, "replace")]
+    try:
+        return [body.decode("utf-8")]
+    except UnicodeDecodeError:
+        pass
+    labels = ["utf-8", "gb18030"]
+    if kind == "html":
+        m = _META.search(body[:1024])
+        if m:
+            meta = _lookup(m.group(1).decode("ascii", "replace"))
+            if meta and meta not in labels:
+                labels.append(meta)
+    return [body.decode(label, "replace") for label in labels]
+
+
+_META = re.compile(rb"""charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.I)
+
+
+def _label(params: str, key: str) -> str | None:
     for p in params.split(";"):
         name, _, val = p.partition("=")
-        if name.strip(_STRIP).lower() == "charset":
-            label = val.strip(_STRIP + '"')
-            try:
-                return codecs.lookup(label).name
-            except LookupError:
-                break
-    return "utf-8"
+        if name.strip(_STRIP).lower() == key:
+            return _lookup(val.strip(_STRIP + '"'))
+    return None
+
+
+def _lookup(label: str) -> str | None:
+    """Python's codec for a charset label, or None when it knows none."""
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
