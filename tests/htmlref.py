@@ -17,6 +17,7 @@ import html5lib
 from hypothesis import strategies as st
 
 _HTML_NS = "{http://www.w3.org/1999/xhtml}"
+_SVG_NS = "{http://www.w3.org/2000/svg}"
 # Elements whose content a browser running scripts does not render.
 _HIDDEN = {"script", "style", "template", "noscript", "iframe", "noembed", "noframes"}
 # Attributes whose value is shown (the ones qinglang treats as text: docs/matching.md).
@@ -28,14 +29,16 @@ def visible_text(doc: str, depth: int = 0) -> str:
     attributes, and the documents of ``srcdoc`` and ``data:`` frames."""
     root = html5lib.parse(doc, treebuilder="etree", scripting=True)
     out: list[str] = []
-    _walk(root, out, depth)
+    _walk(root, out, depth, True)
     return "".join(out)
 
 
-def _walk(el: object, out: list[str], depth: int) -> None:
+def _walk(el: object, out: list[str], depth: int, shows: bool) -> None:
+    """``shows``: text directly in ``el`` is rendered (SVG renders text only inside its
+    text elements; HTML in a foreignObject is rendered as HTML)."""
     tag = getattr(el, "tag", None)
     if not isinstance(tag, str):  # a comment
-        out.append(getattr(el, "tail", None) or "")
+        out.append((getattr(el, "tail", None) or "") if shows else "")
         return
     local = tag.rsplit("}", 1)[-1]
     hidden = tag.startswith(_HTML_NS) and local in _HIDDEN
@@ -49,12 +52,19 @@ def _walk(el: object, out: list[str], depth: int) -> None:
             out.append(" " + visible_text(value, depth + 1) + " ")
         elif name in ("src", "data") and depth < 3:
             out.append(" " + _data_url_text(value, depth) + " ")
+    inner = shows
+    if tag.startswith(_SVG_NS):
+        inner = local == "text" or (shows and local in ("tspan", "textPath", "a"))
+        inner = inner or local == "foreignObject"
+    elif tag.startswith(_HTML_NS):
+        # A select shows its options only.
+        inner = local != "select"
     if not hidden:
-        out.append(getattr(el, "text", None) or "")
+        out.append((getattr(el, "text", None) or "") if inner else "")
         for child in list(el):  # type: ignore[call-overload]
-            _walk(child, out, depth)
+            _walk(child, out, depth, inner)
     out.append(" ")
-    out.append(getattr(el, "tail", None) or "")
+    out.append((getattr(el, "tail", None) or "") if shows else "")
 
 
 def _data_url_text(value: str, depth: int) -> str:
@@ -111,7 +121,7 @@ _REFS = st.sampled_from(
 )
 
 _TAGS = [
-    "p", "div", "b", "span", "a", "font", "table", "td", "tr", "li", "select", "option",
+    "p", "div", "b", "span", "text", "tspan", "a", "font", "table", "td", "tr", "li", "select", "option",
     "br", "input", "img", "svg", "math", "foreignobject", "foreignObject", "desc", "title",
     "mi", "mtext", "mglyph", "annotation-xml", "style", "script", "xmp", "textarea",
     "plaintext", "noembed", "noframes", "noscript", "iframe", "template", "head", "body",

@@ -29,7 +29,9 @@ decides how text is tokenized (docs/matching.md lists what is scanned):
   MathML text integration points hold HTML content. An end tag that matches no open
   foreign element is taken to close the foreign content (the HTML element it names may
   be open), and from then on raw-text elements are also scanned as markup, since the
-  browser might still be in foreign content.
+  browser might still be in foreign content; likewise after ``</p>`` and ``</br>`` in
+  foreign content (a rule older parsers, html5lib among them, do not have), and inside
+  a ``select`` (where older parsers ignore the raw-text start tag).
 - Character references: numeric ones of any length (out of range: U+FFFD), named ones
   by the longest match, the legacy ones without ``;``; in attribute values a legacy
   reference followed by ``=`` or a letter or digit is text.
@@ -441,6 +443,7 @@ cdef class _Parser:
     cdef int hidden  # open template elements (content not rendered)
     cdef int outer_templates  # of them, opened outside foreign content
     cdef bint unsure  # foreign content was left on a guess
+    cdef bint in_select  # a select is open (older parsers ignore raw-text tags in it)
     cdef bint xml
     cdef int depth
 
@@ -452,6 +455,7 @@ cdef class _Parser:
         self.hidden = 0
         self.outer_templates = 0
         self.unsure = False
+        self.in_select = False
         self.xml = xml
         self.depth = depth
 
@@ -593,6 +597,8 @@ cdef class _Parser:
                 self.fstack.append((ns, name, IP_NONE))
             self.emit_tag(name, p, tok_end, found)
             return tok_end
+        if name == "select":
+            self.in_select = True
         raw = _RAW.get(name)
         if raw is not None and not (self.xml and selfclose):
             return self.raw_element(name, raw, p, tok_end, n, found)
@@ -613,12 +619,14 @@ cdef class _Parser:
         if name == "br":
             if self.fstack and self.fstack[len(self.fstack) - 1][0] != NS_HTML:
                 self.break_out()
+                self.unsure = True  # browsers before this rule stay in foreign content
             if not self.hidden:
                 self.out.add(NEWLINE, p, 0, SYNTH, False)
             return
         if self.fstack and self.fstack[len(self.fstack) - 1][0] != NS_HTML:
             if name == "p":
                 self.break_out()
+                self.unsure = True  # browsers before this rule stay in foreign content
                 return
             # Foreign content: the nearest open element of that name, until an HTML one.
             i = len(self.fstack) - 1
@@ -642,6 +650,8 @@ cdef class _Parser:
 
     cdef void html_end_tag(self, str name):
         cdef Py_ssize_t i
+        if name == "select":
+            self.in_select = False
         if name == "template":
             for i in range(len(self.fstack) - 1, -1, -1):
                 if self.fstack[i][0] == NS_HTML and self.fstack[i][1] == "template":
@@ -684,7 +694,7 @@ cdef class _Parser:
             self.out.text_run(self.doc, head, close, False)
         elif raw == RAW_SHOWN or raw == RAW_PLAIN:
             self.out.run(self.doc, head, close, True)
-        elif raw == RAW_NOSCRIPT or self.unsure:
+        elif raw == RAW_NOSCRIPT or self.unsure or self.in_select:
             # Markup for a browser without scripts, or for one still in foreign content.
             self.fragment(head, close)
         self.out.boundary(close)
