@@ -126,8 +126,9 @@ _SPECIAL = frozenset((
     "section", "select", "source", "style", "summary", "table", "tbody", "td", "template",
     "textarea", "tfoot", "th", "thead", "title", "tr", "track", "ul", "wbr", "xmp",
 ))
-# Legacy named references (valid without ";"), longest first
-_LEGACY = tuple(sorted((k for k in _HTML5 if not k.endswith(";")), key=len, reverse=True))
+# Legacy named references (valid without ";"): 2 to 6 characters
+_LEGACY = frozenset(k for k in _HTML5 if not k.endswith(";"))
+cdef int LEGACY_MAX = max(len(k) for k in _LEGACY)
 _unescape = html.unescape
 
 
@@ -280,9 +281,9 @@ cdef str _decode_ref(str doc, str raw, Py_ssize_t e, Py_ssize_t b, bint attr):
         return _HTML5[raw[1:]]
     # The longest legacy name the text starts with (a full name with ";" was handled).
     name = raw[1:]
-    for legacy in _LEGACY:
-        if name.startswith(legacy):
-            m = len(legacy)
+    for m in range(min(len(name), LEGACY_MAX), 1, -1):
+        legacy = name[:m]
+        if legacy in _LEGACY:
             if attr:
                 # In an attribute, "&amp=" and "&ampx" are text.
                 if m < len(name):
@@ -508,8 +509,9 @@ cdef class _Parser:
             found = []
             tok_end = _tag_body(doc, name_end, n, found, &selfclose) if name_end < n else -1
             if tok_end < 0:
-                p += 1  # cut off by the end of the document: nothing is shown, scan on
-                continue
+                # Cut off by the end of the document: the browser shows nothing from here,
+                # the scan takes it all as text (once: linear time on hostile pages).
+                break
             self.text(text_at, p)
             name = _lower_name(doc[q:name_end])
             if end_tag:

@@ -1,8 +1,8 @@
 """What a person sees in a document, as scan text with a map back to the document.
 
-``extract`` turns a decoded document into *scan text*: for HTML the text nodes
-(``<title>`` included) and the visible attributes ``title``, ``alt``,
-``placeholder`` and ``aria-label``, with entities decoded; for JSON the string
+``extract`` turns a decoded document into *scan text*: for HTML what the browser
+shows (text nodes, ``<title>``, ``<xmp>``, the shown attributes, ``srcdoc`` and
+``data:`` frames; docs/matching.md has the table), with references decoded; for JSON the string
 values (not keys), with escapes decoded; plain text as it is. Text split by
 inline tags (``赌<b>博</b>``) is joined; block boundaries and separate strings are
 kept apart by ``BOUNDARY``. A segment table maps every scan character back to
@@ -15,9 +15,10 @@ only and costs several times more per page (measured in
 scripts/bench_engine.py's notes); lxml, selectolax and html5lib report no text
 offsets at all. The JSON standard library has no offsets either. The HTML
 tokenizer (``_htmltext.pyx``, compiled with Cython, as is ``_jsontext.pyx``)
-follows the HTML tokenizer's states that matter for text (tags with quoted
-attributes, comments, doctype, CDATA, raw-text and RCDATA elements) and treats
-anything it does not recognise as text, the way browsers do.
+follows the HTML tokenizer's states and the parts of tree construction that decide
+how text is tokenized (foreign content, integration points, breakout), and treats
+anything it does not recognise as text, the way browsers do. tests/htmlref.py checks
+it against html5lib.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def _plain(doc: str) -> Extracted:
 
 # --- HTML -------------------------------------------------------------------
 
-VISIBLE_ATTRS = frozenset({"title", "alt", "placeholder", "aria-label"})  # (_htmltext)
+VISIBLE_ATTRS = frozenset({"title", "alt", "placeholder", "aria-label", "value", "label"})
 
 # Inline elements do not break a word; everything else does.
 _INLINE = frozenset(
