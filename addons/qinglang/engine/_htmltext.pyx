@@ -89,6 +89,11 @@ cdef enum:
 
 cdef str NEWLINE = "\n"
 cdef int MAX_DEPTH = 8  # embedded documents inside embedded documents
+# Open elements tracked since foreign content began, at most: keeps every end tag's walk
+# short on hostile pages (inline SVG nests far less). Past it, elements are not tracked,
+# so their end tags match nothing: foreign content is then left on a guess ("unsure"
+# below), which scans more, never less.
+cdef Py_ssize_t MAX_OPEN = 128
 
 _RAW = {
     "script": RAW_HIDDEN, "style": RAW_HIDDEN, "iframe": RAW_HIDDEN,
@@ -589,12 +594,12 @@ cdef class _Parser:
                 self.break_out()
             else:
                 ns = self.fstack[len(self.fstack) - 1][0]
-                if not selfclose:
+                if not selfclose and len(self.fstack) < MAX_OPEN:
                     self.fstack.append((ns, name, _integration(ns, name, self.doc, found)))
                 self.emit_tag(name, p, tok_end, found)
                 return tok_end
         if name == "svg" or name == "math":
-            if not selfclose:
+            if not selfclose and len(self.fstack) < MAX_OPEN:
                 ns = NS_SVG if name == "svg" else NS_MATH
                 self.fstack.append((ns, name, IP_NONE))
             self.emit_tag(name, p, tok_end, found)
@@ -606,12 +611,15 @@ cdef class _Parser:
             return self.raw_element(name, raw, p, tok_end, n, found)
         if name == "template" and not (self.xml and selfclose):
             self.hidden += 1
-            if self.fstack:
+            if self.fstack and len(self.fstack) < MAX_OPEN:
                 self.fstack.append((NS_HTML, name, IP_NONE))
             else:
                 self.outer_templates += 1
             return tok_end
-        if self.fstack and name not in _VOID and not (self.xml and selfclose):
+        if (
+            self.fstack and name not in _VOID and not (self.xml and selfclose)
+            and len(self.fstack) < MAX_OPEN
+        ):
             self.fstack.append((NS_HTML, name, IP_NONE))
         self.emit_tag(name, p, tok_end, found)
         return tok_end
