@@ -18,8 +18,9 @@ from hypothesis import strategies as st
 
 _HTML_NS = "{http://www.w3.org/1999/xhtml}"
 _SVG_NS = "{http://www.w3.org/2000/svg}"
-# Elements whose content a browser running scripts does not render.
-_HIDDEN = {"script", "style", "template", "noscript", "iframe", "noembed", "noframes"}
+# Elements whose content a browser running scripts does not render. (A template's is
+# rendered once a script stamps it into the page: qinglang scans it, so it counts.)
+_HIDDEN = {"script", "style", "noscript", "iframe", "noembed", "noframes"}
 # Attributes whose value is shown (the ones qinglang treats as text: docs/matching.md).
 _SHOWN_ATTRS = {"title", "alt", "placeholder", "aria-label", "value", "label"}
 

@@ -22,7 +22,8 @@ decides how text is tokenized (docs/matching.md lists what is scanned):
   ``noscript`` is raw text (Chromium runs scripts) whose content is also scanned as
   markup (what a browser without scripts shows). The end tag closes them only when
   followed by whitespace, ``/`` or ``>``.
-- ``template`` content is not rendered: tokenized as usual, not scanned.
+- ``template`` content is scanned: the browser renders it as soon as a script stamps
+  it into the page, which is what templates are for.
 - Foreign content (``svg``, ``math``): none of the above is raw text there, and
   ``<![CDATA[...]]>`` is text; the breakout start tags (``p``, ``div``, ``font`` with
   ``color``/``face``/``size`` ...), ``</p>`` and ``</br>`` return to HTML; HTML and
@@ -446,8 +447,7 @@ cdef class _Parser:
     cdef _Segments out
     cdef dict codes
     cdef list fstack  # (namespace, lower-case name, integration point) since foreign began
-    cdef int hidden  # open template elements (content not rendered)
-    cdef int outer_templates  # of them, opened outside foreign content
+    cdef int outer_templates  # open template elements opened outside foreign content
     cdef bint unsure  # foreign content was left on a guess
     cdef bint in_select  # a select is open (older parsers ignore raw-text tags in it)
     cdef bint xml
@@ -458,7 +458,6 @@ cdef class _Parser:
         self.out = out
         self.codes = codes
         self.fstack = []
-        self.hidden = 0
         self.outer_templates = 0
         self.unsure = False
         self.in_select = False
@@ -466,8 +465,7 @@ cdef class _Parser:
         self.depth = depth
 
     cdef void text(self, Py_ssize_t a, Py_ssize_t b):
-        if self.hidden == 0:
-            self.out.text(self.doc, a, b)
+        self.out.text(self.doc, a, b)
 
     cdef bint in_foreign(self):
         """Whether the adjusted current node is not an HTML element (CDATA is text)."""
@@ -537,8 +535,7 @@ cdef class _Parser:
             q = doc.find("]]>", p + 9, n)
             if q < 0:
                 q = n
-            if self.hidden == 0:
-                self.out.run(doc, p + 9, q, True)
+            self.out.run(doc, p + 9, q, True)
             return min(q + 3, n)
         return _to_gt(doc, p + 2, n)
 
@@ -557,10 +554,6 @@ cdef class _Parser:
 
     cdef void pop(self, Py_ssize_t to):
         """Close the open elements from ``to`` up."""
-        cdef Py_ssize_t i
-        for i in range(len(self.fstack) - 1, to - 1, -1):
-            if self.fstack[i][0] == NS_HTML and self.fstack[i][1] == "template":
-                self.hidden -= 1
         del self.fstack[to:]
 
     cdef void break_out(self):
@@ -575,8 +568,6 @@ cdef class _Parser:
 
     cdef void emit_tag(self, str name, Py_ssize_t p, Py_ssize_t tok_end, list found):
         cdef int code = self.codes.get(name, BLOCK_TAG)
-        if self.hidden:
-            return
         if found:
             self.attributes(found)
         if code == BR_TAG:
@@ -609,13 +600,8 @@ cdef class _Parser:
         raw = _RAW.get(name)
         if raw is not None and not (self.xml and selfclose):
             return self.raw_element(name, raw, p, tok_end, n, found)
-        if name == "template" and not (self.xml and selfclose):
-            self.hidden += 1
-            if self.fstack and len(self.fstack) < MAX_OPEN:
-                self.fstack.append((NS_HTML, name, IP_NONE))
-            else:
-                self.outer_templates += 1
-            return tok_end
+        if name == "template" and not (self.xml and selfclose) and not self.fstack:
+            self.outer_templates += 1
         if (
             self.fstack and name not in _VOID and not (self.xml and selfclose)
             and len(self.fstack) < MAX_OPEN
@@ -630,8 +616,7 @@ cdef class _Parser:
             if self.fstack and self.fstack[len(self.fstack) - 1][0] != NS_HTML:
                 self.break_out()
                 self.unsure = True  # browsers before this rule stay in foreign content
-            if not self.hidden:
-                self.out.add(NEWLINE, p, 0, SYNTH, False)
+            self.out.add(NEWLINE, p, 0, SYNTH, False)
             return
         if self.fstack and self.fstack[len(self.fstack) - 1][0] != NS_HTML:
             if name == "p":
@@ -655,7 +640,7 @@ cdef class _Parser:
                 self.html_end_tag(name)
                 return
         self.html_end_tag(name)
-        if self.codes.get(name, BLOCK_TAG) == BLOCK_TAG and not self.hidden:
+        if self.codes.get(name, BLOCK_TAG) == BLOCK_TAG:
             self.out.boundary(p)
 
     cdef void html_end_tag(self, str name):
@@ -670,7 +655,6 @@ cdef class _Parser:
             if self.outer_templates > 0:
                 self.pop(0)
                 self.outer_templates -= 1
-                self.hidden -= 1
             return
         i = len(self.fstack) - 1
         while i >= 0:
@@ -695,8 +679,6 @@ cdef class _Parser:
                 close = n
             else:
                 end = _to_gt(self.doc, close + 2 + len(name), n)
-        if self.hidden:
-            return end
         if found:
             self.attributes(found)
         self.out.boundary(p)
