@@ -16,14 +16,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from htmlref import documents, missed, visible_text  # noqa: E402
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from htmlref import documents, missed, visible_text
+from hypothesis import HealthCheck, given, settings
 
-from qinglang.engine.extract import extract  # noqa: E402
+from qinglang.engine.extract import extract
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--examples", type=int, default=10_000, help="documents to generate")
     ap.add_argument("--seed", type=int, default=None, help="hypothesis seed (default: random)")
     args = ap.parse_args()

@@ -122,7 +122,8 @@ _REFS = st.sampled_from(
 )
 
 _TAGS = [
-    "p", "div", "b", "span", "text", "tspan", "a", "font", "table", "td", "tr", "li", "select", "option",
+    "p", "div", "b", "span", "text", "tspan", "a", "font", "table", "td", "tr", "li",
+    "select", "option",
     "br", "input", "img", "svg", "math", "foreignobject", "foreignObject", "desc", "title",
     "mi", "mtext", "mglyph", "annotation-xml", "style", "script", "xmp", "textarea",
     "plaintext", "noembed", "noframes", "noscript", "iframe", "template", "head", "body",
@@ -136,7 +137,9 @@ _ATTR_NAMES = st.sampled_from(
 
 @st.composite
 def _attr_value(draw: st.DrawFn) -> str:
-    inner = draw(st.lists(st.one_of(_WORD, _REFS, st.sampled_from([">", "<", "=", " "])), max_size=4))
+    inner = draw(
+        st.lists(st.one_of(_WORD, _REFS, st.sampled_from([">", "<", "=", " "])), max_size=4)
+    )
     text = "".join(inner)
     quote_char = draw(st.sampled_from(['"', "'", ""]))
     if quote_char:
