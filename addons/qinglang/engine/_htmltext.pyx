@@ -58,6 +58,7 @@ cdef enum:
     INLINE_TAG = 1
     BLOCK_TAG = 2
     BR_TAG = 3
+    SPECIAL_TAG = 4  # svg, math, raw-text names, select, template: the slow path
 
 # Namespaces of open elements
 cdef enum:
@@ -101,12 +102,6 @@ _RAW = {
     "noembed": RAW_HIDDEN, "noframes": RAW_HIDDEN, "xmp": RAW_SHOWN,
     "title": RAW_RCDATA, "textarea": RAW_RCDATA, "plaintext": RAW_PLAIN,
     "noscript": RAW_NOSCRIPT,
-}
-_ATTRS = {
-    "title": AT_VISIBLE, "alt": AT_VISIBLE, "placeholder": AT_VISIBLE,
-    "aria-label": AT_VISIBLE, "value": AT_VISIBLE, "label": AT_VISIBLE,
-    "srcdoc": AT_SRCDOC, "src": AT_URL, "href": AT_URL, "data": AT_URL,
-    "color": AT_FONT, "face": AT_FONT, "size": AT_FONT, "encoding": AT_ENCODING,
 }
 # Start tags that leave foreign content (the tree construction's list)
 _BREAKOUT = frozenset((
@@ -359,16 +354,46 @@ cdef class _Segments(Segments):
 
 
 cdef int _attr_code(str doc, Py_ssize_t a0, Py_ssize_t a1):
-    cdef Py_UCS4 c = _lower(doc[a0])
+    """The attribute of interest named ``doc[a0:a1]``, else 0; by length and letters,
+    without a string per attribute (most attributes are of no interest)."""
     cdef Py_ssize_t m = a1 - a0
-    if m < 3 or m > 11:
-        return 0
-    if not (
-        c == u"t" or c == u"a" or c == u"p" or c == u"v" or c == u"l" or c == u"s"
-        or c == u"h" or c == u"d" or c == u"c" or c == u"f" or c == u"e"
-    ):
-        return 0
-    return _ATTRS.get(_lower_name(doc[a0:a1]), 0)
+    cdef Py_UCS4 c = _lower(doc[a0])
+    if m == 5:
+        if c == u"t" and _word_at(doc, a0, a1, "title"):
+            return AT_VISIBLE
+        if c == u"v" and _word_at(doc, a0, a1, "value"):
+            return AT_VISIBLE
+        if c == u"l" and _word_at(doc, a0, a1, "label"):
+            return AT_VISIBLE
+        if c == u"c" and _word_at(doc, a0, a1, "color"):
+            return AT_FONT
+    elif m == 3:
+        if c == u"s" and _word_at(doc, a0, a1, "src"):
+            return AT_URL
+        if c == u"a" and _word_at(doc, a0, a1, "alt"):
+            return AT_VISIBLE
+    elif m == 4:
+        if c == u"h" and _word_at(doc, a0, a1, "href"):
+            return AT_URL
+        if c == u"d" and _word_at(doc, a0, a1, "data"):
+            return AT_URL
+        if c == u"f" and _word_at(doc, a0, a1, "face"):
+            return AT_FONT
+        if c == u"s" and _word_at(doc, a0, a1, "size"):
+            return AT_FONT
+    elif m == 11:
+        if c == u"p" and _word_at(doc, a0, a1, "placeholder"):
+            return AT_VISIBLE
+    elif m == 10:
+        if c == u"a" and _word_at(doc, a0, a1, "aria-label"):
+            return AT_VISIBLE
+    elif m == 6:
+        if c == u"s" and _word_at(doc, a0, a1, "srcdoc"):
+            return AT_SRCDOC
+    elif m == 8:
+        if c == u"e" and _word_at(doc, a0, a1, "encoding"):
+            return AT_ENCODING
+    return 0
 
 
 cdef Py_ssize_t _tag_body(
@@ -452,6 +477,7 @@ cdef class _Parser:
     cdef bint in_select  # a select is open (older parsers ignore raw-text tags in it)
     cdef bint xml
     cdef int depth
+    cdef list found  # the attributes of interest of the tag being read (reused)
 
     def __cinit__(self, str doc, _Segments out, dict codes, bint xml, int depth):
         self.doc = doc
@@ -463,6 +489,7 @@ cdef class _Parser:
         self.in_select = False
         self.xml = xml
         self.depth = depth
+        self.found = []
 
     cdef void text(self, Py_ssize_t a, Py_ssize_t b):
         self.out.text(self.doc, a, b)
@@ -476,6 +503,7 @@ cdef class _Parser:
         cdef Py_ssize_t text_at = start, p = start, q, name_end, tok_end
         cdef Py_UCS4 c1, c2
         cdef bint selfclose, end_tag
+        cdef int code
         cdef list found
         cdef str name
         while True:
@@ -509,7 +537,9 @@ cdef class _Parser:
             name_end = q + 1
             while name_end < n and not _name_end(doc[name_end]):
                 name_end += 1
-            found = []
+            found = self.found
+            if found:
+                del found[:]
             tok_end = _tag_body(doc, name_end, n, found, &selfclose) if name_end < n else -1
             if tok_end < 0:
                 # Cut off by the end of the document: the browser shows nothing from here,
@@ -517,6 +547,17 @@ cdef class _Parser:
                 break
             self.text(text_at, p)
             name = _lower_name(doc[q:name_end])
+            code = self.codes.get(name, BLOCK_TAG)
+            if code != SPECIAL_TAG and not self.fstack:
+                # Most tags: no state to keep, only attributes and word boundaries.
+                if found and not end_tag:
+                    self.attributes(found)
+                if code == BR_TAG:
+                    self.out.add(NEWLINE, p, 0, SYNTH, False)
+                elif code == BLOCK_TAG:
+                    self.out.boundary(p)
+                text_at = p = tok_end
+                continue
             if end_tag:
                 self.end_tag(name, p)
                 text_at = p = tok_end
@@ -531,7 +572,7 @@ cdef class _Parser:
         cdef Py_ssize_t q
         if p + 3 < n and doc[p + 2] == u"-" and doc[p + 3] == u"-":
             return _comment_end(doc, p + 4, n)
-        if self.in_foreign() and doc.startswith("[CDATA[", p + 2, n):
+        if (self.in_foreign() or self.unsure) and doc.startswith("[CDATA[", p + 2, n):
             q = doc.find("]]>", p + 9, n)
             if q < 0:
                 q = n
@@ -572,7 +613,7 @@ cdef class _Parser:
             self.attributes(found)
         if code == BR_TAG:
             self.out.add(NEWLINE, p, 0, SYNTH, False)
-        elif code == BLOCK_TAG:
+        elif code != INLINE_TAG:
             self.out.boundary(p)
 
     cdef Py_ssize_t start_tag(
@@ -640,7 +681,7 @@ cdef class _Parser:
                 self.html_end_tag(name)
                 return
         self.html_end_tag(name)
-        if self.codes.get(name, BLOCK_TAG) == BLOCK_TAG:
+        if self.codes.get(name, BLOCK_TAG) != INLINE_TAG:
             self.out.boundary(p)
 
     cdef void html_end_tag(self, str name):
@@ -773,7 +814,8 @@ cdef int _integration(int ns, str name, str doc, list found):
 def extract_html(str doc, dict tag_codes, bint xml=False):
     """Scan text and its segments (scan, doc, length, raw, kind arrays) of an HTML
     document. ``tag_codes`` maps lower-case tag names to 1 (inline: does not break a
-    word), 2 (block) or 3 (``br``); a name not in it is a block."""
+    word), 2 (block), 3 (``br``) or 4 (special: svg, math, the raw-text names, select,
+    template); a name not in it is a block."""
     cdef _Segments out = _Segments()
     cdef _Parser p = _Parser(doc, out, tag_codes, xml, 0)
     p.parse(0, len(doc))

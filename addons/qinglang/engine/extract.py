@@ -207,7 +207,24 @@ _INLINE = frozenset(
 )
 
 
-_INLINE_TAG, _BLOCK_TAG, _BR_TAG = 1, 2, 3
+_INLINE_TAG, _BLOCK_TAG, _BR_TAG, _SPECIAL_TAG = 1, 2, 3, 4
+# Tags that change how what follows is read (_htmltext's slow path).
+_SPECIAL = [
+    "svg",
+    "math",
+    "script",
+    "style",
+    "iframe",
+    "noembed",
+    "noframes",
+    "noscript",
+    "xmp",
+    "title",
+    "textarea",
+    "plaintext",
+    "select",
+    "template",
+]
 # Common block-level names too, so that most tags are found without lower-casing.
 _COMMON_BLOCK = [
     "html",
@@ -272,6 +289,7 @@ _TAG_CODES = (
     {name: _BLOCK_TAG for name in _COMMON_BLOCK}
     | {name: _INLINE_TAG for name in _INLINE}
     | {"br": _BR_TAG}
+    | {name: _SPECIAL_TAG for name in _SPECIAL}
 )
 
 
