@@ -262,6 +262,26 @@ cdef str _numeric(str raw):
     """A numeric reference of any length: leading zeros do not count, and a value past
     U+10FFFF is U+FFFD (html.unescape does the rest: C1 controls, surrogates, zero)."""
     cdef bint hexa = len(raw) > 2 and (raw[2] == u"x" or raw[2] == u"X")
+    cdef Py_ssize_t i = 3 if hexa else 2, sig = 0
+    cdef unsigned long v = 0, d
+    cdef Py_UCS4 c
+    # The usual case in C: a printable character that needs no table.
+    while i < len(raw) and raw[i] != u";":
+        c = raw[i]
+        if v or c != u"0":
+            sig += 1
+            if sig > 8:
+                return "\ufffd"
+        if c <= u"9":
+            d = <unsigned long>c - 48
+        elif c >= u"a":
+            d = <unsigned long>c - 87
+        else:
+            d = <unsigned long>c - 55
+        v = v * (16 if hexa else 10) + d
+        i += 1
+    if 0x20 <= v < 0x7F or 0xA0 <= v < 0xD800 or 0xE000 <= v < 0xFDD0:
+        return chr(<Py_UCS4>v)
     cdef str digits = raw[3:] if hexa else raw[2:]
     cdef bint semi = digits.endswith(";")
     if semi:
@@ -278,8 +298,10 @@ cdef str _decode_ref(str doc, str raw, Py_ssize_t e, Py_ssize_t b, bint attr):
     cdef Py_ssize_t m
     if raw[1] == u"#":
         return _numeric(raw)
-    if raw.endswith(";") and raw[1:] in _HTML5:
-        return _HTML5[raw[1:]]
+    if raw[len(raw) - 1] == u";":
+        full = _HTML5.get(raw[1:])
+        if full is not None:
+            return full
     # The longest legacy name the text starts with (a full name with ";" was handled).
     name = raw[1:]
     for m in range(min(len(name), LEGACY_MAX), 1, -1):
@@ -316,6 +338,37 @@ cdef str _attr_value(str doc, Py_ssize_t a, Py_ssize_t b):
         a = at = e
     parts.append(doc[a:b])
     return "".join(parts)
+
+
+cdef str _DATA = "data:"
+cdef str _JS = "javascript:"
+
+
+cdef bint _maybe_document_url(str doc, Py_ssize_t a, Py_ssize_t b):
+    """Whether the URL ``doc[a:b]`` may be a ``data:`` or ``javascript:`` one, as the URL
+    parser reads it (leading controls and spaces dropped, tabs and newlines anywhere),
+    without a string per URL; a reference in the scheme needs the slow path (True)."""
+    cdef Py_ssize_t i = a, k = 0
+    cdef bint data = True, js = True
+    cdef Py_UCS4 c
+    while i < b and doc[i] <= u" ":
+        i += 1
+    while i < b and (data or js):
+        c = doc[i]
+        i += 1
+        if c == u"\t" or c == u"\n" or c == u"\r":
+            continue
+        if c == u"&":
+            return True
+        c = _lower(c)
+        if data and c != _DATA[k]:
+            data = False
+        if js and c != _JS[k]:
+            js = False
+        k += 1
+        if (data and k == 5) or (js and k == 11):
+            return True
+    return False
 
 
 cdef class _Segments(Segments):
@@ -761,6 +814,8 @@ cdef class _Parser:
                     self.embedded("html", _attr_value(doc, vs, ve), vs, ve)
                 self.out.boundary(ve)
             elif code == AT_URL:
+                if not _maybe_document_url(doc, vs, ve):
+                    continue
                 value = doc[vs:ve]
                 if PyUnicode_FindChar(doc, u"&", vs, ve, 1) >= 0:
                     value = _attr_value(doc, vs, ve)
