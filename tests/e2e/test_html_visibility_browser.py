@@ -14,7 +14,7 @@ import pytest
 from headless import launch
 from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
-from .conftest import Proxy
+from .conftest import ADULT, CHILD, Proxy
 from .upstream import MASK_TERM, Upstream
 from .upstream import Page as Served
 
@@ -131,3 +131,29 @@ def test_the_child_never_sees_the_word(
         child.close()
     assert seen == {}
     assert "ok" in ok and "****" in ok
+
+
+# A clean page with the same constructs, as real sites write them: inline SVG icons with
+# styles and CDATA, MathML, templates, noscript, forms, frames, entities.
+BENIGN = (
+    "<!DOCTYPE html><html><head><title>天气 &amp; 公园</title>"
+    "<style>p{color:#333}</style><script>var t = '<p>x</p>';</script></head><body>"
+    '<svg width="16" height="16"><style><![CDATA[.a{fill:red}]]></style><title>图标</title>'
+    '<path class="a" d="M0 0h16v16H0z"/></svg>'
+    "<math><mi>x</mi><mo>=</mo><mn>2</mn></math>"
+    "<template><li>模板</li></template><noscript><p>请开启脚本</p></noscript>"
+    '<form><input value="北京" placeholder="城市"><textarea>今天天气很好</textarea></form>'
+    '<iframe srcdoc="&lt;p&gt;我们去公园散步&lt;/p&gt;"></iframe>'
+    '<p title="说明">今天&nbsp;天气很好&#65292;我们去公园散步。</p>'
+    '<a href="data:text/plain,hello">x</a><xmp><b>不是标签</b></xmp>'
+    "</body></html>"
+)
+
+
+def test_benign_page_passes_byte_identical(proxy: Proxy, upstream: Upstream) -> None:
+    body = BENIGN.encode()
+    upstream.pages["/vis/benign"] = Served(body, {"content-type": "text/html; charset=utf-8"})
+    with proxy.client(CHILD) as child, proxy.client(ADULT) as adult:
+        for c in (child, adult):
+            r = c.get(upstream.url("/vis/benign"))
+            assert r.status_code == 200 and r.content == body
