@@ -51,6 +51,7 @@ def test_every_shown_character_is_scanned(doc: str) -> None:
         "<svg><style><!--</style>--><p>ABC",
         "<svg><text><!-- x -->ABC</text></svg>",
         "<svg><font color=red>ABC",
+        "<math></p><style><![CDATA[ABC]]>",
         "<math><mi><style>x</style>ABC</mi></math>",
         "<svg><foreignObject><div></svg><style>x</style>ABC",
         "<div><svg></foo><style><p>ABC</p></style>",

@@ -793,6 +793,7 @@ cdef class _Parser:
             self.out.run(self.doc, a, b, True)
             return
         sub = _Parser(self.doc, self.out, self.codes, self.xml, self.depth + 1)
+        sub.unsure = self.unsure  # markup read as foreign content may hold CDATA text
         sub.parse(a, b)
 
     cdef void attributes(self, list found):
