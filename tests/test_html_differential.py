@@ -57,6 +57,7 @@ def test_every_shown_character_is_scanned(doc: str) -> None:
         "<div><svg></foo><style><p>ABC</p></style>",
         "<table><tr><td><svg></td></tr></table><style>x</style>ABC",
         "<style><!--</style>ABC-->",
+        "<style></style a='>'<!--x>ABC",
         "<title></titlex><!-- ABC --></title>",
         "<textarea></textarea x>ABC</textarea>",
         "<template><script></template><!--</script></template>ABC-->",

@@ -766,13 +766,17 @@ cdef class _Parser:
         self, str name, int raw, Py_ssize_t p, Py_ssize_t head, Py_ssize_t n, list found
     ):
         """A raw-text, RCDATA or plaintext element: where the document goes on."""
-        cdef Py_ssize_t close = n, end = n, q
+        cdef Py_ssize_t close = n, end = n
+        cdef bint selfclose
         if raw != RAW_PLAIN:
             close = _find_close(self.doc, head, n, name)
             if close < 0:
                 close = n
             else:
-                end = _to_gt(self.doc, close + 2 + len(name), n)
+                # The end tag's attributes are read as a start tag's (quotes may hold ">").
+                end = _tag_body(self.doc, close + 2 + len(name), n, [], &selfclose)
+                if end < 0:
+                    end = n
         if found:
             self.attributes(found)
         self.out.boundary(p)
