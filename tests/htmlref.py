@@ -25,10 +25,18 @@ _HIDDEN = {"script", "style", "noscript", "iframe", "noembed", "noframes"}
 _SHOWN_ATTRS = {"title", "alt", "placeholder", "aria-label", "value", "label"}
 
 
+class ReferenceFailed(Exception):
+    """html5lib itself failed on the document (its own assertions, e.g. on
+    ``<table><svg><html>``): there is no reference to compare with."""
+
+
 def visible_text(doc: str, depth: int = 0) -> str:
     """The text html5lib's tree shows: text nodes outside the hidden elements, the shown
     attributes, and the documents of ``srcdoc`` and ``data:`` frames."""
-    root = html5lib.parse(doc, treebuilder="etree", scripting=True)
+    try:
+        root = html5lib.parse(doc, treebuilder="etree", scripting=True)
+    except AssertionError as e:
+        raise ReferenceFailed(doc) from e
     out: list[str] = []
     _walk(root, out, depth, True)
     return "".join(out)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from htmlref import documents, missed, visible_text
-from hypothesis import HealthCheck, given, settings
+from htmlref import ReferenceFailed, documents, missed, visible_text
+from hypothesis import HealthCheck, given, reject, settings
 
 from qinglang.engine.extract import extract
 
@@ -29,7 +29,11 @@ def _scan_text(doc: str) -> str:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 def test_every_shown_character_is_scanned(doc: str) -> None:
-    assert not missed(visible_text(doc), _scan_text(doc)), doc
+    try:
+        shown = visible_text(doc)
+    except ReferenceFailed:
+        reject()  # html5lib's own bug: no reference for this document
+    assert not missed(shown, _scan_text(doc)), doc
 
 
 # Hand-written pages: the constructs of the security review and their variants.
@@ -52,6 +56,7 @@ def test_every_shown_character_is_scanned(doc: str) -> None:
         "<svg><text><!-- x -->ABC</text></svg>",
         "<svg><font color=red>ABC",
         "<math></p><style><![CDATA[ABC]]>",
+        "<math></p><xmp>&lt;ABC",
         "<math><mi><style>x</style>ABC</mi></math>",
         "<svg><foreignObject><div></svg><style>x</style>ABC",
         "<div><svg></foo><style><p>ABC</p></style>",

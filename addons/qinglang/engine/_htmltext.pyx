@@ -784,8 +784,9 @@ cdef class _Parser:
             self.out.text_run(self.doc, head, close, False)
         elif raw == RAW_SHOWN or raw == RAW_PLAIN:
             self.out.run(self.doc, head, close, True)
-        elif raw == RAW_NOSCRIPT or self.unsure or self.in_select:
-            # Markup for a browser without scripts, or for one still in foreign content.
+        if raw == RAW_NOSCRIPT or self.unsure or self.in_select:
+            # Markup too: for a browser without scripts, or for one that is still in
+            # foreign content (or ignores the tag in a select).
             self.fragment(head, close)
         self.out.boundary(close)
         return end

@@ -124,6 +124,13 @@ class Extracted:
         pieces: list[str] = []
         last = 0
         for x, y, rep in edits:
+            if x < last:
+                # Text read two ways (markup a browser may or may not parse) can give
+                # overlapping edits: the rest of the later one is masked as it stands.
+                if y > last:
+                    pieces.append(char * (y - last))
+                    last = y
+                continue
             pieces.append(doc[last:x])
             pieces.append(rep)
             last = y
