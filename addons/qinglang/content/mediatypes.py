@@ -121,6 +121,12 @@ class Plan:
 SKIP = Plan(None)
 
 
+def is_xml(content_type: str | None) -> bool:
+    """Served as XML (XHTML, SVG, RSS ...): the browser's XML parser reads it."""
+    mime = mime_of(content_type)
+    return mime in ("application/xml", "text/xml") or mime.endswith("+xml")
+
+
 def mime_of(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 

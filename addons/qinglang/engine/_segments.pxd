@@ -9,11 +9,12 @@ cdef extern from "Python.h":
         object s, Py_UCS4 ch, Py_ssize_t start, Py_ssize_t end, int direction
     ) except -2
 
-# Segment kinds (extract.py: _RUN, _ENTITY, _SYNTH)
+# Segment kinds (extract.py: _RUN, _ENTITY, _SYNTH, _EMBED)
 cdef enum:
     RUN = 0
     ENTITY = 1
     SYNTH = 2
+    EMBED = 3  # a document of its own (srcdoc, data: URL): masked by emptying it
 
 
 cdef class Segments:

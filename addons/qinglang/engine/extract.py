@@ -1,8 +1,8 @@
 """What a person sees in a document, as scan text with a map back to the document.
 
-``extract`` turns a decoded document into *scan text*: for HTML the text nodes
-(``<title>`` included) and the visible attributes ``title``, ``alt``,
-``placeholder`` and ``aria-label``, with entities decoded; for JSON the string
+``extract`` turns a decoded document into *scan text*: for HTML what the browser
+shows (text nodes, ``<title>``, ``<xmp>``, the shown attributes, ``srcdoc`` and
+``data:`` frames; docs/matching.md has the table), with references decoded; for JSON the string
 values (not keys), with escapes decoded; plain text as it is. Text split by
 inline tags (``赌<b>博</b>``) is joined; block boundaries and separate strings are
 kept apart by ``BOUNDARY``. A segment table maps every scan character back to
@@ -15,9 +15,10 @@ only and costs several times more per page (measured in
 scripts/bench_engine.py's notes); lxml, selectolax and html5lib report no text
 offsets at all. The JSON standard library has no offsets either. The HTML
 tokenizer (``_htmltext.pyx``, compiled with Cython, as is ``_jsontext.pyx``)
-follows the HTML tokenizer's states that matter for text (tags with quoted
-attributes, comments, doctype, CDATA, raw-text and RCDATA elements) and treats
-anything it does not recognise as text, the way browsers do.
+follows the HTML tokenizer's states and the parts of tree construction that decide
+how text is tokenized (foreign content, integration points, breakout), and treats
+anything it does not recognise as text, the way browsers do. tests/htmlref.py checks
+it against html5lib.
 """
 
 from __future__ import annotations
@@ -39,8 +40,8 @@ except ImportError as e:  # a source checkout used before its first build
 
 Kind = Literal["html", "json", "text"]
 
-# Segment kinds
-_RUN, _ENTITY, _SYNTH = 0, 1, 2
+# Segment kinds (_segments.pxd)
+_RUN, _ENTITY, _SYNTH, _EMBED = 0, 1, 2, 3
 
 
 @dataclass(slots=True)
@@ -86,7 +87,9 @@ class Extracted:
 
         Characters of a text run are replaced one for one (whitespace is kept, so
         the layout holds); an entity or escape is replaced as a whole by one mask
-        character per visible character it stood for.
+        character per visible character it stood for; an embedded document (a
+        ``srcdoc`` with references, a ``data:`` URL) cannot be masked inside, so the
+        attribute value is emptied: the frame shows nothing.
         """
         idx = np.flatnonzero(mask)
         if len(idx) == 0:
@@ -115,12 +118,21 @@ class Extracted:
             shown = self.text[s0 : s0 + n].strip()
             if shown:
                 edits.append((d0, d0 + int(self.seg_raw[seg]), char * len(shown)))
+        for seg in np.unique(k[kinds == _EMBED]).tolist():
+            d0 = int(self.seg_doc[seg])
+            edits.append((d0, d0 + int(self.seg_raw[seg]), ""))
         edits.sort()
         pieces: list[str] = []
         last = 0
         for x, y, rep in edits:
             if x < last:
-                continue  # a span already masked (a JSON string read both ways)
+                # Text read two ways (markup a browser may or may not parse, a JSON string
+                # read as text and as HTML) can give overlapping edits: the rest of the
+                # later one is masked as it stands.
+                if y > last:
+                    pieces.append(char * (y - last))
+                    last = y
+                continue
             pieces.append(doc[last:x])
             pieces.append(rep)
             last = y
@@ -139,9 +151,11 @@ def _space_table() -> np.ndarray:
 _SPACE = _space_table()
 
 
-def extract(doc: str, kind: Kind) -> Extracted:
+def extract(doc: str, kind: Kind, *, xml: bool = False) -> Extracted:
+    """``xml``: an HTML kind document served as XML (XHTML, SVG), read by XML's rules
+    where they show more text (CDATA, self-closing elements)."""
     if kind == "html":
-        return extract_html(doc)
+        return extract_html(doc, xml=xml)
     if kind == "json":
         return extract_json(doc)
     return _plain(doc)
@@ -158,7 +172,7 @@ def _plain(doc: str) -> Extracted:
 
 # --- HTML -------------------------------------------------------------------
 
-VISIBLE_ATTRS = frozenset({"title", "alt", "placeholder", "aria-label"})  # (_htmltext)
+VISIBLE_ATTRS = frozenset({"title", "alt", "placeholder", "aria-label", "value", "label"})
 
 # Inline elements do not break a word; everything else does.
 _INLINE = frozenset(
@@ -202,7 +216,24 @@ _INLINE = frozenset(
 )
 
 
-_INLINE_TAG, _BLOCK_TAG, _BR_TAG = 1, 2, 3
+_INLINE_TAG, _BLOCK_TAG, _BR_TAG, _SPECIAL_TAG = 1, 2, 3, 4
+# Tags that change how what follows is read (_htmltext's slow path).
+_SPECIAL = [
+    "svg",
+    "math",
+    "script",
+    "style",
+    "iframe",
+    "noembed",
+    "noframes",
+    "noscript",
+    "xmp",
+    "title",
+    "textarea",
+    "plaintext",
+    "select",
+    "template",
+]
 # Common block-level names too, so that most tags are found without lower-casing.
 _COMMON_BLOCK = [
     "html",
@@ -267,13 +298,13 @@ _TAG_CODES = (
     {name: _BLOCK_TAG for name in _COMMON_BLOCK}
     | {name: _INLINE_TAG for name in _INLINE}
     | {"br": _BR_TAG}
+    | {name: _SPECIAL_TAG for name in _SPECIAL}
 )
 
 
-def extract_html(doc: str) -> Extracted:
-    """The text nodes and visible attributes of an HTML page (``_htmltext`` has the
-    token rules)."""
-    text, scan, d0, length, raw, kind = _htmltext.extract_html(doc, _TAG_CODES)
+def extract_html(doc: str, *, xml: bool = False) -> Extracted:
+    """The text a browser shows of an HTML page (``_htmltext`` has the rules)."""
+    text, scan, d0, length, raw, kind = _htmltext.extract_html(doc, _TAG_CODES, xml)
     return Extracted(doc, text, scan, d0, length, raw, kind)
 
 

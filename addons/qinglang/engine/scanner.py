@@ -114,11 +114,18 @@ class Engine:
         self._t_every = np.array([t.every for t in terms], dtype=bool)
 
     def scan(
-        self, doc: str, kind: Kind, profile: ScanSettings, *, details: bool = True
+        self,
+        doc: str,
+        kind: Kind,
+        profile: ScanSettings,
+        *,
+        details: bool = True,
+        xml: bool = False,
     ) -> ScanResult:
         """Decide on one document. ``details=False`` skips the per-occurrence match
-        list (the proxy needs only the decision and the names of the terms)."""
-        ex = extract(doc, kind)
+        list (the proxy needs only the decision and the names of the terms); ``xml``: an
+        HTML-kind document served as XML (``extract``)."""
+        ex = extract(doc, kind, xml=xml)
         norm = normalize(ex.text, phrases=self._phrases)
         found = self.matcher.find(norm)
         pii: list[PiiFound] = []
