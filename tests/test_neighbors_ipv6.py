@@ -81,11 +81,14 @@ def test_ipv4_mapped_addresses_use_the_arp_table(tmp_path: Path) -> None:
     assert n.mac_of("::ffff:192.168.1.50") == "aa:bb:cc:dd:ee:09"
 
 
+FAILS = "fe80::1 dev x lladdr 00:11:22:33:44:55 STALE"  # printed, then exit status 2
+
+
 def test_no_table_when_the_command_is_missing_fails_or_hangs(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-ip"
     for command in (
         [str(missing), "-6", "neigh", "show"],
-        [sys.executable, "-c", "import sys; print('fe80::1 dev x lladdr 00:11:22:33:44:55 STALE'); sys.exit(2)"],
+        [sys.executable, "-c", f"print({FAILS!r}); raise SystemExit(2)"],
         [sys.executable, "-c", "import time; time.sleep(5)"],
         [],
     ):  # fmt: skip
@@ -103,4 +106,3 @@ def test_a_device_written_by_mac_gets_its_profile_over_ipv6(tmp_path: Path) -> N
     assert clients.device_name(str(tv), mac=n.mac_of(tv)) == "tv"
     other = ipaddress.ip_address("2408:8207:1c2a:5f0::99")
     assert clients.profile_for(other, mac=n.mac_of(other)) == "child"
-

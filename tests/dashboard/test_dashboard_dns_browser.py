@@ -81,7 +81,9 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
     with dns_upstream() as (upstream, _zone):
         text = d.config.read_text("utf-8")
         assert "\nclients: []\n" in text
-        text = text.replace("\nclients: []\n", "\n" + DEVICES.format(laptop=LAPTOP, tablet=TABLET, tv=TV))
+        text = text.replace(
+            "\nclients: []\n", "\n" + DEVICES.format(laptop=LAPTOP, tablet=TABLET, tv=TV)
+        )
         d.config.write_text(text + DNS.format(upstream=upstream), encoding="utf-8")
         dns_port, dash = udp_port_free(), free_port()
         log = root.parent / "run.log"
@@ -129,7 +131,9 @@ def browser() -> Iterator[Browser]:
 
 def _signed_in(browser: Browser, url: str, locale: str, **kw: object) -> Page:
     ctx = browser.new_context(
-        locale=locale, extra_http_headers={"accept-language": locale}, **kw  # type: ignore[arg-type]
+        locale=locale,
+        extra_http_headers={"accept-language": locale},
+        **kw,  # type: ignore[arg-type]
     )
     page = ctx.new_page()
     page.goto(url + "/signin")
@@ -189,7 +193,9 @@ def test_new_device_named_on_the_overview_then_everywhere(browser: Browser, home
     form.locator("select[name=profile]").select_option("child")
     form.locator("button[type=submit]").click()
     expect(page.locator("#new-devices")).to_have_count(0)
-    (device,) = [x for x in load_config(home.config).devices if x.ip is not None and str(x.ip) == NEW]
+    (device,) = [
+        x for x in load_config(home.config).devices if x.ip is not None and str(x.ip) == NEW
+    ]
     assert device.label == "Grandma's phone" and device.profile == "child"
     page.goto(home.dashboard + "/dns")
     expect(page.locator("#dns-log")).to_contain_text("Grandma's phone")

@@ -1,8 +1,9 @@
 """A real DNS-over-HTTPS server (RFC 8484) on 127.0.0.1 for DNS mode's DoH tests.
 
 http.server over TLS with a self-signed certificate (``upstream.make_cert``, for
-127.0.0.1 and localhost); POST ``application/dns-message`` is answered from a ``dns_support.Zone``. ``behaviour`` makes it misbehave on purpose: a
-slow server (answers after ``slow`` seconds), or one that answers HTML.
+127.0.0.1 and localhost); POST ``application/dns-message`` is answered from a
+``dns_support.Zone``. ``behaviour`` makes it misbehave on purpose: a slow server
+(answers after ``slow`` seconds), or one that answers HTML.
 """
 
 from __future__ import annotations

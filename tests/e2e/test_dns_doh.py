@@ -13,7 +13,6 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import dns.rcode
 import pytest

@@ -60,8 +60,10 @@ def _server_name(name: str, text: str) -> str:
     except UnicodeError:
         raise ValueError(f"not a server name in upstream {text!r}") from None
     labels = ascii_name.split(".")
-    if not ascii_name or len(ascii_name) > 253 or not all(
-        0 < len(x) <= 63 and x.replace("-", "").isalnum() for x in labels
+    if (
+        not ascii_name
+        or len(ascii_name) > 253
+        or not all(0 < len(x) <= 63 and x.replace("-", "").isalnum() for x in labels)
     ):
         raise ValueError(f"not a server name in upstream {text!r}")
     return ascii_name
@@ -80,8 +82,7 @@ def parse_upstream(text: str) -> Upstream:
     else:
         if "://" in s:
             raise ValueError(
-                f"unknown upstream protocol in {text!r} "
-                "(plain address, tcp://, tls:// or https://)"
+                f"unknown upstream protocol in {text!r} (plain address, tcp://, tls:// or https://)"
             )
     s, _, name = s.partition("#")
     if name and protocol not in ("tls", "https"):

@@ -1,9 +1,10 @@
 """Asking the upstream resolvers, for DNS mode (``dnsfilter``).
 
 dnspython does the wire work (UDP with a TCP retry when the answer is truncated, TCP,
-DNS over TLS; DNS over HTTPS goes through ``dohclient``) and checks that an answer matches its query (id and question), so a forged
-UDP answer is dropped. mitmproxy's own resolver is not used: it only takes bare addresses
-on port 53, no DoT, and resolves before any addon has looked at the name.
+DNS over TLS; DNS over HTTPS goes through ``dohclient``) and checks that an answer
+matches its query (id and question), so a forged UDP answer is dropped. mitmproxy's own
+resolver is not used: it only takes bare addresses on port 53, no DoT, and resolves
+before any addon has looked at the name.
 """
 
 from __future__ import annotations
