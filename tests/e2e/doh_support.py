@@ -31,7 +31,7 @@ class DohServer:
     cert: str
     behaviour: str = "ok"  # "ok", "slow" or "html"
     slow: float = 5.0
-    requests: list[str] = field(default_factory=list)  # "POST /dns-query", ...
+    requests: list[str] = field(default_factory=list)  # "POST /dns-query localhost", ...
 
 
 @contextmanager
@@ -55,7 +55,8 @@ def doh_server(tmp: Path) -> Iterator[DohServer]:
             self._answer(body)
 
         def _answer(self, wire: bytes) -> None:
-            server.requests.append(f"{self.command} {urlsplit(self.path).path}")
+            host = self.headers.get("host", "")
+            server.requests.append(f"{self.command} {urlsplit(self.path).path} {host}")
             if server.behaviour == "slow":
                 time.sleep(server.slow)
             if server.behaviour == "html":

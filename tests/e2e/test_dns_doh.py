@@ -2,8 +2,9 @@
 127.0.0.1 over HTTPS (certificates checked), a device asks qinglang with dnspython.
 
 The upstream list is tried in order: a port where nothing listens, a DoH server whose
-certificate qinglang does not trust (a resolver anyone could stand up), then the trusted
-one (its CA given with mitmproxy's ``ssl_verify_upstream_trusted_ca``).
+certificate qinglang does not trust (a resolver anyone could stand up), the trusted
+server under a name its certificate does not carry, then the trusted server under its
+own name (its CA given with mitmproxy's ``ssl_verify_upstream_trusted_ca``).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
             "dns:\n  upstreams:\n"
             f"    - https://127.0.0.1:{dead}/dns-query#localhost\n"
             f"    - https://127.0.0.1:{stranger.port}/dns-query#localhost\n"
+            f"    - https://127.0.0.1:{trusted.port}/dns-query#dns.wrong.example\n"
             f"    - https://127.0.0.1:{trusted.port}#localhost\n"
             f"  timeout: {TIMEOUT}\n  log: off\n"
         )
@@ -88,9 +90,12 @@ def test_allowed_name_resolved_over_doh_past_dead_and_untrusted(home: Home) -> N
     assert addresses(r) == [address_of("news.example")]
     assert addresses(ask(home.dns_port, "news.example", "AAAA")) == ["2001:db8::53"]
     assert "news.example" in home.trusted.zone.asked
-    assert "POST /dns-query" in home.trusted.requests
-    # The server with a certificate qinglang does not trust was never asked a name.
+    # RFC 8484's default path, the upstream's #NAME as Host.
+    assert f"POST /dns-query localhost:{home.trusted.port}" in home.trusted.requests
+    # Neither the server with a certificate qinglang does not trust, nor the right
+    # server under a name its certificate lacks, was asked a name.
     assert home.stranger.requests == []
+    assert not any("wrong" in r for r in home.trusted.requests)
 
 
 def test_blocked_name_never_reaches_the_doh_server(home: Home) -> None:

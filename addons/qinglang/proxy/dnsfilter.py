@@ -23,7 +23,6 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import dns.exception
-import httpx
 from mitmproxy import ctx
 from mitmproxy import dns as mdns
 from mitmproxy.addonmanager import traverse
@@ -63,7 +62,7 @@ class DnsFilter:
         # Queries handed to mitmproxy's own forwarding, by flow id: (rules, who).
         self.forwarded: dict[str, tuple[RequestRules, Who]] = {}
         self._system: list[Upstream] | None = None
-        self._doh: httpx.AsyncClient | None = None  # DoH upstreams' connections
+        self._doh: dohclient.DohClients | None = None  # DoH upstreams' connections
 
     def configure(self, updated: set[str]) -> None:
         if "ssl_verify_upstream_trusted_ca" in updated and self._doh is not None:
@@ -240,11 +239,11 @@ class DnsFilter:
         q = dnsupstream.parse_query(wire)
         return await dnsupstream.ask(q, ups, cfg.timeout, self._doh_client(ups))
 
-    def _doh_client(self, ups: list[Upstream]) -> httpx.AsyncClient | None:
-        """The DoH client, made when an https:// upstream is first asked."""
+    def _doh_client(self, ups: list[Upstream]) -> dohclient.DohClients | None:
+        """The DoH clients, made when an https:// upstream is first asked."""
         if self._doh is None and any(u.protocol == "https" for u in ups):
             cafile = getattr(ctx.options, "ssl_verify_upstream_trusted_ca", None)
-            self._doh = dohclient.client(cafile)
+            self._doh = dohclient.DohClients(cafile)
         return self._doh
 
     def _system_upstreams(self) -> list[Upstream]:

@@ -48,7 +48,7 @@ def system_upstreams() -> list[Upstream]:
 
 
 async def _ask_one(
-    q: dns.message.Message, u: Upstream, timeout: float, doh: httpx.AsyncClient | None
+    q: dns.message.Message, u: Upstream, timeout: float, doh: dohclient.DohClients | None
 ) -> dns.message.Message:
     if u.protocol == "https":
         if doh is None:
@@ -66,10 +66,10 @@ async def ask(
     q: dns.message.Message,
     upstreams: list[Upstream],
     timeout: float,
-    doh: httpx.AsyncClient | None = None,
+    doh: dohclient.DohClients | None = None,
 ) -> bytes:
     """The first answer any upstream gives to ``q``, tried in order, as wire bytes.
-    ``doh`` asks the https:// upstreams (``dohclient.client``)."""
+    ``doh`` asks the https:// upstreams."""
     problem = "no upstream resolver configured"
     for u in upstreams:
         try:

@@ -39,7 +39,7 @@ def tls_context(cafile: str | None) -> ssl.SSLContext:
 
 
 def client(cafile: str | None) -> httpx.AsyncClient:
-    """One client for all DoH upstreams (it keeps their connections open)."""
+    """A client for one DoH upstream (it keeps the upstream's connections open)."""
     return httpx.AsyncClient(
         verify=tls_context(cafile),
         http2=True,
@@ -49,8 +49,37 @@ def client(cafile: str | None) -> httpx.AsyncClient:
     )
 
 
+class DohClients:
+    """One client per (address, port, name). httpx pools connections by address and
+    port alone: a connection checked for one upstream's name would otherwise carry the
+    queries of another upstream on the same address under a name never checked."""
+
+    MAX = 16  # more upstreams than this are not written; past it the pool starts again
+
+    def __init__(self, cafile: str | None) -> None:
+        self.cafile = cafile
+        self._clients: dict[tuple[str, int, str | None], httpx.AsyncClient] = {}
+        self._retired: list[httpx.AsyncClient] = []
+
+    def for_upstream(self, u: Upstream) -> httpx.AsyncClient:
+        key = (u.address, u.port, u.server_name)
+        found = self._clients.get(key)
+        if found is None:
+            if len(self._clients) >= self.MAX:
+                self._retired.extend(self._clients.values())
+                self._clients.clear()
+            found = self._clients[key] = client(self.cafile)
+        return found
+
+    async def aclose(self) -> None:
+        for c in [*self._clients.values(), *self._retired]:
+            await c.aclose()
+        self._clients.clear()
+        self._retired.clear()
+
+
 async def ask(
-    http: httpx.AsyncClient, q: dns.message.Message, u: Upstream, timeout: float
+    clients: DohClients, q: dns.message.Message, u: Upstream, timeout: float
 ) -> dns.message.Message:
     """``q`` asked of the DoH upstream ``u``; DNSException/httpx.HTTPError/OSError when
     it gives no matching answer within ``timeout`` seconds in all."""
@@ -63,6 +92,7 @@ async def ask(
     try:
         # The whole exchange is bounded, not each read (a server dripping bytes).
         async with asyncio.timeout(timeout):
+            http = clients.for_upstream(u)
             request = http.build_request(
                 "POST",
                 u.url,
