@@ -9,6 +9,7 @@ http.server over TLS with a self-signed certificate (``upstream.make_cert``, for
 from __future__ import annotations
 
 import ssl
+import struct
 import threading
 import time
 from collections.abc import Iterator
@@ -17,6 +18,9 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import dns.flags
+import dns.message
 
 from .dns_support import Zone
 from .upstream import make_cert
@@ -29,9 +33,20 @@ class DohServer:
     port: int
     zone: Zone
     cert: str
-    behaviour: str = "ok"  # "ok", "slow" or "html"
+    behaviour: str = "ok"  # "ok", "slow", "html" or "big"
     slow: float = 5.0
     requests: list[str] = field(default_factory=list)  # "POST /dns-query localhost", ...
+
+
+def _huge_answer(wire: bytes) -> bytes:
+    """The answer to ``wire`` with 5,000 A records, written by hand: dnspython will not
+    render a message over 65,535 bytes, but it reads one."""
+    q = dns.message.from_wire(wire)
+    flags = q.flags | dns.flags.QR | dns.flags.RA
+    head = struct.pack("!HHHHHH", q.id, flags, 1, 5000, 0, 0)
+    record = b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 60, 4)  # the question's name, A, IN
+    answers = b"".join(record + bytes([198, 19, i // 250, i % 250 + 1]) for i in range(5000))
+    return head + wire[12:] + answers
 
 
 @contextmanager
@@ -61,6 +76,14 @@ def doh_server(tmp: Path) -> Iterator[DohServer]:
                 time.sleep(server.slow)
             if server.behaviour == "html":
                 self._send(200, "text/html", b"<html>captive portal</html>")
+                return
+            if server.behaviour == "big":
+                self.send_response(200)
+                self.send_header("content-type", MEDIA)
+                self.send_header("connection", "close")
+                self.end_headers()
+                self.wfile.write(_huge_answer(wire))
+                self.close_connection = True
                 return
             self._send(200, MEDIA, server.zone.answer(wire))
 

@@ -14,6 +14,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import dns.rcode
 import pytest
@@ -23,6 +24,7 @@ from qinglang.deploy import datadir
 from .conftest import free_port, stop_group
 from .dns_support import address_of, addresses, ask, udp_port_free
 from .doh_support import DohServer, doh_server
+from .youth_support import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
@@ -34,6 +36,7 @@ class Home:
     dns_port: int
     trusted: DohServer
     stranger: DohServer
+    log: Path
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +75,7 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
                 assert proc.poll() is None, log.read_text("utf-8", "replace")
                 assert time.monotonic() < deadline, log.read_text("utf-8", "replace")
                 time.sleep(0.1)
-            yield Home(dns_port, trusted, stranger)
+            yield Home(dns_port, trusted, stranger, log)
         finally:
             stop_group(proc)
         out = log.read_text("utf-8", "replace")
@@ -110,11 +113,18 @@ def test_safe_search_host_asked_over_doh(home: Home) -> None:
     assert "strict.bing.com" in home.trusted.zone.asked
 
 
-@pytest.mark.parametrize("behaviour", ["slow", "html"])
-def test_a_doh_upstream_that_fails_answers_servfail_in_time(home: Home, behaviour: str) -> None:
+@pytest.mark.parametrize(
+    ("behaviour", "cause"), [("slow", "Timeout"), ("html", "DohError"), ("big", "DohError")]
+)
+def test_a_doh_upstream_that_fails_answers_servfail_in_time(
+    home: Home, behaviour: str, cause: str
+) -> None:
     home.trusted.behaviour = behaviour
     # The slow server answers after 5 s; qinglang gives up after dns.timeout (1 s) and
     # says so, well before the client's own 4 s (dnspython raises Timeout on a hang).
     r = ask(home.dns_port, f"{behaviour}.example", timeout=4)
     assert r.rcode() == dns.rcode.SERVFAIL
     assert addresses(r) == []
+    # The log says why: the last upstream (the trusted one) timed out or was refused.
+    last = f"https://127.0.0.1:{home.trusted.port}/dns-query#localhost: {cause})"
+    eventually(lambda: last in home.log.read_text("utf-8", "replace"), f"{cause} logged")
