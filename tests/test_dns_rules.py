@@ -26,6 +26,16 @@ from qinglang.policy.dnsrules import Answer, safe_host, verdict
         ("tcp://1.1.1.1", Upstream("tcp", "1.1.1.1", 53)),
         ("tls://1.1.1.1#cloudflare-dns.com", Upstream("tls", "1.1.1.1", 853, "cloudflare-dns.com")),
         ("TLS://[2606:4700::1111]:8853", Upstream("tls", "2606:4700::1111", 8853)),
+        # DNS over HTTPS: the path defaults to RFC 8484's /dns-query.
+        ("https://223.5.5.5", Upstream("https", "223.5.5.5", 443, None, "/dns-query")),
+        (
+            "https://1.1.1.1/dns-query#Cloudflare-DNS.com.",
+            Upstream("https", "1.1.1.1", 443, "cloudflare-dns.com", "/dns-query"),
+        ),
+        (
+            "https://[2400:3200::1]:8443/resolve?ct=1#dns.alidns.com",
+            Upstream("https", "2400:3200::1", 8443, "dns.alidns.com", "/resolve?ct=1"),
+        ),
     ],
 )
 def test_upstreams(text: str, want: Upstream) -> None:
@@ -36,7 +46,9 @@ def test_upstreams(text: str, want: Upstream) -> None:
 @pytest.mark.parametrize(
     "text",
     ["dns.google", "https://dns.google/dns-query", "1.1.1.1:0", "1.1.1.1:99999", "1.1.1.1#x",
-     "tcp://", "[::1", "", "1.1.1.1:53:53"],
+     "tcp://", "[::1", "", "1.1.1.1:53:53", "tcp://1.1.1.1/dns-query", "1.1.1.1/x",
+     "https://1.1.1.1/dns query", "https://1.1.1.1/q#bad name", "https://1.1.1.1/q#a..b",
+     "https://[::1/dns-query", "h2://1.1.1.1"],
 )  # fmt: skip
 def test_bad_upstreams(text: str) -> None:
     with pytest.raises(ValueError):
@@ -52,6 +64,9 @@ def test_upstream_parser_never_crashes(text: str) -> None:
         return
     ipaddress.ip_address(u.address)
     assert 0 < u.port < 65536
+    assert parse_upstream(str(u)) == u
+    if u.protocol == "https":
+        assert u.path.startswith("/") and " " not in u.url
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,10 @@ blocked name is answered with (docs/dns-mode.md).
 Upstreams are written as AdGuard Home and most resolvers write them: ``223.5.5.5`` or
 ``223.5.5.5:53`` (UDP, TCP when the answer is truncated), ``[2400:3200::1]:53``,
 ``tcp://IP[:PORT]``, ``tls://IP[:PORT][#NAME]`` (DNS over TLS; ``NAME`` is checked
-against the server's certificate). An address, not a name: the resolver cannot look up
-its own upstream.
+against the server's certificate), ``https://IP[:PORT][/PATH][#NAME]`` (DNS over HTTPS,
+RFC 8484; the path defaults to ``/dns-query``, ``NAME`` is sent as the TLS server name
+and Host and checked against the certificate). An address, not a name: the resolver
+cannot look up its own upstream.
 """
 
 from __future__ import annotations
@@ -23,26 +25,56 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 class Upstream:
     """One upstream resolver."""
 
-    protocol: Literal["udp", "tcp", "tls"]
+    protocol: Literal["udp", "tcp", "tls", "https"]
     address: str
     port: int
-    server_name: str | None = None  # DoT: the name its certificate must carry
+    server_name: str | None = None  # DoT/DoH: the name its certificate must carry
+    path: str = ""  # DoH: the URL's path (and query), "/dns-query" by default
 
     def __str__(self) -> str:
         host = f"[{self.address}]" if ":" in self.address else self.address
         scheme = "" if self.protocol == "udp" else f"{self.protocol}://"
         name = f"#{self.server_name}" if self.server_name else ""
-        return f"{scheme}{host}:{self.port}{name}"
+        return f"{scheme}{host}:{self.port}{self.path}{name}"
+
+    @property
+    def url(self) -> str:
+        """DoH: the URL asked (to the address; the name goes in SNI and Host)."""
+        host = f"[{self.address}]" if ":" in self.address else self.address
+        return f"https://{host}:{self.port}{self.path}"
 
 
-_DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853}
+_DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853, "https": 443}
+_DOH_PATH = "/dns-query"
+# What a DoH path may hold: RFC 3986's path and query characters, no fragment, no
+# spaces or controls (it is sent as written).
+_PATH_CHARS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=:@/?%"
+)
+
+
+def _server_name(name: str, text: str) -> str:
+    """A DNS name for SNI and certificate checks (IDNA as the TLS stack sends it)."""
+    try:
+        ascii_name = name.strip().rstrip(".").encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        raise ValueError(f"not a server name in upstream {text!r}") from None
+    labels = ascii_name.split(".")
+    if (
+        not ascii_name
+        or len(ascii_name) > 253
+        or not all(0 < len(x) <= 63 and x.replace("-", "").isalnum() for x in labels)
+    ):
+        raise ValueError(f"not a server name in upstream {text!r}")
+    return ascii_name
 
 
 def parse_upstream(text: str) -> Upstream:
-    """``[tcp://|tls://]ADDRESS[:PORT][#NAME]`` -> Upstream; ValueError for anything else."""
+    """``[tcp://|tls://|https://]ADDRESS[:PORT][/PATH][#NAME]`` -> Upstream; ValueError
+    for anything else (a path only for https://)."""
     s = text.strip()
-    protocol: Literal["udp", "tcp", "tls"] = "udp"
-    for scheme in ("udp", "tcp", "tls"):
+    protocol: Literal["udp", "tcp", "tls", "https"] = "udp"
+    for scheme in ("udp", "tcp", "tls", "https"):
         if s.lower().startswith(f"{scheme}://"):
             protocol = scheme
             s = s[len(scheme) + 3 :]
@@ -50,11 +82,19 @@ def parse_upstream(text: str) -> Upstream:
     else:
         if "://" in s:
             raise ValueError(
-                f"unknown upstream protocol in {text!r} (plain address, tcp:// or tls://)"
+                f"unknown upstream protocol in {text!r} (plain address, tcp://, tls:// or https://)"
             )
     s, _, name = s.partition("#")
-    if name and protocol != "tls":
-        raise ValueError(f"a #name belongs only to a tls:// upstream: {text!r}")
+    if name and protocol not in ("tls", "https"):
+        raise ValueError(f"a #name belongs only to a tls:// or https:// upstream: {text!r}")
+    path = ""
+    if protocol == "https":
+        slash = s.find("/")
+        s, path = (s, _DOH_PATH) if slash < 0 else (s[:slash], s[slash:])
+        if not set(path) <= _PATH_CHARS:
+            raise ValueError(f"not a URL path in upstream {text!r}")
+    elif "/" in s:
+        raise ValueError(f"a /path belongs only to an https:// upstream: {text!r}")
     port = _DEFAULT_PORTS[protocol]
     if s.startswith("["):
         host, sep, rest = s[1:].partition("]")
@@ -74,9 +114,11 @@ def parse_upstream(text: str) -> Upstream:
     except ValueError:
         raise ValueError(
             f"an upstream is an IP address, not a name: {text!r} "
-            "(write tls://1.1.1.1#cloudflare-dns.com for a named DoT server)"
+            "(write tls://1.1.1.1#cloudflare-dns.com or "
+            "https://1.1.1.1/dns-query#cloudflare-dns.com for a named server)"
         ) from None
-    return Upstream(protocol, ip.compressed, port, name or None)
+    server_name = _server_name(name, text) if name else None
+    return Upstream(protocol, ip.compressed, port, server_name, path)
 
 
 def parse_listen(text: str) -> tuple[str, int]:

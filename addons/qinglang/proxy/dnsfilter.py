@@ -36,7 +36,7 @@ from qinglang.policy.dnsconfig import DnsConfig, Upstream
 from qinglang.policy.dnsrules import Answer, DnsVerdict, verdict
 from qinglang.policy.hosts import canonical
 from qinglang.policy.urlrules import RequestInfo, RequestRules
-from qinglang.proxy import dnsupstream
+from qinglang.proxy import dnsupstream, dohclient
 from qinglang.proxy.identity import listener
 from qinglang.store.events import Event
 
@@ -62,6 +62,19 @@ class DnsFilter:
         # Queries handed to mitmproxy's own forwarding, by flow id: (rules, who).
         self.forwarded: dict[str, tuple[RequestRules, Who]] = {}
         self._system: list[Upstream] | None = None
+        self._doh: dohclient.DohClients | None = None  # DoH upstreams' connections
+
+    def configure(self, updated: set[str]) -> None:
+        if "ssl_verify_upstream_trusted_ca" in updated and self._doh is not None:
+            # A new CA file: the next DoH query makes a client that trusts it. The old
+            # client's connections are left to close with their server.
+            self._doh = None
+
+    async def done(self) -> None:
+        if self._doh is not None:
+            with contextlib.suppress(Exception):
+                await self._doh.aclose()
+            self._doh = None
 
     async def running(self) -> None:
         self._before_resolver()
@@ -224,7 +237,14 @@ class DnsFilter:
     async def _upstream(self, wire: bytes, cfg: DnsConfig) -> bytes:
         ups = cfg.upstream_list() or self._system_upstreams()
         q = dnsupstream.parse_query(wire)
-        return await dnsupstream.ask(q, ups, cfg.timeout)
+        return await dnsupstream.ask(q, ups, cfg.timeout, self._doh_client(ups))
+
+    def _doh_client(self, ups: list[Upstream]) -> dohclient.DohClients | None:
+        """The DoH clients, made when an https:// upstream is first asked."""
+        if self._doh is None and any(u.protocol == "https" for u in ups):
+            cafile = getattr(ctx.options, "ssl_verify_upstream_trusted_ca", None)
+            self._doh = dohclient.DohClients(cafile)
+        return self._doh
 
     def _system_upstreams(self) -> list[Upstream]:
         if self._system is None:
@@ -240,7 +260,9 @@ class DnsFilter:
             mdns.ResourceRecord.CNAME(q.name, target, ttl=mdns.ResourceRecord.DEFAULT_TTL)
         ]
         with contextlib.suppress(dnsupstream.UpstreamError, dns.exception.DNSException):
-            wire = await dnsupstream.ask(dnsupstream.query_for(target, q.type), ups, cfg.timeout)
+            wire = await dnsupstream.ask(
+                dnsupstream.query_for(target, q.type), ups, cfg.timeout, self._doh_client(ups)
+            )
             records.extend(mdns.Message.unpack(wire).answers)
         return req.succeed(records)
 

@@ -1,9 +1,10 @@
 """Asking the upstream resolvers, for DNS mode (``dnsfilter``).
 
 dnspython does the wire work (UDP with a TCP retry when the answer is truncated, TCP,
-DNS over TLS) and checks that an answer matches its query (id and question), so a forged
-UDP answer is dropped. mitmproxy's own resolver is not used: it only takes bare addresses
-on port 53, no DoT, and resolves before any addon has looked at the name.
+DNS over TLS; DNS over HTTPS goes through ``dohclient``) and checks that an answer
+matches its query (id and question), so a forged UDP answer is dropped. mitmproxy's own
+resolver is not used: it only takes bare addresses on port 53, no DoT, and resolves
+before any addon has looked at the name.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import dns.asyncquery
 import dns.exception
 import dns.message
 import dns.rdatatype
+import httpx
 
 from qinglang.policy.dnsconfig import Upstream, parse_upstream
+from qinglang.proxy import dohclient
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,13 @@ def system_upstreams() -> list[Upstream]:
     return out
 
 
-async def _ask_one(q: dns.message.Message, u: Upstream, timeout: float) -> dns.message.Message:
+async def _ask_one(
+    q: dns.message.Message, u: Upstream, timeout: float, doh: dohclient.DohClients | None
+) -> dns.message.Message:
+    if u.protocol == "https":
+        if doh is None:
+            raise dohclient.DohError("no DoH client")
+        return await dohclient.ask(doh, q, u, timeout)
     if u.protocol == "udp":
         answer, _tcp = await dns.asyncquery.udp_with_fallback(q, u.address, timeout, u.port)
         return answer
@@ -53,13 +62,19 @@ async def _ask_one(q: dns.message.Message, u: Upstream, timeout: float) -> dns.m
     return await dns.asyncquery.tls(q, u.address, timeout, u.port, server_hostname=u.server_name)
 
 
-async def ask(q: dns.message.Message, upstreams: list[Upstream], timeout: float) -> bytes:
-    """The first answer any upstream gives to ``q``, tried in order, as wire bytes."""
+async def ask(
+    q: dns.message.Message,
+    upstreams: list[Upstream],
+    timeout: float,
+    doh: dohclient.DohClients | None = None,
+) -> bytes:
+    """The first answer any upstream gives to ``q``, tried in order, as wire bytes.
+    ``doh`` asks the https:// upstreams."""
     problem = "no upstream resolver configured"
     for u in upstreams:
         try:
-            answer = await _ask_one(q, u, timeout)
-        except (dns.exception.DNSException, OSError, EOFError) as e:
+            answer = await _ask_one(q, u, timeout, doh)
+        except (dns.exception.DNSException, httpx.HTTPError, OSError, EOFError) as e:
             problem = f"{u}: {type(e).__name__}"
             continue
         return answer.to_wire()
