@@ -31,7 +31,15 @@ PROFILE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,40}$")
 
 
 class EditError(ValueError):
-    """An edit that cannot be applied; the message is for the person who made it."""
+    """An edit that cannot be applied; the message is for the person who made it: ``str()``
+    in English, ``text("zh")`` in Chinese where one was given."""
+
+    def __init__(self, en: str, zh: str | None = None) -> None:
+        super().__init__(en)
+        self.zh = zh
+
+    def text(self, lang: str) -> str:
+        return self.zh if lang == "zh" and self.zh else str(self)
 
 
 class Conflict(EditError):
@@ -61,11 +69,14 @@ def _load(text: str, path: Path) -> CommentedMap:
     try:
         data = _yaml().load(text) if text.strip() else CommentedMap()
     except YAMLError as e:
-        raise EditError(f"{path}: cannot be read as YAML: {e}") from None
+        raise EditError(
+            f"{path}: cannot be read as YAML: {e}",
+            f"{path}：无法按 YAML 读取，请检查缩进、冒号和引号",
+        ) from None
     if data is None:
         data = CommentedMap()
     if not isinstance(data, CommentedMap):
-        raise EditError(f"{path}: the config must be a mapping")
+        raise EditError(f"{path}: the config must be a mapping", f"{path}：配置应是映射（键: 值）")
     return data
 
 
@@ -104,7 +115,9 @@ def parse_inline(text: str, what: str) -> Any:
     try:
         return YAML(typ="safe").load(text)
     except YAMLError:
-        raise EditError(f"{what}: not a valid value: {text!r}") from None
+        raise EditError(
+            f"{what}: not a valid value: {text!r}", f"{what}：值无效：{text!r}"
+        ) from None
 
 
 def _set(node: CommentedMap, key: str, value: Any) -> None:
@@ -124,7 +137,7 @@ def validate(text: str, path: Path) -> Config:
     try:
         return parse_config(text, path)
     except SourceError as e:
-        raise EditError(str(e)) from None
+        raise EditError(str(e), e.text("zh")) from None
 
 
 def edit_profile(
@@ -136,16 +149,21 @@ def edit_profile(
     if profiles is None:
         profiles = data["profiles"] = CommentedMap()
     if not isinstance(profiles, CommentedMap):
-        raise EditError("`profiles` in the config is not a mapping")
+        raise EditError(
+            "`profiles` in the config is not a mapping", "配置里的 `profiles` 不是映射（键: 值）"
+        )
     if create:
         if not PROFILE_NAME.match(name):
-            raise EditError("a profile name is 1-40 letters, digits, - or _")
+            raise EditError(
+                "a profile name is 1-40 letters, digits, - or _",
+                "档案名是 1-40 个字母、数字、- 或 _",
+            )
         if name in profiles:
-            raise EditError(f"there is already a profile {name!r}")
+            raise EditError(f"there is already a profile {name!r}", f"已经有档案 {name!r}")
         profiles[name] = CommentedMap()
     node = profiles.get(name)
     if node is None and name not in profiles:
-        raise EditError(f"no profile {name!r}")
+        raise EditError(f"no profile {name!r}", f"没有档案 {name!r}")
     if node is None:  # `child:` with nothing under it
         node = profiles[name] = CommentedMap()
     for key, value in changes.items():
@@ -157,7 +175,7 @@ def delete_profile(text: str, path: Path, name: str) -> str:
     data = _load(text, path)
     profiles = data.get("profiles")
     if not isinstance(profiles, CommentedMap) or name not in profiles:
-        raise EditError(f"no profile {name!r}")
+        raise EditError(f"no profile {name!r}", f"没有档案 {name!r}")
     del profiles[name]
     return _dump(data)
 
@@ -207,7 +225,7 @@ def edit_devices(text: str, path: Path, changes: dict[str, dict[str, Any] | None
     data = _load(text, path)
     seq = data.get("devices")
     if not isinstance(seq, CommentedSeq):
-        raise EditError("there are no devices in the config")
+        raise EditError("there are no devices in the config", "配置里没有设备")
     for i in reversed(range(len(seq))):
         entry = seq[i]
         name = entry.get("name") if isinstance(entry, CommentedMap) else None
@@ -238,7 +256,10 @@ def write(path: Path, text: str, expected: str | None) -> None:
     file meanwhile, nothing is written (their change would be lost)."""
     current = read(path)
     if expected is not None and digest(current) != expected:
-        raise Conflict("the config file was changed meanwhile; reload the page and edit again")
+        raise Conflict(
+            "the config file was changed meanwhile; reload the page and edit again",
+            "配置文件在此期间被修改了；请刷新页面后重新编辑",
+        )
     validate(text, path)
     folder = path.parent
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o644

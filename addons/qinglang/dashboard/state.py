@@ -40,6 +40,7 @@ class ConfigCache:
         self.config: Config = default_config()
         self.clients = ClientMap(self.config)
         self.error: str | None = None
+        self.problem: SourceError | None = None  # the error itself: its text in each language
 
     def get(self) -> Config:
         if self.path is None:
@@ -55,8 +56,10 @@ class ConfigCache:
                 self.config = load_config(self.path)
                 self.clients = ClientMap(self.config)
                 self.error = None
+                self.problem = None
             except SourceError as e:
                 self.error = str(e)
+                self.problem = e
         return self.config
 
 

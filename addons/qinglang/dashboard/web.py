@@ -93,7 +93,7 @@ async def render(
         "csrf": _csrf(request),
         "admin": request.session.get("u"),
         "path": request.url.path,
-        "config_error": dash.config.error,
+        "config_error": dash.config.problem.text(lang) if dash.config.problem else None,
         "rules_fallback": _rules_fallback(dash, lang),
         "device": _device_namer(dash),
         **(ctx or {}),

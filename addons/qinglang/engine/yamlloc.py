@@ -15,14 +15,22 @@ except AttributeError:  # pragma: no cover - PyYAML built without libyaml
 
 
 class SourceError(ValueError):
-    """A problem in a file the user wrote, with the place it is at."""
+    """A problem in a file the user wrote, with the place it is at. ``zh``, where given,
+    is the reason in Chinese (the dashboard's zh pages); ``str()`` stays English."""
 
-    def __init__(self, path: str | Path, line: int | None, reason: str) -> None:
+    def __init__(
+        self, path: str | Path, line: int | None, reason: str, zh: str | None = None
+    ) -> None:
         self.path = str(path)
         self.line = line
         self.reason = reason
-        where = f"{self.path}:{line}" if line else self.path
-        super().__init__(f"{where}: {reason}")
+        self.zh = zh
+        self.where = f"{self.path}:{line}" if line else self.path
+        super().__init__(f"{self.where}: {reason}")
+
+    def text(self, lang: str) -> str:
+        """The message in ``lang`` (``zh`` or English), the place as it is."""
+        return f"{self.where}: {self.zh}" if lang == "zh" and self.zh else str(self)
 
 
 def load_yaml(text: str, path: str | Path) -> Any:
@@ -31,9 +39,14 @@ def load_yaml(text: str, path: str | Path) -> Any:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else None
-        raise SourceError(path, line, f"YAML syntax error: {e.problem or e}") from None
+        raise SourceError(
+            path,
+            line,
+            f"YAML syntax error: {e.problem or e}",
+            "YAML 语法错误：请检查这一行的缩进、冒号和引号",
+        ) from None
     except yaml.YAMLError as e:
-        raise SourceError(path, None, f"YAML error: {e}") from None
+        raise SourceError(path, None, f"YAML error: {e}", "YAML 无法读取") from None
 
 
 def line_of(text: str, loc: Sequence[str | int]) -> int | None:

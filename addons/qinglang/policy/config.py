@@ -29,7 +29,9 @@ from pydantic import (
 )
 from pydantic import Tag as _Tag
 
+from qinglang.engine.bilingual import Bilingual
 from qinglang.engine.yamlloc import SourceError, format_loc, line_of, load_yaml
+from qinglang.policy.configtext import zh_reason
 from qinglang.policy.dnsconfig import DnsConfig
 from qinglang.policy.presets import YouthSettings
 from qinglang.policy.subscriptions import LISTS_FOLDER, Subscription
@@ -55,7 +57,9 @@ def _network(v: str) -> str:
     try:
         return str(ipaddress.ip_network(v, strict=False))
     except ValueError:
-        raise ValueError(f"not an IP address or CIDR: {v!r}") from None
+        raise Bilingual(
+            f"not an IP address or CIDR: {v!r}", f"不是 IP 地址或网段（CIDR）：{v!r}"
+        ) from None
 
 
 class DashboardConfig(BaseModel):
@@ -77,7 +81,10 @@ def parse_listen(text: str) -> tuple[str, int]:
     """``host:port``, ``[v6]:port`` or ``:port`` -> (host, port)."""
     host, sep, port = text.strip().rpartition(":")
     if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"listen is host:port, e.g. 0.0.0.0:8081, not {text!r}")
+        raise Bilingual(
+            f"listen is host:port, e.g. 0.0.0.0:8081, not {text!r}",
+            f"listen 应写成 主机:端口，例如 0.0.0.0:8081，而不是 {text!r}",
+        )
     host = host.strip("[]") or "0.0.0.0"
     return host, int(port)
 
@@ -118,21 +125,28 @@ class OwnData(BaseModel):
         for i, value in enumerate(v, 1):
             key = canonical(value)
             if not key:
-                raise ValueError(f"value {i} is empty")
+                raise Bilingual(f"value {i} is empty", f"第 {i} 个值是空的")
             if info.field_name == "phone" and not is_mobile(key):
-                raise ValueError(
+                raise Bilingual(
                     f"value {i} is not a mainland mobile number (11 digits starting 13-19; "
-                    "spaces, dashes and +86 are fine)"
+                    "spaces, dashes and +86 are fine)",
+                    f"第 {i} 个值不是大陆手机号（13-19 开头的 11 位数字；可带空格、横线和 +86）",
                 )
             if info.field_name == "id" and not is_cn_id(key):
-                raise ValueError(
+                raise Bilingual(
                     f"value {i} is not a resident ID number (18 characters, a real date of "
-                    "birth and the right check digit)"
+                    "birth and the right check digit)",
+                    f"第 {i} 个值不是居民身份证号（18 位，出生日期真实，校验位正确）",
                 )
             if info.field_name == "email" and classify_value(value)[0] != "email":
-                raise ValueError(f"value {i} is not an e-mail address")
+                raise Bilingual(
+                    f"value {i} is not an e-mail address", f"第 {i} 个值不是电子邮件地址"
+                )
             if len(key) < 2:
-                raise ValueError(f"value {i} is too short to look for (at least 2 characters)")
+                raise Bilingual(
+                    f"value {i} is too short to look for (at least 2 characters)",
+                    f"第 {i} 个值太短，无法查找（至少 2 个字符）",
+                )
         return v
 
     def items(self) -> list[tuple[str, str]]:
@@ -147,7 +161,7 @@ WEB_PORTS = frozenset({80, 443})
 def parse_port_range(value: object) -> tuple[int, int]:
     """``8443`` or ``"8000-8099"`` -> (first, last), both in 1..65535. Raises ValueError."""
     if isinstance(value, bool):
-        raise ValueError(f"not a port or port range: {value!r}")
+        raise Bilingual(f"not a port or port range: {value!r}", f"不是端口或端口范围：{value!r}")
     if isinstance(value, int):
         first = last = value
     elif isinstance(value, str):
@@ -156,15 +170,21 @@ def parse_port_range(value: object) -> tuple[int, int]:
         if not (a.strip().isascii() and a.strip().isdigit()) or (
             sep and not (b.strip().isascii() and b.strip().isdigit())
         ):
-            raise ValueError(f'not a port or port range (8443, "8000-8099"): {value!r}')
+            raise Bilingual(
+                f'not a port or port range (8443, "8000-8099"): {value!r}',
+                f'不是端口或端口范围（例如 8443 或 "8000-8099"）：{value!r}',
+            )
         first = int(a)
         last = int(b) if sep else first
     else:
-        raise ValueError(f"not a port or port range: {value!r}")
+        raise Bilingual(f"not a port or port range: {value!r}", f"不是端口或端口范围：{value!r}")
     if not (1 <= first <= 65535 and 1 <= last <= 65535):
-        raise ValueError(f"ports are 1 to 65535: {value!r}")
+        raise Bilingual(f"ports are 1 to 65535: {value!r}", f"端口应在 1 到 65535 之间：{value!r}")
     if first > last:
-        raise ValueError(f"a range goes from the lower port to the higher: {value!r}")
+        raise Bilingual(
+            f"a range goes from the lower port to the higher: {value!r}",
+            f"端口范围应从小端口写到大端口：{value!r}",
+        )
     return first, last
 
 
@@ -222,7 +242,10 @@ class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/youth-mode.
     def _hosts(cls, v: list[str]) -> list[str]:
         for h in v:
             if not _HOST_PATTERN.match(h):
-                raise ValueError(f"not a host name or `*.domain` pattern: {h!r}")
+                raise Bilingual(
+                    f"not a host name or `*.domain` pattern: {h!r}",
+                    f"不是主机名或 `*.domain` 形式：{h!r}",
+                )
         return v
 
     # On a page where personal information was masked, a notice with a report link.
@@ -236,7 +259,10 @@ class Profile(YouthSettings):  # youth-mode fields: presets.py, docs/youth-mode.
     def _own_data_hosts(cls, v: list[str]) -> list[str]:
         for h in v:
             if not _HOST_PATTERN.match(h):
-                raise ValueError(f"not a host name or `*.domain` pattern: {h!r}")
+                raise Bilingual(
+                    f"not a host name or `*.domain` pattern: {h!r}",
+                    f"不是主机名或 `*.domain` 形式：{h!r}",
+                )
         return v
 
     def counts(self, category: str) -> bool:
@@ -274,15 +300,18 @@ class ClientRule(BaseModel):
         try:
             ipaddress.ip_network(v, strict=False)
         except ValueError:
-            raise ValueError(f"not an IP address or CIDR: {v!r}") from None
+            raise Bilingual(
+                f"not an IP address or CIDR: {v!r}", f"不是 IP 地址或网段（CIDR）：{v!r}"
+            ) from None
         return v
 
     @model_validator(mode="after")
     def _one_key(self) -> ClientRule:
         keys = [k for k in (self.match, self.user, self.listener) if k is not None]
         if len(keys) != 1:
-            raise ValueError(
-                "a client rule needs exactly one of `match` (IP/CIDR), `user` or `listener`"
+            raise Bilingual(
+                "a client rule needs exactly one of `match` (IP/CIDR), `user` or `listener`",
+                "每条客户端规则只能有 `match`（IP/CIDR）、`user`、`listener` 中的一项",
             )
         return self
 
@@ -298,7 +327,10 @@ def normalize_mac(text: str) -> str:
     """``AA:BB:...``, ``AA-BB-...`` or ``aabbccddeeff`` -> ``aa:bb:cc:dd:ee:ff``."""
     s = text.strip().lower()
     if not _MAC_RE.match(s):
-        raise ValueError(f"not a MAC address: {text!r} (write aa:bb:cc:dd:ee:ff)")
+        raise Bilingual(
+            f"not a MAC address: {text!r} (write aa:bb:cc:dd:ee:ff)",
+            f"不是 MAC 地址：{text!r}（写成 aa:bb:cc:dd:ee:ff）",
+        )
     hexes = re.sub(r"[:-]", "", s)
     return ":".join(hexes[i : i + 2] for i in range(0, 12, 2))
 
@@ -338,7 +370,10 @@ class NamedDevice(BaseModel):
         try:
             return ipaddress.ip_address(v.strip()).compressed
         except ValueError:
-            raise ValueError(f"not an IP address: {v!r} (one device, one address)") from None
+            raise Bilingual(
+                f"not an IP address: {v!r} (one device, one address)",
+                f"不是 IP 地址：{v!r}（一台设备一个地址）",
+            ) from None
 
     @field_validator("mac")
     @classmethod
@@ -349,8 +384,9 @@ class NamedDevice(BaseModel):
     def _one_key(self) -> NamedDevice:
         keys = [k for k in (self.ip, self.mac, self.user) if k is not None]
         if len(keys) != 1:
-            raise ValueError(
-                "a device needs exactly one of `ip`, `mac`, `user` or `wireguard_port`"
+            raise Bilingual(
+                "a device needs exactly one of `ip`, `mac`, `user` or `wireguard_port`",
+                "每台设备只能有 `ip`、`mac`、`user`、`wireguard_port` 中的一项",
             )
         return self
 
@@ -413,10 +449,16 @@ class Config(BaseModel):
     @model_validator(mode="after")
     def _profiles_exist(self) -> Config:
         if self.default_profile not in self.profiles:
-            raise ValueError(f"default_profile {self.default_profile!r} is not in `profiles`")
+            raise Bilingual(
+                f"default_profile {self.default_profile!r} is not in `profiles`",
+                f"默认档案 {self.default_profile!r} 不在 `profiles` 里",
+            )
         for rule in self.clients:
             if rule.profile not in self.profiles:
-                raise ValueError(f"client rule names unknown profile {rule.profile!r}")
+                raise Bilingual(
+                    f"client rule names unknown profile {rule.profile!r}",
+                    f"客户端规则用了不存在的档案 {rule.profile!r}",
+                )
         return self
 
     @property
@@ -424,31 +466,39 @@ class Config(BaseModel):
         """The devices with a WireGuard listener of their own."""
         return [d for d in self.devices if isinstance(d, Device)]
 
-    def device_problem(self) -> tuple[tuple[str | int, ...], str] | None:
+    def device_problem(self) -> tuple[tuple[str | int, ...], Bilingual] | None:
         """Where the ``devices`` section is wrong (its location and why), or None."""
         names: dict[str, int] = {}
         ports: dict[int, int] = {}
         keys: dict[tuple[str, str], int] = {}
         for i, d in enumerate(self.devices):
             if d.profile not in self.profiles:
-                return ("devices", i, "profile"), f"unknown profile {d.profile!r}"
+                return ("devices", i, "profile"), Bilingual(
+                    f"unknown profile {d.profile!r}", f"档案 {d.profile!r} 不存在"
+                )
             if d.name.lower() in names:
                 first = names[d.name.lower()]
-                return ("devices", i, "name"), f"device name {d.name!r} is also device {first}"
+                return ("devices", i, "name"), Bilingual(
+                    f"device name {d.name!r} is also device {first}",
+                    f"设备名 {d.name!r} 与第 {first} 台设备重复",
+                )
             if isinstance(d, NamedDevice):
                 names[d.name.lower()] = i
                 kind, value = next((k, v) for k in ("ip", "mac", "user") if (v := getattr(d, k)))
                 if (kind, value) in keys:
                     first = keys[(kind, value)]
-                    return ("devices", i, kind), f"{kind} {value!r} is also device {first}'s"
+                    return ("devices", i, kind), Bilingual(
+                        f"{kind} {value!r} is also device {first}'s",
+                        f"{kind} {value!r} 与第 {first} 台设备重复",
+                    )
                 keys[(kind, value)] = i
                 continue
             if d.wireguard_port in ports:
                 first = ports[d.wireguard_port]
-                return (
-                    ("devices", i, "wireguard_port"),
+                return ("devices", i, "wireguard_port"), Bilingual(
                     f"port {d.wireguard_port} is also the port of device {first} "
                     "(each device needs its own listener)",
+                    f"端口 {d.wireguard_port} 与第 {first} 台设备重复（每台设备需要自己的端口）",
                 )
             names[d.name.lower()] = i
             ports[d.wireguard_port] = i
@@ -490,7 +540,7 @@ def parse_config(text: str, path: str | Path) -> Config:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise SourceError(path, 1, "the config must be a mapping")
+        raise SourceError(path, 1, "the config must be a mapping", "配置应是映射（键: 值）")
     try:
         cfg = Config.model_validate(data)
     except ValidationError as e:
@@ -504,12 +554,19 @@ def parse_config(text: str, path: str | Path) -> Config:
         msg = str(err["msg"]).removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = f"unknown key `{loc[-1]}`"
+        zh = zh_reason(err, str(loc[-1]) if loc else None)
         where = format_loc(loc)
-        raise SourceError(path, line_of(text, loc), f"{where}: {msg}" if where else msg) from None
+        raise SourceError(
+            path,
+            line_of(text, loc),
+            f"{where}: {msg}" if where else msg,
+            f"{where}: {zh}" if where else zh,
+        ) from None
     problem = cfg.device_problem()
     if problem is not None:
-        loc, msg = problem
-        raise SourceError(path, line_of(text, loc), f"{format_loc(loc)}: {msg}")
+        loc, why = problem
+        where = format_loc(loc)
+        raise SourceError(path, line_of(text, loc), f"{where}: {why.en}", f"{where}: {why.zh}")
     base = Path(path).resolve().parent
     lists = [_list_path(p, base) for p in cfg.lists]
     # Subscriptions' lists, once `qinglang lists update` or `qinglang run` made the folder:
@@ -529,7 +586,9 @@ def load_config(path: str | Path) -> Config:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as e:
-        raise SourceError(path, None, f"cannot read config: {e.strerror}") from None
+        raise SourceError(
+            path, None, f"cannot read config: {e.strerror}", f"无法读取配置：{e.strerror}"
+        ) from None
     except UnicodeDecodeError:
-        raise SourceError(path, None, "config is not UTF-8") from None
+        raise SourceError(path, None, "config is not UTF-8", "配置不是 UTF-8 编码") from None
     return parse_config(text, path)

@@ -18,6 +18,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictStr, field_validator
 
+from qinglang.engine.bilingual import Bilingual
+
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
@@ -58,14 +60,18 @@ def _server_name(name: str, text: str) -> str:
     try:
         ascii_name = name.strip().rstrip(".").encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise ValueError(f"not a server name in upstream {text!r}") from None
+        raise Bilingual(
+            f"not a server name in upstream {text!r}", f"上游里的服务器名无效：{text!r}"
+        ) from None
     labels = ascii_name.split(".")
     if (
         not ascii_name
         or len(ascii_name) > 253
         or not all(0 < len(x) <= 63 and x.replace("-", "").isalnum() for x in labels)
     ):
-        raise ValueError(f"not a server name in upstream {text!r}")
+        raise Bilingual(
+            f"not a server name in upstream {text!r}", f"上游里的服务器名无效：{text!r}"
+        )
     return ascii_name
 
 
@@ -81,25 +87,34 @@ def parse_upstream(text: str) -> Upstream:
             break
     else:
         if "://" in s:
-            raise ValueError(
-                f"unknown upstream protocol in {text!r} (plain address, tcp://, tls:// or https://)"
+            raise Bilingual(
+                f"unknown upstream protocol in {text!r} (plain address, tcp://, tls:// or https://)",
+                f"未知的上游协议：{text!r}（可用纯地址、tcp://、tls:// 或 https://）",
             )
     s, _, name = s.partition("#")
     if name and protocol not in ("tls", "https"):
-        raise ValueError(f"a #name belongs only to a tls:// or https:// upstream: {text!r}")
+        raise Bilingual(
+            f"a #name belongs only to a tls:// or https:// upstream: {text!r}",
+            f"只有 tls:// 或 https:// 上游可以带 #名称：{text!r}",
+        )
     path = ""
     if protocol == "https":
         slash = s.find("/")
         s, path = (s, _DOH_PATH) if slash < 0 else (s[:slash], s[slash:])
         if not set(path) <= _PATH_CHARS:
-            raise ValueError(f"not a URL path in upstream {text!r}")
+            raise Bilingual(
+                f"not a URL path in upstream {text!r}", f"上游里的网址路径无效：{text!r}"
+            )
     elif "/" in s:
-        raise ValueError(f"a /path belongs only to an https:// upstream: {text!r}")
+        raise Bilingual(
+            f"a /path belongs only to an https:// upstream: {text!r}",
+            f"只有 https:// 上游可以带 /路径：{text!r}",
+        )
     port = _DEFAULT_PORTS[protocol]
     if s.startswith("["):
         host, sep, rest = s[1:].partition("]")
         if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"not an upstream address: {text!r}")
+            raise Bilingual(f"not an upstream address: {text!r}", f"不是上游地址：{text!r}")
         port_text = rest[1:]
     elif s.count(":") == 1:
         host, _, port_text = s.partition(":")
@@ -107,15 +122,17 @@ def parse_upstream(text: str) -> Upstream:
         host, port_text = s, ""
     if port_text:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise ValueError(f"not a port in upstream {text!r}")
+            raise Bilingual(f"not a port in upstream {text!r}", f"上游里的端口无效：{text!r}")
         port = int(port_text)
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
-        raise ValueError(
+        raise Bilingual(
             f"an upstream is an IP address, not a name: {text!r} "
             "(write tls://1.1.1.1#cloudflare-dns.com or "
-            "https://1.1.1.1/dns-query#cloudflare-dns.com for a named server)"
+            "https://1.1.1.1/dns-query#cloudflare-dns.com for a named server)",
+            f"上游应是 IP 地址而不是名称：{text!r}（有名称的服务器写成 "
+            "tls://1.1.1.1#cloudflare-dns.com 或 https://1.1.1.1/dns-query#cloudflare-dns.com）",
         ) from None
     server_name = _server_name(name, text) if name else None
     return Upstream(protocol, ip.compressed, port, server_name, path)
@@ -128,17 +145,20 @@ def parse_listen(text: str) -> tuple[str, int]:
     if s.startswith("["):
         inner, sep, rest = s[1:].partition("]")
         if not sep or not rest.startswith(":"):
-            raise ValueError(f"not [HOST:]PORT: {text!r}")
+            raise Bilingual(f"not [HOST:]PORT: {text!r}", f"应写成 [主机:]端口：{text!r}")
         host, port_text = inner, rest[1:]
     elif ":" in s:
         host, _, port_text = s.rpartition(":")
     if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-        raise ValueError(f"not [HOST:]PORT: {text!r}")
+        raise Bilingual(f"not [HOST:]PORT: {text!r}", f"应写成 [主机:]端口：{text!r}")
     if host:
         try:
             host = ipaddress.ip_address(host).compressed
         except ValueError:
-            raise ValueError(f"the DNS listener's host is an IP address: {text!r}") from None
+            raise Bilingual(
+                f"the DNS listener's host is an IP address: {text!r}",
+                f"DNS 监听的主机应是 IP 地址：{text!r}",
+            ) from None
     return host, int(port_text)
 
 
@@ -155,7 +175,7 @@ def _address(v: str) -> str:
     try:
         return ipaddress.ip_address(v.strip()).compressed
     except ValueError:
-        raise ValueError(f"not an IP address: {v!r}") from None
+        raise Bilingual(f"not an IP address: {v!r}", f"不是 IP 地址：{v!r}") from None
 
 
 UpstreamText = Annotated[StrictStr, AfterValidator(_upstream)]
@@ -200,7 +220,10 @@ class DnsConfig(BaseModel):
     def _one_per_family(cls, v: list[str]) -> list[str]:
         versions = [ipaddress.ip_address(a).version for a in v]
         if len(set(versions)) != len(versions):
-            raise ValueError("block_addresses takes at most one IPv4 and one IPv6 address")
+            raise Bilingual(
+                "block_addresses takes at most one IPv4 and one IPv6 address",
+                "block_addresses 最多一个 IPv4 地址和一个 IPv6 地址",
+            )
         return v
 
     def upstream_list(self) -> list[Upstream]:

@@ -42,6 +42,7 @@ from pydantic import (
     model_validator,
 )
 
+from qinglang.engine.bilingual import Bilingual
 from qinglang.policy import holidays, timerules
 from qinglang.policy.safesearch import ENGINES
 from qinglang.policy.timerules import DaysPlan, DayValues, KeyedPlan, TimeRules, Window
@@ -76,7 +77,10 @@ def _engine(v: str) -> str:
     name = v.strip().lower()
     if name not in ENGINES:
         known = ", ".join(sorted(ENGINES))
-        raise ValueError(f"unknown search engine {v!r} (known: {known})")
+        raise Bilingual(
+            f"unknown search engine {v!r} (known: {known})",
+            f"未知的搜索引擎 {v!r}（可用：{known}）",
+        )
     return name
 
 
@@ -84,7 +88,9 @@ def _cidr(v: str) -> str:
     try:
         return str(ipaddress.ip_network(v, strict=False))
     except ValueError:
-        raise ValueError(f"not an IP address or CIDR: {v!r}") from None
+        raise Bilingual(
+            f"not an IP address or CIDR: {v!r}", f"不是 IP 地址或网段（CIDR）：{v!r}"
+        ) from None
 
 
 _RANGE_RE = re.compile(r"^\s*(\d{4}-\d{2}-\d{2})\s*\.\.\s*(\d{4}-\d{2}-\d{2})\s*$")
@@ -103,9 +109,15 @@ def _dates(v: Any) -> Any:
         try:
             a, b = date.fromisoformat(m.group(1)), date.fromisoformat(m.group(2))
         except ValueError:
-            raise ValueError(f"not a date range 'YYYY-MM-DD..YYYY-MM-DD': {item!r}") from None
+            raise Bilingual(
+                f"not a date range 'YYYY-MM-DD..YYYY-MM-DD': {item!r}",
+                f"不是日期范围 'YYYY-MM-DD..YYYY-MM-DD'：{item!r}",
+            ) from None
         if b < a or (b - a).days > 366:
-            raise ValueError(f"date range {item!r} runs backwards or is longer than a year")
+            raise Bilingual(
+                f"date range {item!r} runs backwards or is longer than a year",
+                f"日期范围 {item!r} 前后颠倒或超过一年",
+            )
         out.extend(a + timedelta(days=i) for i in range((b - a).days + 1))
     return out
 
@@ -131,7 +143,10 @@ Minutes = Annotated[StrictInt, Field(ge=0, le=1440)]
 def _minutes_or_unlimited(v: Any) -> Any:
     if v == "unlimited" or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 1440):
         return v
-    raise ValueError(f"not a number of minutes (0 to 1440) or `unlimited`: {v!r}")
+    raise Bilingual(
+        f"not a number of minutes (0 to 1440) or `unlimited`: {v!r}",
+        f"应为分钟数（0 到 1440）或 `unlimited`：{v!r}",
+    )
 
 
 DayMinutes = Annotated[StrictInt | StrictStr, BeforeValidator(_minutes_or_unlimited)]
@@ -232,7 +247,10 @@ class Schedule(_Strict):
     @model_validator(mode="after")
     def _something(self) -> Schedule:
         if self.days is None and self.windows is None:
-            raise ValueError("a schedule needs `days`, `windows` or both")
+            raise Bilingual(
+                "a schedule needs `days`, `windows` or both",
+                "时间安排需要 `days`、`windows` 或两者",
+            )
         return self
 
     def plan(self) -> DaysPlan:
@@ -253,9 +271,11 @@ class Payments(_Strict):
     def _shorthand(cls, v: Any) -> Any:
         if isinstance(v, str):
             if v not in ("block", "allow"):
-                raise ValueError(
+                raise Bilingual(
                     f"payments is `block`, `allow` or a window {{days: [...], windows: [...]}}, "
-                    f"not {v!r}"
+                    f"not {v!r}",
+                    f"payments 应为 `block`、`allow` 或时间段 {{days: [...], windows: [...]}}，"
+                    f"而不是 {v!r}",
                 )
             return {"mode": v}
         if isinstance(v, dict) and "mode" not in v:
@@ -265,9 +285,15 @@ class Payments(_Strict):
     @model_validator(mode="after")
     def _window_given(self) -> Payments:
         if self.mode == "window" and not self.windows:
-            raise ValueError("payments in a window need `windows` (and optionally `days`)")
+            raise Bilingual(
+                "payments in a window need `windows` (and optionally `days`)",
+                "按时间段允许支付需要 `windows`（`days` 可选）",
+            )
         if self.mode != "window" and (self.days or self.windows):
-            raise ValueError(f"payments: {self.mode} takes no `days` or `windows`")
+            raise Bilingual(
+                f"payments: {self.mode} takes no `days` or `windows`",
+                f"payments: {self.mode} 不能带 `days` 或 `windows`",
+            )
         return self
 
 
@@ -320,7 +346,10 @@ class YouthSettings(BaseModel):
     @classmethod
     def _reset(cls, v: str) -> str:
         if timerules.parse_time(v) >= 1440:
-            raise ValueError("quota_reset must be a time of day before 24:00")
+            raise Bilingual(
+                "quota_reset must be a time of day before 24:00",
+                "quota_reset 应是 24:00 之前的时间",
+            )
         return v
 
 

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr, field_validator, model_validator
 
+from qinglang.engine.bilingual import Bilingual
+
 FORMATS = ("yaml", "hosts", "domains", "adblock", "e2guardian", "ut1")
 LISTS_FOLDER = "subscriptions"
 STATE_FOLDER = ".subscriptions"
@@ -30,10 +32,16 @@ def parse_interval(text: str | int) -> int:
     else:
         m = _INTERVAL.match(str(text))
         if not m:
-            raise ValueError(f"not an interval like 12h or 1d: {text!r}")
+            raise Bilingual(
+                f"not an interval like 12h or 1d: {text!r}",
+                f"不是时间间隔（例如 12h 或 1d）：{text!r}",
+            )
         seconds = int(m.group(1)) * _UNIT[m.group(2)]
     if seconds < 900:
-        raise ValueError("a subscription is fetched at most every 15 minutes (15m)")
+        raise Bilingual(
+            "a subscription is fetched at most every 15 minutes (15m)",
+            "订阅最多每 15 分钟（15m）获取一次",
+        )
     return seconds
 
 
@@ -66,20 +74,26 @@ class Subscription(BaseModel):
     @classmethod
     def _http(cls, v: str | None) -> str | None:
         if v is not None and not re.match(r"^https?://[^\s/]+", v, re.I):
-            raise ValueError(f"not an http(s) URL: {v!r}")
+            raise Bilingual(f"not an http(s) URL: {v!r}", f"不是 http(s) 网址：{v!r}")
         return v
 
     @field_validator("sha256")
     @classmethod
     def _hex(cls, v: str | None) -> str | None:
         if v is not None and not _SHA256.match(v):
-            raise ValueError("sha256 is 64 hexadecimal digits")
+            raise Bilingual("sha256 is 64 hexadecimal digits", "sha256 应是 64 位十六进制数字")
         return v.lower() if v else v
 
     @model_validator(mode="after")
     def _category_given(self) -> Subscription:
         if self.format in ("hosts", "domains", "adblock") and not self.category:
-            raise ValueError(f"a {self.format} subscription needs `category`")
+            raise Bilingual(
+                f"a {self.format} subscription needs `category`",
+                f"{self.format} 订阅需要 `category`",
+            )
         if self.format == "ut1" and self.category:
-            raise ValueError("a ut1 subscription takes `categories: {ut1-name: category}`")
+            raise Bilingual(
+                "a ut1 subscription takes `categories: {ut1-name: category}`",
+                "ut1 订阅应写 `categories: {ut1-name: category}`",
+            )
         return self

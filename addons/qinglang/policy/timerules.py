@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from qinglang.engine.bilingual import Bilingual
 from qinglang.engine.verdict import Reason
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -48,10 +49,16 @@ def parse_time(text: str, *, end: bool = False) -> int:
     """``"HH:MM"`` (24-hour) -> minutes after midnight. ``24:00`` only where ``end``."""
     m = _TIME_RE.match(text) if isinstance(text, str) else None
     if not m:
-        raise ValueError(f"not a time of day 'HH:MM' (24-hour clock): {text!r}")
+        raise Bilingual(
+            f"not a time of day 'HH:MM' (24-hour clock): {text!r}",
+            f"不是时间 'HH:MM'（24 小时制）：{text!r}",
+        )
     h, mi = int(m.group(1)), int(m.group(2))
     if mi > 59 or h > 24 or (h == 24 and (mi or not end)):
-        raise ValueError(f"not a time of day 'HH:MM' (00:00 to 23:59): {text!r}")
+        raise Bilingual(
+            f"not a time of day 'HH:MM' (00:00 to 23:59): {text!r}",
+            f"不是时间 'HH:MM'（00:00 到 23:59）：{text!r}",
+        )
     return h * 60 + mi
 
 
@@ -81,14 +88,22 @@ class Window:
 def parse_window(text: str) -> Window:
     """``"22:00-06:00"`` -> Window. Raises ValueError with a message for people."""
     if not isinstance(text, str) or text.count("-") != 1:
-        raise ValueError(f"not a time window 'HH:MM-HH:MM': {text!r}")
+        raise Bilingual(
+            f"not a time window 'HH:MM-HH:MM': {text!r}", f"不是时间段 'HH:MM-HH:MM'：{text!r}"
+        )
     a, b = text.split("-")
     try:
         start, end = parse_time(a), parse_time(b, end=True)
     except ValueError:
-        raise ValueError(f"not a time window 'HH:MM-HH:MM' (24-hour clock): {text!r}") from None
+        raise Bilingual(
+            f"not a time window 'HH:MM-HH:MM' (24-hour clock): {text!r}",
+            f"不是时间段 'HH:MM-HH:MM'（24 小时制）：{text!r}",
+        ) from None
     if start == end:
-        raise ValueError(f"empty time window {text!r}; for the whole day write 00:00-24:00")
+        raise Bilingual(
+            f"empty time window {text!r}; for the whole day write 00:00-24:00",
+            f"时间段 {text!r} 是空的；全天请写 00:00-24:00",
+        )
     return Window(start, end)
 
 
@@ -96,8 +111,9 @@ def parse_day(text: str) -> str:
     """A day name or group (``sat``, ``Saturday``, ``weekends``...) -> its canonical key."""
     key = _DAY_ALIASES.get(text.strip().lower()) if isinstance(text, str) else None
     if key is None:
-        raise ValueError(
-            f"not a day: {text!r} (use mon..sun, weekdays, weekends, holidays or daily)"
+        raise Bilingual(
+            f"not a day: {text!r} (use mon..sun, weekdays, weekends, holidays or daily)",
+            f"不是星期几：{text!r}（可用 mon..sun、weekdays、weekends、holidays 或 daily）",
         )
     return key
 
@@ -238,8 +254,9 @@ def zone(name: str | None) -> ZoneInfo | None:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(
-            f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)"
+        raise Bilingual(
+            f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)",
+            f"未知的时区 {name!r}（应是 IANA 名称，例如 Asia/Shanghai）",
         ) from None
 
 

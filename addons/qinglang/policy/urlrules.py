@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import unquote_to_bytes
 
 from qinglang.content import searchtext
+from qinglang.engine.bilingual import Bilingual
 from qinglang.engine.normalize import BOUNDARY
 from qinglang.engine.verdict import ALLOW, Action, Decision, Reason
 from qinglang.policy import timerules
@@ -73,10 +74,13 @@ def normalize_domain(text: str) -> str:
             s = s[len(prefix) :]
             break
     if not s or "/" in s or any(c.isspace() for c in s) or "*" in s or ":" in s:
-        raise ValueError(f"not a domain name: {text!r} (write example.com; it covers subdomains)")
+        raise Bilingual(
+            f"not a domain name: {text!r} (write example.com; it covers subdomains)",
+            f"不是域名：{text!r}（写成 example.com，子域名也包括在内）",
+        )
     host = canonical(s)
     if host is None or not re.match(r"^[a-z0-9_]([a-z0-9_.-]*[a-z0-9_])?$", host):
-        raise ValueError(f"not a domain name: {text!r}")
+        raise Bilingual(f"not a domain name: {text!r}", f"不是域名：{text!r}")
     return host
 
 
@@ -130,7 +134,9 @@ def compile_url_pattern(text: str) -> UrlPattern:
     """Compile one ``deny_urls`` entry (syntax in the module doc). ValueError if bad."""
     s = _SCHEME_RE.sub("", text.strip()) if isinstance(text, str) else ""
     if not s or any(c.isspace() for c in s):
-        raise ValueError(f"not a URL pattern 'host/path': {text!r}")
+        raise Bilingual(
+            f"not a URL pattern 'host/path': {text!r}", f"不是网址规则 '主机/路径'：{text!r}"
+        )
     host, slash, rest = s.partition("/")
     host = host.lower().rstrip(".")
     if host.startswith("*."):
@@ -139,14 +145,19 @@ def compile_url_pattern(text: str) -> UrlPattern:
         # Compared with canonical hosts: an address in any notation as its dotted quad.
         host = canonical(host) or host
     if not host or not re.match(r"^[\w*.-]+$", host) or host.strip("*.") == "":
-        raise ValueError(f"not a URL pattern 'host/path' (the host is missing): {text!r}")
+        raise Bilingual(
+            f"not a URL pattern 'host/path' (the host is missing): {text!r}",
+            f"不是网址规则 '主机/路径'（缺少主机）：{text!r}",
+        )
     if not host.isascii():
         try:
             host = ".".join(
                 p if p == "*" or p.isascii() else p.encode("idna").decode() for p in host.split(".")
             )
         except UnicodeError:
-            raise ValueError(f"not a URL pattern: bad host in {text!r}") from None
+            raise Bilingual(
+                f"not a URL pattern: bad host in {text!r}", f"网址规则里的主机无效：{text!r}"
+            ) from None
     host_re = re.compile(rf"^(?:.*\.)?{_glob(host)}$")
     path_re = None
     if slash:

@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 
 from qinglang.dashboard import configedit
 from qinglang.dashboard.views.configfile import write_config
-from qinglang.dashboard.web import dash_of, posted, render, signed_in
+from qinglang.dashboard.web import dash_of, lang_of, posted, render, signed_in
 from qinglang.policy.config import Device, NamedDevice
 
 
@@ -91,5 +91,5 @@ async def clients_save(request: Request, user: str, form: FormData) -> Response:
             str(form.get("digest", "")), "clients edited",
         )  # fmt: skip
     except configedit.EditError as e:
-        return await _clients_form(request, str(e), shown, status=400)
+        return await _clients_form(request, e.text(lang_of(request)), shown, status=400)
     return RedirectResponse("/clients?saved=1", status_code=303)

@@ -20,7 +20,7 @@ def write_config(
 ) -> None:  # fmt: skip
     path = dash.s.config_path
     if path is None:
-        raise configedit.EditError("no config file")
+        raise configedit.EditError("no config file", "没有配置文件")
     text = configedit.read(path)
     configedit.write(path, edit(text, path), expected)
     record_audit(dash, request, user, "config." + what.split(" ", 1)[0], what)

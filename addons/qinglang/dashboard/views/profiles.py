@@ -67,7 +67,9 @@ def _int(text: str, what: str) -> int:
     try:
         return int(text)
     except ValueError:
-        raise configedit.EditError(f"{what}: not a whole number: {text!r}") from None
+        raise configedit.EditError(
+            f"{what}: not a whole number: {text!r}", f"{what}：应为整数：{text!r}"
+        ) from None
 
 
 def _raw_profiles(path: Path | None) -> dict[str, Any]:
@@ -149,7 +151,7 @@ async def profile_save(request: Request, user: str, form: FormData) -> Response:
         values: dict[str, Any] = {k: form.get(k, "") for k in form}
         for k in BOOL_FIELDS:
             values[k] = form.get(k) == "on"
-        return await _profile_form(request, cfg, name, str(e), values, status=400)
+        return await _profile_form(request, cfg, name, e.text(lang_of(request)), values, status=400)
     return RedirectResponse(f"/profiles/{name}?saved=1", status_code=303)
 
 
@@ -166,7 +168,7 @@ async def profile_create(request: Request, user: str, form: FormData) -> Respons
         )  # fmt: skip
     except configedit.EditError as e:
         first = next(iter(cfg.profiles))
-        return await _profile_form(request, cfg, first, str(e), None, status=400)
+        return await _profile_form(request, cfg, first, e.text(lang_of(request)), None, status=400)
     return RedirectResponse(f"/profiles/{name}?saved=1", status_code=303)
 
 
@@ -182,5 +184,5 @@ async def profile_delete(request: Request, user: str, form: FormData) -> Respons
             str(form.get("digest", "")), f"profile {name} deleted",
         )  # fmt: skip
     except configedit.EditError as e:
-        return await _profile_form(request, cfg, name, str(e), None, status=400)
+        return await _profile_form(request, cfg, name, e.text(lang_of(request)), None, status=400)
     return RedirectResponse("/profiles", status_code=303)
