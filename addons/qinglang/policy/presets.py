@@ -79,7 +79,7 @@ def _engine(v: str) -> str:
         known = ", ".join(sorted(ENGINES))
         raise Bilingual(
             f"unknown search engine {v!r} (known: {known})",
-            f"未知的搜索引擎 {v!r}（可用：{known}）",
+            f"未知的搜索引擎 {v!r}（可用：{'、'.join(sorted(ENGINES))}）",
         )
     return name
 

@@ -253,7 +253,8 @@ def zone(name: str | None) -> ZoneInfo | None:
         return None
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    # OSError: a name too long for a file name (ZoneInfo reads it as one).
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise Bilingual(
             f"unknown time zone {name!r} (an IANA name such as Asia/Shanghai)",
             f"未知的时区 {name!r}（应是 IANA 名称，例如 Asia/Shanghai）",
