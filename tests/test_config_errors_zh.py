@@ -91,15 +91,17 @@ def _placements() -> Iterator[tuple[tuple[Any, ...], Callable[[Any], dict[str, A
 
             yield (*at, name), build
             for sub, wrap in _models(field.annotation):
-                yield from walk(
-                    sub, (*at, name), lambda d, b=build, w=wrap: b(w(d))
-                )
+                yield from walk(sub, (*at, name), lambda d, b=build, w=wrap: b(w(d)))
 
     def top(section: dict[str, Any]) -> dict[str, Any]:
-        (name, value), = section.items()
-        if name in LIST_BASES and isinstance(value, list) and value and isinstance(
-            value[0], dict
-        ) and value[0]:
+        ((name, value),) = section.items()
+        if (
+            name in LIST_BASES
+            and isinstance(value, list)
+            and value
+            and isinstance(value[0], dict)
+            and value[0]
+        ):
             # A field of one entry: into a copy of each valid entry.
             return {name: [{**copy.deepcopy(b), **value[0]} for b in LIST_BASES[name]]}
         return section
@@ -165,7 +167,8 @@ def test_every_config_error_has_its_chinese() -> None:
     [
         "profiles:\n  child:\n    pii: maybe\n",
         "profiles:\n  child:\n    curfew: 25:00-06:00\n",
-        "devices:\n  - {name: a, profile: child, ip: 10.0.0.1}\n  - {name: A, profile: child, mac: aa:bb:cc:dd:ee:ff}\n",
+        "devices:\n  - {name: a, profile: child, ip: 10.0.0.1}\n"
+        "  - {name: A, profile: child, mac: aa:bb:cc:dd:ee:ff}\n",
         "devices:\n  - {name: a, profile: nobody, ip: 10.0.0.1}\n",
         "default_profile: nobody\n",
         "a: [\n",

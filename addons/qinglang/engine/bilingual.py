@@ -16,5 +16,9 @@ class Bilingual(ValueError):
         self.en = en
         self.zh = zh
 
+    def __reduce__(self) -> tuple[type[Bilingual], tuple[str, str]]:
+        # Both languages survive a pickle (a worker process handing the error back).
+        return (Bilingual, (self.en, self.zh))
+
     def text(self, lang: str) -> str:
         return self.zh if lang == "zh" else self.en
