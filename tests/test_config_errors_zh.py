@@ -185,3 +185,13 @@ def test_source_error_in_both_languages(text: str) -> None:
     zh = e.text("zh")
     assert zh.startswith(e.where + ": ") and zh != str(e)
     assert english_left(zh.removeprefix(e.where + ": ").split(": ", 1)[-1]) is None, zh
+
+
+def test_both_languages_survive_a_pickle() -> None:
+    """A worker process hands an error back pickled: still English by ``str()``, Chinese
+    by ``text("zh")``."""
+    import pickle
+
+    e = pickle.loads(pickle.dumps(Bilingual("not a day: 'x'", "不是星期几：'x'")))
+    assert isinstance(e, ValueError) and str(e) == "not a day: 'x'"
+    assert e.text("zh") == "不是星期几：'x'" and e.text("en") == str(e)
