@@ -8,7 +8,7 @@ map back to the normalised text; a Python loop per character runs at about 12 MB
 (ENGINE-NOTES.md), far below the scan's budget.
 """
 
-from libc.stdint cimport int32_t, uint8_t, uint32_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
 
 import numpy as np
 
@@ -48,8 +48,8 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     ``folded[k]`` stands for ``text[start[k]:end[k] + 1]`` (a run of one repeated
     folded character), ``via[k]`` says which folds made it, ``rep[k]`` is
     ``text[start[k]]`` (what was written), ``skipped`` lists the indexes of the skip
-    characters dropped (sorted; usually none), ``folds[k]`` counts the characters
-    before ``k`` with a non-zero ``via``.
+    characters dropped (sorted; usually none), ``folded`` the indexes ``k`` with a
+    non-zero ``via`` (sorted; few).
     ``collapse=False`` keeps repeated characters apart (the benchmark's switch)."""
     # Bounds checks are off in this loop: every index below is < n, and every code
     # point < 0x110000, the table's length (checked here).
@@ -186,12 +186,19 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
             prev = c
         i += 1
 
-    # How many folded characters up to each index were made by leet, look-alike or
-    # numeral folding: a hit over none of them needs no character-by-character check.
-    folds = np.zeros(m + 1, dtype=np.int32)
-    cdef int32_t[::1] fv = folds
+    # The characters made by leet, look-alike or numeral folding: a hit over none of
+    # them needs no character-by-character check. Their indexes rather than a running
+    # count per character (a fourth array as long as the text, mostly alike).
+    cdef Py_ssize_t nf = 0
     for k in range(m):
-        fv[k + 1] = fv[k] + (vv[k] != 0)
+        nf += vv[k] != 0
+    folds = np.empty(nf, dtype=np.int64)
+    cdef int64_t[::1] fv = folds
+    nf = 0
+    for k in range(m):
+        if vv[k] != 0:
+            fv[nf] = k
+            nf += 1
     # The folded text as UTF-8, which the automaton searches (a str would be built and
     # then encoded: two more passes). Surrogates cannot occur (they are noise to the
     # normaliser); they would be written as by "surrogatepass".

@@ -187,7 +187,7 @@ class Folded:
     via: np.ndarray  # uint8: LEET | CONFUSABLES | NUMERALS bits that made the character
     rep: np.ndarray  # uint32, the normalised character at ``start`` (what was written)
     skipped: np.ndarray  # int64, sorted indexes of the skip characters dropped
-    folds: np.ndarray  # int32, len(text) + 1: folded characters with a via before each
+    folded: np.ndarray  # int64, sorted indexes of the characters with a non-zero via
 
     @property
     def text(self) -> str:
@@ -201,15 +201,20 @@ class Folded:
         """How many skip characters were dropped in each normalised span [a, b)."""
         return np.searchsorted(self.skipped, b) - np.searchsorted(self.skipped, a)
 
+    def folded_in(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """How many characters made by leet, look-alike or numeral folding are in each
+        folded span [a, b)."""
+        return np.searchsorted(self.folded, b) - np.searchsorted(self.folded, a)
+
 
 def fold(text: str, off: frozenset[str] = frozenset()) -> Folded:
     if "fold" in off:
         return _identity(text)
     collapse = "repeats" not in off
-    folded, out, start, end, via, rep, skipped, folds = _evasion.fold_text(
+    utf8, out, start, end, via, rep, skipped, folded = _evasion.fold_text(
         text, fold_table(off), collapse
     )
-    return Folded(folded, out, start, end, via, rep, skipped, folds)
+    return Folded(utf8, out, start, end, via, rep, skipped, folded)
 
 
 def _identity(text: str) -> Folded:
@@ -224,5 +229,5 @@ def _identity(text: str) -> Folded:
         np.zeros(len(cps), dtype=np.uint8),
         cps,
         np.zeros(0, dtype=np.int64),
-        np.zeros(len(cps) + 1, dtype=np.int32),
+        np.zeros(0, dtype=np.int64),
     )

@@ -134,6 +134,11 @@ class Matcher:
         f_len = np.array([len(p) for p in self._patterns], dtype=np.int64)
         u_len = np.repeat(f_len, np.diff(self._ptr))
         self._u_plain = plain_cum[self._u_off + u_len] == plain_cum[self._u_off]
+        # Normalised length of each user's pattern (the sum of its runs): a text span
+        # shorter than that has a run shorter than the pattern's somewhere, which
+        # ``_verify`` always rejects ("also" is never "all" folded to "al").
+        run_cum = np.concatenate(([0], np.cumsum(self._f_run)))
+        self._u_norm_len = run_cum[self._u_off + u_len] - run_cum[self._u_off]
         self._latin = np.array(latin, dtype=bool)
         impl = Implementation.DFA if len(self._patterns) <= DFA_MAX_PATTERNS else None
         # Searched as UTF-8 bytes: the str search converts every hit's offsets through a
@@ -183,8 +188,10 @@ class Matcher:
         e = f.end[he_f - 1].astype(np.int64) + 1
         # Plain hits: one normalised character per folded one, none folded, and a plain
         # pattern. Only the others are checked character by character.
-        plain = (e - s == he_f - hs_f) & (f.folds[he_f] == f.folds[hs_f]) & self._u_plain[user]
-        check = np.flatnonzero(~plain)
+        plain = (e - s == he_f - hs_f) & (f.folded_in(hs_f, he_f) == 0) & self._u_plain[user]
+        # Only pairs that can pass are checked: the text span (its runs, plus any skip
+        # characters dropped) must be at least as long as the pattern's runs.
+        check = np.flatnonzero(~plain & (e - s >= self._u_norm_len[user]))
         if len(check):
             good_c, s_c, e_c = self._verify(f, hs_f[check], he_f[check], user[check])
             s[check], e[check] = s_c, e_c
