@@ -8,7 +8,7 @@ map back to the normalised text; a Python loop per character runs at about 12 MB
 (ENGINE-NOTES.md), far below the scan's budget.
 """
 
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
+from libc.stdint cimport int32_t, uint8_t, uint32_t
 
 import numpy as np
 
@@ -41,18 +41,50 @@ cdef enum:
 cdef uint32_t TOKEN = ASCII | DIGIT | LEETD | LEETS | CONF | LATX | LETTER
 
 
-def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
-    """(folded as UTF-8, its code points, start, end, via, rep, skipped, folds) of
-    normalised ``text``.
+cdef inline Py_ssize_t put_utf8(unsigned char* u, Py_ssize_t nb, uint32_t c) noexcept:
+    """Write ``c`` as UTF-8 at ``u[nb]``; the new length. Surrogates cannot occur (they
+    are noise to the normaliser); they would be written as by "surrogatepass"."""
+    if c < 0x80:
+        u[nb] = c
+        return nb + 1
+    if c < 0x800:
+        u[nb] = 0xC0 | (c >> 6)
+        u[nb + 1] = 0x80 | (c & 0x3F)
+        return nb + 2
+    if c < 0x10000:
+        u[nb] = 0xE0 | (c >> 12)
+        u[nb + 1] = 0x80 | ((c >> 6) & 0x3F)
+        u[nb + 2] = 0x80 | (c & 0x3F)
+        return nb + 3
+    u[nb] = 0xF0 | (c >> 18)
+    u[nb + 1] = 0x80 | ((c >> 12) & 0x3F)
+    u[nb + 2] = 0x80 | ((c >> 6) & 0x3F)
+    u[nb + 3] = 0x80 | (c & 0x3F)
+    return nb + 4
 
-    ``folded[k]`` stands for ``text[start[k]:end[k] + 1]`` (a run of one repeated
-    folded character), ``via[k]`` says which folds made it, ``rep[k]`` is
-    ``text[start[k]]`` (what was written), ``skipped`` lists the indexes of the skip
-    characters dropped (sorted; usually none), ``folded`` the indexes ``k`` with a
-    non-zero ``via`` (sorted; few).
-    ``collapse=False`` keeps repeated characters apart (the benchmark's switch)."""
-    # Bounds checks are off in this loop: every index below is < n, and every code
-    # point < 0x110000, the table's length (checked here).
+
+def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
+    """(folded as UTF-8, its length in characters, shift_at, shift, run_at, run_end,
+    via_at, via, via_rep, skipped) of normalised ``text``.
+
+    Folded character ``k`` stands for ``text[start(k):end(k) + 1]`` (a run of one
+    repeated folded character). Most characters stand for one character each, shifted
+    by the runs and skip characters before them, so only the exceptions are written,
+    as sorted arrays (``evasion.Folded`` reads them):
+
+    - ``start(k) = k + shift[j]`` for the last ``j`` with ``shift_at[j] <= k``;
+    - ``end(k) = run_end[j]`` where ``run_at[j] == k`` (runs of two or more), else
+      ``start(k)``;
+    - ``via_at``: the characters made by leet, look-alike or numeral folding, ``via``
+      which folds made them, ``via_rep`` the character written at ``start(k)``
+      (every other folded character is the character written);
+    - ``skipped``: the indexes of the skip characters dropped.
+
+    Why sparse: full arrays of start, end, via and what was written cost 17 bytes
+    written per character, more than the fold itself. ``collapse=False`` keeps
+    repeated characters apart (the benchmark's switch)."""
+    # Bounds checks are off in this loop: every index below is < n (or n + 1 for the
+    # shift arrays), and every code point < 0x110000, the table's length (checked here).
     if table.shape[0] < 0x110000:
         raise ValueError("the fold table must cover every code point")
     if len(text) >= 2**31:
@@ -60,23 +92,32 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     cdef Py_ssize_t n = len(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
-    cdef Py_ssize_t i, j, k, m = 0, tok_end
+    cdef Py_ssize_t i, j, m = 0, tok_end, nb = 0
+    cdef Py_ssize_t n_shift = 1, n_run = 0, n_via = 0, last_start = 0
     cdef uint32_t e, c, prev = 0xFFFFFFFF, f
     cdef uint8_t v
     cdef int alpha, ascii_n, conf, leetd, leets, digits, hexonly
     cdef bint leet_ok, conf_ok, first_alpha
-    out = np.empty(n, dtype=np.uint32)
-    rep = np.empty(n, dtype=np.uint32)
-    # int32: half the memory traffic of int64 (a scan text is far below 2**31).
-    start = np.empty(n, dtype=np.int32)
-    end = np.empty(n, dtype=np.int32)
+    # np.empty: only the entries written are touched (the exceptions are few).
+    buf = np.empty(4 * n + 1, dtype=np.uint8)
+    shift_at = np.empty(n + 1, dtype=np.int32)
+    shift = np.empty(n + 1, dtype=np.int32)
+    run_at = np.empty(n, dtype=np.int32)
+    run_end = np.empty(n, dtype=np.int32)
+    via_at = np.empty(n, dtype=np.int32)
     via = np.empty(n, dtype=np.uint8)
+    via_rep = np.empty(n, dtype=np.uint32)
     skipped = []
-    cdef uint32_t[::1] ov = out
-    cdef uint32_t[::1] rv = rep
-    cdef int32_t[::1] sv = start
-    cdef int32_t[::1] ev = end
+    cdef unsigned char[::1] u = buf
+    cdef int32_t[::1] sa = shift_at
+    cdef int32_t[::1] sh = shift
+    cdef int32_t[::1] ra = run_at
+    cdef int32_t[::1] re = run_end
+    cdef int32_t[::1] va = via_at
     cdef uint8_t[::1] vv = via
+    cdef uint32_t[::1] vr = via_rep
+    sa[0] = 0
+    sh[0] = 0
 
     i = 0
     while i < n:
@@ -152,14 +193,33 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
                     i += 1
                     continue
                 if collapse and c == prev:
-                    ev[m - 1] = i
-                    vv[m - 1] |= v
+                    # The run of folded character m - 1 goes on to i.
+                    if n_run and ra[n_run - 1] == m - 1:
+                        re[n_run - 1] = i
+                    else:
+                        ra[n_run] = m - 1
+                        re[n_run] = i
+                        n_run += 1
+                    if v:
+                        if n_via and va[n_via - 1] == m - 1:
+                            vv[n_via - 1] |= v
+                        else:
+                            va[n_via] = m - 1
+                            vv[n_via] = v
+                            vr[n_via] = PyUnicode_READ(kind, data, last_start)
+                            n_via += 1
                 else:
-                    ov[m] = c
-                    rv[m] = PyUnicode_READ(kind, data, i)
-                    sv[m] = i
-                    ev[m] = i
-                    vv[m] = v
+                    if i - m != sh[n_shift - 1]:
+                        sa[n_shift] = m
+                        sh[n_shift] = i - m
+                        n_shift += 1
+                    if v:
+                        va[n_via] = m
+                        vv[n_via] = v
+                        vr[n_via] = PyUnicode_READ(kind, data, i)
+                        n_via += 1
+                    nb = put_utf8(&u[0], nb, c)
+                    last_start = i
                     m += 1
                     prev = c
                 i += 1
@@ -174,60 +234,40 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
             c = e & TARGET
             v = V_NUM
         if collapse and c == prev:
-            ev[m - 1] = i
-            vv[m - 1] |= v
+            if n_run and ra[n_run - 1] == m - 1:
+                re[n_run - 1] = i
+            else:
+                ra[n_run] = m - 1
+                re[n_run] = i
+                n_run += 1
+            if v:
+                if n_via and va[n_via - 1] == m - 1:
+                    vv[n_via - 1] |= v
+                else:
+                    va[n_via] = m - 1
+                    vv[n_via] = v
+                    vr[n_via] = PyUnicode_READ(kind, data, last_start)
+                    n_via += 1
         else:
-            ov[m] = c
-            rv[m] = PyUnicode_READ(kind, data, i)
-            sv[m] = i
-            ev[m] = i
-            vv[m] = v
+            if i - m != sh[n_shift - 1]:
+                sa[n_shift] = m
+                sh[n_shift] = i - m
+                n_shift += 1
+            if v:
+                va[n_via] = m
+                vv[n_via] = v
+                vr[n_via] = PyUnicode_READ(kind, data, i)
+                n_via += 1
+            nb = put_utf8(&u[0], nb, c)
+            last_start = i
             m += 1
             prev = c
         i += 1
 
-    # The characters made by leet, look-alike or numeral folding: a hit over none of
-    # them needs no character-by-character check. Their indexes rather than a running
-    # count per character (a fourth array as long as the text, mostly alike).
-    cdef Py_ssize_t nf = 0
-    for k in range(m):
-        nf += vv[k] != 0
-    folds = np.empty(nf, dtype=np.int64)
-    cdef int64_t[::1] fv = folds
-    nf = 0
-    for k in range(m):
-        if vv[k] != 0:
-            fv[nf] = k
-            nf += 1
-    # The folded text as UTF-8, which the automaton searches (a str would be built and
-    # then encoded: two more passes). Surrogates cannot occur (they are noise to the
-    # normaliser); they would be written as by "surrogatepass".
-    buf = np.empty(4 * m + 1, dtype=np.uint8)
-    cdef unsigned char[::1] u = buf
-    cdef Py_ssize_t nb = 0
-    for k in range(m):
-        c = ov[k]
-        if c < 0x80:
-            u[nb] = c
-            nb += 1
-        elif c < 0x800:
-            u[nb] = 0xC0 | (c >> 6)
-            u[nb + 1] = 0x80 | (c & 0x3F)
-            nb += 2
-        elif c < 0x10000:
-            u[nb] = 0xE0 | (c >> 12)
-            u[nb + 1] = 0x80 | ((c >> 6) & 0x3F)
-            u[nb + 2] = 0x80 | (c & 0x3F)
-            nb += 3
-        else:
-            u[nb] = 0xF0 | (c >> 18)
-            u[nb + 1] = 0x80 | ((c >> 12) & 0x3F)
-            u[nb + 2] = 0x80 | ((c >> 6) & 0x3F)
-            u[nb + 3] = 0x80 | (c & 0x3F)
-            nb += 4
     folded = PyBytes_FromStringAndSize(<const char*>&u[0], nb)
-    # Views, not resize(): resizing copies each array (5 copies of the text's length).
+    # Copies of the entries written (few), so that the text-long buffers are freed.
     return (
-        folded, out[:m], start[:m], end[:m], via[:m], rep[:m],
-        np.array(skipped, dtype=np.int64), folds,
+        folded, m, shift_at[:n_shift].copy(), shift[:n_shift].copy(), run_at[:n_run].copy(),
+        run_end[:n_run].copy(), via_at[:n_via].copy(), via[:n_via].copy(),
+        via_rep[:n_via].copy(), np.array(skipped, dtype=np.int64),
     )
