@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from functools import cache
+from itertools import pairwise
 
 import numpy as np
 import zhconv_rs
@@ -76,7 +77,7 @@ def _reference_fold(
             )
             if b & (ev._LEETD | ev._LEETS) and leet_ok and not bang_edge:
                 chars.append((target[k], ev.LEET, k))
-            elif b & ev._CONF and conf_ok or b & ev._LATX:
+            elif (b & ev._CONF and conf_ok) or b & ev._LATX:
                 chars.append((target[k], ev.CONFUSABLES, k))
             elif b & ev._SKIP and splitter:
                 skipped.append(k)
@@ -142,7 +143,20 @@ def _reference_phrases(text: str) -> str:
 
 
 # Phrases whose conversion depends on the characters around 覆, 著, 沈 ….
-_PHRASE_PIECES = ["反反覆覆", "覆蓋", "著作", "顯著", "沈默", "昇華", "藉口", "了", "的", " ", ".", "a"]
+_PHRASE_PIECES = [
+    "反反覆覆",
+    "覆蓋",
+    "著作",
+    "顯著",
+    "沈默",
+    "昇華",
+    "藉口",
+    "了",
+    "的",
+    " ",
+    ".",
+    "a",
+]
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -162,7 +176,7 @@ def test_phrases_match_reference(pieces: list[str]) -> None:
     assert (_phrases(text, at) if at else text) == _reference_phrases(text)
     windows = phrase_windows(len(text), at)
     assert all(a < b for a, b in windows)
-    assert all(b1 <= a2 for (_, b1), (a2, _) in zip(windows, windows[1:], strict=False))
+    assert all(b1 <= a2 for (_, b1), (a2, _) in pairwise(windows))
 
 
 def test_phrase_conversion_still_applies() -> None:

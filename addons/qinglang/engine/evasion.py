@@ -204,19 +204,22 @@ class Folded:
 
     def end_of(self, k: np.ndarray, start: np.ndarray) -> np.ndarray:
         """Normalised index of the last character (``start``: ``start_of(k)``)."""
-        return np.where(*self._lookup(self.run_at, self.run_end, k), start)
+        found, end = self._lookup(self.run_at, self.run_end, k)
+        return np.where(found, end, start)
 
     def via_of(self, k: np.ndarray) -> np.ndarray:
         """The ``via`` bits of each folded character (0: written as it reads)."""
-        return np.where(*self._lookup(self.via_at, self.via, k), np.uint8(0))
+        found, via = self._lookup(self.via_at, self.via, k)
+        return np.where(found, via, np.uint8(0))
 
     def rep_of(self, k: np.ndarray, cps: np.ndarray) -> np.ndarray:
         """The normalised character each folded character starts with, given their
         folded code points ``cps`` (what was written where no fold made them)."""
-        return np.where(*self._lookup(self.via_at, self.via_rep, k), cps)
+        found, rep = self._lookup(self.via_at, self.via_rep, k)
+        return np.where(found, rep, cps)
 
     @staticmethod
-    def _lookup(at: np.ndarray, values: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, ...]:
+    def _lookup(at: np.ndarray, values: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(found, value): whether each ``k`` is in the sorted ``at``, and its value."""
         if not len(at):
             return np.zeros(len(k), dtype=bool), np.zeros(len(k), dtype=values.dtype)
@@ -237,9 +240,7 @@ class Folded:
         cps = np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         k = np.arange(self.length, dtype=np.int64)
         start = self.start_of(k)
-        return FoldArrays(
-            cps, start, self.end_of(k, start), self.via_of(k), self.rep_of(k, cps)
-        )
+        return FoldArrays(cps, start, self.end_of(k, start), self.via_of(k), self.rep_of(k, cps))
 
 
 @dataclass(frozen=True, slots=True)
