@@ -236,3 +236,67 @@ def test_check_skip_keeps_stretched_and_masked_forms() -> None:
     profile = Profile(block_threshold=10**6)
     r = eng.scan("fuuuuckkk p0rn, a$$, sexx alll; also cook", "text", profile)  # type: ignore[arg-type]
     assert r.body == "********* ****, ***, **** ****; also cook"
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    text=st.text(alphabet=_FOLD_ALPHABET, min_size=1, max_size=60),
+    data=st.data(),
+)
+def test_hit_spans_match_searches(text: str, data: st.DataObject) -> None:
+    """The compiled span look-up (one pass, each search from the last one) gives what
+    the separate numpy searches give, for spans in any order."""
+    f = ev.fold(normalize(text).text)
+    if f.length == 0:
+        return
+    pairs = data.draw(
+        st.lists(
+            st.tuples(st.integers(0, f.length - 1), st.integers(1, f.length)).map(
+                lambda p: (min(p[0], p[1] - 1), max(p[1], p[0] + 1))
+            ),
+            max_size=30,
+        )
+    )
+    a = np.array([p[0] for p in pairs], dtype=np.int64)
+    b = np.array([p[1] for p in pairs], dtype=np.int64)
+    start, end, folded = f.spans(a, b)
+    last = b - 1
+    assert start.tolist() == f.start_of(a).tolist()
+    assert end.tolist() == (f.end_of(last, f.start_of(last)) + 1).tolist()
+    assert folded.tolist() == f.folded_in(a, b).tolist()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    marks=st.lists(st.integers(1, 2000), max_size=400, unique=True),
+    queries=st.lists(st.tuples(st.integers(0, 2000), st.integers(1, 40)), max_size=60),
+    sort=st.booleans(),
+)
+def test_hit_spans_on_long_tables(
+    marks: list[int], queries: list[tuple[int, int]], sort: bool
+) -> None:
+    """Long shift, run and fold tables, spans near together or far apart: the searches
+    from a hint walk back and forth correctly."""
+    at = np.array(sorted(marks), dtype=np.int32)
+    shift_at = np.concatenate(([0], at)).astype(np.int32)
+    f = ev.Folded(
+        b"",
+        2100,
+        shift_at,
+        np.arange(len(shift_at), dtype=np.int32) * 2,
+        at[::2].copy(),
+        at[::2] * 2 + 5,
+        at[1::3].copy(),
+        np.ones(len(at[1::3]), dtype=np.uint8),
+        np.zeros(len(at[1::3]), dtype=np.uint32),
+        np.zeros(0, dtype=np.int64),
+    )
+    if sort:
+        queries = sorted(queries, key=lambda q: q[0] + q[1])
+    a = np.array([q[0] for q in queries], dtype=np.int64)
+    b = a + np.array([q[1] for q in queries], dtype=np.int64)
+    start, end, folded = f.spans(a, b)
+    last = b - 1
+    assert start.tolist() == f.start_of(a).tolist()
+    assert end.tolist() == (f.end_of(last, f.start_of(last)) + 1).tolist()
+    assert folded.tolist() == f.folded_in(a, b).tolist()

@@ -226,6 +226,20 @@ class Folded:
         j = np.minimum(np.searchsorted(at, k), len(at) - 1)
         return at[j] == k, values[j]
 
+    def spans(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, end, folded) of the folded spans [a, b) (non-empty): the normalised
+        span [start, end) each stands for and ``folded_in(a, b)``, in one compiled pass
+        (the same as ``start_of``, ``end_of`` and ``folded_in``, faster for hits)."""
+        return _evasion.hit_spans(
+            np.ascontiguousarray(a, dtype=np.int64),
+            np.ascontiguousarray(b, dtype=np.int64),
+            self.shift_at,
+            self.shift,
+            self.run_at,
+            self.run_end,
+            self.via_at,
+        )
+
     def folded_in(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """How many characters made by leet, look-alike or numeral folding are in each
         folded span [a, b)."""

@@ -187,12 +187,10 @@ class Matcher:
         # Verify against each user's own characters; this gives each pair its span in
         # normalised coordinates.
         hs_f, he_f = fs[hit], fe[hit]
-        s = f.start_of(hs_f)
-        last = he_f - 1
-        e = f.end_of(last, f.start_of(last)) + 1
+        s, e, folded = f.spans(hs_f, he_f)
         # Plain hits: one normalised character per folded one, none folded, and a plain
         # pattern. Only the others are checked character by character.
-        plain = (e - s == he_f - hs_f) & (f.folded_in(hs_f, he_f) == 0) & self._u_plain[user]
+        plain = (e - s == he_f - hs_f) & (folded == 0) & self._u_plain[user]
         # Only pairs that can pass are checked: the text span (its runs, plus any skip
         # characters dropped) must be at least as long as the pattern's runs.
         check = np.flatnonzero(~plain & (e - s >= self._u_norm_len[user]))
@@ -258,8 +256,8 @@ class Matcher:
         cps = self._f_cps[upos]  # the text's folded characters (the automaton matched)
         differ = (f.rep_of(tpos, cps) != self._f_rep[upos]).astype(np.uint8)
         bad = ((t_via ^ u_via) | (differ * (t_via | u_via))) & ~allowed & 7
-        t_start = f.start_of(tpos)
-        t_end = f.end_of(tpos, t_start)
+        t_start, t_end, _ = f.spans(tpos, tpos + 1)
+        t_end -= 1
         t_run, u_run = t_end - t_start + 1, self._f_run[upos]
         extra = t_run > u_run
         letter = (cps >= 97) & (cps <= 122)
