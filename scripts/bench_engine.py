@@ -50,6 +50,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The engine of this checkout, not an installed one (an editable install of another
+# checkout would otherwise be measured in its place).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "addons"))
 
 import benchdata
 

@@ -2,7 +2,8 @@
 the evasion rules), on the same text and lists, in two long-lived worker processes
 driven in turns, so that both see the same load on a shared machine.
 
-    python scripts/bench_evasion_ab.py --baseline /work/main [--mb 5] [--terms 10000]
+    python scripts/bench_evasion_ab.py --baseline /work/main [--baseline DIR ...]
+        [--mb 5] [--terms 10000]
 
 Each round times one scan per tree and one bare ahocorasick-rs scan (the baseline
 ``bench_engine.py`` uses: ``AhoCorasick(patterns).find_matches_as_indexes(text)``);
@@ -55,7 +56,9 @@ for line in sys.stdin:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--baseline", type=Path, required=True)
+    ap.add_argument(
+        "--baseline", type=Path, action="append", required=True, help="repeat for several"
+    )
     ap.add_argument("--mb", type=float, default=5.0)
     ap.add_argument("--terms", type=int, default=10_000)
     ap.add_argument("--rounds", type=int, default=7)
@@ -71,7 +74,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="qinglang-ab-") as tmp:
         benchdata.write_lists(terms[: a.terms], split, 1, Path(tmp))
         env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-        trees = {"this": ROOT, "baseline": a.baseline}
+        trees = {"this": ROOT}
+        for i, tree in enumerate(a.baseline):
+            trees[f"baseline {i + 1}" if len(a.baseline) > 1 else "baseline"] = tree
         procs = {
             name: subprocess.Popen(
                 [sys.executable, "-c", WORKER, str(tree / "addons"), tmp, str(text_path)],
@@ -86,6 +91,7 @@ def main() -> int:
         for p in procs.values():
             assert p.stdout is not None and p.stdout.readline().strip() == "ready"
         best: dict[tuple[str, str], float] = {}
+        load_start = f"{os.getloadavg()[0]:.2f}"
         for _ in range(a.rounds):
             for name, p in procs.items():
                 for what in ("engine", "bare"):
@@ -100,7 +106,8 @@ def main() -> int:
             p.stdin.close()
             p.wait()
     mb = text_path.stat().st_size / 1e6
-    print(f"{mb:.1f} MB, {a.terms:,} terms, best of {a.rounds} rounds\n")
+    load = f"load average {load_start} -> {os.getloadavg()[0]:.2f}"
+    print(f"{mb:.1f} MB, {a.terms:,} terms, best of {a.rounds} rounds, {load}\n")
     print("| tree | engine (MB/s) | bare (MB/s) | engine / bare |")
     print("|---|---:|---:|---:|")
     for name, tree in trees.items():

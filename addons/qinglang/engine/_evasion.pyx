@@ -8,7 +8,7 @@ map back to the normalised text; a Python loop per character runs at about 12 MB
 (ENGINE-NOTES.md), far below the scan's budget.
 """
 
-from libc.stdint cimport int32_t, uint8_t, uint32_t
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
 
 import numpy as np
 
@@ -41,18 +41,50 @@ cdef enum:
 cdef uint32_t TOKEN = ASCII | DIGIT | LEETD | LEETS | CONF | LATX | LETTER
 
 
-def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
-    """(folded as UTF-8, its code points, start, end, via, rep, skipped, folds) of
-    normalised ``text``.
+cdef inline Py_ssize_t put_utf8(unsigned char* u, Py_ssize_t nb, uint32_t c) noexcept:
+    """Write ``c`` as UTF-8 at ``u[nb]``; the new length. Surrogates cannot occur (they
+    are noise to the normaliser); they would be written as by "surrogatepass"."""
+    if c < 0x80:
+        u[nb] = c
+        return nb + 1
+    if c < 0x800:
+        u[nb] = 0xC0 | (c >> 6)
+        u[nb + 1] = 0x80 | (c & 0x3F)
+        return nb + 2
+    if c < 0x10000:
+        u[nb] = 0xE0 | (c >> 12)
+        u[nb + 1] = 0x80 | ((c >> 6) & 0x3F)
+        u[nb + 2] = 0x80 | (c & 0x3F)
+        return nb + 3
+    u[nb] = 0xF0 | (c >> 18)
+    u[nb + 1] = 0x80 | ((c >> 12) & 0x3F)
+    u[nb + 2] = 0x80 | ((c >> 6) & 0x3F)
+    u[nb + 3] = 0x80 | (c & 0x3F)
+    return nb + 4
 
-    ``folded[k]`` stands for ``text[start[k]:end[k] + 1]`` (a run of one repeated
-    folded character), ``via[k]`` says which folds made it, ``rep[k]`` is
-    ``text[start[k]]`` (what was written), ``skipped`` lists the indexes of the skip
-    characters dropped (sorted; usually none), ``folds[k]`` counts the characters
-    before ``k`` with a non-zero ``via``.
-    ``collapse=False`` keeps repeated characters apart (the benchmark's switch)."""
-    # Bounds checks are off in this loop: every index below is < n, and every code
-    # point < 0x110000, the table's length (checked here).
+
+def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
+    """(folded as UTF-8, its length in characters, shift_at, shift, run_at, run_end,
+    via_at, via, via_rep, skipped) of normalised ``text``.
+
+    Folded character ``k`` stands for ``text[start(k):end(k) + 1]`` (a run of one
+    repeated folded character). Most characters stand for one character each, shifted
+    by the runs and skip characters before them, so only the exceptions are written,
+    as sorted arrays (``evasion.Folded`` reads them):
+
+    - ``start(k) = k + shift[j]`` for the last ``j`` with ``shift_at[j] <= k``;
+    - ``end(k) = run_end[j]`` where ``run_at[j] == k`` (runs of two or more), else
+      ``start(k)``;
+    - ``via_at``: the characters made by leet, look-alike or numeral folding, ``via``
+      which folds made them, ``via_rep`` the character written at ``start(k)``
+      (every other folded character is the character written);
+    - ``skipped``: the indexes of the skip characters dropped.
+
+    Why sparse: full arrays of start, end, via and what was written cost 17 bytes
+    written per character, more than the fold itself. ``collapse=False`` keeps
+    repeated characters apart (the benchmark's switch)."""
+    # Bounds checks are off in this loop: every index below is < n (or n + 1 for the
+    # shift arrays), and every code point < 0x110000, the table's length (checked here).
     if table.shape[0] < 0x110000:
         raise ValueError("the fold table must cover every code point")
     if len(text) >= 2**31:
@@ -60,23 +92,32 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     cdef Py_ssize_t n = len(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
-    cdef Py_ssize_t i, j, k, m = 0, tok_end
+    cdef Py_ssize_t i, j, m = 0, tok_end, nb = 0
+    cdef Py_ssize_t n_shift = 1, n_run = 0, n_via = 0, last_start = 0
     cdef uint32_t e, c, prev = 0xFFFFFFFF, f
     cdef uint8_t v
     cdef int alpha, ascii_n, conf, leetd, leets, digits, hexonly
     cdef bint leet_ok, conf_ok, first_alpha
-    out = np.empty(n, dtype=np.uint32)
-    rep = np.empty(n, dtype=np.uint32)
-    # int32: half the memory traffic of int64 (a scan text is far below 2**31).
-    start = np.empty(n, dtype=np.int32)
-    end = np.empty(n, dtype=np.int32)
+    # np.empty: only the entries written are touched (the exceptions are few).
+    buf = np.empty(4 * n + 1, dtype=np.uint8)
+    shift_at = np.empty(n + 1, dtype=np.int32)
+    shift = np.empty(n + 1, dtype=np.int32)
+    run_at = np.empty(n, dtype=np.int32)
+    run_end = np.empty(n, dtype=np.int32)
+    via_at = np.empty(n, dtype=np.int32)
     via = np.empty(n, dtype=np.uint8)
+    via_rep = np.empty(n, dtype=np.uint32)
     skipped = []
-    cdef uint32_t[::1] ov = out
-    cdef uint32_t[::1] rv = rep
-    cdef int32_t[::1] sv = start
-    cdef int32_t[::1] ev = end
+    cdef unsigned char[::1] u = buf
+    cdef int32_t[::1] sa = shift_at
+    cdef int32_t[::1] sh = shift
+    cdef int32_t[::1] ra = run_at
+    cdef int32_t[::1] re = run_end
+    cdef int32_t[::1] va = via_at
     cdef uint8_t[::1] vv = via
+    cdef uint32_t[::1] vr = via_rep
+    sa[0] = 0
+    sh[0] = 0
 
     i = 0
     while i < n:
@@ -152,14 +193,33 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
                     i += 1
                     continue
                 if collapse and c == prev:
-                    ev[m - 1] = i
-                    vv[m - 1] |= v
+                    # The run of folded character m - 1 goes on to i.
+                    if n_run and ra[n_run - 1] == m - 1:
+                        re[n_run - 1] = i
+                    else:
+                        ra[n_run] = m - 1
+                        re[n_run] = i
+                        n_run += 1
+                    if v:
+                        if n_via and va[n_via - 1] == m - 1:
+                            vv[n_via - 1] |= v
+                        else:
+                            va[n_via] = m - 1
+                            vv[n_via] = v
+                            vr[n_via] = PyUnicode_READ(kind, data, last_start)
+                            n_via += 1
                 else:
-                    ov[m] = c
-                    rv[m] = PyUnicode_READ(kind, data, i)
-                    sv[m] = i
-                    ev[m] = i
-                    vv[m] = v
+                    if i - m != sh[n_shift - 1]:
+                        sa[n_shift] = m
+                        sh[n_shift] = i - m
+                        n_shift += 1
+                    if v:
+                        va[n_via] = m
+                        vv[n_via] = v
+                        vr[n_via] = PyUnicode_READ(kind, data, i)
+                        n_via += 1
+                    nb = put_utf8(&u[0], nb, c)
+                    last_start = i
                     m += 1
                     prev = c
                 i += 1
@@ -174,53 +234,129 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
             c = e & TARGET
             v = V_NUM
         if collapse and c == prev:
-            ev[m - 1] = i
-            vv[m - 1] |= v
+            if n_run and ra[n_run - 1] == m - 1:
+                re[n_run - 1] = i
+            else:
+                ra[n_run] = m - 1
+                re[n_run] = i
+                n_run += 1
+            if v:
+                if n_via and va[n_via - 1] == m - 1:
+                    vv[n_via - 1] |= v
+                else:
+                    va[n_via] = m - 1
+                    vv[n_via] = v
+                    vr[n_via] = PyUnicode_READ(kind, data, last_start)
+                    n_via += 1
         else:
-            ov[m] = c
-            rv[m] = PyUnicode_READ(kind, data, i)
-            sv[m] = i
-            ev[m] = i
-            vv[m] = v
+            if i - m != sh[n_shift - 1]:
+                sa[n_shift] = m
+                sh[n_shift] = i - m
+                n_shift += 1
+            if v:
+                va[n_via] = m
+                vv[n_via] = v
+                vr[n_via] = PyUnicode_READ(kind, data, i)
+                n_via += 1
+            nb = put_utf8(&u[0], nb, c)
+            last_start = i
             m += 1
             prev = c
         i += 1
 
-    # How many folded characters up to each index were made by leet, look-alike or
-    # numeral folding: a hit over none of them needs no character-by-character check.
-    folds = np.zeros(m + 1, dtype=np.int32)
-    cdef int32_t[::1] fv = folds
-    for k in range(m):
-        fv[k + 1] = fv[k] + (vv[k] != 0)
-    # The folded text as UTF-8, which the automaton searches (a str would be built and
-    # then encoded: two more passes). Surrogates cannot occur (they are noise to the
-    # normaliser); they would be written as by "surrogatepass".
-    buf = np.empty(4 * m + 1, dtype=np.uint8)
-    cdef unsigned char[::1] u = buf
-    cdef Py_ssize_t nb = 0
-    for k in range(m):
-        c = ov[k]
-        if c < 0x80:
-            u[nb] = c
-            nb += 1
-        elif c < 0x800:
-            u[nb] = 0xC0 | (c >> 6)
-            u[nb + 1] = 0x80 | (c & 0x3F)
-            nb += 2
-        elif c < 0x10000:
-            u[nb] = 0xE0 | (c >> 12)
-            u[nb + 1] = 0x80 | ((c >> 6) & 0x3F)
-            u[nb + 2] = 0x80 | (c & 0x3F)
-            nb += 3
-        else:
-            u[nb] = 0xF0 | (c >> 18)
-            u[nb + 1] = 0x80 | ((c >> 12) & 0x3F)
-            u[nb + 2] = 0x80 | ((c >> 6) & 0x3F)
-            u[nb + 3] = 0x80 | (c & 0x3F)
-            nb += 4
     folded = PyBytes_FromStringAndSize(<const char*>&u[0], nb)
-    # Views, not resize(): resizing copies each array (5 copies of the text's length).
+    # Copies of the entries written (few), so that the text-long buffers are freed.
     return (
-        folded, out[:m], start[:m], end[:m], via[:m], rep[:m],
-        np.array(skipped, dtype=np.int64), folds,
+        folded, m, shift_at[:n_shift].copy(), shift[:n_shift].copy(), run_at[:n_run].copy(),
+        run_end[:n_run].copy(), via_at[:n_via].copy(), via[:n_via].copy(),
+        via_rep[:n_via].copy(), np.array(skipped, dtype=np.int64),
     )
+
+
+cdef Py_ssize_t last_le(const int32_t[::1] at, int64_t k, Py_ssize_t j) noexcept nogil:
+    """The last index of sorted ``at`` holding a value <= ``k`` (-1: none), searched from
+    the hint ``j`` outwards by doubling steps, then halving: O(log distance)."""
+    cdef Py_ssize_t n = at.shape[0], lo, hi, step = 1, mid
+    if j >= n:
+        j = n - 1
+    if j >= 0 and at[j] > k:
+        hi = j
+        lo = j - 1
+        while lo >= 0 and at[lo] > k:
+            hi = lo
+            step *= 2
+            lo = j - step
+        if lo < 0:
+            lo = -1
+    else:
+        if j < -1:
+            j = -1
+        lo = j
+        hi = j + 1
+        while hi < n and at[hi] <= k:
+            lo = hi
+            step *= 2
+            hi = j + step
+        if hi > n:
+            hi = n
+    # at[lo] <= k (or lo == -1) and at[hi] > k (or hi == n)
+    while hi - lo > 1:
+        mid = lo + (hi - lo) // 2
+        if at[mid] <= k:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def hit_spans(
+    const int64_t[::1] a,
+    const int64_t[::1] b,
+    const int32_t[::1] shift_at,
+    const int32_t[::1] shift,
+    const int32_t[::1] run_at,
+    const int32_t[::1] run_end,
+    const int32_t[::1] via_at,
+):
+    """(start, end, folded) of folded spans ``[a[i], b[i])`` (non-empty), with the arrays
+    ``fold_text`` returns: the normalised span ``[start, end)`` they stand for, and how
+    many of their characters a leet, look-alike or numeral fold made.
+
+    Why here: the automaton reports hits in the order of their end, so each look-up
+    starts where the last one ended (a few steps) instead of a binary search of its own;
+    the three numpy searches this replaces took about 7% of a scan."""
+    cdef Py_ssize_t n = a.shape[0], i
+    cdef Py_ssize_t hs = 0, he = 0, hr = -1, hva = -1, hvb = -1, j
+    cdef int64_t k, st
+    if b.shape[0] != n:
+        raise ValueError("a and b differ in length")
+    if shift_at.shape[0] == 0 or shift_at[0] != 0 or shift.shape[0] != shift_at.shape[0]:
+        raise ValueError("shift_at must start at 0")
+    if run_end.shape[0] != run_at.shape[0]:
+        raise ValueError("run_at and run_end differ in length")
+    for i in range(n):  # the look-ups below read shift[...] unchecked
+        if a[i] < 0 or b[i] <= a[i]:
+            raise ValueError("spans must be non-empty and within the text")
+    start = np.empty(n, dtype=np.int64)
+    end = np.empty(n, dtype=np.int64)
+    folded = np.empty(n, dtype=np.int64)
+    cdef int64_t[::1] sv = start
+    cdef int64_t[::1] ev = end
+    cdef int64_t[::1] fv = folded
+    with nogil:
+        for i in range(n):
+            k = a[i]
+            hs = last_le(shift_at, k, hs)
+            sv[i] = k + shift[hs]
+            k = b[i] - 1
+            he = last_le(shift_at, k, he)
+            st = k + shift[he]
+            hr = last_le(run_at, k, hr)
+            if hr >= 0 and run_at[hr] == k:
+                ev[i] = run_end[hr] + 1
+            else:
+                ev[i] = st + 1
+            hvb = last_le(via_at, k, hvb)
+            hva = last_le(via_at, a[i] - 1, hva)
+            fv[i] = hvb - hva
+    return start, end, folded

@@ -34,16 +34,18 @@ cdef enum:
     NOISE = 1 << 24
     WORD = 1 << 25
     HARD = 1 << 26
+    PHRASE = 1 << 27  # the canonical character can still change in a phrase (覆 in 反覆)
 
 
 def normalize_text(
     str source not None,
     const uint32_t[::1] packed,
 ):
-    """(text, pos, cps) of ``source``: normalised text, the source index of each of its
-    characters (int64) and the source's code points (uint32, read-only; lone surrogates
-    as they are). ``packed`` holds, per code point, its canonical code point (low 21 bits)
-    and its noise, word and hard flags."""
+    """(text, pos, cps, phrase_at) of ``source``: normalised text, the source index of
+    each of its characters (int64), the source's code points (uint32, read-only; lone
+    surrogates as they are) and the sorted indexes in ``text`` of the characters with the
+    phrase flag (a list, usually empty). ``packed`` holds, per code point, its canonical
+    code point (low 21 bits) and its noise, word, hard and phrase flags."""
     cdef Py_ssize_t n = len(source)
     out = np.empty(n, dtype=np.uint32)  # never longer than the source: a space is noise
     pos = np.empty(n, dtype=np.int64)
@@ -58,6 +60,9 @@ def normalize_text(
     cdef bint hard_seen = False, w, g
     cdef Py_UCS4 c
     cdef uint32_t e
+    # Found here rather than by a regular expression over the text afterwards (a
+    # second pass over all of it, about a third of the phrase step's time).
+    phrase_at = []
 
     for c in source:
         cpsv[i] = c
@@ -82,6 +87,8 @@ def normalize_text(
                         posv[slot] = posv[slot + 1]
                         m -= 1
                         gapped = slot
+                        if phrase_at and phrase_at[len(phrase_at) - 1] == slot + 1:
+                            phrase_at[len(phrase_at) - 1] = slot
                     slot = -1
                 if g:
                     # The left character is part of a longer word if joined to the one
@@ -95,6 +102,8 @@ def normalize_text(
                     gapped = m
                 hard_seen = False
             outv[m] = e & CANON
+            if e & PHRASE:
+                phrase_at.append(m)
             posv[m] = i
             m += 1
             gap_at = -1
@@ -104,12 +113,14 @@ def normalize_text(
         outv[slot] = outv[slot + 1]
         posv[slot] = posv[slot + 1]
         m -= 1
+        if phrase_at and phrase_at[len(phrase_at) - 1] == slot + 1:
+            phrase_at[len(phrase_at) - 1] = slot
 
     text = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, &outv[0], m) if m else ""
     del outv, posv, cpsv  # release the buffers so that pos can shrink in place
     pos.resize(m)
     cps.flags.writeable = False  # one array for every user of the result, as before
-    return text, pos, cps
+    return text, pos, cps, phrase_at
 
 
 
@@ -140,7 +151,9 @@ def char_offsets(const unsigned char[::1] utf8, int64_t[::1] offsets):
     cdef int64_t chars = 0
     if n == 0:
         return
-    order = np.argsort(offsets)
+    # Stable (timsort): the automaton reports hits by their end, so the offsets are
+    # nearly sorted already; about 4x faster here than the default quicksort.
+    order = np.argsort(offsets, kind="stable")
     cdef int64_t[::1] ov = order
     cdef const unsigned char* p = &utf8[0] if size else NULL
     for k in range(n):

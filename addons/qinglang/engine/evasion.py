@@ -178,51 +178,120 @@ def _fold_table() -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class Folded:
-    """Folded text: ``text[k]`` stands for ``norm.text[start[k] : end[k] + 1]``."""
+    """Folded text: folded character ``k`` stands for the normalised characters
+    ``start_of(k) .. end_of(k)`` (a run of one repeated character). Only the characters
+    that are not one plain character each are recorded (``_evasion.fold_text``)."""
 
     utf8: bytes  # the folded text, as the automaton searches it
-    cps: np.ndarray  # uint32, the code points of the folded text
-    start: np.ndarray  # int32, index into the normalised text
-    end: np.ndarray  # int32, last index of the run (inclusive)
-    via: np.ndarray  # uint8: LEET | CONFUSABLES | NUMERALS bits that made the character
-    rep: np.ndarray  # uint32, the normalised character at ``start`` (what was written)
+    length: int  # its length in characters
+    shift_at: np.ndarray  # int32, sorted; shift[j] applies from folded index shift_at[j]
+    shift: np.ndarray  # int32: start_of(k) - k
+    run_at: np.ndarray  # int32, sorted folded indexes of runs of two or more
+    run_end: np.ndarray  # int32, last normalised index of each of those runs
+    via_at: np.ndarray  # int32, sorted folded indexes made by leet, look-alike, numeral
+    via: np.ndarray  # uint8: LEET | CONFUSABLES | NUMERALS bits that made each of them
+    via_rep: np.ndarray  # uint32, the normalised character at start_of(k) for each
     skipped: np.ndarray  # int64, sorted indexes of the skip characters dropped
-    folds: np.ndarray  # int32, len(text) + 1: folded characters with a via before each
 
     @property
     def text(self) -> str:
         return self.utf8.decode("utf-8", "surrogatepass")
 
-    @property
-    def runs(self) -> np.ndarray:
-        return self.end - self.start + 1
+    def start_of(self, k: np.ndarray) -> np.ndarray:
+        """Normalised index of the first character each folded character stands for."""
+        j = np.searchsorted(self.shift_at, k, side="right") - 1
+        return k + self.shift[j]
+
+    def end_of(self, k: np.ndarray, start: np.ndarray) -> np.ndarray:
+        """Normalised index of the last character (``start``: ``start_of(k)``)."""
+        found, end = self._lookup(self.run_at, self.run_end, k)
+        return np.where(found, end, start)
+
+    def via_of(self, k: np.ndarray) -> np.ndarray:
+        """The ``via`` bits of each folded character (0: written as it reads)."""
+        found, via = self._lookup(self.via_at, self.via, k)
+        return np.where(found, via, np.uint8(0))
+
+    def rep_of(self, k: np.ndarray, cps: np.ndarray) -> np.ndarray:
+        """The normalised character each folded character starts with, given their
+        folded code points ``cps`` (what was written where no fold made them)."""
+        found, rep = self._lookup(self.via_at, self.via_rep, k)
+        return np.where(found, rep, cps)
+
+    @staticmethod
+    def _lookup(at: np.ndarray, values: np.ndarray, k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(found, value): whether each ``k`` is in the sorted ``at``, and its value."""
+        if not len(at):
+            return np.zeros(len(k), dtype=bool), np.zeros(len(k), dtype=values.dtype)
+        j = np.minimum(np.searchsorted(at, k), len(at) - 1)
+        return at[j] == k, values[j]
+
+    def spans(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, end, folded) of the folded spans [a, b) (non-empty): the normalised
+        span [start, end) each stands for and ``folded_in(a, b)``, in one compiled pass
+        (the same as ``start_of``, ``end_of`` and ``folded_in``, faster for hits)."""
+        return _evasion.hit_spans(
+            np.ascontiguousarray(a, dtype=np.int64),
+            np.ascontiguousarray(b, dtype=np.int64),
+            self.shift_at,
+            self.shift,
+            self.run_at,
+            self.run_end,
+            self.via_at,
+        )
+
+    def folded_in(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """How many characters made by leet, look-alike or numeral folding are in each
+        folded span [a, b)."""
+        return np.searchsorted(self.via_at, b) - np.searchsorted(self.via_at, a)
 
     def skipped_in(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """How many skip characters were dropped in each normalised span [a, b)."""
         return np.searchsorted(self.skipped, b) - np.searchsorted(self.skipped, a)
+
+    def arrays(self) -> FoldArrays:
+        """Every folded character's code point, span, via and what was written."""
+        cps = np.frombuffer(self.text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+        k = np.arange(self.length, dtype=np.int64)
+        start = self.start_of(k)
+        return FoldArrays(cps, start, self.end_of(k, start), self.via_of(k), self.rep_of(k, cps))
+
+
+@dataclass(frozen=True, slots=True)
+class FoldArrays:
+    """A fold as one array per field, each as long as the folded text (for list terms,
+    and for tests)."""
+
+    cps: np.ndarray  # uint32, the folded code points
+    start: np.ndarray  # int64, first normalised index of each
+    end: np.ndarray  # int64, last normalised index (inclusive)
+    via: np.ndarray  # uint8
+    rep: np.ndarray  # uint32, the normalised character at start
+
+    @property
+    def runs(self) -> np.ndarray:
+        return self.end - self.start + 1
 
 
 def fold(text: str, off: frozenset[str] = frozenset()) -> Folded:
     if "fold" in off:
         return _identity(text)
     collapse = "repeats" not in off
-    folded, out, start, end, via, rep, skipped, folds = _evasion.fold_text(
-        text, fold_table(off), collapse
-    )
-    return Folded(folded, out, start, end, via, rep, skipped, folds)
+    return Folded(*_evasion.fold_text(text, fold_table(off), collapse))
 
 
 def _identity(text: str) -> Folded:
     """No fold at all: every character stands for itself (the benchmark's baseline)."""
-    cps = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-    idx = np.arange(len(cps), dtype=np.int64)
+    none = np.zeros(0, dtype=np.int32)
     return Folded(
         text.encode("utf-8", "surrogatepass"),
-        cps,
-        idx,
-        idx,
-        np.zeros(len(cps), dtype=np.uint8),
-        cps,
+        len(text),
+        np.zeros(1, dtype=np.int32),
+        np.zeros(1, dtype=np.int32),
+        none,
+        none,
+        none,
+        np.zeros(0, dtype=np.uint8),
+        np.zeros(0, dtype=np.uint32),
         np.zeros(0, dtype=np.int64),
-        np.zeros(len(cps) + 1, dtype=np.int32),
     )

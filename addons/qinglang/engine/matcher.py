@@ -92,11 +92,12 @@ class Matcher:
 
         # Fold every form in one call; each folded character keeps what was written
         # (rep), how it was folded (via) and its run length, for the verification.
-        ft = fold(BOUNDARY.join(e[7] for e in entries), off) if entries else None
+        folded = fold(BOUNDARY.join(e[7] for e in entries), off) if entries else None
+        ft = folded.arrays() if folded else None
         cut = np.flatnonzero(ft.cps == ord(BOUNDARY)) if ft else _EMPTY
         f_starts = np.concatenate(([0], cut + 1)).astype(np.int64)
         f_ends = np.concatenate((cut, [len(ft.cps) if ft else 0])).astype(np.int64)
-        ft_text = ft.text if ft else ""
+        ft_text = folded.text if folded else ""
         index: dict[str, int] = {}
         # (kind, id, sub, mode, cancellable, rules, offset into the folded forms):
         # exceptions cancel harmful hits only, never context (negative weights), or
@@ -125,6 +126,8 @@ class Matcher:
         self._u_rules = table[:, 5].astype(np.uint8)
         self._u_off = table[:, 6]
         self._f_rep = ft.rep if ft else np.zeros(0, dtype=np.uint32)
+        # A hit's folded characters are its pattern's: the text's are read from here.
+        self._f_cps = ft.cps if ft else np.zeros(0, dtype=np.uint32)
         self._f_via = ft.via if ft else np.zeros(0, dtype=np.uint8)
         self._f_run = ft.runs if ft else _EMPTY
         # Users whose pattern folded to itself (no runs, no leet, look-alike or numeral):
@@ -134,6 +137,11 @@ class Matcher:
         f_len = np.array([len(p) for p in self._patterns], dtype=np.int64)
         u_len = np.repeat(f_len, np.diff(self._ptr))
         self._u_plain = plain_cum[self._u_off + u_len] == plain_cum[self._u_off]
+        # Normalised length of each user's pattern (the sum of its runs): a text span
+        # shorter than that has a run shorter than the pattern's somewhere, which
+        # ``_verify`` always rejects ("also" is never "all" folded to "al").
+        run_cum = np.concatenate(([0], np.cumsum(self._f_run)))
+        self._u_norm_len = run_cum[self._u_off + u_len] - run_cum[self._u_off]
         self._latin = np.array(latin, dtype=bool)
         impl = Implementation.DFA if len(self._patterns) <= DFA_MAX_PATTERNS else None
         # Searched as UTF-8 bytes: the str search converts every hit's offsets through a
@@ -166,7 +174,7 @@ class Matcher:
         arr = arr.reshape(-1, 3)
         pid = arr[:, 0]
         spans = arr[:, 1:].copy()  # (start, end) pairs, contiguous
-        if len(text) != len(f.cps):  # not ASCII: byte offsets to characters
+        if len(text) != f.length:  # not ASCII: byte offsets to characters
             char_offsets(text, spans.reshape(-1))
         fs, fe = spans[:, 0], spans[:, 1]
 
@@ -179,12 +187,13 @@ class Matcher:
         # Verify against each user's own characters; this gives each pair its span in
         # normalised coordinates.
         hs_f, he_f = fs[hit], fe[hit]
-        s = f.start[hs_f].astype(np.int64)
-        e = f.end[he_f - 1].astype(np.int64) + 1
+        s, e, folded = f.spans(hs_f, he_f)
         # Plain hits: one normalised character per folded one, none folded, and a plain
         # pattern. Only the others are checked character by character.
-        plain = (e - s == he_f - hs_f) & (f.folds[he_f] == f.folds[hs_f]) & self._u_plain[user]
-        check = np.flatnonzero(~plain)
+        plain = (e - s == he_f - hs_f) & (folded == 0) & self._u_plain[user]
+        # Only pairs that can pass are checked: the text span (its runs, plus any skip
+        # characters dropped) must be at least as long as the pattern's runs.
+        check = np.flatnonzero(~plain & (e - s >= self._u_norm_len[user]))
         if len(check):
             good_c, s_c, e_c = self._verify(f, hs_f[check], he_f[check], user[check])
             s[check], e[check] = s_c, e_c
@@ -243,12 +252,15 @@ class Matcher:
         upos = self._u_off[user][pair] + offs
         rules = self._u_rules[user]
         allowed = rules[pair]
-        t_via, u_via = f.via[tpos], self._f_via[upos]
-        differ = (f.rep[tpos] != self._f_rep[upos]).astype(np.uint8)
+        t_via, u_via = f.via_of(tpos), self._f_via[upos]
+        cps = self._f_cps[upos]  # the text's folded characters (the automaton matched)
+        differ = (f.rep_of(tpos, cps) != self._f_rep[upos]).astype(np.uint8)
         bad = ((t_via ^ u_via) | (differ * (t_via | u_via))) & ~allowed & 7
-        t_run, u_run = f.end[tpos] - f.start[tpos] + 1, self._f_run[upos]
+        t_start, t_end, _ = f.spans(tpos, tpos + 1)
+        t_end -= 1
+        t_run, u_run = t_end - t_start + 1, self._f_run[upos]
         extra = t_run > u_run
-        letter = (f.cps[tpos] >= 97) & (f.cps[tpos] <= 122)
+        letter = (cps >= 97) & (cps <= 122)
         stretch = extra & letter & ((allowed & REPEATS) != 0)  # an allowed repeat
         edge = (offs == 0) | (offs == length[pair] - 1)
         # Fewer repeats never count; more count only where allowed, or at an end (cut).
@@ -262,15 +274,15 @@ class Matcher:
         n_inner = np.add.reduceat(inner.astype(np.int64), first)
         good = ~bad_pair & ((n_inner == 0) | strong | (n_stretch >= 2))
         # Spans: whole runs where stretched, else cut to the pattern's run length.
-        r0, r1 = fs, fe - 1
         take0, take1 = stretch[first], stretch[last]
-        s = np.where(take0, f.start[r0], f.end[r0] - self._f_run[upos[first]] + 1)
-        e = np.where(take1, f.end[r1] + 1, f.start[r1] + self._f_run[upos[last]])
+        s0, e0, s1, e1 = t_start[first], t_end[first], t_start[last], t_end[last]
+        s = np.where(take0, s0, e0 - self._f_run[upos[first]] + 1)
+        e = np.where(take1, e1 + 1, s1 + self._f_run[upos[last]])
         one = length == 1
         if one.any():  # a one-character pattern: its run from the start of the text's
-            e = np.where(one & ~take0, f.start[r0] + self._f_run[upos[first]], e)
-            s = np.where(one & ~take0, f.start[r0], s)
-            e = np.where(one & take0, f.end[r0] + 1, e)
+            e = np.where(one & ~take0, s0 + self._f_run[upos[first]], e)
+            s = np.where(one & ~take0, s0, s)
+            e = np.where(one & take0, e0 + 1, e)
         no_skips = (rules & SKIPS) == 0
         if no_skips.any():
             dropped = f.skipped_in(s, e)

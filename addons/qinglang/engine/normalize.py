@@ -12,7 +12,6 @@ built here; ``_normtext.pyx`` applies them in one compiled pass over the charact
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from functools import cache
@@ -171,7 +170,7 @@ def hard_table() -> np.ndarray:
 
 # Flag bits of the packed table (_normtext.pyx's enum reads the same ones): the canonical
 # code point (below MAX_CP) takes the low 21 bits, the flags go above it.
-_NOISE, _WORD, _HARD = 1 << 24, 1 << 25, 1 << 26
+_NOISE, _WORD, _HARD, _PHRASE = 1 << 24, 1 << 25, 1 << 26, 1 << 27
 
 
 @cache
@@ -185,6 +184,9 @@ def _packed_table() -> np.ndarray:
     packed[noise] |= _NOISE
     packed[word] |= _WORD
     packed[hard_table()] |= _HARD
+    # Kept characters whose canonical form is one of the phrase characters.
+    phrase = np.isin(canon, np.array([ord(c) for c in PHRASE_CHARS], dtype=np.uint32))
+    packed[phrase & ~noise] |= _PHRASE
     return packed
 
 
@@ -205,9 +207,9 @@ def normalize(source: str, *, phrases: bool = True, displayed: bool = True) -> N
     first noise character after the left word. Text decoded with surrogateescape
     carries lone surrogates: they are noise (see ``tables``) and stay in ``cps``.
     """
-    text, pos, cps = _normtext.normalize_text(source, _packed_table())
-    if phrases:
-        text = _phrases(text)
+    text, pos, cps, phrase_at = _normtext.normalize_text(source, _packed_table())
+    if phrases and phrase_at:
+        text = _phrases(text, phrase_at)
     if displayed and RLO in source:
         text, pos = _as_displayed(source, text, pos)
     return Normalized(text, pos, source, cps)
@@ -216,38 +218,53 @@ def normalize(source: str, *, phrases: bool = True, displayed: bool = True) -> N
 # The characters zhconv-rs's phrase tables change where the character table leaves
 # them (覆 in 反覆): printed by scripts/make_phrase_chars.py from zhconv-rs itself.
 PHRASE_CHARS = "么侷崑慇昇沈甦著蒐薰藉覆跼釐餬"
-_PHRASE_AT = re.compile(f"[{PHRASE_CHARS}]")
 # Longest context a phrase conversion needs on either side of such a character.
 _PHRASE_REACH = 8
 
 
-def _phrases(text: str) -> str:
+def phrase_windows(n: int, at: list[int]) -> list[tuple[int, int]]:
+    """Windows ``[a, b)`` of a text of length ``n`` around the sorted indexes ``at`` of
+    its phrase characters: ``_PHRASE_REACH`` on either side, joined where a further
+    phrase character is close by, so that no phrase is cut between windows."""
+    windows: list[tuple[int, int]] = []
+    done = 0
+    k, count = 0, len(at)
+    while k < count:
+        p = at[k]
+        a = max(done, p - _PHRASE_REACH)
+        b = min(n, p + 1 + _PHRASE_REACH)
+        k += 1
+        while k < count and at[k] < b + _PHRASE_REACH:
+            if at[k] >= b:
+                b = min(n, at[k] + 1 + _PHRASE_REACH)
+            k += 1
+        windows.append((a, b))
+        done = b
+    return windows
+
+
+def _phrases(text: str, at: list[int]) -> str:
     """Phrase-level traditional -> simplified (zhconv-rs's OpenCC and MediaWiki phrase
     tables: 反反覆覆 -> 反反复复, where 覆 alone stays 覆) over text already converted
-    character by character, in windows around the characters it can still change (a
-    whole-page conversion cost about a seventh of the engine's time). A window whose
-    conversion changes its length is left as it is, so ``pos`` stays valid."""
+    character by character, in windows around the characters it can still change (``at``,
+    found by the normalisation pass; a whole-page conversion cost about a seventh of the
+    engine's time). A window whose conversion changes its length is left as it is, so
+    ``pos`` stays valid.
+
+    The windows go through zhconv-rs in one call, joined by newlines: normalised text
+    holds none (whitespace is noise) and no phrase holds one, so no conversion reaches
+    across two windows; one call per window cost more than the conversion."""
+    windows = phrase_windows(len(text), at)
+    parts = [text[a:b] for a, b in windows]
+    converted = zhconv_rs.zhconv("\n".join(parts), "zh-hans", False).split("\n")
+    if len(converted) != len(parts):  # cannot happen (see above); convert one by one
+        converted = [zhconv_rs.zhconv(w, "zh-hans", False) for w in parts]
     pieces: list[str] = []
     done = 0
-    n = len(text)
-    for m in _PHRASE_AT.finditer(text):
-        if m.start() < done:
-            continue  # inside the last window
-        a = max(done, m.start() - _PHRASE_REACH)
-        b = min(n, m.end() + _PHRASE_REACH)
-        # Extend over further characters close by, so no phrase is cut between windows.
-        while True:
-            nxt = _PHRASE_AT.search(text, b, min(n, b + _PHRASE_REACH))
-            if nxt is None:
-                break
-            b = min(n, nxt.end() + _PHRASE_REACH)
-        window = text[a:b]
-        conv = zhconv_rs.zhconv(window, "zh-hans", False)
+    for (a, b), window, conv in zip(windows, parts, converted, strict=True):
         pieces.append(text[done:a])
         pieces.append(conv if len(conv) == len(window) else window)
         done = b
-    if not pieces:
-        return text
     pieces.append(text[done:])
     return "".join(pieces)
 
