@@ -20,6 +20,7 @@ socket, so rules see that one.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -65,6 +66,9 @@ def parse_ipv4(text: str) -> ipaddress.IPv4Address | None:
     return ipaddress.IPv4Address(value)
 
 
+# Cached: a page's requests repeat the same hosts, and an address host is parsed several
+# times a request (the rules, the destination check, the bare-IP check).
+@lru_cache(maxsize=4096)
 def parse(text: str) -> IPAddress | None:
     """The address a host names literally (no brackets, no port), in canonical form: IPv4
     in any notation, IPv6 without its zone, an IPv4-mapped IPv6 address as its IPv4
