@@ -276,22 +276,18 @@ class Tunnels:
         flow.kill()
 
     def tcp_start(self, flow: tcp.TCPFlow) -> None:
-        who = self._conn(flow.client_conn)
-        if who is not None:
-            address = flow.server_conn.address
-            self._record(
-                who,
-                str(address[0]) if address else "",
-                int(address[1]) if address else None,
-                Reason.TUNNEL,
-                "raw TCP: neither TLS nor HTTP",
-            )
+        self._raw_start(flow, "raw TCP: neither TLS nor HTTP")
 
     def tcp_message(self, flow: tcp.TCPFlow) -> None:
-        if flow.messages and self._drops(flow.client_conn):
-            flow.messages[-1].content = b""  # nothing of it goes either way
+        self._raw_message(flow)
 
     def udp_start(self, flow: udp.UDPFlow) -> None:
+        self._raw_start(flow, "UDP that is not DNS")
+
+    def udp_message(self, flow: udp.UDPFlow) -> None:
+        self._raw_message(flow)
+
+    def _raw_start(self, flow: tcp.TCPFlow | udp.UDPFlow, detail: str) -> None:
         who = self._conn(flow.client_conn)
         if who is not None:
             address = flow.server_conn.address
@@ -300,12 +296,12 @@ class Tunnels:
                 str(address[0]) if address else "",
                 int(address[1]) if address else None,
                 Reason.TUNNEL,
-                "UDP that is not DNS",
+                detail,
             )
 
-    def udp_message(self, flow: udp.UDPFlow) -> None:
+    def _raw_message(self, flow: tcp.TCPFlow | udp.UDPFlow) -> None:
         if flow.messages and self._drops(flow.client_conn):
-            flow.messages[-1].content = b""
+            flow.messages[-1].content = b""  # nothing of it goes either way
 
     def _drops(self, client: Client) -> bool:
         try:
