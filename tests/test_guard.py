@@ -20,6 +20,7 @@ from mitmproxy.test import taddons, tflow
 
 from qinglang.proxy.filtering import Qinglang
 from qinglang.proxy.guard import Guard
+from qinglang.proxy.hookchain import AddonChain
 
 CONFIG = """
     lists: [lists]
@@ -78,21 +79,20 @@ def _flow(peer: str = "127.0.0.1", accept: str = "text/html") -> http.HTTPFlow:
 
 def test_request_error_blocks_a_child_and_passes_a_parent(config: Path) -> None:
     main, broken = Qinglang(), Broken()
-    guard = Guard(main)
-    guard.protect(broken)
+    hooks = AddonChain([broken], Guard(main))
     with taddons.context(main) as tctx:
         tctx.configure(main, qinglang_config=str(config), qinglang_workers=0)
         child = _flow()
-        broken.request(child)  # does not raise
+        hooks.request(child)  # does not raise
         assert child.response is not None and child.response.status_code == 403
         assert b"the filter ran into an error" in child.response.content
         api = _flow(accept="application/json")
-        broken.request(api)
+        hooks.request(api)
         assert api.response is not None and api.response.headers["content-type"].startswith(
             "application/json"
         )
         parent = _flow(peer="10.1.2.3")
-        broken.request(parent)
+        hooks.request(parent)
         assert parent.response is None  # filter: false goes on
         assert broken.calls == 3
         main.done()
@@ -100,25 +100,25 @@ def test_request_error_blocks_a_child_and_passes_a_parent(config: Path) -> None:
 
 def test_unknown_profile_fails_closed() -> None:
     broken = Broken()
-    Guard(None).protect(broken)
+    hooks = AddonChain([broken], Guard(None))
     f = _flow(peer="10.1.2.3")
-    broken.request(f)
+    hooks.request(f)
     assert f.response is not None and f.response.status_code == 403
 
 
 def test_async_and_header_hooks(config: Path) -> None:
     main, broken = Qinglang(), Broken()
-    Guard(main).protect(broken)
+    hooks = AddonChain([broken], Guard(main))
     with taddons.context(main) as tctx:
         tctx.configure(main, qinglang_config=str(config), qinglang_workers=0)
         f = _flow()
         f.response = http.Response.make(200, b"harmful", {"content-type": "text/html"})
-        asyncio.run(broken.response(f))
+        asyncio.run(hooks.response(f))
         assert f.response.status_code == 403 and b"harmful" not in f.response.content
         # At the headers: the page becomes the body, the server's body is dropped.
         g = _flow()
         g.response = http.Response.make(200, b"", {"content-type": "text/html"})
-        broken.responseheaders(g)
+        hooks.responseheaders(g)
         assert g.response is not None and g.response.status_code == 403
         assert callable(g.response.stream)
         first = g.response.stream(b"harmful bytes")
@@ -127,28 +127,28 @@ def test_async_and_header_hooks(config: Path) -> None:
         h = _flow()
         h.response = http.Response.make(200, b"", {"content-type": "text/html"})
         h.response.stream = True
-        asyncio.run(broken.response(h))
+        asyncio.run(hooks.response(h))
         assert h.error is not None
         main.done()
 
 
 def test_tls_error_intercepts_instead_of_passing_through() -> None:
     broken = Broken()
-    Guard(None).protect(broken)
+    hooks = AddonChain([broken], Guard(None))
     client = tflow.tclient_conn()
     with taddons.context() as tctx:
         ctx = context.Context(client, tctx.options)
         ctx.server = connection.Server(address=("bank.test", 443))
         data = tls.ClientHelloData(ctx, _Hello())  # type: ignore[arg-type]
-        broken.tls_clienthello(data)
+        hooks.tls_clienthello(data)
     assert data.ignore_connection is False
 
 
 def test_lifecycle_hooks_are_not_wrapped() -> None:
     broken = Broken()
-    Guard(None).protect(broken)
+    hooks = AddonChain([broken], Guard(None))
     with pytest.raises(ValueError, match="must reach"):
-        broken.configure(set())
+        hooks.configure(set())
 
 
 def test_the_guard_survives_its_own_failures(config: Path) -> None:
@@ -156,7 +156,7 @@ def test_the_guard_survives_its_own_failures(config: Path) -> None:
     import qinglang.pages.blockpage as blockpage
 
     main, broken = Qinglang(), Broken()
-    Guard(main).protect(broken)
+    hooks = AddonChain([broken], Guard(main))
     original = blockpage.block_body
 
     def no_page(*args: Any, **kwargs: Any) -> Any:
@@ -167,7 +167,7 @@ def test_the_guard_survives_its_own_failures(config: Path) -> None:
         blockpage.block_body = no_page  # type: ignore[assignment]
         try:
             f = _flow()
-            broken.request(f)
+            hooks.request(f)
         finally:
             blockpage.block_body = original
         assert f.response is not None and f.response.status_code == 502
@@ -230,22 +230,25 @@ def test_http2_request_on_a_connection_named_for_a_blocked_site(
         main.done()
 
 
-def test_every_flow_hook_of_the_chain_is_guarded() -> None:
-    """addon.chain wraps every hook that sees a flow, of every addon it lists; an addon
-    added to the chain later is covered without a line of its own."""
+def test_the_chain_is_one_addon_that_calls_every_hook_of_its_members() -> None:
+    """addon.chain hands mitmproxy one addon; every hook of every addon it lists is called
+    from it (flow hooks under the guard), and a hook no member has is not defined at all,
+    so mitmproxy skips the chain for that event."""
     from qinglang.addon import chain
     from qinglang.proxy.guard import flow_hooks
 
+    (only,) = chain()
+    assert isinstance(only, AddonChain)
+    assert len(only.members) >= 10
     seen = 0
-    for addon in chain():
-        for hook in flow_hooks():
-            func = getattr(addon, hook, None)
-            if func is None:
-                continue
-            seen += 1
-            assert getattr(func, "_qinglang_guarded", False), f"{type(addon).__name__}.{hook}"
-        assert not getattr(getattr(addon, "configure", None), "_qinglang_guarded", False)
-    assert seen >= 10  # request, response, responseheaders, http_connect, tls_clienthello...
+    for m in only.members:
+        for hook in flow_hooks() | {"load", "configure", "running", "done"}:
+            fn = getattr(m, hook, None)
+            if callable(fn):
+                seen += 1
+                assert fn in [f for _, f in only.calls[hook]], f"{type(m).__name__}.{hook}"
+    assert seen >= 20  # request, response, responseheaders, http_connect, tls_clienthello...
+    assert not hasattr(only, "update") and not hasattr(only, "addons")
 
 
 def test_nested_addons_are_guarded() -> None:
@@ -253,10 +256,47 @@ def test_nested_addons_are_guarded() -> None:
         def __init__(self) -> None:
             self.addons = [Broken()]
 
-    outer = Guard(None).protect(Outer())
+    hooks = AddonChain([Outer()], Guard(None))
     f = _flow()
-    outer.addons[0].request(f)
+    hooks.request(f)
     assert f.response is not None and f.response.status_code == 403
+
+
+class Recorder:
+    """Notes the order its hooks run in, into a list shared with others."""
+
+    def __init__(self, name: str, seen: list[str], wait: bool = False) -> None:
+        self.name, self.seen, self.wait = name, seen, wait
+
+    def request(self, flow: http.HTTPFlow) -> Any:
+        if not self.wait:
+            self.seen.append(self.name)
+            return None
+
+        async def later() -> None:
+            await asyncio.sleep(0)
+            self.seen.append(self.name)
+
+        return later()  # a sync hook that hands back something to await, as mitmproxy allows
+
+
+def test_members_run_in_order_after_an_error_and_after_an_await() -> None:
+    """A member that fails does not stop the next one (as mitmproxy runs the next addon),
+    and one that hands back an awaitable is awaited before the next one runs."""
+    seen: list[str] = []
+    broken = Broken()
+    members = [Recorder("a", seen), broken, Recorder("b", seen, wait=True), Recorder("c", seen)]
+    hooks = AddonChain(members, Guard(None))
+    f = _flow()
+    pending = hooks.request(f)
+    assert seen == ["a"] and pending is not None  # b's work is still to be awaited
+    asyncio.run(_wait(pending))
+    assert seen == ["a", "b", "c"] and broken.calls == 1
+    assert f.response is not None and f.response.status_code == 403  # the error blocked it
+    # With nothing to await, the chain stays sync.
+    seen.clear()
+    assert AddonChain([Recorder("x", seen)], Guard(None)).request(_flow()) is None
+    assert seen == ["x"]
 
 
 class BrokenChat:
@@ -268,14 +308,14 @@ class BrokenChat:
 
 def test_websocket_message_error_drops_the_message_and_closes(config: Path) -> None:
     main, broken = Qinglang(), BrokenChat()
-    Guard(main).protect(broken)
+    hooks = AddonChain([broken], Guard(main))
     with taddons.context(main) as tctx:
         tctx.configure(main, qinglang_config=str(config), qinglang_workers=0)
         f = tflow.twebsocketflow()
         f.client_conn.peername = ("127.0.0.1", 5000)
         assert f.websocket is not None
         message = f.websocket.messages[-1]
-        asyncio.run(broken.websocket_message(f))
+        asyncio.run(hooks.websocket_message(f))
         # A page can no longer replace an upgraded connection: the message must not go on.
         assert message.dropped
         assert f.error is not None  # killed

@@ -58,7 +58,9 @@ def visit(
     f = tflow.tflow()
     f.client_conn.peername = (peer, 40000)
     f.request = http.Request.make("GET", url, headers={"accept-language": lang})
-    asyncio.run(rep.request(f))
+    pending = rep.request(f)  # a coroutine only for the proxy's own name
+    if pending is not None:
+        asyncio.run(pending)
     return f
 
 

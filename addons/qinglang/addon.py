@@ -23,6 +23,7 @@ from qinglang.proxy.devicesetup import DeviceSetup
 from qinglang.proxy.dnsfilter import DnsFilter
 from qinglang.proxy.filtering import Qinglang
 from qinglang.proxy.guard import Guard
+from qinglang.proxy.hookchain import AddonChain
 from qinglang.proxy.limits import ConnectionLimits
 from qinglang.proxy.outbound import OutboundGuard
 from qinglang.proxy.reportentry import ReportEntry
@@ -39,12 +40,14 @@ def chain(config: str = "") -> list[Any]:
     buffers); the outbound guard and the WebSocket guard read the profile that the
     filtering addon's request hook resolves. The DNS filter answers DNS mode's queries
     only. The other addons are handed the filtering addon, whose rules and stores they
-    read. Every flow hook of each is wrapped by ``proxy.guard``, so an error blocks
-    instead of letting the flow through."""
+    read. They are handed to mitmproxy as one addon (``proxy.hookchain``), which calls
+    every flow hook of each under ``proxy.guard``, so an error blocks instead of letting
+    the flow through."""
     main = Qinglang(config)
+    dashboard = DashboardAddon()
     addons = [
-        DashboardAddon(),
-        DeviceSetup(main),
+        dashboard,
+        DeviceSetup(main, dashboard),
         ReportEntry(main),
         main,
         BodyCap(main),
@@ -57,8 +60,7 @@ def chain(config: str = "") -> list[Any]:
     ]
     # An error in any hook stops the flow instead of letting it through (proxy/guard.py);
     # an addon added here gets the same guard.
-    guard = Guard(main)
-    return [guard.protect(a) for a in addons]
+    return [AddonChain(addons, Guard(main))]
 
 
 def _config_of(main: Qinglang) -> tuple[Any, str] | None:

@@ -29,7 +29,7 @@ import ipaddress
 import logging
 import socket
 import sqlite3
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Awaitable, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -330,7 +330,10 @@ class DashboardAddon:
         scheme = "https" if dash_cfg.tls_cert else "http"
         log.info("qinglang: dashboard on %s://%s:%d/", scheme, host, port)
 
-    async def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        # Sync for every request but those to the ask page and the dashboard's port (a
+        # coroutine per request costs more than the checks; mitmproxy awaits what a hook
+        # returns).
         if (
             self.child is not None
             and asks_for(flow.request, PROXY_HOST)
@@ -339,19 +342,26 @@ class DashboardAddon:
             and not flow.response
             and not flow.error
         ):
-            _device_address(flow)
-            child = self.child
-            listener = listener_port(flow.client_conn, ctx.options.listen_port)
-            user = _proxy_user(flow)
+            return self._serve_ask(flow, self.child)
+        if self._is_dashboard(flow):
+            return self._at_dashboard(flow)
+        return None
 
-            async def with_listener(scope: Any, receive: Any, send: Any) -> None:
-                ext = scope.setdefault("extensions", {})
-                ext[LISTENER_SCOPE] = listener
-                ext[childpages.USER_SCOPE] = user
-                await child(scope, receive, send)
+    async def _serve_ask(self, flow: http.HTTPFlow, child: Any) -> None:
+        _device_address(flow)
+        listener = listener_port(flow.client_conn, ctx.options.listen_port)
+        user = _proxy_user(flow)
 
-            await asgiapp.serve(with_listener, flow)
-        elif self._is_dashboard(flow) and await resolves_here(flow.request.host, flow.request.port):
+        async def with_listener(scope: Any, receive: Any, send: Any) -> None:
+            ext = scope.setdefault("extensions", {})
+            ext[LISTENER_SCOPE] = listener
+            ext[childpages.USER_SCOPE] = user
+            await child(scope, receive, send)
+
+        await asgiapp.serve(with_listener, flow)
+
+    async def _at_dashboard(self, flow: http.HTTPFlow) -> None:
+        if await resolves_here(flow.request.host, flow.request.port):
             self._for_parents(flow)
 
     def _is_dashboard(self, flow: http.HTTPFlow) -> bool:

@@ -132,6 +132,11 @@ def install(cls: type = HttpStream) -> None:
     def check_body_size(self: HttpStream, request: bool) -> Generator[Any, Any, bool]:
         if (yield from original(self, request)):
             return True
+        # Called for every chunk of every body: a flow without a cap is let go here,
+        # before a generator is made for it.
+        meta = self.flow.metadata.get(META)
+        if type(meta) is not dict or ("upload_cap" if request else "body_cap") not in meta:
+            return False
         return (yield from _enforce(self, request))
 
     setattr(check_body_size, _WRAPPED, True)

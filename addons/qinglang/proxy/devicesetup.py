@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from collections.abc import MutableMapping
+from collections.abc import Awaitable, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -70,12 +70,9 @@ def is_filtered(
     return profile.filter
 
 
-def dashboard_url(host: str) -> str | None:
-    """The dashboard's address on ``host``, when it runs in this process."""
-    try:
-        dash = ctx.master.addons.get("dashboardaddon")
-    except Exception:
-        return None
+def dashboard_url(dash: object | None, host: str) -> str | None:
+    """The dashboard's address on ``host``, when it runs in this process (``dash``: the
+    dashboard's addon, whose ``port`` is set while it listens)."""
     port = getattr(dash, "port", None)
     if not port:
         return None
@@ -94,8 +91,9 @@ def where_from_scope(scope: MutableMapping[str, Any]) -> Where:
 
 
 class DeviceSetup:
-    def __init__(self, main: Qinglang | None = None) -> None:
+    def __init__(self, main: Qinglang | None = None, dashboard: object | None = None) -> None:
         self._main = main
+        self._dashboard = dashboard  # its port and scheme, for the PAC file's address
         self.app = create_setup_app(lambda: Path(ctx.options.confdir).expanduser(),
                                     where_from_scope)  # fmt: skip
 
@@ -123,19 +121,24 @@ class DeviceSetup:
             host, port = lan_host(str(conn.sockname[0]) if conn.sockname else None), arrived
         else:  # WireGuard or transparent: the socket's address is inside the tunnel
             host, port = lan_host(), regular_port()
-        dash = dashboard_url(host)
+        dash = dashboard_url(self._dashboard, host)
         filtered = is_filtered(
             self._main, peer_ip(conn.peername), proxy_user(flow.metadata),
             arrived,
         )  # fmt: skip
         return Where(host, port, dash + "/proxy.pac" if dash else None, filtered, True)
 
-    async def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        # Sync for every request but the set-up pages' (a coroutine per request costs
+        # more than the check; mitmproxy awaits what a hook returns).
         if flow.response or flow.error or not flow.live:
-            return
+            return None
         req = flow.request
         if not asks_for(req, PROXY_HOST) or not is_setup_path(req.path):
-            return
+            return None
+        return self._serve(flow)
+
+    async def _serve(self, flow: http.HTTPFlow) -> None:
         where = self.where(flow)
         app = self.app
 

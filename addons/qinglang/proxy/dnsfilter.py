@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import dns.exception
 from mitmproxy import ctx
 from mitmproxy import dns as mdns
-from mitmproxy.addonmanager import traverse
 from mitmproxy.net.dns import response_codes, types
 from mitmproxy.proxy.mode_specs import DnsMode
 
@@ -37,6 +36,7 @@ from qinglang.policy.dnsrules import Answer, DnsVerdict, verdict
 from qinglang.policy.hosts import canonical
 from qinglang.policy.urlrules import RequestInfo, RequestRules
 from qinglang.proxy import dnsupstream, dohclient
+from qinglang.proxy.hookchain import holds
 from qinglang.proxy.identity import listener
 from qinglang.store.events import Event
 
@@ -98,7 +98,7 @@ class DnsFilter:
             if resolver is None:
                 return
             chain = mgr.chain
-            mine = next(i for i, a in enumerate(chain) if any(x is self for x in traverse([a])))
+            mine = next(i for i, a in enumerate(chain) if holds(a, self))
             theirs = chain.index(resolver)
             chain.remove(resolver)
             chain.insert(mine if theirs < mine else theirs, _ResolverGate(resolver, self))

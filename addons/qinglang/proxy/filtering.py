@@ -731,16 +731,18 @@ class Qinglang:
         elif hp.action == "oversize":
             self._act(flow, prof, ScanOutcome("oversize", problem=hp.detail), at_headers=True)
 
-    async def response(self, flow: http.HTTPFlow) -> None:
+    def response(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Sync unless the body goes to the scan workers (then a coroutine, which
+        mitmproxy awaits, as in ``request``)."""
         if flow.error or not flow.live or flow.response is None or self.live is None:
-            return
+            return None
         meta = meta_of(flow)
         if meta is None or meta.get("plan") != "buffer" or flow.response.stream:
-            return  # answered by an addon, streamed, or nothing to scan
+            return None  # answered by an addon, streamed, or nothing to scan
         resp = flow.response
         raw = resp.raw_content
         if not raw:
-            return
+            return None
         prof = profile_of(self.live.config, meta)
         req = flow.request
         job = ScanJob(
@@ -758,9 +760,13 @@ class Qinglang:
         early = precheck(raw, job)
         if early is not None:
             self._act(flow, prof, early)
-            return
+            return None
         url = page_url(req.scheme, request_host(req), req.port, req.path)
-        outcome = await self._scan(job.for_page(req.headers, url))  # the notice's words, link
+        return self._scan_response(flow, prof, job.for_page(req.headers, url))  # notice, link
+
+    async def _scan_response(self, flow: http.HTTPFlow, prof: Profile, job: ScanJob) -> None:
+        resp = flow.response
+        outcome = await self._scan(job)
         if flow.live and flow.response is resp:
             self._act(flow, prof, outcome)
 

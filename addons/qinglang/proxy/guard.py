@@ -2,9 +2,10 @@
 
 mitmproxy catches an exception in a hook, logs "Addon error" and carries on with the flow
 as it was: the request goes upstream and the response reaches the child unchecked. So
-``addon.chain`` hands every addon to ``Guard.protect``, which wraps each of its flow hooks
-(sync and async alike; lifecycle hooks such as ``configure`` are left alone, since their
-errors must stop start-up). When a hook raises:
+``addon.chain`` puts every addon in one ``hookchain.AddonChain``, which calls each flow
+hook (sync and async alike; lifecycle hooks such as ``configure`` are left alone, since
+their errors must stop start-up) and hands its errors to ``Guard.fail``. When a hook
+raises:
 
 - for a flow of a profile that filters, or one whose profile cannot be told, the flow is
   stopped: a request or response gets the block page (JSON for programs; plain text with a
@@ -19,19 +20,15 @@ errors must stop start-up). When a hook raises:
 The traceback is logged the first time an error is seen at one place in the code, and a
 one-line note each time after. The guard never raises itself.
 
-Another addon gets the same guard in one line: ``guard.protect(addon)`` (``addon.chain``
-does it for everything it lists).
+Another addon gets the same guard by being listed in ``addon.chain``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import logging
 import traceback
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import mitmproxy.proxy.layers
 import mitmproxy.proxy.server_hooks  # noqa: F401
@@ -51,8 +48,6 @@ if TYPE_CHECKING:
     from qinglang.proxy.filtering import Qinglang
 
 log = logging.getLogger(__name__)
-
-A = TypeVar("A")
 
 # Hooks whose errors must reach mitmproxy: a wrong option stops start-up (OptionsError),
 # and nothing flows through these.
@@ -74,63 +69,12 @@ def flow_hooks() -> frozenset[str]:
 
 
 class Guard:
-    """Wraps addons' hooks; holds what it has logged (no state outside an addon object)."""
+    """Stops what a failed hook was handling; holds what it has logged (no state outside an
+    addon object)."""
 
     def __init__(self, main: Qinglang | None) -> None:
         self.main = main
         self._seen: dict[tuple[str, str, tuple[tuple[str, int], ...]], int] = {}
-
-    # --- wrapping ---------------------------------------------------------------
-
-    def protect(self, addon: A) -> A:
-        """Wrap every flow hook ``addon`` defines, and those of the addons it holds in
-        ``addons`` as mitmproxy finds them (in place; returns the addon)."""
-        nested = getattr(addon, "addons", None)
-        if isinstance(nested, list | tuple):
-            for sub in nested:
-                self.protect(sub)
-        name = type(addon).__name__
-        for hook in flow_hooks():
-            func = getattr(addon, hook, None)
-            if func is None or not callable(func) or getattr(func, "_qinglang_guarded", False):
-                continue
-            setattr(addon, hook, self.wrap(f"{name}.{hook}", hook, func))
-        return addon
-
-    def wrap(self, where: str, hook: str, func: Callable[..., Any]) -> Callable[..., Any]:
-        if inspect.iscoroutinefunction(func):
-
-            @functools.wraps(func)
-            async def guarded_async(*args: Any) -> None:
-                try:
-                    await func(*args)
-                except Exception as e:
-                    self.fail(where, hook, args, e)
-
-            guarded_async._qinglang_guarded = True  # type: ignore[attr-defined]
-            return guarded_async
-
-        @functools.wraps(func)
-        def guarded(*args: Any) -> Any:
-            try:
-                res = func(*args)
-            except Exception as e:
-                self.fail(where, hook, args, e)
-                return None
-            if res is not None and inspect.isawaitable(res):
-                return self._awaited(where, hook, args, res)  # e.g. Qinglang.request
-            return res
-
-        guarded._qinglang_guarded = True  # type: ignore[attr-defined]
-        return guarded
-
-    async def _awaited(
-        self, where: str, hook: str, args: tuple[Any, ...], res: Awaitable[Any]
-    ) -> None:
-        try:
-            await res
-        except Exception as e:
-            self.fail(where, hook, args, e)
 
     # --- failing closed -----------------------------------------------------------
 
@@ -283,8 +227,3 @@ def _block_page(flow: http.HTTPFlow, event_id: str) -> tuple[int, bytes, dict[st
         return 403, body, {**PLAIN_HEADERS, "content-type": ctype}
     except Exception:
         return 502, PLAIN_BODY, dict(PLAIN_HEADERS)
-
-
-def protect(addon: A, main: Qinglang | None = None) -> A:
-    """``Guard(main).protect(addon)``: for an addon added outside ``addon.chain``."""
-    return Guard(main).protect(addon)

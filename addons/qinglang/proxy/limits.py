@@ -47,7 +47,14 @@ class ConnectionLimits:
         self.main = main
         self._open: dict[str, int] = {}  # device -> open connections
         self._device: dict[str, str] = {}  # connection id -> device it counts against
+        # One timer at most per connection, and a deadline it checks when it fires: a
+        # request and its answer only move the deadline (a timer armed and cancelled per
+        # request cost about 10 us of mitmdump's time a request, measured).
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        # connection id -> (loop time, the limit in seconds); none: a request is under way
+        self._deadline: dict[str, tuple[float, int]] = {}
+        self._header_timeout = 10
+        self._idle_timeout = 60
         self._in_flight: dict[str, int] = {}  # connection id -> requests without an answer
         self._exempt: set[str] = set()  # connection ids that became raw relays
         self._warned: dict[str, float] = {}
@@ -73,6 +80,11 @@ class ConnectionLimits:
             "Seconds a connection may stay idle between requests; 0: mitmproxy's own.",
         )
 
+    def configure(self, updated: set[str]) -> None:
+        # Read once here: an option read through ctx.options costs a lookup per request.
+        self._header_timeout = ctx.options.qinglang_header_timeout
+        self._idle_timeout = ctx.options.qinglang_idle_timeout
+
     # --- counting ------------------------------------------------------------------
 
     def client_connected(self, client: Client) -> None:
@@ -95,7 +107,7 @@ class ConnectionLimits:
                 return
             self._open[device] = n + 1
             self._device[client.id] = device
-        self._arm(client, ctx.options.qinglang_header_timeout)
+        self._arm(client, self._header_timeout)
 
     def _behind_balancer(self, ip: IPAddress | None) -> bool:
         if ip is not None and self.main.forwarded.trusts(ip):
@@ -106,7 +118,7 @@ class ConnectionLimits:
         )
 
     def client_disconnected(self, client: Client) -> None:
-        self._disarm(client.id)
+        self._forget(client.id)
         self._in_flight.pop(client.id, None)
         self._exempt.discard(client.id)
         device = self._device.pop(client.id, None)
@@ -121,20 +133,46 @@ class ConnectionLimits:
     # --- timing --------------------------------------------------------------------
 
     def _arm(self, client: Client, seconds: int) -> None:
-        self._disarm(client.id)
+        """The connection must see its next request's headers within ``seconds``."""
+        cid = client.id
         # UDP "connections" (DNS, QUIC) end on mitmproxy's own 20 s timeout.
-        if seconds <= 0 or client.id in self._exempt or client.transport_protocol == "udp":
+        if seconds <= 0 or cid in self._exempt or client.transport_protocol == "udp":
+            self._deadline.pop(cid, None)
             return
         loop = asyncio.get_running_loop()
-        self._timers[client.id] = loop.call_later(seconds, self._expire, client, seconds)
+        deadline = loop.time() + seconds
+        self._deadline[cid] = (deadline, seconds)
+        timer = self._timers.get(cid)
+        if timer is not None and timer.when() <= deadline:
+            return  # it fires first, and sees the new deadline
+        if timer is not None:
+            timer.cancel()
+        self._timers[cid] = loop.call_at(deadline, self._check, client)
 
     def _disarm(self, conn_id: str) -> None:
+        """No deadline while a request is under way (its timer finds none and ends)."""
+        self._deadline.pop(conn_id, None)
+
+    def _forget(self, conn_id: str) -> None:
+        self._deadline.pop(conn_id, None)
         timer = self._timers.pop(conn_id, None)
         if timer is not None:
             timer.cancel()
 
+    def _check(self, client: Client) -> None:
+        cid = client.id
+        self._timers.pop(cid, None)
+        if cid not in self._deadline:
+            return
+        deadline, seconds = self._deadline[cid]
+        loop = asyncio.get_running_loop()
+        if loop.time() < deadline:  # moved on by requests since: wait for the rest
+            self._timers[cid] = loop.call_at(deadline, self._check, client)
+            return
+        self._deadline.pop(cid, None)
+        self._expire(client, seconds)
+
     def _expire(self, client: Client, seconds: int) -> None:
-        self._timers.pop(client.id, None)
         with contextlib.suppress(Exception):
             handler = ctx.master.addons.get("proxyserver").connections.get(client.id)
             if handler is not None:
@@ -147,7 +185,7 @@ class ConnectionLimits:
 
     def _exempt_conn(self, client: Client) -> None:
         self._exempt.add(client.id)
-        self._disarm(client.id)
+        self._forget(client.id)
 
     # --- hooks that say a request is under way or done ------------------------------
 
@@ -166,7 +204,7 @@ class ConnectionLimits:
             self._in_flight[cid] = n
             return
         self._in_flight.pop(cid, None)
-        self._arm(flow.client_conn, ctx.options.qinglang_idle_timeout)
+        self._arm(flow.client_conn, self._idle_timeout)
 
     def response(self, flow: http.HTTPFlow) -> None:
         self._answered(flow)
@@ -179,7 +217,7 @@ class ConnectionLimits:
 
     def http_connected(self, flow: http.HTTPFlow) -> None:
         # The tunnel is open: its first request has the same time as the connection's.
-        self._arm(flow.client_conn, ctx.options.qinglang_header_timeout)
+        self._arm(flow.client_conn, self._header_timeout)
 
     def tls_clienthello(self, data: tls.ClientHelloData) -> None:
         if data.ignore_connection:  # a pass-through host: no request will be seen

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from html import escape
 
@@ -201,28 +202,42 @@ class OutboundGuard:
             return None
         return main, meta, profile_of(main.live.config, meta)
 
-    async def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        """Sync unless a large body is searched (in a thread): mitmproxy awaits what a
+        hook returns, and a coroutine per request costs more than most checks."""
         if flow.response or flow.error or not flow.live:
-            return
+            return None
         who = self._who(flow)
         if who is None:
-            return
+            return None
         main, meta, prof = who
         req = flow.request
         if prof.own_data is None or host_matches(request_host(req), prof.own_data_allow):
-            return
+            return None
         matcher = self._matcher(prof.own_data)
         if not matcher:
-            return
+            return None
         body = req.get_content(strict=False) or b""
         ctype = req.headers.get("content-type")
         if len(body) > INLINE_BYTES:
-            found = await asyncio.to_thread(find_own_data, matcher, req.path, body, ctype)
-        else:
-            found = find_own_data(matcher, req.path, body, ctype)
-        if not found or flow.response or not flow.live:
-            return
-        self._stop(flow, main, meta, matcher, found)
+            return self._search_large(flow, main, meta, matcher, body, ctype)
+        found = find_own_data(matcher, req.path, body, ctype)
+        if found and not flow.response and flow.live:
+            self._stop(flow, main, meta, matcher, found)
+        return None
+
+    async def _search_large(
+        self,
+        flow: http.HTTPFlow,
+        main: Qinglang,
+        meta: FlowMeta,
+        matcher: OwnDataMatcher,
+        body: bytes,
+        ctype: str | None,
+    ) -> None:
+        found = await asyncio.to_thread(find_own_data, matcher, flow.request.path, body, ctype)
+        if found and not flow.response and flow.live:
+            self._stop(flow, main, meta, matcher, found)
 
     def _stop(
         self,

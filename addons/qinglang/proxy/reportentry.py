@@ -22,6 +22,7 @@ import logging
 import re
 import sqlite3
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -83,12 +84,15 @@ class ReportEntry:
         except (sqlite3.Error, OSError) as e:
             log.error("qinglang: cannot create the reports table in %s: %s", db, e)
 
-    async def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or flow.error or not flow.live:
-            return
+    def request(self, flow: http.HTTPFlow) -> Awaitable[None] | None:
+        # Sync for every request but those to the proxy's own name: a coroutine per
+        # request costs more than the check (mitmproxy awaits what a hook returns).
+        if flow.response or flow.error or not flow.live or not asks_for(flow.request, PROXY_HOST):
+            return None
+        return self._serve(flow)
+
+    async def _serve(self, flow: http.HTTPFlow) -> None:
         req = flow.request
-        if not asks_for(req, PROXY_HOST):
-            return
         lang = choose_lang(req.headers.get("accept-language"))
         path, _, query = req.path.partition("?")
         if path.rstrip("/") != REPORT_PATH:
