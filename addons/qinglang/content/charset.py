@@ -19,6 +19,7 @@ from __future__ import annotations
 import codecs
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 import webencodings
 from charset_normalizer import from_bytes
@@ -88,8 +89,10 @@ def _codec(name: str) -> codecs.CodecInfo:
     return codecs.lookup(name)
 
 
+@lru_cache(maxsize=1024)
 def header_charset(content_type: str | None) -> str | None:
-    """The codec named by the Content-Type's ``charset`` parameter, if browsers know it."""
+    """The codec named by the Content-Type's ``charset`` parameter, if browsers know it.
+    Cached: a page is read with it several times, and sites repeat a few values."""
     m = mimetype.parse(content_type)
     return codec_for(m.params.get("charset")) if m is not None else None
 

@@ -12,6 +12,7 @@ on exactly these edge cases), so it is written out here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 _HTTP_WS = "\t\n\r "
 _TOKEN = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
@@ -110,7 +111,9 @@ def parse(value: str | None) -> MimeType | None:
     return MimeType(typ.lower(), sub.lower(), params)
 
 
+@lru_cache(maxsize=1024)
 def essence(value: str | None) -> str:
-    """``type/subtype`` in lower case, or "" when there is none a browser would read."""
+    """``type/subtype`` in lower case, or "" when there is none a browser would read
+    (cached: a few values repeat across every response)."""
     m = parse(value)
     return m.essence if m is not None else ""

@@ -2,8 +2,9 @@
 
 The automaton runs over normalised text with overlapping Standard matching (a
 rejected hit must not hide an accepted one, ENGINE-NOTES.md). Each raw hit is then
-checked against its pattern's rules, vectorised with numpy because a page can
-produce many more raw hits than real ones:
+checked against its pattern's rules (the evasion checks in one compiled pass,
+``_verify.pyx``; the word and exception checks vectorised with numpy), because a page
+can produce many more raw hits than real ones:
 
 - Latin terms: whole words (``word``), a word start (``prefix``) or anywhere
   (``substring``); the characters beside the hit in the source text decide.
@@ -16,7 +17,13 @@ produce many more raw hits than real ones:
   ``penis``.
 - Evasions (``evasion.py``): the automaton searches the folded text and holds folded
   patterns; every hit is verified against its pattern's own characters and run
-  lengths, with only the folds its list allows.
+  lengths, with only the folds its list allows. A run at either end of a hit that is
+  longer than the pattern's is cut to the pattern's length (``赌赌博`` holds ``赌博``;
+  ``sexx`` holds ``sex`` followed by a letter), unless the list allows repeats and it
+  is a letter: then the hit takes the whole run (``fuuuuckkk`` is matched and masked
+  whole). Repeats inside a hit count only as a run of three or more, or in two places:
+  one doubled letter inside a word is a real word (``cook`` is no ``cok``). Skip
+  characters dropped inside a hit count only where the list allows skips.
 """
 
 from __future__ import annotations
@@ -27,8 +34,9 @@ from itertools import chain
 import numpy as np
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
+import qinglang.engine._verify as _verify
 from qinglang.engine._normtext import char_offsets
-from qinglang.engine.evasion import REPEATS, SKIPS, Folded, fold
+from qinglang.engine.evasion import fold
 from qinglang.engine.lists import ListSet, Pattern
 from qinglang.engine.normalize import BOUNDARY, Normalized, tables
 
@@ -124,7 +132,7 @@ class Matcher:
         self._u_kind, self._u_id, self._u_sub, self._u_mode = (table[:, i] for i in range(4))
         self._u_cancellable = table[:, 4].astype(bool)
         self._u_rules = table[:, 5].astype(np.uint8)
-        self._u_off = table[:, 6]
+        self._u_off = np.ascontiguousarray(table[:, 6])
         self._f_rep = ft.rep if ft else np.zeros(0, dtype=np.uint32)
         # A hit's folded characters are its pattern's: the text's are read from here.
         self._f_cps = ft.cps if ft else np.zeros(0, dtype=np.uint32)
@@ -176,29 +184,31 @@ class Matcher:
         spans = arr[:, 1:].copy()  # (start, end) pairs, contiguous
         if len(text) != f.length:  # not ASCII: byte offsets to characters
             char_offsets(text, spans.reshape(-1))
-        fs, fe = spans[:, 0], spans[:, 1]
-
-        # Expand every hit to the entries (users) of its pattern.
-        first = self._ptr[pid]
-        count = self._ptr[pid + 1] - first
-        hit = np.repeat(np.arange(len(pid)), count)
-        group_start = np.repeat(np.cumsum(count) - count, count)
-        user = np.repeat(first, count) + (np.arange(len(hit)) - group_start)
-        # Verify against each user's own characters; this gives each pair its span in
-        # normalised coordinates.
-        hs_f, he_f = fs[hit], fe[hit]
-        s, e, folded = f.spans(hs_f, he_f)
-        # Plain hits: one normalised character per folded one, none folded, and a plain
-        # pattern. Only the others are checked character by character.
-        plain = (e - s == he_f - hs_f) & (folded == 0) & self._u_plain[user]
-        # Only pairs that can pass are checked: the text span (its runs, plus any skip
-        # characters dropped) must be at least as long as the pattern's runs.
-        check = np.flatnonzero(~plain & (e - s >= self._u_norm_len[user]))
-        if len(check):
-            good_c, s_c, e_c = self._verify(f, hs_f[check], he_f[check], user[check])
-            s[check], e[check] = s_c, e_c
-            plain[check] = good_c
-        hit, user, s, e = hit[plain], user[plain], s[plain], e[plain]
+        # Every hit expanded to the entries (users) of its pattern, each checked against
+        # its own characters (plain pairs taken as they are): the pairs that count, with
+        # their spans in normalised coordinates (``_verify.pyx``).
+        hit, user, s, e = _verify.accept(
+            np.ascontiguousarray(pid),
+            np.ascontiguousarray(spans[:, 0]),
+            np.ascontiguousarray(spans[:, 1]),
+            f.shift_at,
+            f.shift,
+            f.run_at,
+            f.run_end,
+            f.via_at,
+            f.via,
+            f.via_rep,
+            f.skipped,
+            self._ptr,
+            self._u_off,
+            self._u_rules,
+            self._u_plain.view(np.uint8),
+            self._u_norm_len,
+            self._f_via,
+            self._f_rep,
+            self._f_cps,
+            self._f_run,
+        )
         latin = self._latin[pid[hit]]
         if latin.any():
             mode = self._u_mode[user]
@@ -232,63 +242,6 @@ class Matcher:
         order = np.lexsort((t_e, t_s))
         return Found(t_id[order], t_s[order], t_e[order], parts)
 
-    def _verify(
-        self, f: Folded, fs: np.ndarray, fe: np.ndarray, user: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(good, start, end): which (hit, user) pairs the user's list allows, and their
-        spans in normalised coordinates, comparing the text's runs with the pattern's:
-        what was written, how it was folded, how often.
-
-        A run at either end of a hit that is longer than the pattern's is cut to the
-        pattern's length (``赌赌博`` holds ``赌博``; ``sexx`` holds ``sex`` followed by a
-        letter), unless the list allows repeats and it is a letter: then the hit takes
-        the whole run (``fuuuuckkk`` is matched and masked whole)."""
-        length = fe - fs
-        first = np.cumsum(length) - length
-        last = first + length - 1
-        pair = np.repeat(np.arange(len(fs)), length)
-        offs = np.arange(int(length.sum())) - first[pair]
-        tpos = fs[pair] + offs
-        upos = self._u_off[user][pair] + offs
-        rules = self._u_rules[user]
-        allowed = rules[pair]
-        t_via, u_via = f.via_of(tpos), self._f_via[upos]
-        cps = self._f_cps[upos]  # the text's folded characters (the automaton matched)
-        differ = (f.rep_of(tpos, cps) != self._f_rep[upos]).astype(np.uint8)
-        bad = ((t_via ^ u_via) | (differ * (t_via | u_via))) & ~allowed & 7
-        t_start, t_end, _ = f.spans(tpos, tpos + 1)
-        t_end -= 1
-        t_run, u_run = t_end - t_start + 1, self._f_run[upos]
-        extra = t_run > u_run
-        letter = (cps >= 97) & (cps <= 122)
-        stretch = extra & letter & ((allowed & REPEATS) != 0)  # an allowed repeat
-        edge = (offs == 0) | (offs == length[pair] - 1)
-        # Fewer repeats never count; more count only where allowed, or at an end (cut).
-        wrong = (bad != 0) | (t_run < u_run) | (extra & ~stretch & ~edge)
-        bad_pair = np.logical_or.reduceat(wrong, first)
-        # One doubled letter inside a word is a real word ("cook" is no "cok"): repeats
-        # inside need a run of three, or more than one stretched run.
-        inner = stretch & ~edge
-        strong = np.logical_or.reduceat(inner & (t_run >= 3), first)
-        n_stretch = np.add.reduceat(stretch.astype(np.int64), first)
-        n_inner = np.add.reduceat(inner.astype(np.int64), first)
-        good = ~bad_pair & ((n_inner == 0) | strong | (n_stretch >= 2))
-        # Spans: whole runs where stretched, else cut to the pattern's run length.
-        take0, take1 = stretch[first], stretch[last]
-        s0, e0, s1, e1 = t_start[first], t_end[first], t_start[last], t_end[last]
-        s = np.where(take0, s0, e0 - self._f_run[upos[first]] + 1)
-        e = np.where(take1, e1 + 1, s1 + self._f_run[upos[last]])
-        one = length == 1
-        if one.any():  # a one-character pattern: its run from the start of the text's
-            e = np.where(one & ~take0, s0 + self._f_run[upos[first]], e)
-            s = np.where(one & ~take0, s0, s)
-            e = np.where(one & take0, e0 + 1, e)
-        no_skips = (rules & SKIPS) == 0
-        if no_skips.any():
-            dropped = f.skipped_in(s, e)
-            good &= ~(no_skips & (dropped > 0))
-        return good, s, e
-
     def _check_latin(
         self, norm: Normalized, s: np.ndarray, e: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -301,9 +254,8 @@ class Matcher:
         first, last = np.minimum(p0, p1), np.maximum(p0, p1)
 
         def word_at(where: np.ndarray) -> np.ndarray:
+            # Outside the text reads as no letter (clipped reads, masked after).
             inside = (where >= 0) & (where < n_src)
-            out = np.zeros(len(where), dtype=bool)
-            out[inside] = word[cps[where[inside]]]
-            return out
+            return word[cps[np.clip(where, 0, n_src - 1)]] & inside
 
         return ~word_at(first - 1), ~word_at(last + 1)
