@@ -20,7 +20,7 @@ from qinglang.engine._normtext import char_offsets
 from qinglang.engine.evasion import LEET_DIGITS, LEET_SYMBOLS, SKIP_CHARS, fold
 from qinglang.engine.lists import load_lists
 from qinglang.engine.matcher import Matcher
-from qinglang.engine.normalize import normalize
+from qinglang.engine.normalize import normalize, tables
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIN = """
@@ -98,9 +98,10 @@ def _both(m: Matcher, text: str) -> int:
     got = _verify.accept(
         pid, fs, fe, f.shift_at, f.shift, f.run_at, f.run_end, f.via_at, f.via, f.via_rep,
         f.skipped, m._ptr, m._u_off, m._u_rules, m._u_plain.view(np.uint8), m._u_norm_len,
-        m._f_via, m._f_rep, m._f_cps, m._f_run,
+        m._f_via, m._f_rep, m._f_cps, m._f_run, m._latin.view(np.uint8), m._u_mode,
+        norm.pos, norm.cps, tables()[2].view(np.uint8),
     )  # fmt: skip
-    want = reference(m, f, pid, fs, fe)
+    want = reference(m, f, norm, pid, fs, fe)
     for g, w in zip(got, want, strict=True):
         assert g.tolist() == w.tolist(), text
     return len(got[0])
@@ -137,7 +138,8 @@ def test_bad_arrays_are_refused() -> None:
     args = (
         f.shift_at, f.shift, f.run_at, f.run_end, f.via_at, f.via, f.via_rep, f.skipped,
         m._ptr, m._u_off, m._u_rules, m._u_plain.view(np.uint8), m._u_norm_len,
-        m._f_via, m._f_rep, m._f_cps, m._f_run,
+        m._f_via, m._f_rep, m._f_cps, m._f_run, m._latin.view(np.uint8), m._u_mode,
+        np.zeros(4, dtype=np.int64), np.zeros(4, dtype=np.uint32), tables()[2].view(np.uint8),
     )  # fmt: skip
     with pytest.raises(ValueError):  # an empty hit
         _verify.accept(one, one, one, *args)

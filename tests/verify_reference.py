@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from qinglang.engine.evasion import REPEATS, SKIPS, Folded
+from qinglang.engine.normalize import Normalized, tables
 
 
 def accept(
-    m: Any, f: Folded, pid: np.ndarray, fs: np.ndarray, fe: np.ndarray
+    m: Any, f: Folded, norm: Normalized, pid: np.ndarray, fs: np.ndarray, fe: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(hit, user, start, end) of the pairs that count (``_verify.accept``)."""
     first = m._ptr[pid]
@@ -28,7 +29,33 @@ def accept(
         good_c, s_c, e_c = verify(m, f, hs_f[check], he_f[check], user[check])
         s[check], e[check] = s_c, e_c
         plain[check] = good_c
-    return hit[plain], user[plain], s[plain], e[plain]
+    hit, user, s, e = hit[plain], user[plain], s[plain], e[plain]
+    latin = m._latin[pid[hit]]
+    if latin.any():
+        mode = m._u_mode[user]
+        idx = np.flatnonzero(latin & (mode != 2))
+        left_ok, right_ok = check_latin(norm, s[idx], e[idx])
+        valid = np.ones(len(hit), dtype=bool)
+        valid[idx] = left_ok & ((mode[idx] == 1) | right_ok)
+        hit, user, s, e = hit[valid], user[valid], s[valid], e[valid]
+    return hit, user, s, e
+
+
+def check_latin(norm: Normalized, s: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(left_ok, right_ok): no letter or digit just before / after each span."""
+    _, _, word = tables()
+    cps = norm.cps
+    n_src = len(cps)
+    p0, p1 = norm.pos[s], norm.pos[e - 1]
+    first, last = np.minimum(p0, p1), np.maximum(p0, p1)
+
+    def word_at(where: np.ndarray) -> np.ndarray:
+        inside = (where >= 0) & (where < n_src)
+        out = np.zeros(len(where), dtype=bool)
+        out[inside] = word[cps[where[inside]]]
+        return out
+
+    return ~word_at(first - 1), ~word_at(last + 1)
 
 
 def verify(

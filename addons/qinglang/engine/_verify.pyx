@@ -79,6 +79,10 @@ cdef inline int64_t end_of(const Fold* f, int64_t k, int64_t start) noexcept nog
     return f.run_end[j] if j >= 0 and f.run_at[j] == k else start
 
 
+cdef inline bint is_word(const uint8_t[::1] word, uint32_t cp) noexcept nogil:
+    return cp < <uint32_t>word.shape[0] and word[cp] != 0
+
+
 cdef bint check_pair(
     const Fold* f, const Pat* p, int64_t fs, int64_t fe, int64_t off, uint8_t allowed,
     int64_t* out_s, int64_t* out_e,
@@ -170,6 +174,13 @@ def accept(
     const uint32_t[::1] p_rep,
     const uint32_t[::1] p_cps,
     const int64_t[::1] p_run,
+    # Latin terms' word edges: per pattern, per entry, the normalised text's source
+    # indexes, the source's code points, and which code points are letters or digits
+    const uint8_t[::1] p_latin,
+    const int64_t[::1] u_mode,
+    const int64_t[::1] pos,
+    const uint32_t[::1] src_cps,
+    const uint8_t[::1] word,
 ):
     """(hit, user, start, end) of every (hit, entry) pair that counts: hit ``i`` is
     pattern ``pid[i]`` on folded characters ``[fs[i], fe[i])``; each of the pattern's
@@ -179,10 +190,15 @@ def accept(
     A pair is taken as it is when it is plain (one normalised character per folded one,
     none made by a fold, and a pattern with neither runs nor folds); others are checked
     character by character, and only when the text span is at least as long as the
-    pattern's runs (``u_norm_len``; shorter always fails)."""
+    pattern's runs (``u_norm_len``; shorter always fails). A Latin pattern's entry
+    (``p_latin``) that matches whole words (``u_mode`` 0) needs no letter or digit just
+    before and after the span in the source text, one that matches a word's start (1)
+    none before; substrings (2) match anywhere."""
     cdef Py_ssize_t n = pid.shape[0], i, u, total = 0, m = 0
     cdef Py_ssize_t n_users = u_off.shape[0], n_pat = p_cps.shape[0]
-    cdef int64_t a, b, s, e, hs, he, folded
+    cdef int64_t a, b, s, e, hs, he, folded, p0, p1, lo, hi
+    cdef Py_ssize_t n_pos = pos.shape[0], n_src = src_cps.shape[0]
+    cdef bint latin, out_of_range = False
     cdef Fold fd
     cdef Pat pt
     if fs.shape[0] != n or fe.shape[0] != n:
@@ -198,6 +214,10 @@ def accept(
         raise ValueError("the entry arrays differ in length")
     if p_via.shape[0] != n_pat or p_rep.shape[0] != n_pat or p_run.shape[0] != n_pat:
         raise ValueError("the pattern arrays differ in length")
+    if p_latin.shape[0] + 1 != ptr.shape[0] or u_mode.shape[0] != n_users:
+        raise ValueError("p_latin or u_mode do not fit the patterns")
+    if word.shape[0] < 0x110000:
+        raise ValueError("the word table must cover every code point")
     # Every index read below unchecked is checked here: patterns within ptr, entries
     # within the entry arrays, hits non-empty, and each entry's characters within the
     # pattern arrays.
@@ -238,6 +258,7 @@ def accept(
     cdef int64_t[::1] ev = end
     with nogil:
         for i in range(n):
+            latin = p_latin[pid[i]]
             a = fs[i]
             b = fe[i]
             hs = start_of(&fd, a)
@@ -251,9 +272,27 @@ def accept(
                         continue
                 else:
                     continue
+                if latin and u_mode[u] != 2:
+                    if s < 0 or e > n_pos or e <= s:
+                        out_of_range = True
+                        break
+                    # min/max: text shown reversed by a bidi override runs backwards in
+                    # the source
+                    p0 = pos[s]
+                    p1 = pos[e - 1]
+                    lo = p0 if p0 < p1 else p1
+                    hi = p1 if p0 < p1 else p0
+                    if 0 < lo <= n_src and is_word(word, src_cps[lo - 1]):
+                        continue  # a letter or digit just before
+                    if u_mode[u] == 0 and 0 <= hi + 1 < n_src and is_word(word, src_cps[hi + 1]):
+                        continue  # and just after, for a whole word
                 hv[m] = i
                 uv[m] = u
                 sv[m] = s
                 ev[m] = e
                 m += 1
+            if out_of_range:
+                break
+    if out_of_range:
+        raise ValueError("a span is outside the normalised text")
     return hit[:m], user[:m], start[:m], end[:m]

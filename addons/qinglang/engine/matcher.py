@@ -129,7 +129,9 @@ class Matcher:
         flat = [u for us in users for u in us]
         self._ptr = np.concatenate(([0], np.cumsum([len(us) for us in users]))).astype(np.int64)
         table = np.array(flat, dtype=np.int64).reshape(-1, 7)
-        self._u_kind, self._u_id, self._u_sub, self._u_mode = (table[:, i] for i in range(4))
+        self._u_kind, self._u_id, self._u_sub, self._u_mode = (
+            np.ascontiguousarray(table[:, i]) for i in range(4)
+        )
         self._u_cancellable = table[:, 4].astype(bool)
         self._u_rules = table[:, 5].astype(np.uint8)
         self._u_off = np.ascontiguousarray(table[:, 6])
@@ -187,7 +189,7 @@ class Matcher:
         # Every hit expanded to the entries (users) of its pattern, each checked against
         # its own characters (plain pairs taken as they are): the pairs that count, with
         # their spans in normalised coordinates (``_verify.pyx``).
-        hit, user, s, e = _verify.accept(
+        _, user, s, e = _verify.accept(
             np.ascontiguousarray(pid),
             np.ascontiguousarray(spans[:, 0]),
             np.ascontiguousarray(spans[:, 1]),
@@ -208,15 +210,12 @@ class Matcher:
             self._f_rep,
             self._f_cps,
             self._f_run,
+            self._latin.view(np.uint8),
+            self._u_mode,
+            norm.pos,
+            norm.cps,
+            tables()[2].view(np.uint8),
         )
-        latin = self._latin[pid[hit]]
-        if latin.any():
-            mode = self._u_mode[user]
-            idx = np.flatnonzero(latin & (mode != _MODES["substring"]))
-            left_ok, right_ok = self._check_latin(norm, s[idx], e[idx])
-            valid = np.ones(len(hit), dtype=bool)
-            valid[idx] = left_ok & ((mode[idx] == _MODES["prefix"]) | right_ok)
-            hit, user, s, e = hit[valid], user[valid], s[valid], e[valid]
         kind = self._u_kind[user]
         hs, he = s, e
 
@@ -241,21 +240,3 @@ class Matcher:
         t_id, t_s, t_e = self._u_id[user[is_term]], hs[is_term], he[is_term]
         order = np.lexsort((t_e, t_s))
         return Found(t_id[order], t_s[order], t_e[order], parts)
-
-    def _check_latin(
-        self, norm: Normalized, s: np.ndarray, e: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(left_ok, right_ok): no letter or digit just before / after each span."""
-        _, _, word = tables()
-        cps = norm.cps
-        n_src = len(cps)
-        # min/max: text shown reversed by a bidi override runs backwards in the source.
-        p0, p1 = norm.pos[s], norm.pos[e - 1]
-        first, last = np.minimum(p0, p1), np.maximum(p0, p1)
-
-        def word_at(where: np.ndarray) -> np.ndarray:
-            # Outside the text reads as no letter (clipped reads, masked after).
-            inside = (where >= 0) & (where < n_src)
-            return word[cps[np.clip(where, 0, n_src - 1)]] & inside
-
-        return ~word_at(first - 1), ~word_at(last + 1)
