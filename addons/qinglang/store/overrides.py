@@ -23,7 +23,6 @@ import hmac
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -200,9 +199,6 @@ def time_lifted(
     )
 
 
-_RECHECK = 0.001  # seconds within which the overrides file is not looked at again
-
-
 class OverrideStore:
     """The proxy's view of the overrides: cached, re-read when the file changed."""
 
@@ -215,18 +211,9 @@ class OverrideStore:
         self._version = -1
         self._items: tuple[Override, ...] = ()
         self._loaded_at = 0.0
-        self._checked_at = -1.0  # time.monotonic() of the last look at the file
 
     def _current(self, now: float) -> tuple[Override, ...]:
         with self._lock:
-            # One request asks up to four times (grant, extra minutes, lifted times,
-            # other names) within well under a millisecond: the file is looked at once for
-            # them (each look costs about 5 us). A parent's grant takes longer than that
-            # to reach the child's next request.
-            mono = time.monotonic()
-            if mono - self._checked_at < _RECHECK and now - self._loaded_at <= 3600:
-                return self._items
-            self._checked_at = mono
             (version,) = self._conn.execute("PRAGMA data_version").fetchone()
             # Re-read on a change by another connection, and hourly so expired ones go.
             if version != self._version or now - self._loaded_at > 3600:
