@@ -43,9 +43,9 @@ def matcher() -> tuple[Matcher, list[str]]:
     return Matcher(lists), terms
 
 
-@cache
-def small_matcher(tmp: str) -> Matcher:
-    d = Path(tmp)
+@pytest.fixture(scope="module")
+def small_matcher(tmp_path_factory: pytest.TempPathFactory) -> Matcher:
+    d = tmp_path_factory.mktemp("verify_lists")
     (d / "plain.yaml").write_text(PLAIN, encoding="utf-8")
     (d / "numerals.yaml").write_text(NUMERALS, encoding="utf-8")
     (d / "porn.yaml").write_text("category: porn\nterms: [fuck, ass, sex, book]\n", "utf-8")
@@ -116,10 +116,8 @@ def test_shipped_lists(data: st.DataObject) -> None:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
-def test_rules_switched_off_per_list(
-    data: st.DataObject, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    m = small_matcher(str(tmp_path_factory.getbasetemp()))
+def test_rules_switched_off_per_list(data: st.DataObject, small_matcher: Matcher) -> None:
+    m = small_matcher
     terms = ["cok", "pr0n", "三级片", "all", "赌博", "下三滥", "二逼", "fuck", "ass", "sex", "book"]
     _both(m, data.draw(evaded(terms)))
 
