@@ -8,15 +8,21 @@ map back to the normalised text; a Python loop per character runs at about 12 MB
 (ENGINE-NOTES.md), far below the scan's budget.
 """
 
-from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from cpython.ref cimport PyObject
+from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t
+from libc.string cimport memcpy
 
 import numpy as np
 
 cdef extern from "Python.h":
-    object PyBytes_FromStringAndSize(const char* v, Py_ssize_t size)
+    # Raw references (the folded text is written in place, then shrunk): see fold_text.
+    PyObject* PyBytes_FromStringAndSize(const char* v, Py_ssize_t size)
+    char* PyBytes_AS_STRING(PyObject* o)
+    int _PyBytes_Resize(PyObject** o, Py_ssize_t size)
+    void Py_DECREF(PyObject* o)
     int PyUnicode_KIND(object o)
     void* PyUnicode_DATA(object o)
-    Py_UCS4 PyUnicode_READ(int kind, void* data, Py_ssize_t index)
 
 # The table's bits (evasion.py builds it): the target code point in the low 21 bits.
 cdef enum:
@@ -39,6 +45,38 @@ cdef enum:
     V_NUM = 4
 
 cdef uint32_t TOKEN = ASCII | DIGIT | LEETD | LEETS | CONF | LATX | LETTER
+cdef uint32_t ALPHA = ASCII | CONF | LATX | LETTER
+# A character with none of these bits is written as it is, wherever it stands: what it
+# is made of never depends on its word (a-z, other letters, digits that are not leet,
+# CJK, punctuation). Bit 31 is unused; it is here so that only known bits count as plain.
+cdef uint32_t SPECIAL = LEETD | LEETS | CONF | LATX | NUM | SKIP | (<uint32_t>1 << 31)
+# The characters of a word whose fold depends on the whole word (leet, look-alikes,
+# and a skip character, dropped only in a word of symbols).
+cdef uint32_t DECIDE = LEETD | LEETS | CONF | SKIP
+
+# The storage of a str: 1, 2 or 4 bytes a character (PEP 393).
+ctypedef fused char_t:
+    uint8_t
+    uint16_t
+    uint32_t
+
+
+cdef struct Out:
+    # What fold_text returns, written as it goes; each array has room for every
+    # character of the text (n entries; n + 1 for the shift arrays), see fold_text.
+    unsigned char* u     # the folded text, UTF-8
+    int32_t* sa          # shift_at
+    int32_t* sh          # shift
+    int32_t* ra          # run_at
+    int32_t* re          # run_end
+    int32_t* va          # via_at
+    uint8_t* vv          # via
+    uint32_t* vr         # via_rep
+    int64_t* sk          # skipped
+    Py_ssize_t nb, m, n_shift, n_run, n_via, n_skip
+    Py_ssize_t cur       # sh[n_shift - 1]: start(k) - k for the last folded character
+    uint32_t prev        # the last folded character (0xFFFFFFFF: none yet)
+    bint collapse
 
 
 cdef inline Py_ssize_t put_utf8(unsigned char* u, Py_ssize_t nb, uint32_t c) noexcept:
@@ -63,6 +101,183 @@ cdef inline Py_ssize_t put_utf8(unsigned char* u, Py_ssize_t nb, uint32_t c) noe
     return nb + 4
 
 
+cdef inline void put_new(Out* o, Py_ssize_t i, uint32_t c) noexcept:
+    """Folded character ``o.m`` is ``c`` and starts at normalised index ``i``."""
+    if i - o.m != o.cur:
+        # n_shift <= m + 1 <= n: one entry at most per folded character, plus the first.
+        o.sa[o.n_shift] = <int32_t>o.m
+        o.sh[o.n_shift] = <int32_t>(i - o.m)
+        o.n_shift += 1
+        o.cur = i - o.m
+    o.nb = put_utf8(o.u, o.nb, c)
+    o.m += 1
+    o.prev = c
+
+
+cdef inline void put_run(Out* o, Py_ssize_t i) noexcept:
+    """Normalised index ``i`` goes on the run of folded character ``o.m - 1``."""
+    if o.n_run and o.ra[o.n_run - 1] == o.m - 1:
+        o.re[o.n_run - 1] = <int32_t>i
+    else:
+        # n_run < m <= n: at most one run per folded character.
+        o.ra[o.n_run] = <int32_t>(o.m - 1)
+        o.re[o.n_run] = <int32_t>i
+        o.n_run += 1
+
+
+cdef inline void emit(Out* o, const char_t* s, Py_ssize_t i, uint32_t c, uint8_t v) noexcept:
+    """Normalised character ``i`` folds to ``c`` (``v``: by which fold, 0: none)."""
+    if o.collapse and c == o.prev:
+        put_run(o, i)
+        if v:
+            if o.n_via and o.va[o.n_via - 1] == o.m - 1:
+                o.vv[o.n_via - 1] |= v
+            else:
+                # n_via < m <= n. The run's first character starts at
+                # (m - 1) + cur < i: no folded character, so no shift, came since.
+                o.va[o.n_via] = <int32_t>(o.m - 1)
+                o.vv[o.n_via] = v
+                o.vr[o.n_via] = s[o.m - 1 + o.cur]
+                o.n_via += 1
+    else:
+        if v:
+            o.va[o.n_via] = <int32_t>o.m  # n_via <= m < n
+            o.vv[o.n_via] = v
+            o.vr[o.n_via] = s[i]
+            o.n_via += 1
+        put_new(o, i, c)
+
+
+cdef Py_ssize_t fold_word(
+    Out* o, const char_t* s, Py_ssize_t n, const uint32_t* table, Py_ssize_t i
+) noexcept:
+    """Fold the rest of the word holding ``i``, from ``i`` on (the characters before it
+    have no DECIDE bit: they fold the same in any word); the index after the word.
+
+    The word is the whole run of TOKEN characters around ``i``: whether leet and
+    look-alike folding apply is counted over all of it."""
+    cdef Py_ssize_t start = i, j, tok_end
+    cdef uint32_t c, f
+    cdef uint8_t v
+    cdef int alpha = 0, ascii_n = 0, conf = 0, leetd = 0, leets = 0, digits = 0
+    cdef int hexonly = 1
+    cdef bint leet_ok = False, conf_ok, first_alpha, splitter
+    while start > 0 and table[s[start - 1]] & TOKEN:
+        start -= 1
+    first_alpha = (table[s[start]] & ALPHA) != 0
+    j = start
+    while j < n:
+        f = table[s[j]]
+        if not (f & TOKEN):
+            break
+        if f & ALPHA:
+            alpha += 1
+            if not (f & HEX):
+                hexonly = 0
+        if f & ASCII:
+            ascii_n += 1
+        if f & CONF:
+            conf += 1
+        if f & LATX:
+            ascii_n += 1
+        if f & DIGIT:
+            digits += 1
+        if f & LEETD:
+            leetd += 1
+        if f & LEETS:
+            leets += 1
+        j += 1
+    tok_end = j
+    # Leet only where letters and digits/symbols mix in a word that is mostly
+    # letters: never 2000, 4x4, h264, prices, or a hex hash.
+    if leetd + leets > 0:
+        if alpha >= 2 and digits <= alpha and not (
+            hexonly and digits > 0 and tok_end - start >= 6
+        ):
+            leet_ok = True
+        elif alpha == 1 and digits == 0 and first_alpha and tok_end - start >= 3:
+            leet_ok = True
+    # Look-alikes only in a word that mixes scripts (a Latin letter among them):
+    # a Russian or Greek word stays as it is.
+    conf_ok = conf > 0 and ascii_n > 0
+    # Only symbols ("@" between two Chinese characters): a splitter, dropped.
+    splitter = alpha == 0 and leetd == 0 and digits == 0
+    while i < tok_end:
+        c = s[i]
+        f = table[c]
+        v = 0
+        if (f & (LEETD | LEETS)) and leet_ok:
+            # "!" reads as i only between letters: at a word's edge it is
+            # punctuation ("hello!"). i - 1 >= 0 and i + 1 < tok_end <= n here.
+            if c == 0x21 and (i == 0 or i + 1 >= tok_end or
+                              not (table[s[i - 1]] & (ASCII | LATX | CONF)) or
+                              not (table[s[i + 1]] & (ASCII | LATX | CONF))):
+                pass
+            else:
+                c = f & TARGET
+                v = V_LEET
+        elif (f & CONF) and conf_ok:
+            c = f & TARGET
+            v = V_CONF
+        elif f & LATX:
+            c = f & TARGET
+            v = V_CONF
+        elif (f & SKIP) and splitter:
+            o.sk[o.n_skip] = i  # n_skip < n: one per character at most
+            o.n_skip += 1
+            i += 1
+            continue
+        emit(o, s, i, c, v)
+        i += 1
+    return tok_end
+
+
+cdef void fold_chars(Out* o, const char_t* s, Py_ssize_t n, const uint32_t* table) noexcept:
+    """The fold of ``s[:n]`` into ``o``; one instance per string kind, so that reading a
+    character is one load."""
+    cdef Py_ssize_t i = 0
+    cdef uint32_t c, f
+    while i < n:
+        c = s[i]
+        f = table[c]  # c < 0x110000, the table's length (checked by fold_text)
+        if not (f & SPECIAL):
+            # Most characters: written as they are, whatever their word.
+            if o.collapse and c == o.prev:
+                put_run(o, i)
+            else:
+                put_new(o, i, c)
+            i += 1
+        elif f & TOKEN:
+            if f & DECIDE:
+                i = fold_word(o, s, n, table, i)
+            elif f & LATX:
+                emit(o, s, i, f & TARGET, V_CONF)
+                i += 1
+            else:
+                emit(o, s, i, c, 0)
+                i += 1
+        elif f & SKIP:
+            o.sk[o.n_skip] = i  # n_skip < n
+            o.n_skip += 1
+            i += 1
+        elif f & NUM:
+            emit(o, s, i, f & TARGET, V_NUM)
+            i += 1
+        else:
+            emit(o, s, i, c, 0)
+            i += 1
+
+
+cdef object exact(const void* p, Py_ssize_t k, Py_ssize_t size, object dtype):
+    """A new array of ``k`` items of ``dtype`` copied from ``p``."""
+    arr = np.empty(k, dtype=dtype)
+    cdef unsigned char[::1] dst
+    if k:
+        dst = arr.view(np.uint8)
+        memcpy(&dst[0], p, k * size)
+    return arr
+
+
 def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     """(folded as UTF-8, its length in characters, shift_at, shift, run_at, run_end,
     via_at, via, via_rep, skipped) of normalised ``text``.
@@ -82,7 +297,10 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
 
     Why sparse: full arrays of start, end, via and what was written cost 17 bytes
     written per character, more than the fold itself. ``collapse=False`` keeps
-    repeated characters apart (the benchmark's switch)."""
+    repeated characters apart (the benchmark's switch).
+
+    How: one pass; a word is counted (for leet and look-alikes) only when it holds a
+    character whose fold depends on it, which few words do (``fold_word``)."""
     # Bounds checks are off in this loop: every index below is < n (or n + 1 for the
     # shift arrays), and every code point < 0x110000, the table's length (checked here).
     if table.shape[0] < 0x110000:
@@ -92,185 +310,53 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     cdef Py_ssize_t n = len(text)
     cdef int kind = PyUnicode_KIND(text)
     cdef void* data = PyUnicode_DATA(text)
-    cdef Py_ssize_t i, j, m = 0, tok_end, nb = 0
-    cdef Py_ssize_t n_shift = 1, n_run = 0, n_via = 0, last_start = 0
-    cdef uint32_t e, c, prev = 0xFFFFFFFF, f
-    cdef uint8_t v
-    cdef int alpha, ascii_n, conf, leetd, leets, digits, hexonly
-    cdef bint leet_ok, conf_ok, first_alpha
-    # np.empty: only the entries written are touched (the exceptions are few).
-    buf = np.empty(4 * n + 1, dtype=np.uint8)
-    shift_at = np.empty(n + 1, dtype=np.int32)
-    shift = np.empty(n + 1, dtype=np.int32)
-    run_at = np.empty(n, dtype=np.int32)
-    run_end = np.empty(n, dtype=np.int32)
-    via_at = np.empty(n, dtype=np.int32)
-    via = np.empty(n, dtype=np.uint8)
-    via_rep = np.empty(n, dtype=np.uint32)
-    skipped = []
-    cdef unsigned char[::1] u = buf
-    cdef int32_t[::1] sa = shift_at
-    cdef int32_t[::1] sh = shift
-    cdef int32_t[::1] ra = run_at
-    cdef int32_t[::1] re = run_end
-    cdef int32_t[::1] va = via_at
-    cdef uint8_t[::1] vv = via
-    cdef uint32_t[::1] vr = via_rep
-    sa[0] = 0
-    sh[0] = 0
-
-    i = 0
-    while i < n:
-        e = table[PyUnicode_READ(kind, data, i)]
-        leet_ok = False
-        conf_ok = False
-        if e & TOKEN:
-            # One word: count what it is made of, then fold it as a whole.
-            alpha = ascii_n = conf = leetd = leets = digits = 0
-            hexonly = 1
-            first_alpha = (e & (ASCII | CONF | LATX | LETTER)) != 0
-            j = i
-            while j < n:
-                f = table[PyUnicode_READ(kind, data, j)]
-                if not (f & TOKEN):
-                    break
-                if f & (ASCII | CONF | LATX | LETTER):
-                    alpha += 1
-                    if not (f & HEX):
-                        hexonly = 0
-                if f & ASCII:
-                    ascii_n += 1
-                if f & CONF:
-                    conf += 1
-                if f & LATX:
-                    ascii_n += 1
-                if f & DIGIT:
-                    digits += 1
-                if f & LEETD:
-                    leetd += 1
-                if f & LEETS:
-                    leets += 1
-                j += 1
-            tok_end = j
-            # Leet only where letters and digits/symbols mix in a word that is mostly
-            # letters: never 2000, 4x4, h264, prices, or a hex hash.
-            if leetd + leets > 0:
-                if alpha >= 2 and digits <= alpha and not (
-                    hexonly and digits > 0 and tok_end - i >= 6
-                ):
-                    leet_ok = True
-                elif alpha == 1 and digits == 0 and first_alpha and tok_end - i >= 3:
-                    leet_ok = True
-            # Look-alikes only in a word that mixes scripts (a Latin letter among them):
-            # a Russian or Greek word stays as it is.
-            conf_ok = conf > 0 and ascii_n > 0
-            if alpha == 0 and leetd == 0 and digits == 0:
-                # Only symbols ("@" between two Chinese characters): a splitter.
-                if e & SKIP:
-                    leet_ok = False
-            while i < tok_end:
-                c = PyUnicode_READ(kind, data, i)
-                f = table[c]
-                v = 0
-                if (f & (LEETD | LEETS)) and leet_ok:
-                    # "!" reads as i only between letters: at a word's edge it is
-                    # punctuation ("hello!").
-                    if c == 0x21 and (i == 0 or i + 1 >= tok_end or
-                                      not (table[PyUnicode_READ(kind, data, i - 1)] & (ASCII | LATX | CONF)) or
-                                      not (table[PyUnicode_READ(kind, data, i + 1)] & (ASCII | LATX | CONF))):
-                        pass
-                    else:
-                        c = f & TARGET
-                        v = V_LEET
-                elif (f & CONF) and conf_ok:
-                    c = f & TARGET
-                    v = V_CONF
-                elif f & LATX:
-                    c = f & TARGET
-                    v = V_CONF
-                elif (f & SKIP) and alpha == 0 and leetd == 0 and digits == 0:
-                    skipped.append(i)
-                    i += 1
-                    continue
-                if collapse and c == prev:
-                    # The run of folded character m - 1 goes on to i.
-                    if n_run and ra[n_run - 1] == m - 1:
-                        re[n_run - 1] = i
-                    else:
-                        ra[n_run] = m - 1
-                        re[n_run] = i
-                        n_run += 1
-                    if v:
-                        if n_via and va[n_via - 1] == m - 1:
-                            vv[n_via - 1] |= v
-                        else:
-                            va[n_via] = m - 1
-                            vv[n_via] = v
-                            vr[n_via] = PyUnicode_READ(kind, data, last_start)
-                            n_via += 1
-                else:
-                    if i - m != sh[n_shift - 1]:
-                        sa[n_shift] = m
-                        sh[n_shift] = i - m
-                        n_shift += 1
-                    if v:
-                        va[n_via] = m
-                        vv[n_via] = v
-                        vr[n_via] = PyUnicode_READ(kind, data, i)
-                        n_via += 1
-                    nb = put_utf8(&u[0], nb, c)
-                    last_start = i
-                    m += 1
-                    prev = c
-                i += 1
-            continue
-        c = PyUnicode_READ(kind, data, i)
-        v = 0
-        if e & SKIP:
-            skipped.append(i)
-            i += 1
-            continue
-        if e & NUM:
-            c = e & TARGET
-            v = V_NUM
-        if collapse and c == prev:
-            if n_run and ra[n_run - 1] == m - 1:
-                re[n_run - 1] = i
-            else:
-                ra[n_run] = m - 1
-                re[n_run] = i
-                n_run += 1
-            if v:
-                if n_via and va[n_via - 1] == m - 1:
-                    vv[n_via - 1] |= v
-                else:
-                    va[n_via] = m - 1
-                    vv[n_via] = v
-                    vr[n_via] = PyUnicode_READ(kind, data, last_start)
-                    n_via += 1
-        else:
-            if i - m != sh[n_shift - 1]:
-                sa[n_shift] = m
-                sh[n_shift] = i - m
-                n_shift += 1
-            if v:
-                va[n_via] = m
-                vv[n_via] = v
-                vr[n_via] = PyUnicode_READ(kind, data, i)
-                n_via += 1
-            nb = put_utf8(&u[0], nb, c)
-            last_start = i
-            m += 1
-            prev = c
-        i += 1
-
-    folded = PyBytes_FromStringAndSize(<const char*>&u[0], nb)
-    # Copies of the entries written (few), so that the text-long buffers are freed.
-    return (
-        folded, m, shift_at[:n_shift].copy(), shift[:n_shift].copy(), run_at[:n_run].copy(),
-        run_end[:n_run].copy(), via_at[:n_via].copy(), via[:n_via].copy(),
-        via_rep[:n_via].copy(), np.array(skipped, dtype=np.int64),
-    )
+    cdef Out o
+    # The folded text is written straight into a bytes object with room for the worst
+    # case (each character as long in UTF-8 as its kind allows), then shrunk: no copy.
+    cdef PyObject* raw = PyBytes_FromStringAndSize(NULL, n * (kind + 1 if kind < 4 else 4) + 1)
+    if raw == NULL:
+        raise MemoryError()
+    # One block for the sparse arrays, int64 first for alignment; none are read before
+    # they are written.
+    cdef char* block = <char*>PyMem_Malloc(8 * n + 4 * (6 * n + 2) + n + 8)
+    if block == NULL:
+        Py_DECREF(raw)
+        raise MemoryError()
+    o.u = <unsigned char*>PyBytes_AS_STRING(raw)
+    o.sk = <int64_t*>block
+    o.sa = <int32_t*>(block + 8 * n)
+    o.sh = o.sa + (n + 1)
+    o.ra = o.sh + (n + 1)
+    o.re = o.ra + n
+    o.va = o.re + n
+    o.vr = <uint32_t*>(o.va + n)
+    o.vv = <uint8_t*>(o.vr + n)
+    o.nb = o.m = o.n_run = o.n_via = o.n_skip = 0
+    o.n_shift = 1
+    o.cur = 0
+    o.sa[0] = 0
+    o.sh[0] = 0
+    o.prev = 0xFFFFFFFF
+    o.collapse = collapse
+    if kind == 1:
+        fold_chars(&o, <const uint8_t*>data, n, &table[0])
+    elif kind == 2:
+        fold_chars(&o, <const uint16_t*>data, n, &table[0])
+    else:
+        fold_chars(&o, <const uint32_t*>data, n, &table[0])
+    try:
+        if _PyBytes_Resize(&raw, o.nb) < 0:  # frees raw on failure
+            raise MemoryError()
+        folded = <object>raw
+        Py_DECREF(raw)  # folded holds it now
+        return (
+            folded, o.m, exact(o.sa, o.n_shift, 4, np.int32), exact(o.sh, o.n_shift, 4, np.int32),
+            exact(o.ra, o.n_run, 4, np.int32), exact(o.re, o.n_run, 4, np.int32),
+            exact(o.va, o.n_via, 4, np.int32), exact(o.vv, o.n_via, 1, np.uint8),
+            exact(o.vr, o.n_via, 4, np.uint32), exact(o.sk, o.n_skip, 8, np.int64),
+        )
+    finally:
+        PyMem_Free(block)
 
 
 cdef Py_ssize_t last_le(const int32_t[::1] at, int64_t k, Py_ssize_t j) noexcept nogil:
