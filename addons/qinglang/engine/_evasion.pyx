@@ -44,15 +44,17 @@ cdef enum:
     V_CONF = 2
     V_NUM = 4
 
-cdef uint32_t TOKEN = ASCII | DIGIT | LEETD | LEETS | CONF | LATX | LETTER
-cdef uint32_t ALPHA = ASCII | CONF | LATX | LETTER
-# A character with none of these bits is written as it is, wherever it stands: what it
-# is made of never depends on its word (a-z, other letters, digits that are not leet,
-# CJK, punctuation). Bit 31 is unused; it is here so that only known bits count as plain.
-cdef uint32_t SPECIAL = LEETD | LEETS | CONF | LATX | NUM | SKIP | (<uint32_t>1 << 31)
-# The characters of a word whose fold depends on the whole word (leet, look-alikes,
-# and a skip character, dropped only in a word of symbols).
-cdef uint32_t DECIDE = LEETD | LEETS | CONF | SKIP
+# Masks of those bits (an enum: constants the compiler sees).
+cdef enum:
+    TOKEN = ASCII | DIGIT | LEETD | LEETS | CONF | LATX | LETTER
+    ALPHA = ASCII | CONF | LATX | LETTER
+    # A character with none of these bits is written as it is, wherever it stands:
+    # what it folds to never depends on its word (a-z, other letters, digits that are
+    # not leet, CJK, punctuation).
+    SPECIAL = LEETD | LEETS | CONF | LATX | NUM | SKIP
+    # The characters of a word whose fold depends on the whole word (leet, look-alikes,
+    # and a skip character, dropped only in a word of symbols).
+    DECIDE = LEETD | LEETS | CONF | SKIP
 
 # The storage of a str: 1, 2 or 4 bytes a character (PEP 393).
 ctypedef fused char_t:
@@ -232,40 +234,64 @@ cdef Py_ssize_t fold_word(
     return tok_end
 
 
-cdef void fold_chars(Out* o, const char_t* s, Py_ssize_t n, const uint32_t* table) noexcept:
-    """The fold of ``s[:n]`` into ``o``; one instance per string kind, so that reading a
-    character is one load."""
-    cdef Py_ssize_t i = 0
-    cdef uint32_t c, f
-    while i < n:
-        c = s[i]
-        f = table[c]  # c < 0x110000, the table's length (checked by fold_text)
-        if not (f & SPECIAL):
-            # Most characters: written as they are, whatever their word.
-            if o.collapse and c == o.prev:
-                put_run(o, i)
-            else:
-                put_new(o, i, c)
-            i += 1
-        elif f & TOKEN:
-            if f & DECIDE:
-                i = fold_word(o, s, n, table, i)
-            elif f & LATX:
-                emit(o, s, i, f & TARGET, V_CONF)
-                i += 1
-            else:
-                emit(o, s, i, c, 0)
-                i += 1
-        elif f & SKIP:
-            o.sk[o.n_skip] = i  # n_skip < n
-            o.n_skip += 1
-            i += 1
-        elif f & NUM:
-            emit(o, s, i, f & TARGET, V_NUM)
-            i += 1
+cdef Py_ssize_t fold_other(
+    Out* o, const char_t* s, Py_ssize_t n, const uint32_t* table, Py_ssize_t i, uint32_t f
+) noexcept:
+    """Fold the character at ``i`` (table entry ``f``) that ``fold_chars`` does not fold
+    itself, or the rest of its word; the next index."""
+    cdef uint32_t c = s[i]
+    if not (f & SPECIAL):
+        emit(o, s, i, c, 0)
+    elif f & TOKEN:
+        if f & DECIDE:
+            return fold_word(o, s, n, table, i)
+        if f & LATX:
+            emit(o, s, i, f & TARGET, V_CONF)
         else:
             emit(o, s, i, c, 0)
-            i += 1
+    elif f & SKIP:
+        o.sk[o.n_skip] = i  # n_skip < n: one per character at most
+        o.n_skip += 1
+    elif f & NUM:
+        emit(o, s, i, f & TARGET, V_NUM)
+    else:
+        emit(o, s, i, c, 0)
+    return i + 1
+
+
+cdef void fold_chars(Out* o, const char_t* s, Py_ssize_t n, const uint32_t* table) noexcept:
+    """The fold of ``s[:n]`` into ``o``; one instance per string kind, so that reading a
+    character is one load.
+
+    Most characters are written as they are, whatever their word (a-z, other letters,
+    digits that are not leet, CJK, punctuation), one after another: that case runs on
+    local variables (the compiler keeps them in registers: stores into ``o``'s arrays
+    could change ``o`` itself as far as it knows); the rest goes through ``o``."""
+    cdef Py_ssize_t i = 0, nb, cur
+    cdef uint32_t prev, c, f
+    cdef unsigned char* u = o.u
+    cdef bint collapse = o.collapse
+    while i < n:
+        if i - o.m == o.cur:
+            # Each character written from here on is folded character i - cur (no new
+            # shift entry): m is i - cur, not counted.
+            nb = o.nb
+            cur = o.cur
+            prev = o.prev
+            while i < n:
+                c = s[i]
+                f = table[c]  # c < 0x110000, the table's length (checked by fold_text)
+                if (f & SPECIAL) or (collapse and c == prev):
+                    break
+                nb = put_utf8(u, nb, c)
+                prev = c
+                i += 1
+            o.nb = nb
+            o.m = i - cur
+            o.prev = prev
+            if i >= n:
+                break
+        i = fold_other(o, s, n, table, i, table[s[i]])
 
 
 cdef object exact(const void* p, Py_ssize_t k, Py_ssize_t size, object dtype):
