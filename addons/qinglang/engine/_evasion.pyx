@@ -78,6 +78,9 @@ cdef struct Out:
     Py_ssize_t nb, m, n_shift, n_run, n_via, n_skip
     Py_ssize_t cur       # sh[n_shift - 1]: start(k) - k for the last folded character
     uint32_t prev        # the last folded character (0xFFFFFFFF: none yet)
+    # The characters before raw_end are in a word no leet, look-alike or skip rule
+    # applies to: each is written as it is (fold_word).
+    Py_ssize_t raw_end
     bint collapse
 
 
@@ -163,6 +166,7 @@ cdef Py_ssize_t fold_word(
     cdef uint8_t v
     cdef int alpha = 0, ascii_n = 0, conf = 0, leetd = 0, leets = 0, digits = 0
     cdef int hexonly = 1
+    cdef uint32_t seen = 0
     cdef bint leet_ok = False, conf_ok, first_alpha, splitter
     while start > 0 and table[s[start - 1]] & TOKEN:
         start -= 1
@@ -172,22 +176,15 @@ cdef Py_ssize_t fold_word(
         f = table[s[j]]
         if not (f & TOKEN):
             break
-        if f & ALPHA:
-            alpha += 1
-            if not (f & HEX):
-                hexonly = 0
-        if f & ASCII:
-            ascii_n += 1
-        if f & CONF:
-            conf += 1
-        if f & LATX:
-            ascii_n += 1
-        if f & DIGIT:
-            digits += 1
-        if f & LEETD:
-            leetd += 1
-        if f & LEETS:
-            leets += 1
+        # Counted without branches (0 or 1 each).
+        alpha += (f & ALPHA) != 0
+        hexonly &= (f & HEX) != 0 or (f & ALPHA) == 0
+        ascii_n += ((f & ASCII) != 0) + ((f & LATX) != 0)
+        conf += (f & CONF) != 0
+        digits += (f & DIGIT) != 0
+        leetd += (f & LEETD) != 0
+        leets += (f & LEETS) != 0
+        seen |= f
         j += 1
     tok_end = j
     # Leet only where letters and digits/symbols mix in a word that is mostly
@@ -204,6 +201,11 @@ cdef Py_ssize_t fold_word(
     conf_ok = conf > 0 and ascii_n > 0
     # Only symbols ("@" between two Chinese characters): a splitter, dropped.
     splitter = alpha == 0 and leetd == 0 and digits == 0
+    if not (leet_ok or conf_ok or splitter or (seen & LATX)):
+        # Every character of the word stands for itself (2000, h264, a Russian word):
+        # fold_chars writes them.
+        o.raw_end = tok_end
+        return i
     while i < tok_end:
         c = s[i]
         f = table[c]
@@ -240,7 +242,7 @@ cdef Py_ssize_t fold_other(
     """Fold the character at ``i`` (table entry ``f``) that ``fold_chars`` does not fold
     itself, or the rest of its word; the next index."""
     cdef uint32_t c = s[i]
-    if not (f & SPECIAL):
+    if not (f & SPECIAL) or i < o.raw_end:
         emit(o, s, i, c, 0)
     elif f & TOKEN:
         if f & DECIDE:
@@ -267,7 +269,7 @@ cdef void fold_chars(Out* o, const char_t* s, Py_ssize_t n, const uint32_t* tabl
     digits that are not leet, CJK, punctuation), one after another: that case runs on
     local variables (the compiler keeps them in registers: stores into ``o``'s arrays
     could change ``o`` itself as far as it knows); the rest goes through ``o``."""
-    cdef Py_ssize_t i = 0, nb, cur
+    cdef Py_ssize_t i = 0, nb, cur, raw_end
     cdef uint32_t prev, c, f
     cdef unsigned char* u = o.u
     cdef bint collapse = o.collapse
@@ -278,14 +280,23 @@ cdef void fold_chars(Out* o, const char_t* s, Py_ssize_t n, const uint32_t* tabl
             nb = o.nb
             cur = o.cur
             prev = o.prev
-            while i < n:
+            raw_end = o.raw_end
+            while i < raw_end:  # the rest of a word that stands for itself (fold_word)
                 c = s[i]
-                f = table[c]  # c < 0x110000, the table's length (checked by fold_text)
-                if (f & SPECIAL) or (collapse and c == prev):
+                if collapse and c == prev:
                     break
                 nb = put_utf8(u, nb, c)
                 prev = c
                 i += 1
+            if i >= raw_end:
+                while i < n:
+                    c = s[i]
+                    f = table[c]  # c < 0x110000, the table's length (checked by fold_text)
+                    if (f & SPECIAL) or (collapse and c == prev):
+                        break
+                    nb = put_utf8(u, nb, c)
+                    prev = c
+                    i += 1
             o.nb = nb
             o.m = i - cur
             o.prev = prev
@@ -363,6 +374,7 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     o.sa[0] = 0
     o.sh[0] = 0
     o.prev = 0xFFFFFFFF
+    o.raw_end = 0
     o.collapse = collapse
     if kind == 1:
         fold_chars(&o, <const uint8_t*>data, n, &table[0])
