@@ -90,16 +90,14 @@ def fold_text(text: str, table: np.ndarray, collapse: bool = True) -> tuple[obje
                     leets += 1
                 j += 1
             tok_end = j
-            leet_ok = False
-            if leetd + leets > 0:
-                if (
+            leet_ok = leetd + leets > 0 and (
+                (
                     alpha >= 2
                     and digits <= alpha
                     and not (hexonly and digits > 0 and tok_end - i >= 6)
-                ):
-                    leet_ok = True
-                elif alpha == 1 and digits == 0 and first_alpha and tok_end - i >= 3:
-                    leet_ok = True
+                )
+                or (alpha == 1 and digits == 0 and first_alpha and tok_end - i >= 3)
+            )
             conf_ok = conf > 0 and ascii_n > 0
             splitter = alpha == 0 and leetd == 0 and digits == 0
             while i < tok_end:
@@ -118,7 +116,7 @@ def fold_text(text: str, table: np.ndarray, collapse: bool = True) -> tuple[obje
                     else:
                         c = f & TARGET
                         v = V_LEET
-                elif f & CONF and conf_ok:
+                elif f & CONF and conf_ok:  # noqa: SIM114 (as in the compiled loop)
                     c = f & TARGET
                     v = V_CONF
                 elif f & LATX:

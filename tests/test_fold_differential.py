@@ -86,6 +86,7 @@ def test_fold_of_normalised_text_matches_reference(text: str, off: frozenset[str
         "下三滥 下3滥 三三三 一一",
         "\U00020000\U00020000x\U0010fffd",
         "ééé ẗẗest ƈat",
+        "a\udc80b p0\udcffrn \udfff\udfff",  # lone surrogates (surrogateescape input)
         "x" * 200 + "0" + "y" * 200,  # a word longer than any small buffer
         "a1" * 150 + "!" + "$" * 80,
     ],
