@@ -78,9 +78,11 @@ cdef struct Out:
     Py_ssize_t nb, m, n_shift, n_run, n_via, n_skip
     Py_ssize_t cur       # sh[n_shift - 1]: start(k) - k for the last folded character
     uint32_t prev        # the last folded character (0xFFFFFFFF: none yet)
-    # The characters before raw_end are in a word no leet, look-alike or skip rule
-    # applies to: each is written as it is (fold_word).
-    Py_ssize_t raw_end
+    # The word being folded (fold_word decided it): the characters before raw_end are
+    # in a word no rule applies to (each is written as it is); before word_end, in a
+    # word where leet_ok, conf_ok and splitter say which rules apply.
+    Py_ssize_t raw_end, word_end
+    bint leet_ok, conf_ok, splitter
     bint collapse
 
 
@@ -153,21 +155,19 @@ cdef inline void emit(Out* o, const char_t* s, Py_ssize_t i, uint32_t c, uint8_t
         put_new(o, i, c)
 
 
-cdef Py_ssize_t fold_word(
-    Out* o, const char_t* s, Py_ssize_t n, const uint32_t* table, Py_ssize_t i
-) noexcept:
-    """Fold the rest of the word holding ``i``, from ``i`` on (the characters before it
-    have no DECIDE bit: they fold the same in any word); the index after the word.
+cdef void fold_word(Out* o, const char_t* s, Py_ssize_t n, const uint32_t* table, Py_ssize_t i) noexcept:
+    """Decide which rules apply to the word holding ``i`` (``o.raw_end`` or
+    ``o.word_end`` and the flags), folding nothing: ``fold_chars`` then writes its
+    characters that stand for themselves and ``word_char`` the others.
 
     The word is the whole run of TOKEN characters around ``i``: whether leet and
-    look-alike folding apply is counted over all of it."""
+    look-alike folding apply is counted over all of it. Only a word holding a DECIDE
+    character comes here (few do); the others need no count."""
     cdef Py_ssize_t start = i, j, tok_end
-    cdef uint32_t c, f
-    cdef uint8_t v
+    cdef uint32_t f, seen = 0
     cdef int alpha = 0, ascii_n = 0, conf = 0, leetd = 0, leets = 0, digits = 0
     cdef int hexonly = 1
-    cdef uint32_t seen = 0
-    cdef bint leet_ok = False, conf_ok, first_alpha, splitter
+    cdef bint leet_ok = False, first_alpha
     while start > 0 and table[s[start - 1]] & TOKEN:
         start -= 1
     first_alpha = (table[s[start]] & ALPHA) != 0
@@ -196,57 +196,64 @@ cdef Py_ssize_t fold_word(
             leet_ok = True
         elif alpha == 1 and digits == 0 and first_alpha and tok_end - start >= 3:
             leet_ok = True
+    o.leet_ok = leet_ok
     # Look-alikes only in a word that mixes scripts (a Latin letter among them):
     # a Russian or Greek word stays as it is.
-    conf_ok = conf > 0 and ascii_n > 0
+    o.conf_ok = conf > 0 and ascii_n > 0
     # Only symbols ("@" between two Chinese characters): a splitter, dropped.
-    splitter = alpha == 0 and leetd == 0 and digits == 0
-    if not (leet_ok or conf_ok or splitter or (seen & LATX)):
-        # Every character of the word stands for itself (2000, h264, a Russian word):
-        # fold_chars writes them.
+    o.splitter = alpha == 0 and leetd == 0 and digits == 0
+    if not (o.leet_ok or o.conf_ok or o.splitter or (seen & LATX)):
+        # Every character of the word stands for itself (2000, h264, a Russian word).
         o.raw_end = tok_end
-        return i
-    while i < tok_end:
-        c = s[i]
-        f = table[c]
-        v = 0
-        if (f & (LEETD | LEETS)) and leet_ok:
-            # "!" reads as i only between letters: at a word's edge it is
-            # punctuation ("hello!"). i - 1 >= 0 and i + 1 < tok_end <= n here.
-            if c == 0x21 and (i == 0 or i + 1 >= tok_end or
-                              not (table[s[i - 1]] & (ASCII | LATX | CONF)) or
-                              not (table[s[i + 1]] & (ASCII | LATX | CONF))):
-                pass
-            else:
-                c = f & TARGET
-                v = V_LEET
-        elif (f & CONF) and conf_ok:
+    else:
+        o.word_end = tok_end
+
+
+cdef void word_char(Out* o, const char_t* s, const uint32_t* table, Py_ssize_t i) noexcept:
+    """Fold character ``i`` of the word ``fold_word`` decided (i < o.word_end)."""
+    cdef uint32_t c = s[i], f = table[c]
+    cdef uint8_t v = 0
+    if (f & (LEETD | LEETS)) and o.leet_ok:
+        # "!" reads as i only between letters: at a word's edge it is
+        # punctuation ("hello!"). i - 1 >= 0 and i + 1 < word_end <= n here.
+        if c == 0x21 and (i == 0 or i + 1 >= o.word_end or
+                          not (table[s[i - 1]] & (ASCII | LATX | CONF)) or
+                          not (table[s[i + 1]] & (ASCII | LATX | CONF))):
+            pass
+        else:
             c = f & TARGET
-            v = V_CONF
-        elif f & LATX:
-            c = f & TARGET
-            v = V_CONF
-        elif (f & SKIP) and splitter:
-            o.sk[o.n_skip] = i  # n_skip < n: one per character at most
-            o.n_skip += 1
-            i += 1
-            continue
-        emit(o, s, i, c, v)
-        i += 1
-    return tok_end
+            v = V_LEET
+    elif (f & CONF) and o.conf_ok:
+        c = f & TARGET
+        v = V_CONF
+    elif f & LATX:
+        c = f & TARGET
+        v = V_CONF
+    elif (f & SKIP) and o.splitter:
+        o.sk[o.n_skip] = i  # n_skip < n: one per character at most
+        o.n_skip += 1
+        return
+    emit(o, s, i, c, v)
 
 
 cdef Py_ssize_t fold_other(
     Out* o, const char_t* s, Py_ssize_t n, const uint32_t* table, Py_ssize_t i, uint32_t f
 ) noexcept:
     """Fold the character at ``i`` (table entry ``f``) that ``fold_chars`` does not fold
-    itself, or the rest of its word; the next index."""
+    itself; the next index (``i`` itself when it only decided ``i``'s word)."""
     cdef uint32_t c = s[i]
-    if not (f & SPECIAL) or i < o.raw_end:
+    if i < o.raw_end:
+        emit(o, s, i, c, 0)
+    elif i < o.word_end:
+        word_char(o, s, table, i)
+    elif not (f & SPECIAL):
         emit(o, s, i, c, 0)
     elif f & TOKEN:
         if f & DECIDE:
-            return fold_word(o, s, n, table, i)
+            # The characters of the word before i have no DECIDE bit: they were
+            # written as in any word.
+            fold_word(o, s, n, table, i)
+            return i
         if f & LATX:
             emit(o, s, i, f & TARGET, V_CONF)
         else:
@@ -374,7 +381,8 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     o.sa[0] = 0
     o.sh[0] = 0
     o.prev = 0xFFFFFFFF
-    o.raw_end = 0
+    o.raw_end = o.word_end = 0
+    o.leet_ok = o.conf_ok = o.splitter = False
     o.collapse = collapse
     if kind == 1:
         fold_chars(&o, <const uint8_t*>data, n, &table[0])
