@@ -96,10 +96,13 @@ cdef inline Py_ssize_t put_utf8(unsigned char* u, Py_ssize_t nb, uint32_t c) noe
         u[nb] = 0xC0 | (c >> 6)
         u[nb + 1] = 0x80 | (c & 0x3F)
         return nb + 2
+    cdef uint32_t w
     if c < 0x10000:
-        u[nb] = 0xE0 | (c >> 12)
-        u[nb + 1] = 0x80 | ((c >> 6) & 0x3F)
-        u[nb + 2] = 0x80 | (c & 0x3F)
+        # One 4-byte store (little-endian byte order), of which 3 count: the buffer has a
+        # byte to spare after the longest text (fold_text), and the next character
+        # overwrites the fourth.
+        w = (0xE0 | (c >> 12)) | ((0x80 | ((c >> 6) & 0x3F)) << 8) | ((0x80 | (c & 0x3F)) << 16)
+        memcpy(&u[nb], &w, 4)
         return nb + 3
     u[nb] = 0xF0 | (c >> 18)
     u[nb + 1] = 0x80 | ((c >> 12) & 0x3F)
