@@ -279,8 +279,8 @@ cdef void fold_chars(Out* o, const char_t* s, Py_ssize_t n, const uint32_t* tabl
     digits that are not leet, CJK, punctuation), one after another: that case runs on
     local variables (the compiler keeps them in registers: stores into ``o``'s arrays
     could change ``o`` itself as far as it knows); the rest goes through ``o``."""
-    cdef Py_ssize_t i = 0, nb, cur, raw_end
-    cdef uint32_t prev, c, f
+    cdef Py_ssize_t i = 0, j, nb, cur, raw_end
+    cdef uint32_t prev, c = 0, f = 0
     cdef unsigned char* u = o.u
     cdef bint collapse = o.collapse
     while i < n:
@@ -312,6 +312,17 @@ cdef void fold_chars(Out* o, const char_t* s, Py_ssize_t n, const uint32_t* tabl
             o.prev = prev
             if i >= n:
                 break
+            if collapse and c == prev and (i < raw_end or not (f & SPECIAL)):
+                # A run of the last character (c: s[i]; f: its entry unless the loop
+                # over raw_end stopped), which stands for itself wherever it is, or in
+                # its word: every copy goes on the run (put_run, once). The copies are
+                # TOKEN characters when i < raw_end: they stay in the word.
+                j = i + 1
+                while j < n and s[j] == c:
+                    j += 1
+                put_run(o, j - 1)
+                i = j
+                continue
         i = fold_other(o, s, n, table, i, table[s[i]])
 
 
