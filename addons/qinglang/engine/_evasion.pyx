@@ -370,8 +370,9 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
     cdef void* data = PyUnicode_DATA(text)
     cdef Out o
     # The folded text is written straight into a bytes object with room for the worst
-    # case (each character as long in UTF-8 as its kind allows), then shrunk: no copy.
-    cdef PyObject* raw = PyBytes_FromStringAndSize(NULL, n * (kind + 1 if kind < 4 else 4) + 1)
+    # case (4 bytes a character, whatever the table's targets; plus the byte put_utf8
+    # may write past the end), then shrunk: no copy. Pages never written cost nothing.
+    cdef PyObject* raw = PyBytes_FromStringAndSize(NULL, 4 * n + 1)
     if raw == NULL:
         raise MemoryError()
     # One block for the sparse arrays, int64 first for alignment; none are read before
