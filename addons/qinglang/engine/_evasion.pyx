@@ -8,6 +8,7 @@ map back to the normalised text; a Python loop per character runs at about 12 MB
 (ENGINE-NOTES.md), far below the scan's budget.
 """
 
+from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
 from cpython.ref cimport PyObject
 from libc.stdint cimport int32_t, int64_t, uint8_t, uint16_t, uint32_t
@@ -326,13 +327,19 @@ cdef void fold_chars(Out* o, const char_t* s, Py_ssize_t n, const uint32_t* tabl
         i = fold_other(o, s, n, table, i, table[s[i]])
 
 
-cdef object exact(const void* p, Py_ssize_t k, Py_ssize_t size, object dtype):
-    """A new array of ``k`` items of ``dtype`` copied from ``p``."""
+# The result arrays' types, looked up once.
+_I32, _U8, _U32, _I64 = np.dtype(np.int32), np.dtype(np.uint8), np.dtype(np.uint32), np.dtype(np.int64)
+
+
+cdef object exact(const void* p, Py_ssize_t k, object dtype):
+    """A new array of ``k`` items of ``dtype`` copied from ``p`` (through the buffer
+    protocol: a typed memoryview costs more than the copy of a few entries)."""
     arr = np.empty(k, dtype=dtype)
-    cdef unsigned char[::1] dst
+    cdef Py_buffer view
     if k:
-        dst = arr.view(np.uint8)
-        memcpy(&dst[0], p, k * size)
+        PyObject_GetBuffer(arr, &view, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS)
+        memcpy(view.buf, p, view.len)  # len: k items of dtype's size
+        PyBuffer_Release(&view)
     return arr
 
 
@@ -411,10 +418,10 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
         folded = <object>raw
         Py_DECREF(raw)  # folded holds it now
         return (
-            folded, o.m, exact(o.sa, o.n_shift, 4, np.int32), exact(o.sh, o.n_shift, 4, np.int32),
-            exact(o.ra, o.n_run, 4, np.int32), exact(o.re, o.n_run, 4, np.int32),
-            exact(o.va, o.n_via, 4, np.int32), exact(o.vv, o.n_via, 1, np.uint8),
-            exact(o.vr, o.n_via, 4, np.uint32), exact(o.sk, o.n_skip, 8, np.int64),
+            folded, o.m, exact(o.sa, o.n_shift, _I32), exact(o.sh, o.n_shift, _I32),
+            exact(o.ra, o.n_run, _I32), exact(o.re, o.n_run, _I32),
+            exact(o.va, o.n_via, _I32), exact(o.vv, o.n_via, _U8),
+            exact(o.vr, o.n_via, _U32), exact(o.sk, o.n_skip, _I64),
         )
     finally:
         PyMem_Free(block)
