@@ -244,7 +244,8 @@ cdef Py_ssize_t fold_other(
     Out* o, const char_t* s, Py_ssize_t n, const uint32_t* table, Py_ssize_t i, uint32_t f
 ) noexcept:
     """Fold the character at ``i`` (table entry ``f``) that ``fold_chars`` does not fold
-    itself; the next index (``i`` itself when it only decided ``i``'s word)."""
+    itself; the next index (``i`` itself when it decided that ``i``'s word stands for
+    itself)."""
     cdef uint32_t c = s[i]
     if i < o.raw_end:
         emit(o, s, i, c, 0)
@@ -257,7 +258,10 @@ cdef Py_ssize_t fold_other(
             # The characters of the word before i have no DECIDE bit: they were
             # written as in any word.
             fold_word(o, s, n, table, i)
-            return i
+            if i < o.raw_end:
+                return i  # fold_chars writes the word
+            word_char(o, s, table, i)
+            return i + 1
         if f & LATX:
             emit(o, s, i, f & TARGET, V_CONF)
         else:
