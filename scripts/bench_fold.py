@@ -3,11 +3,12 @@ benchmark's pages and on synthetic texts, this checkout against an older build, 
 
     python scripts/bench_fold.py [--old /tmp/old_evasion] [--repeat 200]
 
-The older build is a copy of another revision's ``_evasion.pyx`` compiled under the module
-name ``qinglang_old_evasion`` into the ``--old`` folder, e.g.
+The older build is another revision's ``_evasion.pyx`` (REV: e.g. 28850bb, the last one
+before the fold was made faster) compiled under the module name ``qinglang_old_evasion``
+into the ``--old`` folder:
 
     mkdir -p /tmp/old_evasion && cd /tmp/old_evasion
-    git -C REPO show main:addons/qinglang/engine/_evasion.pyx > qinglang_old_evasion.pyx
+    git -C REPO show REV:addons/qinglang/engine/_evasion.pyx > qinglang_old_evasion.pyx
     cythonize -i -3 --cplus qinglang_old_evasion.pyx
 
 Without it only this checkout is timed; with it, the script also checks that both return
