@@ -6,6 +6,12 @@ Why compiled: the fold decides per word (a run of letters, digits and leet symbo
 whether leet and look-alike folding apply, then collapses repeated characters, with a
 map back to the normalised text; a Python loop per character runs at about 12 MB/s
 (ENGINE-NOTES.md), far below the scan's budget.
+
+How it is laid out for speed (docs/benchmarks.md, "Evasion fold speed"): ``fold_chars``
+writes the characters that stand for themselves in a tight loop, one instance per string
+kind; ``fold_other`` takes the rest: ``fold_word`` counts a word only when it holds a
+character whose fold depends on its word, and ``word_char`` folds that word's other
+characters. tests/test_fold_differential.py holds it to the loop it replaced.
 """
 
 from cpython.buffer cimport PyBUF_C_CONTIGUOUS, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
