@@ -397,11 +397,20 @@ class DashboardAddon:
         )
         log.info("qinglang: refused %s (profile %s) the dashboard", verdict.ip, verdict.profile)
 
-    async def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> Awaitable[None] | None:
+        # Sync for every connection but those to the dashboard's port (a coroutine per
+        # server connection costs more than the check).
         if self.port is None or self.app is None or data.server.address is None:
-            return
+            return None
         host, port = data.server.address
-        if port != self.port or not await resolves_here(str(host), int(port)):
+        if port != self.port:
+            return None
+        return self._to_dashboard(data, str(host), int(port))
+
+    async def _to_dashboard(
+        self, data: server_hooks.ServerConnectionHookData, host: str, port: int
+    ) -> None:
+        if self.app is None or not await resolves_here(host, port):
             return
         dash = self.app.state.dash
         cfg = dash.config.get()
