@@ -22,6 +22,8 @@ from libc.string cimport memcpy
 
 import numpy as np
 
+from ._search cimport last_le
+
 cdef extern from "Python.h":
     # Raw references (the folded text is written in place, then shrunk): see fold_text.
     PyObject* PyBytes_FromStringAndSize(const char* v, Py_ssize_t size)
@@ -437,42 +439,6 @@ def fold_text(str text not None, const uint32_t[::1] table, bint collapse=True):
         PyMem_Free(block)
 
 
-cdef Py_ssize_t last_le(const int32_t[::1] at, int64_t k, Py_ssize_t j) noexcept nogil:
-    """The last index of sorted ``at`` holding a value <= ``k`` (-1: none), searched from
-    the hint ``j`` outwards by doubling steps, then halving: O(log distance)."""
-    cdef Py_ssize_t n = at.shape[0], lo, hi, step = 1, mid
-    if j >= n:
-        j = n - 1
-    if j >= 0 and at[j] > k:
-        hi = j
-        lo = j - 1
-        while lo >= 0 and at[lo] > k:
-            hi = lo
-            step *= 2
-            lo = j - step
-        if lo < 0:
-            lo = -1
-    else:
-        if j < -1:
-            j = -1
-        lo = j
-        hi = j + 1
-        while hi < n and at[hi] <= k:
-            lo = hi
-            step *= 2
-            hi = j + step
-        if hi > n:
-            hi = n
-    # at[lo] <= k (or lo == -1) and at[hi] > k (or hi == n)
-    while hi - lo > 1:
-        mid = lo + (hi - lo) // 2
-        if at[mid] <= k:
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
 def hit_spans(
     const int64_t[::1] a,
     const int64_t[::1] b,
@@ -507,20 +473,25 @@ def hit_spans(
     cdef int64_t[::1] sv = start
     cdef int64_t[::1] ev = end
     cdef int64_t[::1] fv = folded
+    # Pointers for the shared search (NULL for an empty array: it reads nothing then).
+    cdef Py_ssize_t n_shift = shift_at.shape[0], n_run = run_at.shape[0], n_via = via_at.shape[0]
+    cdef const int32_t* p_shift = &shift_at[0]
+    cdef const int32_t* p_run = &run_at[0] if n_run else NULL
+    cdef const int32_t* p_via = &via_at[0] if n_via else NULL
     with nogil:
         for i in range(n):
             k = a[i]
-            hs = last_le(shift_at, k, hs)
+            hs = last_le(p_shift, n_shift, k, hs)
             sv[i] = k + shift[hs]
             k = b[i] - 1
-            he = last_le(shift_at, k, he)
+            he = last_le(p_shift, n_shift, k, he)
             st = k + shift[he]
-            hr = last_le(run_at, k, hr)
+            hr = last_le(p_run, n_run, k, hr)
             if hr >= 0 and run_at[hr] == k:
                 ev[i] = run_end[hr] + 1
             else:
                 ev[i] = st + 1
-            hvb = last_le(via_at, k, hvb)
-            hva = last_le(via_at, a[i] - 1, hva)
+            hvb = last_le(p_via, n_via, k, hvb)
+            hva = last_le(p_via, n_via, a[i] - 1, hva)
             fv[i] = hvb - hva
     return start, end, folded

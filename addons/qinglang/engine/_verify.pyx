@@ -12,6 +12,8 @@ from libc.stdint cimport int32_t, int64_t, uint8_t, uint32_t
 
 import numpy as np
 
+from ._search cimport last_le
+
 # The rule bits of a list (evasion.py: LEET, CONFUSABLES, NUMERALS, REPEATS, SKIPS).
 cdef enum:
     FOLDS = 7  # LEET | CONFUSABLES | NUMERALS: the folds the ``via`` bits record
@@ -43,18 +45,6 @@ cdef struct Pat:
     const int64_t* run
 
 
-cdef inline Py_ssize_t find_le(const int32_t* at, Py_ssize_t n, int64_t k) noexcept nogil:
-    """The last index of sorted ``at[:n]`` holding a value <= ``k`` (-1: none)."""
-    cdef Py_ssize_t lo = -1, hi = n, mid
-    while hi - lo > 1:
-        mid = lo + (hi - lo) // 2
-        if at[mid] <= k:
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
 cdef inline Py_ssize_t count_lt(const int64_t* at, Py_ssize_t n, int64_t k) noexcept nogil:
     """How many values of sorted ``at[:n]`` are < ``k``."""
     cdef Py_ssize_t lo = 0, hi = n, mid
@@ -67,15 +57,18 @@ cdef inline Py_ssize_t count_lt(const int64_t* at, Py_ssize_t n, int64_t k) noex
     return lo
 
 
-cdef inline int64_t start_of(const Fold* f, int64_t k) noexcept nogil:
+cdef inline int64_t start_of(const Fold* f, int64_t k, Py_ssize_t* hint) noexcept nogil:
     """Normalised index of the first character folded character ``k`` stands for
-    (``shift_at[0] == 0``, checked by ``accept``: the search finds an entry)."""
-    return k + f.shift[find_le(f.shift_at, f.n_shift, k)]
+    (``shift_at[0] == 0``, checked by ``accept``: the search finds an entry); ``hint``:
+    where the last search ended, updated."""
+    hint[0] = last_le(f.shift_at, f.n_shift, k, hint[0])
+    return k + f.shift[hint[0]]
 
 
-cdef inline int64_t end_of(const Fold* f, int64_t k, int64_t start) noexcept nogil:
+cdef inline int64_t end_of(const Fold* f, int64_t k, int64_t start, Py_ssize_t* hint) noexcept nogil:
     """Normalised index of its last character."""
-    cdef Py_ssize_t j = find_le(f.run_at, f.n_run, k)
+    cdef Py_ssize_t j = last_le(f.run_at, f.n_run, k, hint[0])
+    hint[0] = j
     return f.run_end[j] if j >= 0 and f.run_at[j] == k else start
 
 
@@ -85,11 +78,12 @@ cdef inline bint is_word(const uint8_t[::1] word, uint32_t cp) noexcept nogil:
 
 cdef bint check_pair(
     const Fold* f, const Pat* p, int64_t fs, int64_t fe, int64_t off, uint8_t allowed,
-    int64_t* out_s, int64_t* out_e,
+    int64_t* out_s, int64_t* out_e, Py_ssize_t h_shift, Py_ssize_t h_run, Py_ssize_t h_via,
 ) noexcept nogil:
     """Whether folded hit ``[fs, fe)`` of the pattern entry whose characters start at
     ``off`` is allowed by the entry's list (``allowed``: its rule bits), and its span in
-    normalised coordinates (``matcher.Matcher.find`` states the rules)."""
+    normalised coordinates (``matcher.Matcher.find`` states the rules). ``h_*``: where
+    to start the searches (the hit's own)."""
     cdef Py_ssize_t length = fe - fs, k, j
     cdef int64_t tpos, upos, t_start, t_end, t_run, u_run, s, e
     cdef int64_t s0 = 0, e0 = 0, s1 = 0, e1 = 0, first_run = 0, last_run = 0
@@ -103,7 +97,8 @@ cdef bint check_pair(
         upos = off + k
         cp = p.cps[upos]  # the text's folded character (the automaton matched)
         # what fold made it, and what was written at its start
-        j = find_le(f.via_at, f.n_via, tpos)
+        j = last_le(f.via_at, f.n_via, tpos, h_via)
+        h_via = j
         if j >= 0 and f.via_at[j] == tpos:
             t_via = f.via[j]
             t_rep = f.via_rep[j]
@@ -115,8 +110,8 @@ cdef bint check_pair(
         if t_rep != p.rep[upos]:
             bad |= (t_via | u_via) & ~allowed & FOLDS
         # the normalised run it stands for, against the pattern's
-        t_start = start_of(f, tpos)
-        t_end = end_of(f, tpos, t_start)
+        t_start = start_of(f, tpos, &h_shift)
+        t_end = end_of(f, tpos, t_start, &h_run)
         t_run = t_end - t_start + 1
         u_run = p.run[upos]
         extra = t_run > u_run
@@ -197,6 +192,8 @@ def accept(
     cdef Py_ssize_t n = pid.shape[0], i, u, total = 0, m = 0
     cdef Py_ssize_t n_users = u_off.shape[0], n_pat = p_cps.shape[0]
     cdef int64_t a, b, s, e, hs, he, folded, p0, p1, lo, hi
+    # where the searches of the last hit ended (hits come in the order of their end)
+    cdef Py_ssize_t h_start = 0, h_end = 0, h_run = -1, h_va = -1, h_vb = -1
     cdef Py_ssize_t n_pos = pos.shape[0], n_src = src_cps.shape[0]
     cdef bint latin, out_of_range = False
     cdef Fold fd
@@ -261,14 +258,17 @@ def accept(
             latin = p_latin[pid[i]]
             a = fs[i]
             b = fe[i]
-            hs = start_of(&fd, a)
-            he = end_of(&fd, b - 1, start_of(&fd, b - 1)) + 1
-            folded = find_le(fd.via_at, fd.n_via, b - 1) - find_le(fd.via_at, fd.n_via, a - 1)
+            hs = start_of(&fd, a, &h_start)
+            he = end_of(&fd, b - 1, start_of(&fd, b - 1, &h_end), &h_run) + 1
+            h_vb = last_le(fd.via_at, fd.n_via, b - 1, h_vb)
+            h_va = last_le(fd.via_at, fd.n_via, a - 1, h_va)
+            folded = h_vb - h_va
             for u in range(ptr[pid[i]], ptr[pid[i] + 1]):
                 if he - hs == b - a and folded == 0 and u_plain[u]:
                     s, e = hs, he
                 elif he - hs >= u_norm_len[u]:
-                    if not check_pair(&fd, &pt, a, b, u_off[u], u_rules[u], &s, &e):
+                    if not check_pair(&fd, &pt, a, b, u_off[u], u_rules[u], &s, &e,
+                                      h_start, h_run, h_va):
                         continue
                 else:
                     continue
