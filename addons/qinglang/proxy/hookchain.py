@@ -3,9 +3,10 @@
 mitmproxy calls every addon for every event: for each one it walks the addon and its
 children, looks the hook up, and (for an addon of its own chain) opens an error context
 and a coroutine, whether or not the addon has the hook. With qinglang's eleven addons that
-walk cost more than most of the hooks themselves (measured: 40 us of a JPEG request's
-qinglang time of 210 us in process, and about 0.1 ms of mitmdump's CPU per request under
-`qinglang run`, where each addon stood in mitmproxy's chain on its own). ``AddonChain``
+walk cost more than most of the hooks themselves (measured in process for an image
+request: qinglang's share 210 -> 130 us as a script's addons, 295 -> 160 us under
+`qinglang run`, where each addon stood in mitmproxy's chain on its own; with the sync
+hooks below, mitmdump's CPU per request 1.52 -> 1.33 ms, docs/benchmarks.md). ``AddonChain``
 is the one object mitmproxy sees: it defines only the hooks its members have, and calls
 them in the members' order from a list made once.
 
