@@ -135,20 +135,16 @@ def install(cls: type = HttpStream) -> None:
         # Called for every chunk of every body: a flow without a cap is let go here,
         # before a generator is made for it.
         meta = self.flow.metadata.get(META)
-        if type(meta) is not dict or ("upload_cap" if request else "body_cap") not in meta:
+        cap = meta.get("upload_cap" if request else "body_cap") if isinstance(meta, dict) else None
+        if cap is None:
             return False
-        return (yield from _enforce(self, request))
+        return (yield from _enforce(self, request, cap))
 
     setattr(check_body_size, _WRAPPED, True)
     cls.check_body_size = check_body_size  # type: ignore[attr-defined]
 
 
-def _enforce(stream: HttpStream, request: bool) -> Generator[Any, Any, bool]:
-    meta = stream.flow.metadata.get(META)
-    if not isinstance(meta, dict):
-        return False
-    key = "upload_cap" if request else "body_cap"
-    cap = meta.get(key)
+def _enforce(stream: HttpStream, request: bool, cap: object) -> Generator[Any, Any, bool]:
     buf = stream.request_body_buf if request else stream.response_body_buf
     if not isinstance(cap, int) or len(buf) <= cap:
         return False

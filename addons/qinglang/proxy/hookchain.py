@@ -69,35 +69,25 @@ class AddonChain:
             if not calls:
                 continue  # mitmproxy finds no such hook here and moves on
             self.calls[hook] = calls
-            run = _lifecycle(calls) if hook in LIFECYCLE else _guarded(hook, calls, guard)
-            setattr(self, hook, run)
+            setattr(self, hook, _runner(hook, calls, None if hook in LIFECYCLE else guard))
 
 
-def _lifecycle(calls: tuple[Call, ...]) -> Callable[..., Any]:
-    def run(*args: Any) -> Any:
-        for i, (_, fn) in enumerate(calls):
-            res = fn(*args)
-            if res is not None and inspect.isawaitable(res):
-                return _rest(res, calls[i + 1 :], args)
-        return None
+def _runner(hook: str, calls: tuple[Call, ...], guard: Guard | None) -> Callable[..., Any]:
+    """One hook of every member, in order; sync until a member hands back something to
+    await. ``guard``: where a flow hook's error goes (None, a lifecycle hook: it reaches
+    mitmproxy)."""
 
-    async def _rest(res: Any, later: tuple[Call, ...], args: tuple[Any, ...]) -> None:
-        await res
-        for _, fn in later:
-            res = fn(*args)
-            if res is not None and inspect.isawaitable(res):
-                await res
+    def failed(where: str, args: tuple[Any, ...], e: Exception) -> None:
+        if guard is None:
+            raise e
+        guard.fail(where, hook, args, e)
 
-    return run
-
-
-def _guarded(hook: str, calls: tuple[Call, ...], guard: Guard) -> Callable[..., Any]:
     def run(*args: Any) -> Any:
         for i, (where, fn) in enumerate(calls):
             try:
                 res = fn(*args)
             except Exception as e:
-                guard.fail(where, hook, args, e)
+                failed(where, args, e)
                 continue
             if res is not None and inspect.isawaitable(res):
                 return _rest(i, res, args)  # e.g. Qinglang.request, when it scans
@@ -107,13 +97,13 @@ def _guarded(hook: str, calls: tuple[Call, ...], guard: Guard) -> Callable[..., 
         try:
             await res
         except Exception as e:
-            guard.fail(calls[i][0], hook, args, e)
+            failed(calls[i][0], args, e)
         for where, fn in calls[i + 1 :]:
             try:
                 res = fn(*args)
                 if res is not None and inspect.isawaitable(res):
                     await res
             except Exception as e:
-                guard.fail(where, hook, args, e)
+                failed(where, args, e)
 
     return run

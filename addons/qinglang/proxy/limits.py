@@ -39,6 +39,8 @@ from qinglang.proxy.identity import listener
 
 log = logging.getLogger(__name__)
 
+HEADER_TIMEOUT = 10  # seconds (the options' defaults)
+IDLE_TIMEOUT = 60
 _WARN_EVERY = 60.0  # seconds between log lines about one device's refused connections
 
 
@@ -53,8 +55,8 @@ class ConnectionLimits:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         # connection id -> (loop time, the limit in seconds); none: a request is under way
         self._deadline: dict[str, tuple[float, int]] = {}
-        self._header_timeout = 10
-        self._idle_timeout = 60
+        self._header_timeout = HEADER_TIMEOUT
+        self._idle_timeout = IDLE_TIMEOUT
         self._in_flight: dict[str, int] = {}  # connection id -> requests without an answer
         self._exempt: set[str] = set()  # connection ids that became raw relays
         self._warned: dict[str, float] = {}
@@ -69,14 +71,14 @@ class ConnectionLimits:
         loader.add_option(
             "qinglang_header_timeout",
             int,
-            10,
+            HEADER_TIMEOUT,
             "Seconds a new connection (or tunnel) has to complete its first request's "
             "headers; 0: no limit.",
         )
         loader.add_option(
             "qinglang_idle_timeout",
             int,
-            60,
+            IDLE_TIMEOUT,
             "Seconds a connection may stay idle between requests; 0: mitmproxy's own.",
         )
 
